@@ -1,0 +1,236 @@
+//! Command-line flags, parsed by clap into library types.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dsys_lab::dsys_sim::nemesis::NemesisSpec;
+use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
+use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig};
+use dsys_lab::dsys_sim::{ConvergenceConfig, LatencyDist, SimConfig};
+use dsys_lab::{LabError, Protocol, Scenario, Settings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "dsys",
+    version,
+    about = "Design distributed systems; prove the trade-offs by simulation."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run one protocol under a nemesis in the deterministic simulator.
+    #[command(after_help = SIMULATE_EXAMPLES)]
+    Simulate(Box<SimulateArgs>),
+    /// Rerun a saved run artifact and check it reproduces the same trace hash and history.
+    #[command(after_help = REPLAY_EXAMPLES)]
+    Replay(ReplayArgs),
+}
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  dsys simulate --protocol primary-async --nemesis halves --seed 7
+  dsys simulate --protocol single --set durability=buffered --nemesis crash-restart --format json
+  dsys simulate --protocol primary-async --nodes 6 --regions 2 --wan-latency constant:40 \\
+      --nemesis 'swarm' --out run.json --history history.jsonl
+
+Protocols and their --set keys:
+  single          durability=synced|buffered
+  primary-async   durability=synced|buffered, heartbeat=MS
+
+Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
+one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
+DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
+
+Exit codes: 0 ok, 1 the run failed, 2 bad input.";
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  dsys simulate --nemesis swarm --seed 3 --out run.json
+  dsys replay run.json --format json
+
+Exit codes: 0 reproduced, 1 diverged, 2 unreadable artifact.";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// One JSON object on stdout.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the recorded history (JSONL, see docs/history-format.md) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Protocol to run: single, primary-async.
+    #[arg(long, default_value = "primary-async")]
+    pub protocol: String,
+    /// A protocol setting, KEY=VALUE; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Cluster size.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Concurrent closed-loop clients.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Client operations in all.
+    #[arg(long, default_value_t = 1000)]
+    pub ops: u64,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 8)]
+    pub keys: u64,
+    /// Key distribution: uniform or zipf:S.
+    #[arg(long, default_value = "uniform")]
+    pub key_dist: KeyDist,
+    /// Operation mix as READ:WRITE:CAS weights.
+    #[arg(long, default_value = "50:35:15", value_parser = parse_mix)]
+    pub mix: OpMix,
+    /// Client think time between operations (a latency distribution, ms).
+    #[arg(long, default_value = "exponential:50")]
+    pub think: LatencyDist,
+    /// Client operation timeout, ms; a timed-out operation is recorded as indeterminate.
+    #[arg(long, default_value_t = 500.0)]
+    pub timeout: f64,
+    /// Faults, joined with '+': e.g. halves+loss:0.05.
+    #[arg(long, default_value = "none")]
+    pub nemesis: NemesisSpec,
+    /// Root seed; the same seed and flags reproduce the run bit for bit.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Latency of every node-to-node link (a distribution, ms).
+    #[arg(long, default_value = "uniform:0.5:1.5")]
+    pub latency: LatencyDist,
+    /// Split the nodes into this many regions (contiguous groups).
+    #[arg(long, default_value_t = 1)]
+    pub regions: usize,
+    /// Latency between regions (a distribution, ms).
+    #[arg(long, default_value = "constant:40")]
+    pub wan_latency: LatencyDist,
+    /// How long after the final heal to wait for replicas to converge, ms.
+    #[arg(long, default_value_t = 10_000.0)]
+    pub converge_deadline: f64,
+    /// Save a run artifact (seed, configuration, realised faults) for `dsys replay`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A run artifact written by `dsys simulate --out`.
+    pub artifact: PathBuf,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_mix(s: &str) -> Result<OpMix, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let bad = || format!("`{s}`: expected READ:WRITE:CAS weights, e.g. 50:35:15");
+    let [r, w, c] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let n = |x: &str| x.parse::<u32>().map_err(|_| bad());
+    Ok(OpMix {
+        read: n(r)?,
+        write: n(w)?,
+        cas: n(c)?,
+    })
+}
+
+impl SimulateArgs {
+    /// The scenario these flags describe.
+    pub fn scenario(&self) -> Result<Scenario, LabError> {
+        let protocol: Protocol = self.protocol.parse()?;
+        let settings = Settings::parse(protocol, &self.set)?;
+        let link = LinkConfig {
+            latency: self.latency,
+            ..LinkConfig::default()
+        };
+        let regions = (self.regions > 1).then(|| {
+            Regions::contiguous(
+                self.nodes,
+                self.regions,
+                LinkConfig {
+                    latency: self.wan_latency,
+                    ..LinkConfig::default()
+                },
+            )
+        });
+        let sim = SimConfig {
+            seed: self.seed,
+            nodes: self.nodes,
+            network: NetworkConfig {
+                default_link: link,
+                regions,
+                ..NetworkConfig::default()
+            },
+            nemesis: self.nemesis.clone(),
+            workload: WorkloadConfig {
+                clients: self.clients,
+                ops: self.ops,
+                keys: self.keys,
+                key_dist: self.key_dist,
+                mix: self.mix,
+                think: self.think,
+                timeout_ms: self.timeout,
+            },
+            convergence: ConvergenceConfig {
+                deadline_ms: self.converge_deadline,
+                ..ConvergenceConfig::default()
+            },
+            ..SimConfig::default()
+        };
+        let scenario = Scenario {
+            protocol,
+            settings,
+            sim,
+        };
+        scenario.validate()?;
+        Ok(scenario)
+    }
+}
+
+/// Print a clap error as one line (plus clap's tip, if it has one) and pick the exit code:
+/// help and version go to stdout with 0, anything else is bad input (2).
+pub fn report_clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = e.render().to_string();
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_string();
+    let tip = lines.find(|l| l.starts_with("tip:"));
+    match tip {
+        Some(tip) => eprintln!("{first} ({tip})"),
+        None => eprintln!("{first}"),
+    }
+    ExitCode::from(2)
+}

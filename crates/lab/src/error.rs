@@ -1,0 +1,60 @@
+//! Errors of the lab, each one line that names the problem.
+
+use dsys_sim::ConfigError;
+
+/// Why a scenario could not be built, run or replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// `--protocol` names no protocol.
+    #[error("unknown protocol `{name}` (known: {known})")]
+    UnknownProtocol {
+        /// What was given.
+        name: String,
+        /// The catalog, comma-separated.
+        known: String,
+    },
+    /// A `--set` argument without `=`.
+    #[error("--set `{0}`: expected key=value")]
+    MalformedSet(String),
+    /// A `--set` key the protocol does not have.
+    #[error("protocol `{protocol}` has no setting `{key}` (settings: {known})")]
+    UnknownSetting {
+        /// The protocol.
+        protocol: &'static str,
+        /// What was given.
+        key: String,
+        /// Its settings, comma-separated.
+        known: String,
+    },
+    /// A `--set` value of the wrong type or out of range.
+    #[error("--set {key}={value}: expected {expected}")]
+    BadSettingValue {
+        /// The key.
+        key: String,
+        /// What was given.
+        value: String,
+        /// What is allowed.
+        expected: String,
+    },
+    /// The simulation configuration cannot be run.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A run artifact could not be read.
+    #[error("{path}: {reason}")]
+    Artifact {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A replay did not reproduce the recorded run.
+    #[error("replay diverged: {what} is {got}, the artifact recorded {expected}")]
+    Diverged {
+        /// Which fingerprint.
+        what: &'static str,
+        /// This run's.
+        got: String,
+        /// The artifact's.
+        expected: String,
+    },
+}

@@ -1,0 +1,19 @@
+//! Scenarios for dsys: protocol x settings x nemesis x seed; runs, reports, artifacts.
+//!
+//! The CLI is a thin shell over this crate: it parses flags into a [`Scenario`], runs it,
+//! and prints a [`Report`].
+
+mod artifact;
+mod error;
+pub mod protocol;
+mod report;
+mod scenario;
+
+pub use artifact::{ARTIFACT_FORMAT, ARTIFACT_VERSION, RunArtifact};
+pub use error::LabError;
+pub use protocol::{Protocol, SettingKind, SettingSpec, Settings};
+pub use report::{LatencyMs, Messages, OpCounts, Report, SimSpeed, history_hash};
+pub use scenario::{RunResult, Scenario};
+
+/// Re-exported so the CLI needs no direct dependency on the simulator.
+pub use dsys_sim;

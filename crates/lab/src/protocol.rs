@@ -1,0 +1,287 @@
+//! The protocol catalog: names, `--set` settings, and how to run each one.
+
+use crate::error::LabError;
+use dsys_node::{Durability, Duration};
+use dsys_protocols::{PrimaryAsyncConfig, PrimaryAsyncNode, SingleConfig, SingleNode};
+use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// A protocol of the catalog.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// One node holds the data.
+    Single,
+    /// A primary replicating asynchronously to followers, no failover.
+    PrimaryAsync,
+}
+
+impl Protocol {
+    /// Every protocol, in catalog order.
+    pub const ALL: [Protocol; 2] = [Protocol::Single, Protocol::PrimaryAsync];
+
+    /// The stable CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Single => "single",
+            Protocol::PrimaryAsync => "primary-async",
+        }
+    }
+
+    /// The `--set` keys the protocol accepts.
+    pub fn settings(self) -> &'static [SettingSpec] {
+        match self {
+            Protocol::Single => &[DURABILITY],
+            Protocol::PrimaryAsync => &[DURABILITY, HEARTBEAT],
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = LabError;
+    fn from_str(s: &str) -> Result<Self, LabError> {
+        Protocol::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| LabError::UnknownProtocol {
+                name: s.to_string(),
+                known: Protocol::ALL.map(Protocol::name).join(", "),
+            })
+    }
+}
+
+/// The type of a setting's value.
+#[derive(Clone, Copy, Debug)]
+pub enum SettingKind {
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// Whole milliseconds in `min..=max`.
+    Millis {
+        /// Smallest.
+        min: u64,
+        /// Largest.
+        max: u64,
+    },
+}
+
+/// One `--set` key of a protocol.
+#[derive(Clone, Copy, Debug)]
+pub struct SettingSpec {
+    /// The key.
+    pub key: &'static str,
+    /// Its type.
+    pub kind: SettingKind,
+    /// Its value when not set.
+    pub default: &'static str,
+    /// One line for `--help` and docs.
+    pub help: &'static str,
+}
+
+const DURABILITY: SettingSpec = SettingSpec {
+    key: "durability",
+    kind: SettingKind::Choice(&["synced", "buffered"]),
+    default: "synced",
+    help: "fsync each write before acknowledging it (synced) or not (buffered: a crash loses it)",
+};
+
+const HEARTBEAT: SettingSpec = SettingSpec {
+    key: "heartbeat",
+    kind: SettingKind::Millis {
+        min: 1,
+        max: 60_000,
+    },
+    default: "50",
+    help: "ms between the primary's catch-up rounds",
+};
+
+impl SettingSpec {
+    fn check(&self, value: &str) -> Result<(), LabError> {
+        let bad = |expected: String| LabError::BadSettingValue {
+            key: self.key.to_string(),
+            value: value.to_string(),
+            expected,
+        };
+        match self.kind {
+            SettingKind::Choice(words) => {
+                if words.contains(&value) {
+                    Ok(())
+                } else {
+                    Err(bad(format!("one of {}", words.join(", "))))
+                }
+            }
+            SettingKind::Millis { min, max } => match value.parse::<u64>() {
+                Ok(ms) if (min..=max).contains(&ms) => Ok(()),
+                _ => Err(bad(format!("whole milliseconds from {min} to {max}"))),
+            },
+        }
+    }
+}
+
+/// Validated `--set` values of one protocol (unset keys take their defaults).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Settings(BTreeMap<String, String>);
+
+impl Settings {
+    /// Parse and check `key=value` pairs against `protocol`'s settings.
+    pub fn parse<S: AsRef<str>>(protocol: Protocol, pairs: &[S]) -> Result<Self, LabError> {
+        let mut map = BTreeMap::new();
+        for pair in pairs {
+            let pair = pair.as_ref();
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| LabError::MalformedSet(pair.to_string()))?;
+            map.insert(key.trim().to_string(), value.trim().to_string());
+        }
+        Settings::from_map(protocol, map)
+    }
+
+    /// Check an already-split map (for example, read from an artifact).
+    pub fn from_map(protocol: Protocol, map: BTreeMap<String, String>) -> Result<Self, LabError> {
+        for (key, value) in &map {
+            let spec = protocol
+                .settings()
+                .iter()
+                .find(|s| s.key == key)
+                .ok_or_else(|| LabError::UnknownSetting {
+                    protocol: protocol.name(),
+                    key: key.clone(),
+                    known: protocol
+                        .settings()
+                        .iter()
+                        .map(|s| s.key)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            spec.check(value)?;
+        }
+        Ok(Settings(map))
+    }
+
+    /// The value of `spec`'s key, or its default.
+    fn get(&self, spec: &SettingSpec) -> &str {
+        self.0
+            .get(spec.key)
+            .map(String::as_str)
+            .unwrap_or(spec.default)
+    }
+
+    fn durability(&self) -> Durability {
+        match self.get(&DURABILITY) {
+            "buffered" => Durability::Buffered,
+            _ => Durability::Synced,
+        }
+    }
+
+    fn millis(&self, spec: &SettingSpec) -> Duration {
+        Duration::from_millis(self.get(spec).parse().unwrap_or(0))
+    }
+
+    /// The values as given (without defaults).
+    pub fn effective_raw(&self) -> BTreeMap<String, String> {
+        self.0.clone()
+    }
+
+    /// Every setting with its effective value, defaults included.
+    pub fn effective(&self, protocol: Protocol) -> BTreeMap<String, String> {
+        protocol
+            .settings()
+            .iter()
+            .map(|s| (s.key.to_string(), self.get(s).to_string()))
+            .collect()
+    }
+}
+
+/// Run `protocol` with `settings` in a world built from `sim`, following `script` if given.
+pub fn run(
+    protocol: Protocol,
+    settings: &Settings,
+    sim: SimConfig,
+    script: Option<Vec<TimedFault>>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<RunOutcome, ConfigError> {
+    match protocol {
+        Protocol::Single => {
+            let config = SingleConfig {
+                durability: settings.durability(),
+                ..SingleConfig::default()
+            };
+            world::<SingleNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
+        Protocol::PrimaryAsync => {
+            let config = PrimaryAsyncConfig {
+                durability: settings.durability(),
+                heartbeat: settings.millis(&HEARTBEAT),
+                ..PrimaryAsyncConfig::default()
+            };
+            world::<PrimaryAsyncNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
+    }
+}
+
+fn world<N: dsys_node::Node>(
+    sim: SimConfig,
+    config: N::Config,
+    script: Option<Vec<TimedFault>>,
+) -> Result<World<N>, ConfigError> {
+    match script {
+        Some(script) => World::with_script(sim, config, script),
+        None => World::new(sim, config),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_protocol_lists_the_catalog() {
+        let err = "raft2".parse::<Protocol>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown protocol `raft2` (known: single, primary-async)"
+        );
+    }
+
+    #[test]
+    fn settings_are_checked_by_key_and_type() {
+        let err = |pairs: &[&str]| {
+            Settings::parse(Protocol::PrimaryAsync, pairs)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&["fencing=on"]),
+            "protocol `primary-async` has no setting `fencing` (settings: durability, heartbeat)"
+        );
+        assert_eq!(
+            err(&["heartbeat=fast"]),
+            "--set heartbeat=fast: expected whole milliseconds from 1 to 60000"
+        );
+        assert_eq!(
+            err(&["heartbeat=0"]),
+            "--set heartbeat=0: expected whole milliseconds from 1 to 60000"
+        );
+        assert_eq!(
+            err(&["durability=maybe"]),
+            "--set durability=maybe: expected one of synced, buffered"
+        );
+        assert_eq!(
+            err(&["durability"]),
+            "--set `durability`: expected key=value"
+        );
+        assert!(Settings::parse(Protocol::Single, &["heartbeat=5"]).is_err());
+        let ok = Settings::parse(Protocol::PrimaryAsync, &["heartbeat=20"]).unwrap();
+        assert_eq!(ok.effective(Protocol::PrimaryAsync)["heartbeat"], "20");
+        assert_eq!(ok.effective(Protocol::PrimaryAsync)["durability"], "synced");
+    }
+}

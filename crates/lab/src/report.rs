@@ -1,0 +1,329 @@
+//! The summary of a run, as JSON for machines and as a table for humans.
+
+use crate::scenario::RunResult;
+use dsys_sim::trace::{TraceHasher, hex};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::hash::Hasher;
+
+/// Operation counts.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct OpCounts {
+    /// Took effect.
+    pub ok: u64,
+    /// Definitely did not take effect.
+    pub fail: u64,
+    /// Unknown (timed out).
+    pub info: u64,
+    /// All operations.
+    pub total: u64,
+}
+
+/// Latency of `ok` operations, virtual milliseconds.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
+}
+
+/// Node-to-node message counts.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Messages {
+    /// Handed to the network.
+    pub sent: u64,
+    /// Processed by a live node.
+    pub delivered: u64,
+    /// Dropped for any reason.
+    pub dropped: u64,
+    /// Dropped by a partition.
+    pub dropped_partition: u64,
+    /// Dropped by random loss.
+    pub dropped_loss: u64,
+    /// Addressed to a crashed node.
+    pub dropped_down: u64,
+    /// Extra copies made by duplication.
+    pub duplicated: u64,
+}
+
+/// How fast the simulator ran (wall clock; differs between runs of the same seed).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SimSpeed {
+    /// Events processed.
+    pub events: u64,
+    /// Real seconds.
+    pub wall_seconds: f64,
+    /// Message deliveries per real second.
+    pub deliveries_per_second: f64,
+    /// Events per real second.
+    pub events_per_second: f64,
+    /// Virtual seconds simulated per real second.
+    pub time_compression: f64,
+}
+
+/// The summary of one run. Everything but `sim` is a function of the scenario.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    /// The protocol.
+    pub protocol: String,
+    /// Its settings, defaults included.
+    pub settings: BTreeMap<String, String>,
+    /// The root seed.
+    pub seed: u64,
+    /// Cluster size.
+    pub nodes: usize,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// The nemesis as given.
+    pub nemesis: String,
+    /// The nemesis in force (`swarm` resolved; a script for replays).
+    pub effective_nemesis: String,
+    /// Fingerprint of the run.
+    pub trace_hash: String,
+    /// Fingerprint of the history's JSONL bytes.
+    pub history_hash: String,
+    /// Operation counts.
+    pub ops: OpCounts,
+    /// Share of operations the system answered: not timed out, not refused.
+    pub availability: f64,
+    /// Latency of successful operations.
+    pub latency_ms: LatencyMs,
+    /// Message counts.
+    pub messages: Messages,
+    /// Messages sent per client operation.
+    pub msgs_per_op: f64,
+    /// Fault actions applied.
+    pub faults: usize,
+    /// Node crashes.
+    pub crashes: u64,
+    /// Buffered writes lost to crashes.
+    pub lost_buffered_writes: u64,
+    /// Whether replicas converged after the final heal.
+    pub converged: bool,
+    /// Time from the final heal to convergence.
+    pub time_to_converge_ms: Option<f64>,
+    /// Virtual time when faults stopped.
+    pub faults_stopped_ms: Option<f64>,
+    /// Virtual seconds simulated.
+    pub virtual_seconds: f64,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+    /// Simulator speed.
+    pub sim: SimSpeed,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn ms(ns: u64) -> f64 {
+    (ns as f64 / 1e6 * 1000.0).round() / 1000.0
+}
+
+fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        (count as f64 / seconds).round()
+    } else {
+        0.0
+    }
+}
+
+/// The history's fingerprint: a hash of its JSONL bytes.
+pub fn history_hash(result: &RunResult) -> u64 {
+    let mut bytes = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = result.outcome.history.write_jsonl(&mut bytes);
+    let mut h = TraceHasher::new();
+    h.write(&bytes);
+    h.digest()
+}
+
+impl Report {
+    /// Summarise a run.
+    pub fn new(result: &RunResult) -> Report {
+        let o = &result.outcome;
+        let s = &o.stats;
+        let total = s.ops_ok + s.ops_fail + s.ops_info;
+        let mut latencies = s.ok_latencies_ns.clone();
+        latencies.sort_unstable();
+        let virtual_seconds = o.virtual_end.as_nanos() as f64 / 1e9;
+        let sim = &result.scenario.sim;
+        Report {
+            protocol: result.scenario.protocol.name().to_string(),
+            settings: result.scenario.settings.effective(result.scenario.protocol),
+            seed: sim.seed,
+            nodes: sim.nodes,
+            clients: sim.workload.clients,
+            nemesis: sim.nemesis.to_string(),
+            effective_nemesis: o.effective_nemesis.clone(),
+            trace_hash: hex(o.trace_hash),
+            history_hash: hex(history_hash(result)),
+            ops: OpCounts {
+                ok: s.ops_ok,
+                fail: s.ops_fail,
+                info: s.ops_info,
+                total,
+            },
+            availability: if total == 0 {
+                1.0
+            } else {
+                ((total - s.ops_info - s.ops_refused) as f64 / total as f64 * 1e4).round() / 1e4
+            },
+            latency_ms: LatencyMs {
+                p50: ms(percentile(&latencies, 50.0)),
+                p99: ms(percentile(&latencies, 99.0)),
+                max: ms(latencies.last().copied().unwrap_or(0)),
+            },
+            messages: Messages {
+                sent: s.messages_sent,
+                delivered: s.messages_delivered,
+                dropped: s.messages_dropped(),
+                dropped_partition: s.dropped_partition,
+                dropped_loss: s.dropped_loss,
+                dropped_down: s.dropped_down,
+                duplicated: s.duplicated,
+            },
+            msgs_per_op: if total == 0 {
+                0.0
+            } else {
+                (s.messages_sent as f64 / total as f64 * 100.0).round() / 100.0
+            },
+            faults: o.realised_schedule.len(),
+            crashes: s.crashes,
+            lost_buffered_writes: s.lost_buffered_writes,
+            converged: o.converged,
+            time_to_converge_ms: o
+                .time_to_converge
+                .map(|d| ms(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
+            faults_stopped_ms: o.faults_stopped_at.map(|t| ms(t.as_nanos())),
+            virtual_seconds: (virtual_seconds * 1e6).round() / 1e6,
+            aborted: o.aborted.clone(),
+            sim: SimSpeed {
+                events: s.events,
+                wall_seconds: result.wall_seconds,
+                deliveries_per_second: per_second(s.messages_delivered, result.wall_seconds),
+                events_per_second: per_second(s.events, result.wall_seconds),
+                time_compression: if result.wall_seconds > 0.0 {
+                    (virtual_seconds / result.wall_seconds).round()
+                } else {
+                    0.0
+                },
+            },
+        }
+    }
+
+    /// A human-readable table.
+    pub fn to_table(&self) -> String {
+        let mut t = String::new();
+        let settings: Vec<String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let mut row = |k: &str, v: String| {
+            let _ = writeln!(t, "{k:<18} {v}");
+        };
+        row(
+            "protocol",
+            format!("{} {}", self.protocol, settings.join(" "))
+                .trim_end()
+                .to_string(),
+        );
+        row(
+            "cluster",
+            format!("{} nodes, {} clients", self.nodes, self.clients),
+        );
+        row(
+            "nemesis",
+            if self.nemesis == self.effective_nemesis {
+                self.nemesis.clone()
+            } else {
+                format!("{} ({})", self.nemesis, self.effective_nemesis)
+            },
+        );
+        row("seed", self.seed.to_string());
+        row("trace hash", self.trace_hash.clone());
+        row(
+            "ops",
+            format!(
+                "{} ok, {} fail, {} info of {}",
+                self.ops.ok, self.ops.fail, self.ops.info, self.ops.total
+            ),
+        );
+        row("availability", format!("{:.2}%", self.availability * 100.0));
+        row(
+            "latency (virtual)",
+            format!(
+                "p50 {} ms, p99 {} ms, max {} ms",
+                self.latency_ms.p50, self.latency_ms.p99, self.latency_ms.max
+            ),
+        );
+        row(
+            "messages",
+            format!(
+                "{} sent, {} delivered, {} dropped ({} partition, {} loss, {} down), {} duplicated",
+                self.messages.sent,
+                self.messages.delivered,
+                self.messages.dropped,
+                self.messages.dropped_partition,
+                self.messages.dropped_loss,
+                self.messages.dropped_down,
+                self.messages.duplicated
+            ),
+        );
+        row("msgs/op", self.msgs_per_op.to_string());
+        row(
+            "faults",
+            format!(
+                "{} actions, {} crashes, {} buffered writes lost",
+                self.faults, self.crashes, self.lost_buffered_writes
+            ),
+        );
+        row(
+            "converged",
+            match (self.converged, self.time_to_converge_ms) {
+                (true, Some(ms)) => format!("yes, {ms} ms after the final heal"),
+                _ => "NO, not within the deadline".to_string(),
+            },
+        );
+        if let Some(reason) = &self.aborted {
+            row("ABORTED", reason.clone());
+        }
+        row(
+            "simulated",
+            format!(
+                "{:.3} s virtual in {:.3} s wall ({}x), {} events, {} deliveries/s",
+                self.virtual_seconds,
+                self.sim.wall_seconds,
+                self.sim.time_compression,
+                self.sim.events,
+                self.sim.deliveries_per_second
+            ),
+        );
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 99.0), 99);
+        assert_eq!(percentile(&v, 100.0), 100);
+        assert_eq!(percentile(&[7], 99.0), 7);
+        assert_eq!(percentile(&[], 50.0), 0);
+    }
+}

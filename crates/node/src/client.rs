@@ -1,0 +1,111 @@
+//! What clients ask of a cluster and what it answers.
+
+use crate::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// A key of the key-value workload.
+pub type Key = u64;
+/// A value of the key-value workload. The workload writes every value at most once,
+/// so a read names the write it observed.
+pub type Value = u64;
+
+/// Identifies one client operation: the client's session and its sequence number.
+/// A resent request (after a redirect) keeps its id, so a protocol can apply it once.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct RequestId {
+    /// The client session.
+    pub client: u64,
+    /// Sequence number within the session.
+    pub seq: u64,
+}
+
+/// A client operation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Op {
+    /// Read the current value of `key`.
+    Read {
+        /// The key read.
+        key: Key,
+    },
+    /// Set `key` to `value`.
+    Write {
+        /// The key written.
+        key: Key,
+        /// The (unique) value written.
+        value: Value,
+    },
+    /// Set `key` to `new` if it currently holds `expected`.
+    Cas {
+        /// The key.
+        key: Key,
+        /// The value the key must hold for the swap to happen.
+        expected: Value,
+        /// The value written on success.
+        new: Value,
+    },
+}
+
+/// The kind of an [`Op`], without its arguments.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpKind {
+    /// [`Op::Read`].
+    Read,
+    /// [`Op::Write`].
+    Write,
+    /// [`Op::Cas`].
+    Cas,
+}
+
+impl Op {
+    /// The key the operation touches.
+    pub fn key(&self) -> Key {
+        match *self {
+            Op::Read { key } | Op::Write { key, .. } | Op::Cas { key, .. } => key,
+        }
+    }
+
+    /// The operation's kind.
+    pub fn kind(&self) -> OpKind {
+        match self {
+            Op::Read { .. } => OpKind::Read,
+            Op::Write { .. } => OpKind::Write,
+            Op::Cas { .. } => OpKind::Cas,
+        }
+    }
+
+    /// Whether the operation may change state.
+    pub fn is_update(&self) -> bool {
+        !matches!(self, Op::Read { .. })
+    }
+}
+
+/// A request a client sends to one node.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct Request {
+    /// Its identity; the reply must carry it.
+    pub id: RequestId,
+    /// What is asked.
+    pub op: Op,
+}
+
+/// A node's answer to a [`Request`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// A read completed; `None` when the key was never written.
+    ReadOk(Option<Value>),
+    /// A write took effect.
+    WriteOk,
+    /// A compare-and-set took effect.
+    CasOk,
+    /// A compare-and-set did not take effect: the key held another value.
+    CasMismatch,
+    /// This node cannot serve the request; `leader` is where to send it, if known.
+    /// The operation did not take effect, so the client may resend it.
+    Redirect {
+        /// The node believed able to serve it.
+        leader: Option<NodeId>,
+    },
+    /// The operation definitely did not take effect (for example, no quorum).
+    Unavailable,
+}

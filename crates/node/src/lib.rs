@@ -1,0 +1,96 @@
+//! The sans-IO node interface of dsys.
+//!
+//! A [`Node`] is a state machine. It is handed one input at a time — a message from a
+//! peer, a timer that fired, or a client request — together with a [`Context`] holding
+//! the node-local time and a seeded random number generator, and it answers by pushing
+//! [`Effect`]s: send a message, set or cancel a timer, reply to a client, persist state.
+//! It never reads a clock, spawns a task or touches a socket, so the deterministic
+//! simulator (`dsys-sim`) and a real network runtime drive the same code.
+//!
+//! The order of calls a driver makes:
+//! 1. [`Node::boot`] with the storage that survived (empty on first boot), then
+//!    [`Node::on_start`] so the node can arm its timers;
+//! 2. any number of [`Node::on_message`], [`Node::on_timer`], [`Node::on_request`];
+//! 3. after each call, apply the effects in the order they were pushed: a
+//!    [`Durability::Synced`] write must be durable before any later effect is carried out
+//!    (write-ahead), a [`Durability::Buffered`] write may be lost if the process crashes
+//!    before the next synced write.
+
+mod client;
+mod context;
+mod rng;
+mod storage;
+mod time;
+
+pub use client::{Key, Op, OpKind, Request, RequestId, Response, Value};
+pub use context::{Context, Durability, Effect, TimerId};
+pub use rng::{DetRng, StreamId};
+pub use storage::{Storage, decode_u64};
+pub use time::{Duration, Instant, duration_nanos};
+
+use std::fmt;
+use std::hash::Hash;
+
+/// Identifies a node in the cluster: `0..cluster_size`.
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node's position, for indexing per-node tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// A replication or consensus protocol participant, written sans-IO.
+///
+/// Implementations must be deterministic functions of their inputs: no wall clock, no
+/// thread-local randomness, no iteration over unordered maps. The simulator checks this
+/// indirectly by comparing trace hashes of repeated runs.
+pub trait Node: Sized {
+    /// What peers send each other. `Hash` feeds the simulator's trace hash.
+    type Message: Clone + fmt::Debug + Hash;
+    /// Static configuration shared by every node of a cluster.
+    type Config: Clone + fmt::Debug;
+
+    /// Build the node from what survived in stable storage (empty on first boot).
+    fn boot(config: &Self::Config, id: NodeId, cluster_size: usize, storage: &Storage) -> Self;
+
+    /// Called once after every boot, before any other input: arm timers here.
+    fn on_start(&mut self, ctx: &mut Context<'_, Self::Message>);
+
+    /// A message from a peer arrived.
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self::Message>,
+        from: NodeId,
+        msg: Self::Message,
+    );
+
+    /// A timer set with [`Context::set_timer`] fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self::Message>, timer: TimerId);
+
+    /// A client request arrived. Answer it, now or later, with [`Context::reply`].
+    fn on_request(&mut self, ctx: &mut Context<'_, Self::Message>, request: Request);
+
+    /// The node this node believes leads the cluster, if the protocol has a leader.
+    /// The nemesis uses it to isolate the current leader.
+    fn leader(&self) -> Option<NodeId> {
+        None
+    }
+
+    /// A digest of the replicated data this node holds, or `None` if it holds none.
+    /// Replicas have converged when every data-holding node reports the same digest.
+    fn replica_digest(&self) -> Option<u64> {
+        None
+    }
+}

@@ -1,0 +1,100 @@
+//! The replicated key-value data every reference protocol keeps, and how it is stored.
+
+use dsys_node::{Key, Storage, Value, decode_u64};
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+
+const KV_PREFIX: &[u8] = b"kv/";
+
+/// The storage key of a data key.
+pub fn storage_key(key: Key) -> Vec<u8> {
+    let mut k = KV_PREFIX.to_vec();
+    k.extend_from_slice(&key.to_be_bytes());
+    k
+}
+
+/// An in-memory key-value map, rebuilt from storage at boot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KvData {
+    map: BTreeMap<Key, Value>,
+}
+
+impl KvData {
+    /// Load every `kv/` entry of `storage`; malformed entries are skipped.
+    pub fn load(storage: &Storage) -> Self {
+        let map = storage
+            .scan_prefix(KV_PREFIX)
+            .filter_map(|(k, v)| Some((decode_u64(&k[KV_PREFIX.len()..])?, decode_u64(v)?)))
+            .collect();
+        KvData { map }
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: Key) -> Option<Value> {
+        self.map.get(&key).copied()
+    }
+
+    /// Set `key`.
+    pub fn set(&mut self, key: Key, value: Value) {
+        self.map.insert(key, value);
+    }
+
+    /// A digest that is equal on two replicas exactly when their data is (barring
+    /// hash collisions). Iterates in key order, so it is deterministic.
+    pub fn digest(&self) -> u64 {
+        let mut h = Fnv::default();
+        for (k, v) in &self.map {
+            h.write_u64(*k);
+            h.write_u64(*v);
+        }
+        h.finish()
+    }
+}
+
+/// FNV-1a, 64-bit: small and stable, enough to compare replicas.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_skips_malformed_entries() {
+        let mut s = Storage::new();
+        s.apply(storage_key(1), Some(9u64.to_be_bytes().to_vec()));
+        s.apply(b"kv/short".to_vec(), Some(vec![0; 8]));
+        s.apply(storage_key(2), Some(vec![1, 2]));
+        let kv = KvData::load(&s);
+        assert_eq!(kv.get(1), Some(9));
+        assert_eq!(kv.get(2), None);
+    }
+
+    #[test]
+    fn digest_tracks_content() {
+        let mut a = KvData::default();
+        let mut b = KvData::default();
+        a.set(1, 2);
+        b.set(1, 2);
+        assert_eq!(a.digest(), b.digest());
+        b.set(1, 3);
+        assert_ne!(a.digest(), b.digest());
+    }
+}

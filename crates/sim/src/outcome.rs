@@ -1,0 +1,73 @@
+//! What a run produced: counters, the history, the realised fault schedule, the trace hash.
+
+use crate::history::History;
+use crate::nemesis::TimedFault;
+use dsys_node::{Duration, Instant};
+
+/// Counters gathered while the world ran.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Events popped from the queue.
+    pub events: u64,
+    /// Node-to-node messages handed to the network.
+    pub messages_sent: u64,
+    /// Node-to-node messages a live node processed.
+    pub messages_delivered: u64,
+    /// Messages dropped because a partition blocked the link.
+    pub dropped_partition: u64,
+    /// Messages dropped by random loss.
+    pub dropped_loss: u64,
+    /// Messages addressed to a crashed node.
+    pub dropped_down: u64,
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+    /// Timers that fired into a live node.
+    pub timers_fired: u64,
+    /// Client operations that completed and took effect.
+    pub ops_ok: u64,
+    /// Client operations that definitely did not take effect.
+    pub ops_fail: u64,
+    /// Client operations whose effect is unknown (timed out).
+    pub ops_info: u64,
+    /// Of `ops_fail`, those the system refused (unavailable, no leader) rather than
+    /// answered (a compare-and-set that found another value).
+    pub ops_refused: u64,
+    /// Virtual latency of every `ok` operation, ns, in completion order.
+    pub ok_latencies_ns: Vec<u64>,
+    /// Node crashes.
+    pub crashes: u64,
+    /// Buffered writes lost to crashes.
+    pub lost_buffered_writes: u64,
+}
+
+impl RunStats {
+    /// Messages dropped for any reason.
+    pub fn messages_dropped(&self) -> u64 {
+        self.dropped_partition + self.dropped_loss + self.dropped_down
+    }
+}
+
+/// The result of one run.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    /// Fingerprint of everything that happened.
+    pub trace_hash: u64,
+    /// Client operations and nemesis events.
+    pub history: History,
+    /// Every fault action as applied, with leader-dependent targets resolved.
+    pub realised_schedule: Vec<TimedFault>,
+    /// The nemesis spec in force (`swarm` resolved to what it drew).
+    pub effective_nemesis: String,
+    /// Counters.
+    pub stats: RunStats,
+    /// When the last event ran.
+    pub virtual_end: Instant,
+    /// When the last client operation completed and faults stopped.
+    pub faults_stopped_at: Option<Instant>,
+    /// Whether replicas converged after the final heal (within the deadline).
+    pub converged: bool,
+    /// Time from the final heal to convergence.
+    pub time_to_converge: Option<Duration>,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+}

@@ -1,0 +1,276 @@
+//! The key-value workload: which operation each client issues next.
+
+use crate::dist::LatencyDist;
+use dsys_node::{DetRng, Key, Op, Value};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How keys are chosen.
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum KeyDist {
+    /// Every key equally likely (`uniform`).
+    Uniform,
+    /// Key `k` (from 0) with probability proportional to `1 / (k + 1)^exponent` (`zipf:S`).
+    Zipf {
+        /// The skew; 0 is uniform, around 1 is typical of real traffic.
+        exponent: f64,
+    },
+}
+
+impl fmt::Display for KeyDist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyDist::Uniform => f.write_str("uniform"),
+            KeyDist::Zipf { exponent } => write!(f, "zipf:{exponent}"),
+        }
+    }
+}
+
+impl FromStr for KeyDist {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "uniform" => Ok(KeyDist::Uniform),
+            None if s == "zipf" => Ok(KeyDist::Zipf { exponent: 1.0 }),
+            Some(("zipf", e)) => match e.parse::<f64>() {
+                Ok(exponent) if exponent.is_finite() && exponent >= 0.0 => {
+                    Ok(KeyDist::Zipf { exponent })
+                }
+                _ => Err(format!(
+                    "`{s}`: the Zipf exponent must be a non-negative number"
+                )),
+            },
+            _ => Err(format!(
+                "unknown key distribution `{s}` (expected uniform or zipf:S)"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for KeyDist {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<KeyDist> for String {
+    fn from(d: KeyDist) -> String {
+        d.to_string()
+    }
+}
+
+/// Relative weights of reads, writes and compare-and-sets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpMix {
+    /// Weight of reads.
+    pub read: u32,
+    /// Weight of writes.
+    pub write: u32,
+    /// Weight of compare-and-sets.
+    pub cas: u32,
+}
+
+impl Default for OpMix {
+    fn default() -> Self {
+        OpMix {
+            read: 50,
+            write: 35,
+            cas: 15,
+        }
+    }
+}
+
+/// The workload's configuration.
+#[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    /// Concurrent closed-loop clients.
+    pub clients: usize,
+    /// Operations issued in all.
+    pub ops: u64,
+    /// Distinct keys.
+    pub keys: u64,
+    /// How keys are picked.
+    pub key_dist: KeyDist,
+    /// The operation mix.
+    pub mix: OpMix,
+    /// Pause between one operation's completion and the client's next invocation.
+    pub think: LatencyDist,
+    /// After this long without an answer an operation is recorded as indeterminate.
+    pub timeout_ms: f64,
+}
+
+impl Default for WorkloadConfig {
+    fn default() -> Self {
+        WorkloadConfig {
+            clients: 5,
+            ops: 1_000,
+            keys: 8,
+            key_dist: KeyDist::Uniform,
+            mix: OpMix::default(),
+            think: LatencyDist::Exponential { mean: 50.0 },
+            timeout_ms: 500.0,
+        }
+    }
+}
+
+/// Draws operations. Written values are unique across the run (1, 2, 3, ...), so every
+/// read names the one write it observed.
+#[derive(Debug)]
+pub struct KvWorkload {
+    keys: u64,
+    zipf_cdf: Option<Vec<f64>>,
+    mix: OpMix,
+    next_value: Value,
+}
+
+impl KvWorkload {
+    /// A workload drawing from `config`.
+    pub fn new(config: &WorkloadConfig) -> Self {
+        let zipf_cdf = match config.key_dist {
+            KeyDist::Uniform => None,
+            KeyDist::Zipf { exponent } => {
+                let weights: Vec<f64> = (0..config.keys)
+                    .map(|k| 1.0 / libm::pow((k + 1) as f64, exponent))
+                    .collect();
+                let total: f64 = weights.iter().sum();
+                let mut acc = 0.0;
+                Some(
+                    weights
+                        .iter()
+                        .map(|w| {
+                            acc += w / total;
+                            acc
+                        })
+                        .collect(),
+                )
+            }
+        };
+        KvWorkload {
+            keys: config.keys.max(1),
+            zipf_cdf,
+            mix: config.mix,
+            next_value: 1,
+        }
+    }
+
+    fn key(&self, rng: &mut DetRng) -> Key {
+        match &self.zipf_cdf {
+            None => rng.below(self.keys),
+            Some(cdf) => {
+                let u = rng.unit_f64();
+                cdf.partition_point(|&c| c < u)
+                    .min(cdf.len().saturating_sub(1)) as Key
+            }
+        }
+    }
+
+    /// The next operation for a client whose latest knowledge of each key is `seen`.
+    /// A compare-and-set expects the value the client last saw; with nothing seen for
+    /// the key it becomes a read.
+    pub fn next_op(&mut self, rng: &mut DetRng, seen: &BTreeMap<Key, Value>) -> Op {
+        let key = self.key(rng);
+        let total = u64::from(self.mix.read) + u64::from(self.mix.write) + u64::from(self.mix.cas);
+        let pick = rng.below(total.max(1));
+        if pick < u64::from(self.mix.read) {
+            return Op::Read { key };
+        }
+        let value = self.next_value;
+        if pick < u64::from(self.mix.read) + u64::from(self.mix.write) {
+            self.next_value += 1;
+            return Op::Write { key, value };
+        }
+        match seen.get(&key) {
+            Some(&expected) => {
+                self.next_value += 1;
+                Op::Cas {
+                    key,
+                    expected,
+                    new: value,
+                }
+            }
+            None => Op::Read { key },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_values_are_unique_and_mix_is_respected() {
+        let config = WorkloadConfig {
+            mix: OpMix {
+                read: 1,
+                write: 1,
+                cas: 1,
+            },
+            ..WorkloadConfig::default()
+        };
+        let mut w = KvWorkload::new(&config);
+        let mut rng = DetRng::from_seed(2);
+        let seen: BTreeMap<Key, Value> = (0..8).map(|k| (k, 1)).collect();
+        let mut values = std::collections::BTreeSet::new();
+        let mut counts = [0; 3];
+        for _ in 0..30_000 {
+            match w.next_op(&mut rng, &seen) {
+                Op::Read { .. } => counts[0] += 1,
+                Op::Write { value, .. } => {
+                    counts[1] += 1;
+                    assert!(values.insert(value));
+                }
+                Op::Cas { new, .. } => {
+                    counts[2] += 1;
+                    assert!(values.insert(new));
+                }
+            }
+        }
+        for c in counts {
+            assert!((9_400..10_600).contains(&c), "{counts:?}");
+        }
+    }
+
+    #[test]
+    fn zipf_prefers_low_keys() {
+        let config = WorkloadConfig {
+            keys: 100,
+            key_dist: KeyDist::Zipf { exponent: 1.2 },
+            ..WorkloadConfig::default()
+        };
+        let w = KvWorkload::new(&config);
+        let mut rng = DetRng::from_seed(4);
+        let mut hist = [0u32; 100];
+        for _ in 0..50_000 {
+            hist[w.key(&mut rng) as usize] += 1;
+        }
+        assert!(hist[0] > 5 * hist[10], "{:?}", &hist[..12]);
+        assert!(hist.iter().all(|&c| c < 50_000));
+    }
+
+    #[test]
+    fn key_dist_parses_and_rejects() {
+        assert_eq!(
+            "zipf:0.9".parse::<KeyDist>().unwrap(),
+            KeyDist::Zipf { exponent: 0.9 }
+        );
+        assert_eq!("uniform".parse::<KeyDist>().unwrap(), KeyDist::Uniform);
+        assert!(
+            "zipf:-1"
+                .parse::<KeyDist>()
+                .unwrap_err()
+                .contains("non-negative")
+        );
+        assert!(
+            "pareto"
+                .parse::<KeyDist>()
+                .unwrap_err()
+                .contains("unknown key distribution")
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! The simulated world: a discrete-event loop over nodes, network, clients and nemesis.
+//!
+//! Events are ordered by (virtual time, sequence number). Randomness comes only from
+//! streams derived from the run seed: network, nemesis, one per client (workload) and one
+//! per node. Every processed input is folded into the trace hash.
+
+mod clients;
+mod faults;
+mod nodes;
+
+use crate::clock::NodeClock;
+use crate::config::{ConfigError, SimConfig};
+use crate::history::History;
+use crate::nemesis::{FaultAction, Generator, NemesisSource, TimedFault};
+use crate::network::Network;
+use crate::outcome::{RunOutcome, RunStats};
+use crate::queue::EventQueue;
+use crate::store::SimStore;
+use crate::trace::TraceHasher;
+use crate::workload::KvWorkload;
+use clients::Client;
+use dsys_node::{
+    DetRng, Duration, Effect, Instant, Node, NodeId, Request, RequestId, Response, StreamId,
+    TimerId,
+};
+use std::collections::BTreeMap;
+
+/// Something that will happen at a point in virtual time.
+#[derive(Debug)]
+enum Event<M> {
+    /// A message reaches `to`.
+    Deliver { from: NodeId, to: NodeId, msg: M },
+    /// A node's timer fires (ignored if it was cancelled or re-armed: `token` differs).
+    Timer {
+        node: NodeId,
+        timer: TimerId,
+        token: u64,
+    },
+    /// A client request reaches a node.
+    RequestArrives { node: NodeId, request: Request },
+    /// A node's reply reaches its client.
+    ReplyArrives {
+        client: usize,
+        request: RequestId,
+        response: Response,
+        node: NodeId,
+    },
+    /// A client gives up waiting.
+    ClientTimeout { client: usize, request: RequestId },
+    /// A client finished thinking and issues its next operation.
+    ClientReady { client: usize },
+    /// The nemesis acts (ignored once faults have stopped: `token` differs).
+    Nemesis { token: u64, action: FaultAction },
+    /// Compare replica digests during the final heal phase.
+    ConvergenceProbe,
+}
+
+/// An input for one node.
+#[derive(Debug)]
+enum NodeInput<M> {
+    Start,
+    Message { from: NodeId, msg: M },
+    Timer { timer: TimerId, token: u64 },
+    Request(Request),
+}
+
+struct NodeSlot<N: Node> {
+    /// `None` while crashed.
+    state: Option<N>,
+    paused: bool,
+    /// Inputs that arrived while paused, in arrival order.
+    backlog: Vec<NodeInput<N::Message>>,
+    clock: NodeClock,
+    store: SimStore,
+    rng: DetRng,
+    timers: BTreeMap<TimerId, u64>,
+    next_timer_token: u64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    /// Clients run and the nemesis injects faults.
+    Workload,
+    /// Faults stopped and everything healed at `since`; waiting for convergence.
+    Healing { since: Instant },
+    /// Finished.
+    Done,
+}
+
+/// Progress of a run, for progress bars.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Events processed.
+    pub events: u64,
+    /// Client operations completed.
+    pub ops_completed: u64,
+    /// Client operations in the workload.
+    pub ops_total: u64,
+    /// Current virtual time.
+    pub now: Instant,
+}
+
+/// How often (in events) [`World::run_with_progress`] reports progress.
+pub const PROGRESS_EVERY_EVENTS: u64 = 1 << 16;
+
+/// A simulated cluster of `N` nodes with clients and a nemesis.
+pub struct World<N: Node> {
+    config: SimConfig,
+    node_config: N::Config,
+    now: Instant,
+    queue: EventQueue<Event<N::Message>>,
+    nodes: Vec<NodeSlot<N>>,
+    clients: Vec<Client>,
+    workload: KvWorkload,
+    network: Network,
+    net_rng: DetRng,
+    nemesis: NemesisSource,
+    effective_nemesis: String,
+    /// Tags pending nemesis events; bumped when faults stop so pending ones are ignored.
+    nemesis_token: u64,
+    realised: Vec<TimedFault>,
+    history: History,
+    trace: TraceHasher,
+    stats: RunStats,
+    effects: Vec<Effect<N::Message>>,
+    phase: Phase,
+    ops_issued: u64,
+    ops_completed: u64,
+    faults_stopped_at: Option<Instant>,
+    converged: bool,
+    time_to_converge: Option<Duration>,
+}
+
+impl<N: Node> std::fmt::Debug for World<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("now", &self.now)
+            .field("nodes", &self.nodes.len())
+            .field("queue", &self.queue)
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<N: Node> World<N> {
+    /// A world for `config` whose faults are drawn from the seed.
+    pub fn new(config: SimConfig, node_config: N::Config) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let rng = DetRng::derive(config.seed, StreamId::Nemesis);
+        let generator = Generator::new(&config.nemesis, config.nodes, config.nemesis_timing, rng);
+        let effective = generator.effective_spec().to_string();
+        Ok(Self::build(
+            config,
+            node_config,
+            NemesisSource::Generated(generator),
+            effective,
+        ))
+    }
+
+    /// A world for `config` whose faults follow `script` (for example, the realised
+    /// schedule of an earlier run) instead of being drawn.
+    pub fn with_script(
+        config: SimConfig,
+        node_config: N::Config,
+        script: Vec<TimedFault>,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        for fault in &script {
+            if let Some(node) = fault.action.node()
+                && node.index() >= config.nodes
+            {
+                return Err(ConfigError::OutOfRange {
+                    field: "schedule",
+                    reason: format!(
+                        "{} at {} names {node}, outside the cluster",
+                        fault.action.name(),
+                        fault.at
+                    ),
+                });
+            }
+        }
+        let effective = format!("script of {} actions", script.len());
+        Ok(Self::build(
+            config,
+            node_config,
+            NemesisSource::Scripted(script.into_iter()),
+            effective,
+        ))
+    }
+
+    fn build(
+        config: SimConfig,
+        node_config: N::Config,
+        nemesis: NemesisSource,
+        effective_nemesis: String,
+    ) -> Self {
+        let seed = config.seed;
+        let nodes = (0..config.nodes as u32)
+            .map(|i| NodeSlot {
+                state: None,
+                paused: false,
+                backlog: Vec::new(),
+                clock: NodeClock::default(),
+                store: SimStore::default(),
+                rng: DetRng::derive(seed, StreamId::Node(i)),
+                timers: BTreeMap::new(),
+                next_timer_token: 0,
+            })
+            .collect();
+        let clients = (0..config.workload.clients)
+            .map(|i| Client::new(i, NodeId((i % config.nodes) as u32), seed))
+            .collect();
+        World {
+            network: Network::new(config.nodes, &config.network),
+            workload: KvWorkload::new(&config.workload),
+            net_rng: DetRng::derive(seed, StreamId::Network),
+            node_config,
+            now: Instant::ZERO,
+            queue: EventQueue::default(),
+            nodes,
+            clients,
+            nemesis,
+            effective_nemesis,
+            nemesis_token: 0,
+            realised: Vec::new(),
+            history: History::default(),
+            trace: TraceHasher::new(),
+            stats: RunStats::default(),
+            effects: Vec::new(),
+            phase: Phase::Workload,
+            ops_issued: 0,
+            ops_completed: 0,
+            faults_stopped_at: None,
+            converged: false,
+            time_to_converge: None,
+            config,
+        }
+    }
+
+    /// Run to the end.
+    pub fn run(self) -> RunOutcome {
+        self.run_with_progress(&mut |_| {})
+    }
+
+    /// Run to the end, calling `progress` every [`PROGRESS_EVERY_EVENTS`] events.
+    pub fn run_with_progress(mut self, progress: &mut dyn FnMut(&Progress)) -> RunOutcome {
+        self.start();
+        let mut aborted = None;
+        while self.phase != Phase::Done {
+            let Some((at, event)) = self.queue.pop() else {
+                break;
+            };
+            self.now = at;
+            self.stats.events += 1;
+            if self.stats.events > self.config.max_events {
+                aborted = Some(format!(
+                    "stopped after max_events = {} events",
+                    self.config.max_events
+                ));
+                break;
+            }
+            if self.stats.events % PROGRESS_EVERY_EVENTS == 0 {
+                progress(&Progress {
+                    events: self.stats.events,
+                    ops_completed: self.ops_completed,
+                    ops_total: self.config.workload.ops,
+                    now: self.now,
+                });
+            }
+            self.handle(event);
+        }
+        self.finish(aborted)
+    }
+
+    fn start(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.boot(NodeId(i as u32));
+        }
+        for c in 0..self.clients.len() {
+            let think = self.clients[c].think(&self.config.workload.think);
+            self.queue.push(
+                self.now + Duration::from_nanos(think),
+                Event::ClientReady { client: c },
+            );
+        }
+        self.schedule_next_fault();
+        if self.config.workload.ops == 0 {
+            self.stop_faults();
+        }
+    }
+
+    fn handle(&mut self, event: Event<N::Message>) {
+        match event {
+            Event::Deliver { from, to, msg } => {
+                // Checked again on arrival: a partition that began while the message was
+                // in flight drops it, as a firewall rule would.
+                if self.network.is_blocked(from, to) {
+                    self.stats.dropped_partition += 1;
+                } else {
+                    self.node_input(to, NodeInput::Message { from, msg });
+                }
+            }
+            Event::Timer { node, timer, token } => {
+                self.node_input(node, NodeInput::Timer { timer, token })
+            }
+            Event::RequestArrives { node, request } => {
+                self.node_input(node, NodeInput::Request(request))
+            }
+            Event::ReplyArrives {
+                client,
+                request,
+                response,
+                node,
+            } => {
+                self.on_reply(client, request, response, node);
+            }
+            Event::ClientTimeout { client, request } => self.on_client_timeout(client, request),
+            Event::ClientReady { client } => self.on_client_ready(client),
+            Event::Nemesis { token, action } => {
+                if token == self.nemesis_token && self.phase == Phase::Workload {
+                    self.apply_fault(action);
+                    self.schedule_next_fault();
+                }
+            }
+            Event::ConvergenceProbe => self.probe_convergence(),
+        }
+    }
+
+    fn finish(self, aborted: Option<String>) -> RunOutcome {
+        let mut stats = self.stats;
+        stats.lost_buffered_writes = self.nodes.iter().map(|n| n.store.lost_on_crash()).sum();
+        RunOutcome {
+            trace_hash: self.trace.digest(),
+            history: self.history,
+            realised_schedule: self.realised,
+            effective_nemesis: self.effective_nemesis,
+            stats,
+            virtual_end: self.now,
+            faults_stopped_at: self.faults_stopped_at,
+            converged: self.converged,
+            time_to_converge: self.time_to_converge,
+            aborted,
+        }
+    }
+}

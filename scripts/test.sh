@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one test command: formatting, lints, every test. Works on a fresh machine with
+# only the Rust toolchain; the build cache lives outside the clone so reruns are fast.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dsys-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --profile ci
+else
+    cargo test --workspace --locked --lib --bins --tests
+fi
+
+step "doc tests"
+cargo test --workspace --locked --doc
