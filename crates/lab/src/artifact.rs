@@ -83,8 +83,9 @@ impl RunArtifact {
             }
             None => return Err(bad("no artifact \"version\" field".to_string())),
         }
+        // Parse the text again (not the value) so errors carry a line and column.
         let artifact: RunArtifact =
-            serde_json::from_value(value).map_err(|e| bad(format!("invalid run artifact: {e}")))?;
+            serde_json::from_str(text).map_err(|e| bad(format!("invalid run artifact: {e}")))?;
         artifact
             .scenario
             .validate()

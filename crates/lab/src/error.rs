@@ -37,7 +37,7 @@ pub enum LabError {
         expected: String,
     },
     /// The simulation configuration cannot be run.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] ConfigError),
     /// A run artifact could not be read.
     #[error("{path}: {reason}")]
