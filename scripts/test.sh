@@ -15,12 +15,13 @@ cargo fmt --all --check
 step "lint"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "doc tests"
+cargo test --workspace --locked --doc
+
+# Last, so the runner's summary closes the output.
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --locked --profile ci
 else
     cargo test --workspace --locked --lib --bins --tests
 fi
-
-step "doc tests"
-cargo test --workspace --locked --doc

@@ -10,6 +10,8 @@ const WIDTH: usize = 30;
 
 /// A progress callback for a run.
 pub fn bar(label: &'static str) -> impl FnMut(&Progress) {
+    // The shell's own clock, to decide when a bar is worth drawing; the world never sees it.
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let terminal = std::io::stderr().is_terminal();
     move |p: &Progress| {

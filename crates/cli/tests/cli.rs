@@ -1,10 +1,15 @@
 //! The `dsys` binary as a user meets it: output formats, replay, and bad input.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn dsys(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dsys")).args(args).output().expect("run dsys")
+    Command::new(env!("CARGO_BIN_EXE_dsys"))
+        .args(args)
+        .output()
+        .expect("run dsys")
 }
 
 fn stdout(o: &Output) -> String {
@@ -26,19 +31,49 @@ fn assert_bad_input(args: &[&str], expected: &str) {
     let o = dsys(args);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: not one line: {err}"
+    );
     assert!(err.starts_with("error: "), "{args:?}: {err}");
-    assert!(err.contains(expected), "{args:?}: expected {expected:?} in {err}");
+    assert!(
+        err.contains(expected),
+        "{args:?}: expected {expected:?} in {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     assert!(o.stdout.is_empty(), "{args:?}: wrote to stdout");
 }
 
 #[test]
 fn json_output_is_json_only_with_the_documented_fields() {
-    let o = dsys(&["simulate", "--protocol", "primary-async", "--nemesis", "halves", "--seed", "5", "--ops", "300", "--format", "json"]);
+    let o = dsys(&[
+        "simulate",
+        "--protocol",
+        "primary-async",
+        "--nemesis",
+        "halves",
+        "--seed",
+        "5",
+        "--ops",
+        "300",
+        "--format",
+        "json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("stdout is one JSON document");
-    for key in ["seed", "trace_hash", "ops", "availability", "latency_ms", "messages", "msgs_per_op", "converged", "sim"] {
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&o)).expect("stdout is one JSON document");
+    for key in [
+        "seed",
+        "trace_hash",
+        "ops",
+        "availability",
+        "latency_ms",
+        "messages",
+        "msgs_per_op",
+        "converged",
+        "sim",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     for key in ["ok", "fail", "info"] {
@@ -55,13 +90,28 @@ fn json_output_is_json_only_with_the_documented_fields() {
     }
     assert_eq!(v["seed"], 5);
     assert_eq!(v["trace_hash"].as_str().unwrap().len(), 16);
-    assert_eq!(v["ops"]["ok"].as_u64().unwrap() + v["ops"]["fail"].as_u64().unwrap() + v["ops"]["info"].as_u64().unwrap(), 300);
+    assert_eq!(
+        v["ops"]["ok"].as_u64().unwrap()
+            + v["ops"]["fail"].as_u64().unwrap()
+            + v["ops"]["info"].as_u64().unwrap(),
+        300
+    );
 }
 
 #[test]
 fn the_same_flags_give_the_same_trace_hash() {
     let run = || {
-        let o = dsys(&["simulate", "--nemesis", "swarm", "--seed", "9", "--ops", "200", "--format", "json"]);
+        let o = dsys(&[
+            "simulate",
+            "--nemesis",
+            "swarm",
+            "--seed",
+            "9",
+            "--ops",
+            "200",
+            "--format",
+            "json",
+        ]);
         let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         v["trace_hash"].as_str().unwrap().to_string()
     };
@@ -72,12 +122,32 @@ fn the_same_flags_give_the_same_trace_hash() {
 fn replay_reproduces_the_trace_hash_and_history_byte_for_byte() {
     let (artifact, h1, h2) = (temp("run.json"), temp("h1.jsonl"), temp("h2.jsonl"));
     let o = dsys(&[
-        "simulate", "--protocol", "single", "--set", "durability=buffered", "--nemesis", "swarm", "--seed", "21",
-        "--format", "json", "--out", artifact.to_str().unwrap(), "--history", h1.to_str().unwrap(),
+        "simulate",
+        "--protocol",
+        "single",
+        "--set",
+        "durability=buffered",
+        "--nemesis",
+        "swarm",
+        "--seed",
+        "21",
+        "--format",
+        "json",
+        "--out",
+        artifact.to_str().unwrap(),
+        "--history",
+        h1.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let first: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let o = dsys(&["replay", artifact.to_str().unwrap(), "--format", "json", "--history", h2.to_str().unwrap()]);
+    let o = dsys(&[
+        "replay",
+        artifact.to_str().unwrap(),
+        "--format",
+        "json",
+        "--history",
+        h2.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let second: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(first["trace_hash"], second["trace_hash"]);
@@ -92,25 +162,46 @@ fn table_output_and_help() {
     let o = dsys(&["simulate", "--ops", "100"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    assert!(out.contains("trace hash") && out.contains("availability"), "{out}");
+    assert!(
+        out.contains("trace hash") && out.contains("availability"),
+        "{out}"
+    );
     let help = stdout(&dsys(&["simulate", "--help"]));
-    assert!(help.contains("Examples:") && help.contains("dsys simulate --protocol"), "{help}");
+    assert!(
+        help.contains("Examples:") && help.contains("dsys simulate --protocol"),
+        "{help}"
+    );
     let help = stdout(&dsys(&["replay", "--help"]));
     assert!(help.contains("Examples:"), "{help}");
 }
 
 #[test]
 fn unknown_protocol() {
-    assert_bad_input(&["simulate", "--protocol", "paxos"], "unknown protocol `paxos` (known: single, primary-async)");
+    assert_bad_input(
+        &["simulate", "--protocol", "paxos"],
+        "unknown protocol `paxos` (known: single, primary-async)",
+    );
 }
 
 #[test]
 fn unknown_or_ill_typed_set_keys() {
-    assert_bad_input(&["simulate", "--set", "fencing=on"], "has no setting `fencing`");
-    assert_bad_input(&["simulate", "--set", "heartbeat=soon"], "--set heartbeat=soon: expected whole milliseconds");
-    assert_bad_input(&["simulate", "--set", "durability=perhaps"], "expected one of synced, buffered");
+    assert_bad_input(
+        &["simulate", "--set", "fencing=on"],
+        "has no setting `fencing`",
+    );
+    assert_bad_input(
+        &["simulate", "--set", "heartbeat=soon"],
+        "--set heartbeat=soon: expected whole milliseconds",
+    );
+    assert_bad_input(
+        &["simulate", "--set", "durability=perhaps"],
+        "expected one of synced, buffered",
+    );
     assert_bad_input(&["simulate", "--set", "heartbeat"], "expected key=value");
-    assert_bad_input(&["simulate", "--protocol", "single", "--set", "heartbeat=10"], "protocol `single` has no setting `heartbeat`");
+    assert_bad_input(
+        &["simulate", "--protocol", "single", "--set", "heartbeat=10"],
+        "protocol `single` has no setting `heartbeat`",
+    );
 }
 
 #[test]
@@ -118,27 +209,47 @@ fn malformed_nemesis_specs() {
     assert_bad_input(&["simulate", "--nemesis", "halfs"], "unknown fault `halfs`");
     assert_bad_input(&["simulate", "--nemesis", "loss:1.5"], "probability");
     assert_bad_input(&["simulate", "--nemesis", "halves+"], "empty fault");
-    assert_bad_input(&["simulate", "--nemesis", "delay:gauss:3"], "unknown latency distribution");
+    assert_bad_input(
+        &["simulate", "--nemesis", "delay:gauss:3"],
+        "unknown latency distribution",
+    );
     assert_bad_input(&["simulate", "--nemesis", "crash+crash"], "listed twice");
-    assert_bad_input(&["simulate", "--nodes", "3", "--nemesis", "majority-ring"], "needs at least 4 nodes");
+    assert_bad_input(
+        &["simulate", "--nodes", "3", "--nemesis", "majority-ring"],
+        "needs at least 4 nodes",
+    );
 }
 
 #[test]
 fn other_bad_flags() {
     assert_bad_input(&["simulate", "--nodes", "0"], "nodes: must be between 1");
     assert_bad_input(&["simulate", "--nodes", "many"], "invalid value 'many'");
-    assert_bad_input(&["simulate", "--latency", "uniform:5:1"], "MIN (5) is above MAX (1)");
+    assert_bad_input(
+        &["simulate", "--latency", "uniform:5:1"],
+        "MIN (5) is above MAX (1)",
+    );
     assert_bad_input(&["simulate", "--mix", "1:2"], "READ:WRITE:CAS");
     assert_bad_input(&["simulate", "--key-dist", "zipf:-2"], "non-negative");
     assert_bad_input(&["simulate", "--timeout", "0"], "timeout:");
-    assert_bad_input(&["simulate", "--nodez", "3"], "unexpected argument '--nodez'");
+    assert_bad_input(
+        &["simulate", "--nodez", "3"],
+        "unexpected argument '--nodez'",
+    );
     assert_bad_input(&["frobnicate"], "unrecognized subcommand");
 }
 
 #[test]
 fn corrupt_truncated_or_foreign_artifacts() {
     let artifact = temp("good.json");
-    let o = dsys(&["simulate", "--ops", "50", "--nemesis", "crash-restart", "--out", artifact.to_str().unwrap()]);
+    let o = dsys(&[
+        "simulate",
+        "--ops",
+        "50",
+        "--nemesis",
+        "crash-restart",
+        "--out",
+        artifact.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     let good = std::fs::read_to_string(&artifact).unwrap();
     let write = |name: &str, text: &str| {
@@ -152,15 +263,27 @@ fn corrupt_truncated_or_foreign_artifacts() {
     assert_bad_input(&["replay", &garbage], "not a run artifact");
     let foreign = write("foreign.json", r#"{"format": "jepsen", "version": 1}"#);
     assert_bad_input(&["replay", &foreign], "format is `jepsen`");
-    let future = write("future.json", &good.replacen("\"version\": 1", "\"version\": 99", 1));
+    let future = write(
+        "future.json",
+        &good.replacen("\"version\": 1", "\"version\": 99", 1),
+    );
     assert_bad_input(&["replay", &future], "artifact version 99 is not supported");
     let no_seed = write("no-seed.json", &good.replacen("\"seed\":", "\"seeed\":", 1));
     assert_bad_input(&["replay", &no_seed], "unknown field `seeed`");
-    let bad_protocol = write("bad-protocol.json", &good.replacen("\"primary-async\"", "\"zab\"", 1));
+    let bad_protocol = write(
+        "bad-protocol.json",
+        &good.replacen("\"primary-async\"", "\"zab\"", 1),
+    );
     assert_bad_input(&["replay", &bad_protocol], "unknown variant `zab`");
-    let bad_nemesis = write("bad-nemesis.json", &good.replacen("\"crash-restart\"", "\"crush\"", 1));
+    let bad_nemesis = write(
+        "bad-nemesis.json",
+        &good.replacen("\"crash-restart\"", "\"crush\"", 1),
+    );
     assert_bad_input(&["replay", &bad_nemesis], "unknown fault `crush`");
-    let zero_nodes = write("zero-nodes.json", &good.replacen("\"nodes\": 5", "\"nodes\": 0", 1));
+    let zero_nodes = write(
+        "zero-nodes.json",
+        &good.replacen("\"nodes\": 5", "\"nodes\": 0", 1),
+    );
     assert_bad_input(&["replay", &zero_nodes], "nodes: must be between 1");
     let missing = temp("does-not-exist.json");
     assert_bad_input(&["replay", missing.to_str().unwrap()], "No such file");
@@ -169,12 +292,61 @@ fn corrupt_truncated_or_foreign_artifacts() {
 #[test]
 fn a_replay_that_diverges_exits_1() {
     let artifact = temp("diverge.json");
-    assert!(dsys(&["simulate", "--ops", "50", "--seed", "4", "--out", artifact.to_str().unwrap()]).status.success());
+    assert!(
+        dsys(&[
+            "simulate",
+            "--ops",
+            "50",
+            "--seed",
+            "4",
+            "--out",
+            artifact.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
     let text = std::fs::read_to_string(&artifact).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let hash = v["trace_hash"].as_str().unwrap();
     std::fs::write(&artifact, text.replace(hash, "0000000000000000")).unwrap();
     let o = dsys(&["replay", artifact.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).starts_with("error: replay diverged: trace hash"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: replay diverged: trace hash"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn an_artifact_whose_schedule_names_a_missing_node_is_rejected() {
+    let artifact = temp("bad-schedule.json");
+    assert!(
+        dsys(&[
+            "simulate",
+            "--ops",
+            "400",
+            "--seed",
+            "1",
+            "--nemesis",
+            "crash-restart",
+            "--out",
+            artifact.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let text = std::fs::read_to_string(&artifact).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schedule = v["realised_schedule"].as_array_mut().unwrap();
+    assert!(
+        !schedule.is_empty(),
+        "seed 1 should crash something in 400 ops"
+    );
+    schedule[0]["action"]["node"] = serde_json::json!(9);
+    std::fs::write(&artifact, serde_json::to_string(&v).unwrap()).unwrap();
+    assert_bad_input(
+        &["replay", artifact.to_str().unwrap()],
+        "names n9, outside the 5-node cluster",
+    );
 }

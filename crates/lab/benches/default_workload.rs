@@ -17,13 +17,22 @@ fn scenario(protocol: Protocol, nemesis: &str) -> Scenario {
     Scenario {
         protocol,
         settings: Settings::default(),
-        sim: SimConfig { nemesis: nemesis.parse().expect("valid nemesis"), ..SimConfig::default() },
+        sim: SimConfig {
+            nemesis: nemesis.parse().expect("valid nemesis"),
+            ..SimConfig::default()
+        },
     }
 }
 
 fn bench_scenario(bencher: divan::Bencher, scenario: Scenario) {
     // The virtual duration is a function of the seed and flags, so measure it once.
-    let virtual_ms = scenario.run(&mut |_| {}).expect("runs").outcome.virtual_end.as_nanos() / 1_000_000;
+    let virtual_ms = scenario
+        .run(&mut |_| {})
+        .expect("runs")
+        .outcome
+        .virtual_end
+        .as_nanos()
+        / 1_000_000;
     bencher
         .counter(divan::counter::ItemsCount::new(virtual_ms))
         .bench(|| scenario.run(&mut |_| {}).expect("runs").outcome.trace_hash);

@@ -60,6 +60,7 @@ impl Scenario {
         self.validate()?;
         let scripted = script.is_some();
         // Wall time is measured around the world, never inside it.
+        #[allow(clippy::disallowed_methods)]
         let started = std::time::Instant::now();
         let outcome = protocol::run(
             self.protocol,

@@ -1,6 +1,8 @@
 //! One seed reproduces a run bit for bit; a saved artifact replays to the same trace
 //! hash and the same history bytes.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
 use dsys_lab::dsys_sim::history::Process;
 use dsys_lab::dsys_sim::{EventType, SimConfig};
 use dsys_lab::{Protocol, RunArtifact, RunResult, Scenario, Settings};
@@ -10,7 +12,11 @@ fn scenario(protocol: Protocol, nemesis: &str, seed: u64) -> Scenario {
     Scenario {
         protocol,
         settings: Settings::default(),
-        sim: SimConfig { seed, nemesis: nemesis.parse().unwrap(), ..SimConfig::default() },
+        sim: SimConfig {
+            seed,
+            nemesis: nemesis.parse().unwrap(),
+            ..SimConfig::default()
+        },
     }
 }
 
@@ -29,29 +35,51 @@ fn two_hundred_swarm_seeds_per_protocol_repeat_their_trace_hash() {
             let s = scenario(protocol, "swarm", seed);
             let a = s.run(&mut |_| {}).unwrap();
             let b = s.run(&mut |_| {}).unwrap();
-            assert_eq!(a.outcome.trace_hash, b.outcome.trace_hash, "{protocol} seed {seed}");
-            assert_eq!(history_bytes(&a), history_bytes(&b), "{protocol} seed {seed}");
+            assert_eq!(
+                a.outcome.trace_hash, b.outcome.trace_hash,
+                "{protocol} seed {seed}"
+            );
+            assert_eq!(
+                history_bytes(&a),
+                history_bytes(&b),
+                "{protocol} seed {seed}"
+            );
             assert_eq!(a.outcome.realised_schedule, b.outcome.realised_schedule);
             hashes.insert(a.outcome.trace_hash);
             faults += a.outcome.realised_schedule.len();
         }
         // Different seeds are different runs, and the swarm really injected faults.
         assert_eq!(hashes.len(), 200, "{protocol}");
-        assert!(faults > 200 * 5, "{protocol}: only {faults} fault actions in 200 runs");
+        assert!(
+            faults > 200 * 5,
+            "{protocol}: only {faults} fault actions in 200 runs"
+        );
     }
 }
 
 #[test]
 fn replaying_an_artifact_reproduces_trace_and_history_byte_for_byte() {
     for protocol in Protocol::ALL {
-        for (seed, nemesis) in (0..40).zip(["swarm", "isolate-leader+crash-restart", "clock-strobe+pause+dup:0.1", "halves+delay:pareto:1:1.5"].iter().cycle()) {
+        for (seed, nemesis) in (0..40).zip(
+            [
+                "swarm",
+                "isolate-leader+crash-restart",
+                "clock-strobe+pause+dup:0.1",
+                "halves+delay:pareto:1:1.5",
+            ]
+            .iter()
+            .cycle(),
+        ) {
             let original = scenario(protocol, nemesis, seed).run(&mut |_| {}).unwrap();
             let artifact = RunArtifact::of(&original);
             let reloaded = RunArtifact::parse(&artifact.to_json(), "test").unwrap();
             assert_eq!(reloaded, artifact);
             let replayed = reloaded.replay(&mut |_| {}).unwrap();
             assert!(replayed.scripted);
-            assert_eq!(replayed.outcome.trace_hash, original.outcome.trace_hash, "{protocol} {nemesis} seed {seed}");
+            assert_eq!(
+                replayed.outcome.trace_hash, original.outcome.trace_hash,
+                "{protocol} {nemesis} seed {seed}"
+            );
             assert_eq!(history_bytes(&replayed), history_bytes(&original));
         }
     }
@@ -59,7 +87,9 @@ fn replaying_an_artifact_reproduces_trace_and_history_byte_for_byte() {
 
 #[test]
 fn a_tampered_artifact_is_caught_by_replay() {
-    let original = scenario(Protocol::PrimaryAsync, "halves", 3).run(&mut |_| {}).unwrap();
+    let original = scenario(Protocol::PrimaryAsync, "halves", 3)
+        .run(&mut |_| {})
+        .unwrap();
     let mut artifact = RunArtifact::of(&original);
     artifact.realised_schedule.pop();
     let err = artifact.replay(&mut |_| {}).unwrap_err().to_string();
@@ -73,7 +103,10 @@ fn keys_asked_by_client_0(result: &RunResult, clients: u64, n: usize) -> Vec<u64
         .history
         .events()
         .iter()
-        .filter(|e| e.kind == EventType::Invoke && matches!(e.process, Process::Client(p) if p % clients == 0))
+        .filter(|e| {
+            e.kind == EventType::Invoke
+                && matches!(e.process, Process::Client(p) if p % clients == 0)
+        })
         .filter_map(|e| e.key)
         .take(n)
         .collect()
@@ -81,8 +114,16 @@ fn keys_asked_by_client_0(result: &RunResult, clients: u64, n: usize) -> Vec<u64
 
 #[test]
 fn adding_a_fault_does_not_reshuffle_the_workload() {
-    let calm = scenario(Protocol::PrimaryAsync, "none", 11).run(&mut |_| {}).unwrap();
-    let stormy = scenario(Protocol::PrimaryAsync, "loss:0.2+crash-restart+clock-skew", 11).run(&mut |_| {}).unwrap();
+    let calm = scenario(Protocol::PrimaryAsync, "none", 11)
+        .run(&mut |_| {})
+        .unwrap();
+    let stormy = scenario(
+        Protocol::PrimaryAsync,
+        "loss:0.2+crash-restart+clock-skew",
+        11,
+    )
+    .run(&mut |_| {})
+    .unwrap();
     assert_ne!(calm.outcome.trace_hash, stormy.outcome.trace_hash);
     let clients = calm.scenario.sim.workload.clients as u64;
     let a = keys_asked_by_client_0(&calm, clients, 150);

@@ -47,7 +47,14 @@ impl Node for Exchange {
     type Config = u64;
 
     fn boot(rounds: &u64, id: NodeId, n: usize, _: &Storage) -> Self {
-        Exchange { id, n, rounds: *rounds, round: 0, acks: 0, waiting_client: None }
+        Exchange {
+            id,
+            n,
+            rounds: *rounds,
+            round: 0,
+            acks: 0,
+            waiting_client: None,
+        }
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
@@ -84,10 +91,18 @@ fn exchange_config() -> SimConfig {
     SimConfig {
         nodes: 5,
         network: NetworkConfig {
-            default_link: LinkConfig { latency: LatencyDist::Uniform { min: 0.5, max: 1.5 }, ..LinkConfig::default() },
+            default_link: LinkConfig {
+                latency: LatencyDist::Uniform { min: 0.5, max: 1.5 },
+                ..LinkConfig::default()
+            },
             ..NetworkConfig::default()
         },
-        workload: WorkloadConfig { clients: 1, ops: 1, timeout_ms: 1e12, ..WorkloadConfig::default() },
+        workload: WorkloadConfig {
+            clients: 1,
+            ops: 1,
+            timeout_ms: 1e12,
+            ..WorkloadConfig::default()
+        },
         ..SimConfig::default()
     }
 }
@@ -98,9 +113,13 @@ const DELIVERIES: u64 = ROUNDS * 8;
 
 #[divan::bench(sample_count = 20)]
 fn request_ack_5_nodes(bencher: divan::Bencher) {
-    bencher.counter(divan::counter::ItemsCount::new(DELIVERIES)).bench(|| {
-        let outcome = World::<Exchange>::new(exchange_config(), ROUNDS).expect("valid config").run();
-        assert_eq!(outcome.stats.messages_delivered, DELIVERIES);
-        outcome.trace_hash
-    });
+    bencher
+        .counter(divan::counter::ItemsCount::new(DELIVERIES))
+        .bench(|| {
+            let outcome = World::<Exchange>::new(exchange_config(), ROUNDS)
+                .expect("valid config")
+                .run();
+            assert_eq!(outcome.stats.messages_delivered, DELIVERIES);
+            outcome.trace_hash
+        });
 }

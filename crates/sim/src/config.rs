@@ -167,7 +167,10 @@ impl SimConfig {
             check_ms(field, v, 0.001)?;
         }
         if t.quiet_min_ms > t.quiet_max_ms || t.fault_min_ms > t.fault_max_ms {
-            return Err(out_of_range("nemesis_timing", "each minimum must not exceed its maximum"));
+            return Err(out_of_range(
+                "nemesis_timing",
+                "each minimum must not exceed its maximum",
+            ));
         }
         let net = &self.network;
         check_link("link loss/duplicate", &net.default_link)?;
@@ -241,6 +244,11 @@ mod tests {
         assert!(c.validate().is_err());
         c.workload.timeout_ms = 100.0;
         c.nemesis_timing.quiet_max_ms = c.nemesis_timing.quiet_min_ms - 1.0;
-        assert!(c.validate().unwrap_err().to_string().starts_with("nemesis_timing:"));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("nemesis_timing:")
+        );
     }
 }

@@ -142,6 +142,41 @@ impl<N: Node> std::fmt::Debug for World<N> {
     }
 }
 
+/// A script must be in time order and name only nodes of the cluster.
+fn validate_script(script: &[TimedFault], nodes: usize) -> Result<(), ConfigError> {
+    let bad = |i: usize, reason: String| ConfigError::OutOfRange {
+        field: "schedule",
+        reason: format!("action {i}: {reason}"),
+    };
+    let mut previous = Instant::ZERO;
+    for (i, fault) in script.iter().enumerate() {
+        if fault.at < previous {
+            return Err(bad(
+                i,
+                format!(
+                    "at {} comes before the previous action at {previous}",
+                    fault.at
+                ),
+            ));
+        }
+        previous = fault.at;
+        let mut named: Vec<NodeId> = fault.action.node().into_iter().collect();
+        if let FaultAction::Partition { blocked, .. } = &fault.action {
+            named.extend(blocked.iter().flat_map(|&(a, b)| [a, b]));
+        }
+        if let Some(node) = named.into_iter().find(|n| n.index() >= nodes) {
+            return Err(bad(
+                i,
+                format!(
+                    "{} names {node}, outside the {nodes}-node cluster",
+                    fault.action.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl<N: Node> World<N> {
     /// A world for `config` whose faults are drawn from the seed.
     pub fn new(config: SimConfig, node_config: N::Config) -> Result<Self, ConfigError> {
@@ -165,20 +200,7 @@ impl<N: Node> World<N> {
         script: Vec<TimedFault>,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        for fault in &script {
-            if let Some(node) = fault.action.node()
-                && node.index() >= config.nodes
-            {
-                return Err(ConfigError::OutOfRange {
-                    field: "schedule",
-                    reason: format!(
-                        "{} at {} names {node}, outside the cluster",
-                        fault.action.name(),
-                        fault.at
-                    ),
-                });
-            }
-        }
+        validate_script(&script, config.nodes)?;
         let effective = format!("script of {} actions", script.len());
         Ok(Self::build(
             config,

@@ -2,7 +2,7 @@
 //! millisecond and logs what it observes into a shared [`Log`].
 
 use dsys_node::{
-    Context, Duration, Durability, Instant, Node, NodeId, Request, Response, Storage, TimerId,
+    Context, Durability, Duration, Instant, Node, NodeId, Request, Response, Storage, TimerId,
 };
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,9 +13,20 @@ pub const TICK: TimerId = 7;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Seen {
     /// The node booted and found these counters in storage.
-    Boot { node: NodeId, local: Instant, buffered: Option<u64>, synced: Option<u64> },
+    Boot {
+        node: NodeId,
+        local: Instant,
+        buffered: Option<u64>,
+        synced: Option<u64>,
+    },
     /// A ping arrived: sent at `stamp` on the sender's clock, handled at `local`.
-    Ping { to: NodeId, from: NodeId, local: Instant, stamp: Instant, seq: u64 },
+    Ping {
+        to: NodeId,
+        from: NodeId,
+        local: Instant,
+        stamp: Instant,
+        seq: u64,
+    },
     /// A timer fired.
     Tick { node: NodeId, local: Instant },
 }
@@ -81,21 +92,44 @@ impl Node for Probe {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Ping>, from: NodeId, msg: Ping) {
-        self.config.log.push(Seen::Ping { to: self.id, from, local: ctx.now(), stamp: msg.stamp, seq: msg.seq });
+        self.config.log.push(Seen::Ping {
+            to: self.id,
+            from,
+            local: ctx.now(),
+            stamp: msg.stamp,
+            seq: msg.seq,
+        });
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Ping>, _timer: TimerId) {
         self.ticks += 1;
-        self.config.log.push(Seen::Tick { node: self.id, local: ctx.now() });
+        self.config.log.push(Seen::Tick {
+            node: self.id,
+            local: ctx.now(),
+        });
         for to in (0..self.n as u32).map(NodeId).filter(|&n| n != self.id) {
-            ctx.send(to, Ping { stamp: ctx.now(), seq: self.ticks });
+            ctx.send(
+                to,
+                Ping {
+                    stamp: ctx.now(),
+                    seq: self.ticks,
+                },
+            );
         }
         // Counters continue from what survived, so a restart shows what was kept.
         let base = self.boot_synced.max(self.boot_buffered).unwrap_or(0);
         let count = base + self.ticks;
-        ctx.persist(b"buffered".to_vec(), count.to_be_bytes().to_vec(), Durability::Buffered);
+        ctx.persist(
+            b"buffered".to_vec(),
+            count.to_be_bytes().to_vec(),
+            Durability::Buffered,
+        );
         if count % 10 == 0 {
-            ctx.persist(b"synced".to_vec(), count.to_be_bytes().to_vec(), Durability::Synced);
+            ctx.persist(
+                b"synced".to_vec(),
+                count.to_be_bytes().to_vec(),
+                Durability::Synced,
+            );
         }
         ctx.set_timer(TICK, Duration::from_millis(1));
     }
