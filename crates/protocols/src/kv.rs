@@ -1,6 +1,6 @@
 //! The replicated key-value data every reference protocol keeps, and how it is stored.
 
-use dsys_node::{Key, Storage, Value, decode_u64};
+use dsys_node::{Key, Op, Response, Storage, Value, decode_u64};
 use std::collections::BTreeMap;
 use std::hash::Hasher;
 
@@ -37,6 +37,19 @@ impl KvData {
     /// Set `key`.
     pub fn set(&mut self, key: Key, value: Value) {
         self.map.insert(key, value);
+    }
+
+    /// What `op` answers against this data, and the write it makes, if any. The caller
+    /// carries the write out its own way (persist, log, replicate) before replying.
+    pub fn decide(&self, op: Op) -> (Response, Option<(Key, Value)>) {
+        match op {
+            Op::Read { key } => (Response::ReadOk(self.get(key)), None),
+            Op::Write { key, value } => (Response::WriteOk, Some((key, value))),
+            Op::Cas { key, expected, new } if self.get(key) == Some(expected) => {
+                (Response::CasOk, Some((key, new)))
+            }
+            Op::Cas { .. } => (Response::CasMismatch, None),
+        }
     }
 
     /// A digest that is equal on two replicas exactly when their data is (barring
@@ -85,6 +98,44 @@ mod tests {
         let kv = KvData::load(&s);
         assert_eq!(kv.get(1), Some(9));
         assert_eq!(kv.get(2), None);
+    }
+
+    #[test]
+    fn decide_answers_each_operation() {
+        let mut kv = KvData::default();
+        assert_eq!(
+            kv.decide(Op::Read { key: 1 }),
+            (Response::ReadOk(None), None)
+        );
+        assert_eq!(
+            kv.decide(Op::Write { key: 1, value: 5 }),
+            (Response::WriteOk, Some((1, 5)))
+        );
+        kv.set(1, 5);
+        assert_eq!(
+            kv.decide(Op::Cas {
+                key: 1,
+                expected: 5,
+                new: 6
+            }),
+            (Response::CasOk, Some((1, 6)))
+        );
+        assert_eq!(
+            kv.decide(Op::Cas {
+                key: 1,
+                expected: 4,
+                new: 6
+            }),
+            (Response::CasMismatch, None)
+        );
+        assert_eq!(
+            kv.decide(Op::Cas {
+                key: 2,
+                expected: 4,
+                new: 6
+            }),
+            (Response::CasMismatch, None)
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@
 
 use crate::kv::{KvData, storage_key};
 use dsys_node::{
-    Context, Durability, Duration, Key, Node, NodeId, Op, Request, Response, Storage, TimerId,
-    Value, decode_u64,
+    Context, Durability, Duration, Key, Node, NodeId, Request, Response, Storage, TimerId, Value,
+    decode_u64,
 };
 
 const LOG_PREFIX: &[u8] = b"log/";
@@ -255,24 +255,16 @@ impl Node for PrimaryAsyncNode {
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_, PrimaryAsyncMessage>, request: Request) {
-        let response = match request.op {
-            Op::Read { key } => Response::ReadOk(self.data.get(key)),
-            _ if !self.is_primary() => Response::Redirect {
-                leader: Some(self.config.primary),
-            },
-            Op::Write { key, value } => {
-                self.write(ctx, key, value);
-                Response::WriteOk
-            }
-            Op::Cas { key, expected, new } => {
-                if self.data.get(key) == Some(expected) {
-                    self.write(ctx, key, new);
-                    Response::CasOk
-                } else {
-                    Response::CasMismatch
-                }
-            }
-        };
+        if request.op.is_update() && !self.is_primary() {
+            let leader = Some(self.config.primary);
+            ctx.reply(request.id, Response::Redirect { leader });
+            return;
+        }
+        // Reads are served by whichever replica the client reached.
+        let (response, write) = self.data.decide(request.op);
+        if let Some((key, value)) = write {
+            self.write(ctx, key, value);
+        }
         ctx.reply(request.id, response);
     }
 

@@ -5,7 +5,7 @@
 //! writes when it crashes.
 
 use crate::kv::{KvData, storage_key};
-use dsys_node::{Context, Durability, Node, NodeId, Op, Request, Response, Storage, TimerId};
+use dsys_node::{Context, Durability, Node, NodeId, Request, Response, Storage, TimerId};
 
 /// Settings of `single`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -72,21 +72,10 @@ impl Node for SingleNode {
             );
             return;
         }
-        let response = match request.op {
-            Op::Read { key } => Response::ReadOk(self.data.get(key)),
-            Op::Write { key, value } => {
-                self.write(ctx, key, value);
-                Response::WriteOk
-            }
-            Op::Cas { key, expected, new } => {
-                if self.data.get(key) == Some(expected) {
-                    self.write(ctx, key, new);
-                    Response::CasOk
-                } else {
-                    Response::CasMismatch
-                }
-            }
-        };
+        let (response, write) = self.data.decide(request.op);
+        if let Some((key, value)) = write {
+            self.write(ctx, key, value);
+        }
         ctx.reply(request.id, response);
     }
 

@@ -208,18 +208,7 @@ impl FromStr for LatencyDist {
     }
 }
 
-impl TryFrom<String> for LatencyDist {
-    type Error = DistError;
-    fn try_from(s: String) -> Result<Self, DistError> {
-        s.parse()
-    }
-}
-
-impl From<LatencyDist> for String {
-    fn from(d: LatencyDist) -> String {
-        d.to_string()
-    }
-}
+serde_as_spec_string!(LatencyDist, DistError);
 
 #[cfg(test)]
 mod tests {

@@ -28,6 +28,26 @@
 //! assert_eq!(a.trace_hash, b.trace_hash);
 //! ```
 
+/// Serialise a type as its spec string (`Display`) and deserialise it through `FromStr`,
+/// so configs and artifacts spell values the way the CLI does: `"halves+loss:0.05"`.
+/// The type also needs `#[serde(try_from = "String", into = "String")]`.
+macro_rules! serde_as_spec_string {
+    ($ty:ty, $err:ty) => {
+        impl TryFrom<String> for $ty {
+            type Error = $err;
+            fn try_from(s: String) -> Result<Self, $err> {
+                s.parse()
+            }
+        }
+
+        impl From<$ty> for String {
+            fn from(value: $ty) -> String {
+                value.to_string()
+            }
+        }
+    };
+}
+
 pub mod clock;
 pub mod config;
 pub mod dist;

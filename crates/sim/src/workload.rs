@@ -50,18 +50,7 @@ impl FromStr for KeyDist {
     }
 }
 
-impl TryFrom<String> for KeyDist {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<KeyDist> for String {
-    fn from(d: KeyDist) -> String {
-        d.to_string()
-    }
-}
+serde_as_spec_string!(KeyDist, String);
 
 /// Relative weights of reads, writes and compare-and-sets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -70,10 +70,20 @@ fn probability(rng: &mut DetRng, lo: f64, hi: f64) -> f64 {
 
 #[derive(Debug)]
 enum Process {
-    Partition { kinds: Vec<Fault>, active: bool },
-    Crash { restart: bool, down: Vec<NodeId> },
-    Pause { paused: Option<NodeId> },
-    ClockSkew { skewed: Option<NodeId> },
+    Partition {
+        kinds: Vec<PartitionKind>,
+        active: bool,
+    },
+    Crash {
+        restart: bool,
+        down: Vec<NodeId>,
+    },
+    Pause {
+        paused: Option<NodeId>,
+    },
+    ClockSkew {
+        skewed: Option<NodeId>,
+    },
     ClockStrobe,
     Once(Option<FaultAction>),
 }
@@ -121,7 +131,13 @@ impl Generator {
         faults.retain(|f| f.min_nodes() <= nodes);
         let effective = NemesisSpec::of(faults.iter().copied());
         let mut processes = Vec::new();
-        let kinds: Vec<Fault> = faults.iter().copied().filter(Fault::is_partition).collect();
+        let kinds: Vec<PartitionKind> = faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::Partition(kind) => Some(*kind),
+                _ => None,
+            })
+            .collect();
         if !kinds.is_empty() {
             processes.push(Process::Partition {
                 kinds,
@@ -228,7 +244,7 @@ impl Generator {
                 } else {
                     *active = true;
                     let at = after(timing.quiet(&mut self.rng));
-                    let kind = *self.rng.choose(kinds).unwrap_or(&Fault::Halves);
+                    let kind = *self.rng.choose(kinds).unwrap_or(&PartitionKind::Halves);
                     let action = self.partition_action(kind);
                     Some(TimedFault { at, action })
                 }
@@ -331,26 +347,20 @@ impl Generator {
         };
     }
 
-    fn partition_action(&mut self, kind: Fault) -> FaultAction {
+    fn partition_action(&mut self, kind: PartitionKind) -> FaultAction {
         let order = self.shuffled_nodes();
-        let (shape, blocked) = match kind {
-            Fault::IsolateLeader => return FaultAction::IsolateLeader,
-            Fault::IsolateOne => {
-                let node = order.first().copied().unwrap_or(NodeId(0));
-                (
-                    PartitionKind::IsolateOne,
-                    partition::isolate(node, &self.nodes),
-                )
-            }
-            Fault::MajorityRing => (
-                PartitionKind::MajorityRing,
-                partition::majority_ring(&order),
-            ),
-            Fault::Bridge => (PartitionKind::Bridge, partition::bridge(&order)),
-            Fault::OneWay => (PartitionKind::OneWay, partition::one_way(&order)),
-            _ => (PartitionKind::Halves, partition::halves(&order)),
+        let blocked = match kind {
+            PartitionKind::IsolateLeader => return FaultAction::IsolateLeader,
+            PartitionKind::IsolateOne => partition::isolate(order[0], &self.nodes),
+            PartitionKind::MajorityRing => partition::majority_ring(&order),
+            PartitionKind::Bridge => partition::bridge(&order),
+            PartitionKind::OneWay => partition::one_way(&order),
+            PartitionKind::Halves => partition::halves(&order),
         };
-        FaultAction::Partition { shape, blocked }
+        FaultAction::Partition {
+            shape: kind,
+            blocked,
+        }
     }
 }
 
@@ -359,19 +369,7 @@ impl Generator {
 fn draw_swarm(rng: &mut DetRng, nodes: usize) -> (Vec<Fault>, f64) {
     loop {
         let mut drawn = Vec::new();
-        let candidates = [
-            Fault::Halves,
-            Fault::IsolateOne,
-            Fault::IsolateLeader,
-            Fault::MajorityRing,
-            Fault::Bridge,
-            Fault::OneWay,
-            Fault::Crash,
-            Fault::CrashRestart,
-            Fault::Pause,
-            Fault::ClockSkew,
-            Fault::ClockStrobe,
-        ];
+        let candidates = Fault::plain_kinds();
         for fault in candidates {
             if rng.chance(0.5) && fault.min_nodes() <= nodes {
                 drawn.push(fault);

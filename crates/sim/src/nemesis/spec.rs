@@ -1,5 +1,6 @@
 //! The nemesis spec: fault kinds joined with `+`, e.g. `halves+loss:0.05`.
 
+use super::partition::PartitionKind;
 use crate::dist::{DistError, LatencyDist};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -8,18 +9,8 @@ use std::str::FromStr;
 /// One fault kind of a nemesis spec.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Fault {
-    /// Split the cluster into two halves, now and then.
-    Halves,
-    /// Cut one random node off from the rest.
-    IsolateOne,
-    /// Cut the current leader off from the rest.
-    IsolateLeader,
-    /// Every node sees a majority, no two see the same one.
-    MajorityRing,
-    /// Two halves joined by one node that sees both.
-    Bridge,
-    /// Messages from one half to the other are dropped; the reverse direction works.
-    OneWay,
+    /// A partition of this shape, now and then (healed in between).
+    Partition(PartitionKind),
     /// Crash nodes (a minority at most); they stay down until the final heal.
     Crash,
     /// Crash a node and restart it later, again and again.
@@ -41,45 +32,51 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// Partitions change which links are blocked; only one is in force at a time.
-    pub fn is_partition(&self) -> bool {
-        matches!(
-            self,
-            Fault::Halves
-                | Fault::IsolateOne
-                | Fault::IsolateLeader
-                | Fault::MajorityRing
-                | Fault::Bridge
-                | Fault::OneWay
-        )
+    /// The kinds that take no parameter, by name (partitions first).
+    const PLAIN: [(&'static str, Fault); 11] = [
+        ("halves", Fault::Partition(PartitionKind::Halves)),
+        ("isolate-one", Fault::Partition(PartitionKind::IsolateOne)),
+        (
+            "isolate-leader",
+            Fault::Partition(PartitionKind::IsolateLeader),
+        ),
+        (
+            "majority-ring",
+            Fault::Partition(PartitionKind::MajorityRing),
+        ),
+        ("bridge", Fault::Partition(PartitionKind::Bridge)),
+        ("one-way", Fault::Partition(PartitionKind::OneWay)),
+        ("crash", Fault::Crash),
+        ("crash-restart", Fault::CrashRestart),
+        ("pause", Fault::Pause),
+        ("clock-skew", Fault::ClockSkew),
+        ("clock-strobe", Fault::ClockStrobe),
+    ];
+
+    /// Every kind a swarm may draw that takes no parameter.
+    pub fn plain_kinds() -> impl Iterator<Item = Fault> {
+        Fault::PLAIN.into_iter().map(|(_, f)| f)
     }
 
     fn name(&self) -> &'static str {
         match self {
-            Fault::Halves => "halves",
-            Fault::IsolateOne => "isolate-one",
-            Fault::IsolateLeader => "isolate-leader",
-            Fault::MajorityRing => "majority-ring",
-            Fault::Bridge => "bridge",
-            Fault::OneWay => "one-way",
-            Fault::Crash => "crash",
-            Fault::CrashRestart => "crash-restart",
-            Fault::Pause => "pause",
             Fault::Loss(_) => "loss",
             Fault::Dup(_) => "dup",
             Fault::Delay(_) => "delay",
-            Fault::ClockSkew => "clock-skew",
-            Fault::ClockStrobe => "clock-strobe",
             Fault::Swarm => "swarm",
+            plain => Fault::PLAIN
+                .iter()
+                .find(|(_, f)| f == plain)
+                .map_or("?", |(n, _)| n),
         }
     }
 
     /// The smallest cluster the fault makes sense for.
     pub fn min_nodes(&self) -> usize {
         match self {
-            Fault::MajorityRing => 4,
-            Fault::Bridge => 3,
-            Fault::Halves | Fault::IsolateOne | Fault::IsolateLeader | Fault::OneWay => 2,
+            Fault::Partition(PartitionKind::MajorityRing) => 4,
+            Fault::Partition(PartitionKind::Bridge) => 3,
+            Fault::Partition(_) => 2,
             _ => 1,
         }
     }
@@ -199,17 +196,6 @@ fn parse_fault(part: &str) -> Result<Option<Fault>, NemesisSpecError> {
     };
     match name {
         "none" if param.is_none() => Ok(None),
-        "halves" => plain(Fault::Halves),
-        "isolate-one" => plain(Fault::IsolateOne),
-        "isolate-leader" => plain(Fault::IsolateLeader),
-        "majority-ring" => plain(Fault::MajorityRing),
-        "bridge" => plain(Fault::Bridge),
-        "one-way" => plain(Fault::OneWay),
-        "crash" => plain(Fault::Crash),
-        "crash-restart" => plain(Fault::CrashRestart),
-        "pause" => plain(Fault::Pause),
-        "clock-skew" => plain(Fault::ClockSkew),
-        "clock-strobe" => plain(Fault::ClockStrobe),
         "swarm" => plain(Fault::Swarm),
         "loss" => Ok(Some(Fault::Loss(parse_probability(part, param)?))),
         "dup" => Ok(Some(Fault::Dup(parse_probability(part, param)?))),
@@ -225,7 +211,10 @@ fn parse_fault(part: &str) -> Result<Option<Fault>, NemesisSpecError> {
                     source,
                 })
         }
-        _ => Err(NemesisSpecError::Unknown(part.to_string())),
+        _ => match Fault::PLAIN.iter().find(|(n, _)| *n == name) {
+            Some((_, fault)) => plain(*fault),
+            None => Err(NemesisSpecError::Unknown(part.to_string())),
+        },
     }
 }
 
@@ -273,18 +262,7 @@ impl fmt::Display for NemesisSpec {
     }
 }
 
-impl TryFrom<String> for NemesisSpec {
-    type Error = NemesisSpecError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<NemesisSpec> for String {
-    fn from(s: NemesisSpec) -> String {
-        s.to_string()
-    }
-}
+serde_as_spec_string!(NemesisSpec, NemesisSpecError);
 
 #[cfg(test)]
 mod tests {
