@@ -107,6 +107,10 @@ pub struct SimulateArgs {
     /// Faults, joined with '+': e.g. halves+loss:0.05.
     #[arg(long, default_value = "none")]
     pub nemesis: NemesisSpec,
+    /// Follow this fault timeline instead of drawing faults: a JSON array of
+    /// {"at": NANOS, "action": {...}}, as in a run artifact's realised_schedule.
+    #[arg(long, value_name = "FILE")]
+    pub schedule: Option<PathBuf>,
     /// Root seed; the same seed and flags reproduce the run bit for bit.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -194,10 +198,16 @@ impl SimulateArgs {
             },
             ..SimConfig::default()
         };
+        let schedule = self
+            .schedule
+            .as_deref()
+            .map(Scenario::load_schedule)
+            .transpose()?;
         let scenario = Scenario {
             protocol,
             settings,
             sim,
+            schedule,
         };
         scenario.validate()?;
         Ok(scenario)

@@ -350,3 +350,52 @@ fn an_artifact_whose_schedule_names_a_missing_node_is_rejected() {
         "names n9, outside the 5-node cluster",
     );
 }
+
+#[test]
+fn a_scripted_schedule_is_followed_and_checked() {
+    // Crash the `single` holder from 100 ms to 400 ms: requests time out meanwhile.
+    let schedule = temp("schedule.json");
+    std::fs::write(
+        &schedule,
+        r#"[{"at": 100000000, "action": {"action": "crash", "node": 0}},
+            {"at": 400000000, "action": {"action": "restart", "node": 0}}]"#,
+    )
+    .unwrap();
+    let s = schedule.to_str().unwrap();
+    let o = dsys(&[
+        "simulate",
+        "--protocol",
+        "single",
+        "--schedule",
+        s,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["faults"], 2);
+    assert_eq!(v["crashes"], 1);
+    assert!(v["ops"]["info"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["effective_nemesis"], "script of 2 actions");
+
+    assert_bad_input(
+        &["simulate", "--schedule", s, "--nemesis", "halves"],
+        "use either --schedule or --nemesis",
+    );
+    let broken = temp("broken-schedule.json");
+    std::fs::write(&broken, r#"[{"at": 5, "action": {"action": "explode"}}]"#).unwrap();
+    assert_bad_input(
+        &["simulate", "--schedule", broken.to_str().unwrap()],
+        "unknown variant `explode`",
+    );
+    let backwards = temp("backwards-schedule.json");
+    std::fs::write(
+        &backwards,
+        r#"[{"at": 9, "action": {"action": "pause", "node": 1}}, {"at": 5, "action": {"action": "resume", "node": 1}}]"#,
+    )
+    .unwrap();
+    assert_bad_input(
+        &["simulate", "--schedule", backwards.to_str().unwrap()],
+        "comes before the previous action",
+    );
+}

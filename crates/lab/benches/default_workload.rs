@@ -21,6 +21,7 @@ fn scenario(protocol: Protocol, nemesis: &str) -> Scenario {
             nemesis: nemesis.parse().expect("valid nemesis"),
             ..SimConfig::default()
         },
+        schedule: None,
     }
 }
 

@@ -47,6 +47,17 @@ pub enum LabError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A fault schedule file could not be read.
+    #[error("{path}: {reason}")]
+    Schedule {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Both a scripted schedule and a drawn nemesis were asked for.
+    #[error("use either --schedule or --nemesis, not both (nemesis `{0}`)")]
+    ScheduleWithNemesis(String),
     /// A replay did not reproduce the recorded run.
     #[error("replay diverged: {what} is {got}, the artifact recorded {expected}")]
     Diverged {

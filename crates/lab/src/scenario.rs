@@ -15,6 +15,10 @@ pub struct Scenario {
     pub settings: Settings,
     /// The world: nodes, network, nemesis, workload, seed.
     pub sim: SimConfig,
+    /// A scripted fault timeline to follow instead of drawing faults from `sim.nemesis`
+    /// (which must then be `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Vec<TimedFault>>,
 }
 
 /// A finished run and how long it took on the wall clock.
@@ -35,12 +39,27 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), LabError> {
         Settings::from_map(self.protocol, self.settings.effective_raw())?;
         self.sim.validate()?;
+        if self.schedule.is_some() && !self.sim.nemesis.is_none() {
+            return Err(LabError::ScheduleWithNemesis(self.sim.nemesis.to_string()));
+        }
         Ok(())
     }
 
-    /// Run with faults drawn from the seed.
+    /// Run with faults drawn from the seed (or following `schedule`, if set).
     pub fn run(&self, progress: &mut dyn FnMut(&Progress)) -> Result<RunResult, LabError> {
-        self.run_inner(None, progress)
+        self.run_inner(self.schedule.clone(), progress)
+    }
+
+    /// Read a fault timeline: a JSON array of `{"at": NANOS, "action": {...}}`, the
+    /// format of an artifact's `realised_schedule`.
+    pub fn load_schedule(path: &std::path::Path) -> Result<Vec<TimedFault>, LabError> {
+        let origin = path.display().to_string();
+        let bad = |reason: String| LabError::Schedule {
+            path: origin.clone(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| bad(format!("invalid fault schedule: {e}")))
     }
 
     /// Run with faults following `script` (a realised schedule).

@@ -17,6 +17,7 @@ fn scenario(protocol: Protocol, nemesis: &str, seed: u64) -> Scenario {
             nemesis: nemesis.parse().unwrap(),
             ..SimConfig::default()
         },
+        schedule: None,
     }
 }
 

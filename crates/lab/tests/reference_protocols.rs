@@ -22,6 +22,7 @@ fn run(protocol: Protocol, set: &[&str], nemesis: &str, seed: u64) -> RunResult 
             nemesis: nemesis.parse().unwrap(),
             ..SimConfig::default()
         },
+        schedule: None,
     };
     scenario.run(&mut |_| {}).unwrap()
 }
@@ -174,6 +175,7 @@ proptest! {
             protocol: Protocol::ALL[protocol],
             settings: Settings::default(),
             sim: SimConfig { seed, nemesis: nemesis.join("+").parse().unwrap(), workload: dsys_lab::dsys_sim::workload::WorkloadConfig { ops, ..Default::default() }, ..SimConfig::default() },
+            schedule: None,
         };
         let r = scenario.run(&mut |_| {}).unwrap();
         let s = &r.outcome.stats;
@@ -191,4 +193,65 @@ proptest! {
         }
         prop_assert!(open.values().all(|o| !o));
     }
+}
+
+#[test]
+fn clients_share_their_home_nodes_side_of_a_partition() {
+    use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
+    use dsys_lab::dsys_sim::{FaultAction, TimedFault};
+    use dsys_node::{Instant, NodeId};
+    // `single` keeps its data on node 0. Clients live beside node (client % 5).
+    let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
+    let schedule = vec![
+        TimedFault {
+            at: Instant::from_millis(1_000),
+            action: FaultAction::Partition {
+                shape: PartitionKind::Halves,
+                blocked: partition::halves(&nodes),
+            },
+        },
+        TimedFault {
+            at: Instant::from_millis(4_000),
+            action: FaultAction::HealPartition,
+        },
+    ];
+    let scenario = Scenario {
+        protocol: Protocol::Single,
+        settings: Settings::default(),
+        sim: SimConfig::default(),
+        schedule: Some(schedule),
+    };
+    let r = scenario.run(&mut |_| {}).unwrap();
+    let (window_start, window_end) = (1_000_000_000, 4_000_000_000);
+    let mut invoked_at: BTreeMap<u64, u64> = BTreeMap::new();
+    let (mut far_ok, mut near_ok, mut far_timeouts) = (0, 0, 0);
+    for e in r.outcome.history.events() {
+        let Process::Client(p) = e.process else {
+            continue;
+        };
+        if e.kind == EventType::Invoke {
+            invoked_at.insert(p, e.time);
+            continue;
+        }
+        let invoked = invoked_at[&p];
+        if invoked <= window_start || e.time >= window_end {
+            continue;
+        }
+        let far_side = p % 5 >= 2; // halves of [0..5): {0, 1} | {2, 3, 4}
+        match (far_side, e.kind) {
+            (true, EventType::Ok) => far_ok += 1,
+            (true, EventType::Info) => far_timeouts += 1,
+            (false, EventType::Ok) => near_ok += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        far_ok, 0,
+        "a client cut off from node 0 completed an operation"
+    );
+    assert!(
+        far_timeouts > 10 && near_ok > 50,
+        "far timeouts {far_timeouts}, near ok {near_ok}"
+    );
+    assert!(r.outcome.stats.client_messages_partitioned > 0);
 }

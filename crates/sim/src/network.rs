@@ -218,7 +218,10 @@ impl Network {
     }
 
     /// Latency of a client message between a client attached to `home` and node `node`.
-    /// Clients are not partitioned from nodes: like Jepsen's, they sit beside their node.
+    /// A client sits beside its home node: it talks to it over a local link, to other
+    /// nodes over its home node's links, and shares its home node's side of any
+    /// partition (the world checks that). Random loss does not apply to client traffic:
+    /// clients do not retry, so loss would only turn into timeouts.
     pub fn client_latency(&self, home: NodeId, node: NodeId, rng: &mut DetRng) -> u64 {
         if home == node {
             self.client_latency.sample_nanos(rng)

@@ -19,6 +19,9 @@ pub struct RunStats {
     pub dropped_loss: u64,
     /// Messages addressed to a crashed node.
     pub dropped_down: u64,
+    /// Client requests and replies dropped because a partition separates the client's
+    /// home node from the node it talks to.
+    pub client_messages_partitioned: u64,
     /// Extra copies created by duplication.
     pub duplicated: u64,
     /// Timers that fired into a live node.

@@ -104,10 +104,15 @@ impl<N: Node> World<N> {
 
     fn send_request(&mut self, c: usize, target: NodeId, request: Request) {
         let home = self.clients[c].home;
+        if self.network.is_blocked(home, target) {
+            self.stats.client_messages_partitioned += 1;
+            return;
+        }
         let latency = self.network.client_latency(home, target, &mut self.net_rng);
         self.queue.push(
             self.now + Duration::from_nanos(latency),
             Event::RequestArrives {
+                home,
                 node: target,
                 request,
             },
@@ -119,6 +124,10 @@ impl<N: Node> World<N> {
         let clients = self.clients.len() as u64;
         let c = (request.client % clients) as usize;
         let home = self.clients[c].home;
+        if self.network.is_blocked(node, home) {
+            self.stats.client_messages_partitioned += 1;
+            return;
+        }
         let latency = self.network.client_latency(home, node, &mut self.net_rng);
         self.queue.push(
             self.now + Duration::from_nanos(latency),
@@ -132,6 +141,10 @@ impl<N: Node> World<N> {
     }
 
     pub(super) fn on_reply(&mut self, c: usize, id: RequestId, response: Response, node: NodeId) {
+        if self.network.is_blocked(node, self.clients[c].home) {
+            self.stats.client_messages_partitioned += 1;
+            return;
+        }
         let client = &mut self.clients[c];
         let Some(pending) = client.pending.as_mut() else {
             return; // late reply to an operation that already timed out

@@ -36,8 +36,12 @@ enum Event<M> {
         timer: TimerId,
         token: u64,
     },
-    /// A client request reaches a node.
-    RequestArrives { node: NodeId, request: Request },
+    /// A client request from a client beside `home` reaches a node.
+    RequestArrives {
+        home: NodeId,
+        node: NodeId,
+        request: Request,
+    },
     /// A node's reply reaches its client.
     ReplyArrives {
         client: usize,
@@ -325,8 +329,18 @@ impl<N: Node> World<N> {
             Event::Timer { node, timer, token } => {
                 self.node_input(node, NodeInput::Timer { timer, token })
             }
-            Event::RequestArrives { node, request } => {
-                self.node_input(node, NodeInput::Request(request))
+            // A client sits beside its home node and shares its side of any partition;
+            // like node messages, client messages are checked again on arrival.
+            Event::RequestArrives {
+                home,
+                node,
+                request,
+            } => {
+                if self.network.is_blocked(home, node) {
+                    self.stats.client_messages_partitioned += 1;
+                } else {
+                    self.node_input(node, NodeInput::Request(request));
+                }
             }
             Event::ReplyArrives {
                 client,
