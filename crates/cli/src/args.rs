@@ -5,7 +5,7 @@ use dsys_lab::dsys_sim::nemesis::NemesisSpec;
 use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
 use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig};
 use dsys_lab::dsys_sim::{ConvergenceConfig, LatencyDist, SimConfig};
-use dsys_lab::{LabError, Protocol, Scenario, Settings};
+use dsys_lab::{LabError, Protocol, Scenario, SettingKind, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run one protocol under a nemesis in the deterministic simulator.
-    #[command(after_help = SIMULATE_EXAMPLES)]
+    #[command(after_help = simulate_help())]
     Simulate(Box<SimulateArgs>),
     /// Rerun a saved run artifact and check it reproduces the same trace hash and history.
     #[command(after_help = REPLAY_EXAMPLES)]
@@ -35,17 +35,34 @@ Examples:
   dsys simulate --protocol primary-async --nemesis halves --seed 7
   dsys simulate --protocol single --set durability=buffered --nemesis crash-restart --format json
   dsys simulate --protocol primary-async --nodes 6 --regions 2 --wan-latency constant:40 \\
-      --nemesis 'swarm' --out run.json --history history.jsonl
+      --nemesis swarm --out run.json --history history.jsonl
+  dsys simulate --protocol single --schedule faults.json";
 
-Protocols and their --set keys:
-  single          durability=synced|buffered
-  primary-async   durability=synced|buffered, heartbeat=MS
-
+const NEMESIS_HELP: &str = "\
 Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
 one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
 Exit codes: 0 ok, 1 the run failed, 2 bad input.";
+
+/// The `simulate` help epilogue; the protocol list comes from the catalog itself.
+fn simulate_help() -> String {
+    let mut protocols = String::from("Protocols and their --set keys:\n");
+    for protocol in Protocol::ALL {
+        protocols.push_str(&format!("  {}\n", protocol.name()));
+        for setting in protocol.settings() {
+            let values = match setting.kind {
+                SettingKind::Choice(words) => words.join("|"),
+                SettingKind::Millis { min, max } => format!("MS ({min}..={max})"),
+            };
+            protocols.push_str(&format!(
+                "      {}={}  (default {}) {}\n",
+                setting.key, values, setting.default, setting.help
+            ));
+        }
+    }
+    format!("{SIMULATE_EXAMPLES}\n\n{protocols}\n{NEMESIS_HELP}")
+}
 
 const REPLAY_EXAMPLES: &str = "\
 Examples:

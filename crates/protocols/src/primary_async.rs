@@ -128,17 +128,22 @@ impl PrimaryAsyncNode {
     /// Primary: resend what each follower has not acknowledged (or an empty heartbeat).
     fn catch_up(&mut self, ctx: &mut Context<'_, PrimaryAsyncMessage>) {
         for follower in self.followers() {
-            let from = self.acked[follower.index()].min(self.log.len() as u64);
-            let end = (from as usize + MAX_BATCH).min(self.log.len());
-            let entries = self.log[from as usize..end].to_vec();
-            ctx.send(
-                follower,
-                PrimaryAsyncMessage::Append {
-                    prev: from,
-                    entries,
-                },
-            );
+            self.send_batch(ctx, follower);
         }
+    }
+
+    /// Primary: send `follower` the next batch after its acknowledged position.
+    fn send_batch(&self, ctx: &mut Context<'_, PrimaryAsyncMessage>, follower: NodeId) {
+        let from = self.acked[follower.index()].min(self.log.len() as u64);
+        let end = (from as usize + MAX_BATCH).min(self.log.len());
+        let entries = self.log[from as usize..end].to_vec();
+        ctx.send(
+            follower,
+            PrimaryAsyncMessage::Append {
+                prev: from,
+                entries,
+            },
+        );
     }
 
     /// Follower: apply the part of `entries` not applied yet, if it joins up.
@@ -241,7 +246,15 @@ impl Node for PrimaryAsyncNode {
                 {
                     // Acks may arrive out of order or duplicated; a lower one after a
                     // follower crash is real, so take it as the new position.
+                    let previous = *acked;
                     *acked = applied.min(self.log.len() as u64);
+                    // A follower far behind (back from a crash or a partition) is fed
+                    // batch after batch as fast as it acks, not one batch a heartbeat.
+                    // Lagging by less than a batch is normal: those writes are in flight.
+                    let lag = self.log.len() as u64 - *acked;
+                    if *acked > previous && lag >= MAX_BATCH as u64 {
+                        self.send_batch(ctx, from);
+                    }
                 }
             }
         }
