@@ -2,6 +2,10 @@
 //! request/ack exchange driven through the full world (event queue, network model,
 //! trace hash, effects).
 //!
+//! The same exchange runs on turmoil (tokio's deterministic network simulator, which
+//! drives async tasks over simulated UDP) in the same run, so the ratio between the two
+//! is measured, not guessed.
+//!
 //! Run: `cargo bench -p dsys-sim --bench deliveries`
 
 use dsys_node::{Context, Node, NodeId, Request, RequestId, Response, Storage, TimerId};
@@ -121,5 +125,60 @@ fn request_ack_5_nodes(bencher: divan::Bencher) {
                 .run();
             assert_eq!(outcome.stats.messages_delivered, DELIVERIES);
             outcome.trace_hash
+        });
+}
+
+/// Fewer rounds for turmoil: it is far slower, and the counter normalises per delivery.
+const PEER_ROUNDS: u64 = 2_000;
+const PEER_DELIVERIES: u64 = PEER_ROUNDS * 8;
+
+/// The same exchange on turmoil: four UDP echo hosts, one client that sends a request
+/// to each and waits for four acks before the next round. Turmoil advances time in
+/// 1 ms ticks; latency is 1-2 ms, close to the dsys run's 0.5-1.5 ms.
+#[divan::bench(sample_count = 10)]
+fn peer_turmoil_request_ack_5_nodes(bencher: divan::Bencher) {
+    use std::time::Duration;
+    use turmoil::net::UdpSocket;
+    const PORT: u16 = 9000;
+    bencher
+        .counter(divan::counter::ItemsCount::new(PEER_DELIVERIES))
+        .bench(|| {
+            let mut sim = turmoil::Builder::new()
+                .simulation_duration(Duration::from_secs(1_000_000))
+                .tick_duration(Duration::from_millis(1))
+                .min_message_latency(Duration::from_millis(1))
+                .max_message_latency(Duration::from_millis(2))
+                .build();
+            for peer in 1..=4 {
+                sim.host(format!("n{peer}"), || async {
+                    let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
+                    let mut buf = [0u8; 8];
+                    loop {
+                        let (len, from) = socket.recv_from(&mut buf).await?;
+                        socket.send_to(&buf[..len], from).await?;
+                    }
+                });
+            }
+            sim.client("n0", async {
+                let socket = UdpSocket::bind(("0.0.0.0", PORT)).await?;
+                let peers: Vec<_> = (1..=4)
+                    .map(|p| (turmoil::lookup(format!("n{p}")), PORT))
+                    .collect();
+                let mut buf = [0u8; 8];
+                for round in 0..PEER_ROUNDS {
+                    for peer in &peers {
+                        socket.send_to(&round.to_le_bytes(), *peer).await?;
+                    }
+                    let mut acks = 0;
+                    while acks < peers.len() {
+                        let (len, _) = socket.recv_from(&mut buf).await?;
+                        if len == 8 && u64::from_le_bytes(buf) == round {
+                            acks += 1;
+                        }
+                    }
+                }
+                Ok(())
+            });
+            sim.run().expect("the turmoil exchange completes");
         });
 }
