@@ -132,3 +132,18 @@ fn adding_a_fault_does_not_reshuffle_the_workload() {
     assert_eq!(a.len(), 150);
     assert_eq!(a, b);
 }
+
+#[test]
+fn the_artifact_of_a_replay_replays_the_same_run() {
+    let original = scenario(Protocol::PrimaryAsync, "swarm", 77)
+        .run(&mut |_| {})
+        .unwrap();
+    let first = RunArtifact::of(&original);
+    let replayed = first.replay(&mut |_| {}).unwrap();
+    let second = RunArtifact::of(&replayed);
+    assert_eq!(second.trace_hash, first.trace_hash);
+    assert_eq!(second.history_hash, first.history_hash);
+    assert_eq!(second.realised_schedule, first.realised_schedule);
+    assert_eq!(second.scenario, first.scenario);
+    assert!(second.replay(&mut |_| {}).is_ok());
+}
