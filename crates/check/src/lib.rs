@@ -1,0 +1,19 @@
+//! Consistency checkers for dsys.
+//!
+//! Read a history ([`read_history`]) from the dsys JSONL format, Jepsen EDN or Jepsen
+//! log lines, then judge it: [`linear::check`] for linearizability against a
+//! [`ModelKind`].
+
+pub mod budget;
+pub mod history;
+pub mod linear;
+pub mod model;
+pub mod read;
+pub mod reference;
+mod verdict;
+
+pub use budget::{Budget, Exhausted};
+pub use history::{History, Op, OpFn, Status, Value};
+pub use model::ModelKind;
+pub use read::{InputFormat, ReadError, read_history};
+pub use verdict::Verdict;
