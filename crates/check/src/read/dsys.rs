@@ -1,7 +1,7 @@
 //! The dsys JSONL history format (`docs/history-format.md`).
 
-use super::{ReadError, syntax};
-use crate::history::{Event, EventKind, OpFn, Value};
+use super::{ReadError, event, syntax};
+use crate::history::{Event, EventKind, Value};
 use serde_json::Value as Json;
 
 const FIELDS: [&str; 9] = [
@@ -73,16 +73,6 @@ pub(super) fn parse_line(text: &str, line: usize) -> Result<Option<Event>, ReadE
         .get("f")
         .and_then(Json::as_str)
         .ok_or_else(|| syntax(line, "missing or non-string field `f`"))?;
-    let (f, nemesis_f) = match process {
-        Some(_) => (
-            Some(
-                OpFn::parse(f_name)
-                    .ok_or_else(|| syntax(line, format!("unknown operation `{f_name}`")))?,
-            ),
-            None,
-        ),
-        None => (None, Some(f_name.to_string())),
-    };
     let key = match obj.get("key") {
         None | Some(Json::Null) => None,
         Some(Json::Number(n)) => Some(n.to_string()),
@@ -106,21 +96,13 @@ pub(super) fn parse_line(text: &str, line: usize) -> Result<Option<Event>, ReadE
                 .ok_or_else(|| syntax(line, format!("time {t} is not a non-negative integer")))?,
         ),
     };
-    Ok(Some(Event {
-        line,
-        process,
-        kind,
-        f,
-        nemesis_f,
-        key,
-        value,
-        time,
-    }))
+    event(line, process, kind, f_name, "", key, value, time).map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::OpFn;
 
     #[test]
     fn reads_client_and_nemesis_lines() {

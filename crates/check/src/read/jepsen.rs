@@ -1,8 +1,8 @@
 //! Jepsen histories: EDN op maps (one per line) and `jepsen.util` log lines.
 
 use super::edn::{self, Edn};
-use super::{ReadError, syntax};
-use crate::history::{Event, EventKind, OpFn, Value};
+use super::{ReadError, event, syntax};
+use crate::history::{Event, EventKind, Value};
 
 fn edn_value(line: usize, v: &Edn) -> Result<Value, ReadError> {
     match v {
@@ -60,34 +60,6 @@ fn process(line: usize, v: Option<&Edn>) -> Result<Option<u64>, ReadError> {
     }
 }
 
-fn event(
-    line: usize,
-    process: Option<u64>,
-    kind: EventKind,
-    f: &str,
-    key: Option<String>,
-    value: Value,
-    time: Option<u64>,
-) -> Result<Event, ReadError> {
-    let (f, nemesis_f) = match process {
-        Some(_) => (
-            Some(OpFn::parse(f).ok_or_else(|| syntax(line, format!("unknown operation `:{f}`")))?),
-            None,
-        ),
-        None => (None, Some(f.to_string())),
-    };
-    Ok(Event {
-        line,
-        process,
-        kind,
-        f,
-        nemesis_f,
-        key,
-        value,
-        time,
-    })
-}
-
 /// One EDN op map per line: `{:process 3, :type :invoke, :f :write, :key "k1", :value 4}`.
 pub(super) fn parse_edn_line(text: &str, line: usize) -> Result<Option<Event>, ReadError> {
     let trimmed = text.trim();
@@ -129,7 +101,7 @@ pub(super) fn parse_edn_line(text: &str, line: usize) -> Result<Option<Event>, R
         Some(Edn::Int(t)) => u64::try_from(*t).ok(),
         _ => None,
     };
-    event(line, process, kind, f, key, value, time).map(Some)
+    event(line, process, kind, f, ":", key, value, time).map(Some)
 }
 
 /// A `jepsen.util` log line: `INFO  jepsen.util - 3<TAB>:invoke<TAB>:cas<TAB>[1 4]`.
@@ -173,12 +145,13 @@ pub(super) fn parse_log_line(text: &str, line: usize) -> Result<Option<Event>, R
                 .map_err(|e| syntax(line, format!("value `{}`: {e}", fields[3])))?,
         )?,
     };
-    event(line, process, kind, f, None, value, None).map(Some)
+    event(line, process, kind, f, ":", None, value, None).map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::OpFn;
 
     #[test]
     fn edn_lines() {

@@ -5,7 +5,7 @@ mod dsys;
 pub mod edn;
 mod jepsen;
 
-use crate::history::{History, HistoryBuilder, PairingError};
+use crate::history::{Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Value};
 use std::fmt;
 use std::str::FromStr;
 
@@ -107,6 +107,41 @@ pub(crate) fn syntax(line: usize, message: impl Into<String>) -> ReadError {
         line,
         message: message.into(),
     }
+}
+
+/// Build an event, resolving the function name: an operation for clients (`sigil` is
+/// how the format spells names in errors, `:` for EDN), a free-form name for the nemesis.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn event(
+    line: usize,
+    process: Option<u64>,
+    kind: EventKind,
+    f: &str,
+    sigil: &str,
+    key: Option<String>,
+    value: Value,
+    time: Option<u64>,
+) -> Result<Event, ReadError> {
+    let (f, nemesis_f) = match process {
+        Some(_) => (
+            Some(
+                OpFn::parse(f)
+                    .ok_or_else(|| syntax(line, format!("unknown operation `{sigil}{f}`")))?,
+            ),
+            None,
+        ),
+        None => (None, Some(f.to_string())),
+    };
+    Ok(Event {
+        line,
+        process,
+        kind,
+        f,
+        nemesis_f,
+        key,
+        value,
+        time,
+    })
 }
 
 /// Read a history from text, detecting the format unless one is given.
