@@ -10,10 +10,12 @@ pub mod linear;
 pub mod model;
 pub mod read;
 pub mod reference;
+pub mod report;
 mod verdict;
 
 pub use budget::{Budget, Exhausted};
 pub use history::{History, Op, OpFn, Status, Value};
 pub use model::ModelKind;
 pub use read::{InputFormat, ReadError, read_history};
+pub use report::{CheckError, CheckName, CheckReport, CheckResult};
 pub use verdict::Verdict;

@@ -1,6 +1,7 @@
 //! Command-line flags, parsed by clap into library types.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use dsys_lab::dsys_check::{CheckName, InputFormat, ModelKind};
 use dsys_lab::dsys_sim::nemesis::NemesisSpec;
 use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
 use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig};
@@ -8,6 +9,7 @@ use dsys_lab::dsys_sim::{ConvergenceConfig, LatencyDist, SimConfig};
 use dsys_lab::{LabError, Protocol, Scenario, SettingKind, Settings};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +30,75 @@ pub enum Command {
     /// Rerun a saved run artifact and check it reproduces the same trace hash and history.
     #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ReplayArgs),
+    /// Judge a recorded history (dsys JSONL, Jepsen EDN or Jepsen log lines).
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+}
+
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  dsys check history.jsonl
+  dsys check jepsen-history.edn --model register --timeout 30s --format json
+  dsys check jepsen.log --input-format jepsen-log --model register
+
+Models: register (read, write, cas on one register), kv (a register per key),
+set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
+
+Exit codes: 0 every check passes, 1 a violation, 2 bad input, 3 unknown (budget ran out).";
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The history file.
+    pub history: PathBuf,
+    /// Model to check against: register, kv, set, counter or list-append (inferred if omitted).
+    #[arg(long)]
+    pub model: Option<ModelKind>,
+    /// History format: dsys, jepsen-edn or jepsen-log (detected if omitted).
+    #[arg(long)]
+    pub input_format: Option<InputFormat>,
+    /// Checks to run, comma-separated.
+    #[arg(long, default_value = "linearizable", value_parser = parse_checks)]
+    pub checks: CheckList,
+    /// Wall-time budget; past it a check answers unknown (exit 3), never pass.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// A comma-separated list of check names (`none` for no checks).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckList(pub Vec<CheckName>);
+
+fn parse_checks(s: &str) -> Result<CheckList, String> {
+    if s == "none" {
+        return Ok(CheckList(Vec::new()));
+    }
+    s.split(',')
+        .map(|c| c.trim().parse::<CheckName>())
+        .collect::<Result<Vec<_>, _>>()
+        .map(CheckList)
+}
+
+/// `500ms`, `10s`, `2m`, or a plain number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("`{s}`: expected a duration such as 500ms, 10s or 2m");
+    let (number, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (s, 1.0)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x * scale < 1e9 => {
+            Ok(Duration::from_secs_f64(x * scale))
+        }
+        _ => Err(bad()),
+    }
 }
 
 const SIMULATE_EXAMPLES: &str = "\
@@ -43,7 +114,10 @@ Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-
 one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
-Exit codes: 0 ok, 1 the run failed, 2 bad input.";
+Checks (--checks, --expect): linearizable, converged (more as they land).
+
+Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,
+3 an --expect'ed check is unknown.";
 
 /// The `simulate` help epilogue; the protocol list comes from the catalog itself.
 fn simulate_help() -> String {
@@ -143,6 +217,15 @@ pub struct SimulateArgs {
     /// How long after the final heal to wait for replicas to converge, ms.
     #[arg(long, default_value_t = 10_000.0)]
     pub converge_deadline: f64,
+    /// Checks to run on the recorded history, comma-separated, or `none`.
+    #[arg(long, default_value = "linearizable,converged", value_parser = parse_checks)]
+    pub checks: CheckList,
+    /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
+    #[arg(long = "expect", value_name = "CHECK")]
+    pub expect: Vec<CheckName>,
+    /// Wall-time budget for the checks; past it a check answers unknown.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub check_timeout: Duration,
     /// Save a run artifact (seed, configuration, realised faults) for `dsys replay`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -173,6 +256,17 @@ fn parse_mix(s: &str) -> Result<OpMix, String> {
 }
 
 impl SimulateArgs {
+    /// The checks to run: `--checks` plus anything `--expect`ed.
+    pub fn checks(&self) -> Vec<CheckName> {
+        let mut checks = self.checks.0.clone();
+        for c in &self.expect {
+            if !checks.contains(c) {
+                checks.push(*c);
+            }
+        }
+        checks
+    }
+
     /// The scenario these flags describe.
     pub fn scenario(&self) -> Result<Scenario, LabError> {
         let protocol: Protocol = self.protocol.parse()?;

@@ -2,14 +2,17 @@
 //! and renders; it holds no logic of its own.
 //!
 //! Exit codes: 0 success, 1 the run failed (a replay diverged, output could not be
-//! written), 2 bad input (flags, specs, artifacts).
+//! written) or a check found a violation, 2 bad input (flags, specs, artifacts,
+//! histories), 3 a check could not decide within its budget.
 
 mod args;
 mod progress;
 
 use anyhow::Context as _;
-use args::{Cli, Command, Format, ReplayArgs, SimulateArgs};
+use args::{CheckArgs, Cli, Command, Format, ReplayArgs, SimulateArgs};
 use clap::Parser;
+use dsys_lab::checking::{CheckRequest, check_file, check_run};
+use dsys_lab::dsys_check::{CheckName, CheckReport, Verdict};
 use dsys_lab::{LabError, Report, RunArtifact, RunResult};
 use std::io::Write;
 use std::path::Path;
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate(*a),
         Command::Replay(a) => replay(a),
+        Command::Check(a) => check(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -67,17 +71,96 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(path) = &a.out {
         write_file(path, RunArtifact::of(&result).to_json().as_bytes())?;
     }
-    finish(&result, a.output.format, a.output.history.as_deref())
+    let checks = check_run(&result, &a.checks(), Some(a.check_timeout))?;
+    finish(
+        &result,
+        checks.clone(),
+        a.output.format,
+        a.output.history.as_deref(),
+    )?;
+    expectations(&checks, &a.expect)
 }
 
 fn replay(a: ReplayArgs) -> Result<(), Failure> {
     let artifact = RunArtifact::load(&a.artifact)?;
     let result = artifact.replay(&mut progress::bar("replaying"))?;
     progress::clear();
-    finish(&result, a.output.format, a.output.history.as_deref())
+    let checks = check_run(&result, &dsys_lab::checking::SIMULATION_CHECKS, None)?;
+    finish(
+        &result,
+        checks,
+        a.output.format,
+        a.output.history.as_deref(),
+    )
 }
 
-fn finish(result: &RunResult, format: Format, history: Option<&Path>) -> Result<(), Failure> {
+/// `--expect`: a failed expected check exits 1, an unknown one 3.
+fn expectations(report: &CheckReport, expect: &[CheckName]) -> Result<(), Failure> {
+    for name in expect {
+        let Some(check) = report.checks.get(name.name()) else {
+            continue;
+        };
+        let detail = check
+            .witness
+            .as_ref()
+            .map(|w| w.explanation.clone())
+            .or_else(|| check.reason.clone())
+            .unwrap_or_default();
+        match check.result {
+            Verdict::Fail => {
+                return Err(Failure {
+                    code: 1,
+                    error: anyhow::anyhow!("expected {name}, but it failed: {detail}"),
+                });
+            }
+            Verdict::Unknown => {
+                return Err(Failure {
+                    code: 3,
+                    error: anyhow::anyhow!("expected {name}, but the check is unknown: {detail}"),
+                });
+            }
+            Verdict::Pass => {}
+        }
+    }
+    Ok(())
+}
+
+fn check(a: CheckArgs) -> Result<(), Failure> {
+    let request = CheckRequest {
+        format: a.input_format,
+        model: a.model,
+        checks: a.checks.0.clone(),
+        timeout: Some(a.timeout),
+    };
+    let report = check_file(&a.history, &request)?;
+    let text = match a.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&report).context("rendering the report")? + "\n"
+        }
+        Format::Table => report.to_table(),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    match report.overall() {
+        Verdict::Pass => Ok(()),
+        Verdict::Fail => Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!("violation found"),
+        }),
+        Verdict::Unknown => Err(Failure {
+            code: 3,
+            error: anyhow::anyhow!("unknown: a check ran out of budget"),
+        }),
+    }
+}
+
+fn finish(
+    result: &RunResult,
+    checks: CheckReport,
+    format: Format,
+    history: Option<&Path>,
+) -> Result<(), Failure> {
     if let Some(path) = history {
         let mut bytes = Vec::new();
         result
@@ -87,7 +170,7 @@ fn finish(result: &RunResult, format: Format, history: Option<&Path>) -> Result<
             .context("rendering the history")?;
         write_file(path, &bytes)?;
     }
-    let report = Report::new(result);
+    let report = Report::new(result).with_checks(checks);
     let text = match format {
         Format::Json => {
             serde_json::to_string_pretty(&report).context("rendering the report")? + "\n"

@@ -47,6 +47,17 @@ pub enum LabError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A history file could not be read or checked.
+    #[error("{path}: {reason}")]
+    History {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Checks could not run on a simulated history.
+    #[error("checking the run: {0}")]
+    Check(String),
     /// A fault schedule file could not be read.
     #[error("{path}: {reason}")]
     Schedule {

@@ -4,6 +4,7 @@
 //! and prints a [`Report`].
 
 mod artifact;
+pub mod checking;
 mod error;
 pub mod protocol;
 mod report;
@@ -15,5 +16,7 @@ pub use protocol::{Protocol, SettingKind, SettingSpec, Settings};
 pub use report::{LatencyMs, Messages, OpCounts, Report, SimSpeed, history_hash};
 pub use scenario::{RunResult, Scenario};
 
+/// Re-exported so the CLI needs no direct dependency on the libraries below the lab.
+pub use dsys_check;
 /// Re-exported so the CLI needs no direct dependency on the simulator.
 pub use dsys_sim;

@@ -1,6 +1,7 @@
 //! The summary of a run, as JSON for machines and as a table for humans.
 
 use crate::scenario::RunResult;
+use dsys_check::report::{CheckReport, CheckResult};
 use dsys_sim::trace::{TraceHasher, hex};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,6 +113,8 @@ pub struct Report {
     pub virtual_seconds: f64,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// Verdicts of the checks run on the history (and on convergence), by name.
+    pub checks: BTreeMap<&'static str, CheckResult>,
     /// Simulator speed.
     pub sim: SimSpeed,
 }
@@ -207,6 +210,7 @@ impl Report {
             faults_stopped_ms: o.faults_stopped_at.map(|t| ms(t.as_nanos())),
             virtual_seconds: (virtual_seconds * 1e6).round() / 1e6,
             aborted: o.aborted.clone(),
+            checks: BTreeMap::new(),
             sim: SimSpeed {
                 events: s.events,
                 wall_seconds: result.wall_seconds,
@@ -219,6 +223,12 @@ impl Report {
                 },
             },
         }
+    }
+
+    /// Attach the verdicts of checks run on this run.
+    pub fn with_checks(mut self, report: CheckReport) -> Report {
+        self.checks = report.checks;
+        self
     }
 
     /// A human-readable table.
@@ -297,6 +307,15 @@ impl Report {
         );
         if let Some(reason) = &self.aborted {
             row("ABORTED", reason.clone());
+        }
+        for (name, check) in &self.checks {
+            let mut line = check.result.to_string().to_uppercase();
+            if let Some(w) = &check.witness {
+                line = format!("{line}: {}", w.explanation);
+            } else if let Some(reason) = &check.reason {
+                line = format!("{line}: {reason}");
+            }
+            row(name, line);
         }
         row(
             "simulated",

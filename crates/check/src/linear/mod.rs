@@ -58,6 +58,39 @@ pub struct Linearizability {
     pub witness: Option<Witness>,
 }
 
+/// Drop indeterminate updates nobody observed: a write (or cas, add, append) that may
+/// or may not have happened, whose value no read returned and no cas expected, cannot
+/// change the verdict. If a linearisation places it, removing it leaves a linearisation,
+/// because no operation saw the state it produced; and a linearisation without it is one
+/// where it never happened. Counter adds are kept: every read observes them.
+/// Without this, each such write doubles the space a violation must be proved over.
+pub fn prune_unobserved(model: ModelKind, ops: &mut Vec<PartOp>) {
+    use crate::history::Value;
+    use crate::model::Action;
+    if model == ModelKind::Counter {
+        return;
+    }
+    let mut observed = std::collections::BTreeSet::new();
+    for op in ops.iter() {
+        match &op.action {
+            Action::Read(Value::Int(v)) | Action::Cas(v, _) => {
+                observed.insert(*v);
+            }
+            Action::Read(Value::List(xs)) => observed.extend(xs.iter().copied()),
+            _ => {}
+        }
+    }
+    ops.retain(|op| {
+        op.completed()
+            || match op.action {
+                Action::Write(v) | Action::Cas(_, v) | Action::Add(v) | Action::Append(v) => {
+                    observed.contains(&v)
+                }
+                Action::Read(_) => true,
+            }
+    });
+}
+
 /// Split a history into per-key partitions of model actions, in call order.
 pub fn partitions(
     history: &History,
@@ -81,7 +114,11 @@ pub fn partitions(
             });
         }
     }
-    Ok(by_key.into_iter().collect())
+    let mut parts: Vec<(KeyId, Vec<PartOp>)> = by_key.into_iter().collect();
+    for (_, ops) in &mut parts {
+        prune_unobserved(model, ops);
+    }
+    Ok(parts)
 }
 
 /// Split `ops` (in call order) where nothing is in flight.

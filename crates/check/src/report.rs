@@ -1,0 +1,257 @@
+//! Running a set of named checks over one history and reporting the verdicts.
+
+use crate::budget::Budget;
+use crate::history::{History, Status};
+use crate::linear::{self, ModelError, Witness};
+use crate::model::ModelKind;
+use crate::verdict::Verdict;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::str::FromStr;
+
+/// A check, by its stable name (DESIGN.md's vocabulary).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum CheckName {
+    /// One order, consistent with real time, that the model accepts.
+    Linearizable,
+    /// One order, consistent with each process's order, that the model accepts.
+    Sequential,
+    /// Causal consistency.
+    Causal,
+    /// A process sees its own writes.
+    ReadYourWrites,
+    /// A process never sees an older value after a newer one.
+    MonotonicReads,
+    /// A process's writes take effect in the order it made them.
+    MonotonicWrites,
+    /// A write follows the writes its process had read.
+    WritesFollowReads,
+    /// No read returns a value older than one already acknowledged before it began.
+    NoStaleReads,
+    /// Every acknowledged write is seen by the final reads.
+    NoLostWrites,
+    /// Replicas agree after the faults heal (simulations only).
+    Converged,
+}
+
+impl CheckName {
+    /// Every check.
+    pub const ALL: [CheckName; 10] = [
+        CheckName::Linearizable,
+        CheckName::Sequential,
+        CheckName::Causal,
+        CheckName::ReadYourWrites,
+        CheckName::MonotonicReads,
+        CheckName::MonotonicWrites,
+        CheckName::WritesFollowReads,
+        CheckName::NoStaleReads,
+        CheckName::NoLostWrites,
+        CheckName::Converged,
+    ];
+
+    /// The stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckName::Linearizable => "linearizable",
+            CheckName::Sequential => "sequential",
+            CheckName::Causal => "causal",
+            CheckName::ReadYourWrites => "read-your-writes",
+            CheckName::MonotonicReads => "monotonic-reads",
+            CheckName::MonotonicWrites => "monotonic-writes",
+            CheckName::WritesFollowReads => "writes-follow-reads",
+            CheckName::NoStaleReads => "no-stale-reads",
+            CheckName::NoLostWrites => "no-lost-writes",
+            CheckName::Converged => "converged",
+        }
+    }
+
+    /// Whether this build can run the check on a history file.
+    pub fn runs_on_histories(self) -> bool {
+        matches!(self, CheckName::Linearizable)
+    }
+}
+
+impl fmt::Display for CheckName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CheckName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CheckName::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = CheckName::ALL.iter().map(|c| c.name()).collect();
+                format!("unknown check `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// Why checks could not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// The history does not fit the model.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The check exists but this build cannot run it on a history.
+    #[error("check `{0}` cannot be run on a history file yet (available: linearizable)")]
+    Unavailable(CheckName),
+}
+
+/// The verdict of one check, with its counts and, on failure, a witness.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// pass, fail or unknown.
+    pub result: Verdict,
+    /// What was counted (operations checked, violations, ...).
+    pub counts: BTreeMap<&'static str, u64>,
+    /// Why the result is unknown, if it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Keys that failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_keys: Vec<String>,
+    /// A minimal witness of the first violation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+}
+
+/// Operation counts of a history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OpSummary {
+    /// Operations that completed or may have (ok + indeterminate).
+    pub total: usize,
+    /// Completed with ok.
+    pub ok: usize,
+    /// info, timed out, or never completed.
+    pub indeterminate: usize,
+    /// Failed (did not happen; not checked).
+    pub failed: usize,
+}
+
+/// The verdicts of every requested check on one history.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// The model the history was checked against.
+    pub model: String,
+    /// Operation counts.
+    pub ops: OpSummary,
+    /// Distinct keys.
+    pub keys: usize,
+    /// One result per requested check, by name.
+    pub checks: BTreeMap<&'static str, CheckResult>,
+}
+
+impl CheckReport {
+    /// Fail if any check failed; otherwise unknown if any is unknown; otherwise pass.
+    pub fn overall(&self) -> Verdict {
+        let results = self.checks.values().map(|c| c.result);
+        if results.clone().any(|r| r == Verdict::Fail) {
+            Verdict::Fail
+        } else if results.clone().any(|r| r == Verdict::Unknown) {
+            Verdict::Unknown
+        } else {
+            Verdict::Pass
+        }
+    }
+
+    /// A human-readable report.
+    pub fn to_table(&self) -> String {
+        let mut t = String::new();
+        let o = &self.ops;
+        let _ = writeln!(t, "{:<22} {} ({} keys)", "model", self.model, self.keys);
+        let _ = writeln!(
+            t,
+            "{:<22} {} ok, {} indeterminate, {} failed (not checked)",
+            "operations", o.ok, o.indeterminate, o.failed
+        );
+        for (name, check) in &self.checks {
+            let counts: Vec<String> = check
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            let _ = writeln!(
+                t,
+                "{name:<22} {} ({})",
+                check.result.to_string().to_uppercase(),
+                counts.join(", ")
+            );
+            if let Some(reason) = &check.reason {
+                let _ = writeln!(t, "{:<22} {reason}", "");
+            }
+            if let Some(w) = &check.witness {
+                let _ = writeln!(t, "{:<22} {}", "", w.explanation);
+                let _ = writeln!(
+                    t,
+                    "{:<22} witness{}:",
+                    "",
+                    if w.minimal {
+                        ""
+                    } else {
+                        " (not minimised: budget)"
+                    }
+                );
+                for op in &w.ops {
+                    let _ = writeln!(t, "{:<24} {}", "", op.text);
+                }
+            }
+        }
+        t
+    }
+}
+
+/// Run `checks` on `history` against `model` within `budget`.
+pub fn run(
+    history: &History,
+    model: ModelKind,
+    checks: &[CheckName],
+    budget: &mut Budget,
+) -> Result<CheckReport, CheckError> {
+    if let Some(c) = checks.iter().find(|c| !c.runs_on_histories()) {
+        return Err(CheckError::Unavailable(*c));
+    }
+    let ok = history
+        .ops
+        .iter()
+        .filter(|o| o.status == Status::Ok)
+        .count();
+    let mut report = CheckReport {
+        model: model.name().to_string(),
+        ops: OpSummary {
+            total: history.ops.len(),
+            ok,
+            indeterminate: history.ops.len() - ok,
+            failed: history.failed,
+        },
+        keys: history.keys.len(),
+        checks: BTreeMap::new(),
+    };
+    for check in checks {
+        let result = match check {
+            CheckName::Linearizable => {
+                let l = linear::check(history, model, budget)?;
+                let counts = BTreeMap::from([
+                    ("ops checked", l.ops as u64),
+                    ("keys", l.keys as u64),
+                    ("keys failed", l.failed_keys.len() as u64),
+                    ("keys unknown", l.unknown_keys as u64),
+                ]);
+                CheckResult {
+                    result: l.verdict,
+                    counts,
+                    reason: l.reason,
+                    failed_keys: l.failed_keys,
+                    witness: l.witness,
+                }
+            }
+            other => return Err(CheckError::Unavailable(*other)),
+        };
+        report.checks.insert(check.name(), result);
+    }
+    Ok(report)
+}

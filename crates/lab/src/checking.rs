@@ -1,0 +1,131 @@
+//! Judging histories: from a file (`dsys check`) or from a simulated run.
+
+use crate::error::LabError;
+use crate::scenario::RunResult;
+use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Value};
+use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
+use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
+use dsys_sim::history::{EventType, EventValue, Process};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Memoised states a check may hold before it answers *unknown*.
+pub const CHECK_MEMORY_BYTES: u64 = 4 << 30;
+
+/// What `dsys check` was asked to do.
+#[derive(Clone, Debug)]
+pub struct CheckRequest {
+    /// The format, or `None` to detect it.
+    pub format: Option<InputFormat>,
+    /// The model, or `None` to infer it.
+    pub model: Option<ModelKind>,
+    /// Which checks.
+    pub checks: Vec<CheckName>,
+    /// Wall-time budget.
+    pub timeout: Option<Duration>,
+}
+
+/// Read and check a history file.
+pub fn check_file(path: &Path, request: &CheckRequest) -> Result<CheckReport, LabError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LabError::History {
+        path: origin.clone(),
+        reason: e.to_string(),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| LabError::History {
+        path: origin.clone(),
+        reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+    })?;
+    let history = read_history(&text, request.format).map_err(|e| LabError::History {
+        path: origin.clone(),
+        reason: e.to_string(),
+    })?;
+    let model = request.model.unwrap_or_else(|| ModelKind::infer(&history));
+    let mut budget = Budget::new(request.timeout, CHECK_MEMORY_BYTES);
+    run(&history, model, &request.checks, &mut budget).map_err(|e| LabError::History {
+        path: origin,
+        reason: e.to_string(),
+    })
+}
+
+/// The checks `dsys simulate` runs unless told otherwise.
+pub const SIMULATION_CHECKS: [CheckName; 2] = [CheckName::Linearizable, CheckName::Converged];
+
+/// A simulated history in the checker's model. Simulated histories are well formed by
+/// construction, so a pairing error here is a bug in the simulator, reported as such.
+pub fn simulated_history(result: &RunResult) -> Result<History, LabError> {
+    let mut builder = HistoryBuilder::new();
+    for e in result.outcome.history.events() {
+        let kind = match e.kind {
+            EventType::Invoke => EventKind::Invoke,
+            EventType::Ok => EventKind::Ok,
+            EventType::Fail => EventKind::Fail,
+            EventType::Info => EventKind::Info,
+        };
+        let (process, f, nemesis_f) = match e.process {
+            Process::Client(p) => (Some(p), OpFn::parse(&e.f), None),
+            Process::Nemesis => (None, None, Some(e.f.to_string())),
+        };
+        let value = match &e.value {
+            Some(EventValue::One(v)) => Value::Int(*v as i64),
+            Some(EventValue::Pair([a, b])) => Value::List(vec![*a as i64, *b as i64]),
+            None | Some(EventValue::Fault(_)) => Value::Nil,
+        };
+        let event = Event {
+            line: e.index as usize + 1,
+            process,
+            kind,
+            f,
+            nemesis_f,
+            key: e.key.map(|k| k.to_string()),
+            value,
+            time: Some(e.time),
+        };
+        builder.push(event).map_err(|err| {
+            LabError::Check(format!(
+                "the simulated history does not pair up ({err}); this is a simulator bug"
+            ))
+        })?;
+    }
+    Ok(builder.finish())
+}
+
+/// Run `checks` on a simulated run (key-value model; `converged` from the run itself).
+pub fn check_run(
+    result: &RunResult,
+    checks: &[CheckName],
+    timeout: Option<Duration>,
+) -> Result<CheckReport, LabError> {
+    let history = simulated_history(result)?;
+    let history_checks: Vec<CheckName> = checks
+        .iter()
+        .copied()
+        .filter(|c| *c != CheckName::Converged)
+        .collect();
+    let mut budget = Budget::new(timeout, CHECK_MEMORY_BYTES);
+    let mut report = run(&history, ModelKind::Kv, &history_checks, &mut budget)
+        .map_err(|e| LabError::Check(e.to_string()))?;
+    if checks.contains(&CheckName::Converged) {
+        let o = &result.outcome;
+        let mut counts = BTreeMap::new();
+        if let Some(t) = o.time_to_converge {
+            counts.insert("ms to converge", t.as_millis() as u64);
+        }
+        report.checks.insert(
+            CheckName::Converged.name(),
+            CheckResult {
+                result: if o.converged {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
+                counts,
+                reason: None,
+                failed_keys: Vec::new(),
+                witness: None,
+            },
+        );
+    }
+    Ok(report)
+}

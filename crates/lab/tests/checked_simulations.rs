@@ -1,0 +1,78 @@
+//! Simulated histories judged by the checkers: the baseline is never flagged, async
+//! replication with follower reads is flagged and explained.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+use dsys_check::{CheckName, Verdict};
+use dsys_lab::checking::check_run;
+use dsys_lab::dsys_sim::SimConfig;
+use dsys_lab::{Protocol, Scenario, Settings};
+use std::time::Duration;
+
+fn checked(protocol: Protocol, seed: u64) -> (Verdict, Option<String>, usize) {
+    let scenario = Scenario {
+        protocol,
+        settings: Settings::default(),
+        sim: SimConfig {
+            seed,
+            nemesis: "swarm".parse().unwrap(),
+            ..SimConfig::default()
+        },
+        schedule: None,
+    };
+    let run = scenario.run(&mut |_| {}).unwrap();
+    let report = check_run(
+        &run,
+        &[CheckName::Linearizable],
+        Some(Duration::from_secs(60)),
+    )
+    .unwrap();
+    let lin = &report.checks["linearizable"];
+    (
+        lin.result,
+        lin.witness.as_ref().map(|w| w.explanation.clone()),
+        lin.counts["ops checked"] as usize,
+    )
+}
+
+#[test]
+fn single_is_never_flagged_over_500_swarm_seeds() {
+    let mut ops = 0;
+    for seed in 0..500 {
+        let (verdict, explanation, checked) = checked(Protocol::Single, seed);
+        assert_eq!(verdict, Verdict::Pass, "seed {seed}: {explanation:?}");
+        ops += checked;
+    }
+    println!("single: 500 seeds, {ops} operations checked, no violation");
+    assert!(ops > 500 * 500);
+}
+
+#[test]
+fn primary_async_with_follower_reads_is_flagged_and_explained_on_most_seeds() {
+    let (mut flagged, mut stale, mut unknown) = (0, 0, 0);
+    let seeds = 200;
+    for seed in 0..seeds {
+        match checked(Protocol::PrimaryAsync, seed) {
+            (Verdict::Fail, Some(explanation), _) => {
+                flagged += 1;
+                if explanation.starts_with("stale read:") {
+                    stale += 1;
+                }
+            }
+            (Verdict::Fail, None, _) => panic!("seed {seed}: a violation without a witness"),
+            (Verdict::Unknown, _, _) => unknown += 1,
+            (Verdict::Pass, _, _) => {}
+        }
+    }
+    println!(
+        "primary-async: {flagged} of {seeds} seeds flagged, {stale} explained as stale reads, {unknown} unknown"
+    );
+    assert!(
+        flagged * 10 >= seeds * 8,
+        "only {flagged} of {seeds} flagged"
+    );
+    assert!(
+        stale * 2 >= flagged,
+        "only {stale} of {flagged} explained as stale reads"
+    );
+}
