@@ -133,15 +133,7 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
         timeout: Some(a.timeout),
     };
     let report = check_file(&a.history, &request)?;
-    let text = match a.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&report).context("rendering the report")? + "\n"
-        }
-        Format::Table => report.to_table(),
-    };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .context("writing to stdout")?;
+    print(&report, a.format, CheckReport::to_table)?;
     match report.overall() {
         Verdict::Pass => Ok(()),
         Verdict::Fail => Err(Failure {
@@ -171,11 +163,18 @@ fn finish(
         write_file(path, &bytes)?;
     }
     let report = Report::new(result).with_checks(checks);
+    print(&report, format, Report::to_table)
+}
+
+/// Print `value` on stdout as pretty JSON or as its table.
+fn print<T: serde::Serialize>(
+    value: &T,
+    format: Format,
+    table: fn(&T) -> String,
+) -> Result<(), Failure> {
     let text = match format {
-        Format::Json => {
-            serde_json::to_string_pretty(&report).context("rendering the report")? + "\n"
-        }
-        Format::Table => report.to_table(),
+        Format::Json => serde_json::to_string_pretty(value).context("rendering the report")? + "\n",
+        Format::Table => table(value),
     };
     std::io::stdout()
         .write_all(text.as_bytes())

@@ -2,30 +2,14 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn dsys(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dsys"))
-        .args(args)
-        .output()
-        .expect("run dsys")
-}
+use common::{dsys, stderr, stdout, temp};
 
 fn file(name: &str, text: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("dsys-check-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path: PathBuf = dir.join(name);
+    let path = temp(name);
     std::fs::write(&path, text).unwrap();
     path.to_str().unwrap().to_string()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 const STALE: &str = "{:process 0, :type :invoke, :f :write, :value 1}

@@ -2,29 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-fn dsys(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dsys"))
-        .args(args)
-        .output()
-        .expect("run dsys")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dsys-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use common::{dsys, stderr, stdout, temp};
 
 /// Bad input: exit code 2, exactly one line on stderr naming the problem, no panic.
 fn assert_bad_input(args: &[&str], expected: &str) {
