@@ -102,10 +102,10 @@ fn place(raw: &[RawOp]) -> Vec<PartOp> {
     ops
 }
 
-/// The fast path as `linear::check` runs it: unobserved indeterminate updates pruned.
+/// The fast path as `linear::check` runs it: indeterminate updates bounded by what was observed.
 fn fast(model: ModelKind, ops: &[PartOp]) -> bool {
     let mut pruned = ops.to_vec();
-    linear::prune_unobserved(model, &mut pruned);
+    linear::bound_indeterminate(model, &mut pruned);
     linear::linearizable_as(model, &pruned, &mut Budget::unlimited()).unwrap()
 }
 

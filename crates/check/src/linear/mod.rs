@@ -58,36 +58,70 @@ pub struct Linearizability {
     pub witness: Option<Witness>,
 }
 
-/// Drop indeterminate updates nobody observed: a write (or cas, add, append) that may
-/// or may not have happened, whose value no read returned and no cas expected, cannot
-/// change the verdict. If a linearisation places it, removing it leaves a linearisation,
-/// because no operation saw the state it produced; and a linearisation without it is one
-/// where it never happened. Counter adds are kept: every read observes them.
-/// Without this, each such write doubles the space a violation must be proved over.
-pub fn prune_unobserved(model: ModelKind, ops: &mut Vec<PartOp>) {
+/// What an update puts in place: the written value, or the added / appended element.
+fn produced(action: &crate::model::Action) -> Option<i64> {
+    use crate::model::Action;
+    match *action {
+        Action::Write(v) | Action::Cas(_, v) | Action::Add(v) | Action::Append(v) => Some(v),
+        Action::Read(_) => None,
+    }
+}
+
+/// Tighten indeterminate updates using what later operations observed.
+///
+/// - *Unobserved*: an update that may or may not have happened, whose value no read
+///   returned and no cas expected, cannot change the verdict: a linearisation that places
+///   it stays one without it (nothing saw the state it produced), and one without it is
+///   one where it never happened. It is dropped.
+/// - *Observed, sole writer*: if exactly one operation ever wrote value `v` and a
+///   completed read returned `v` (or a completed cas expected it), that write happened,
+///   and before the earliest such observation completed. It is treated as completed at
+///   that point.
+///
+/// Counter adds are left alone: every read observes all of them. Without this, each
+/// indeterminate write doubles the space a violation must be proved over.
+pub fn bound_indeterminate(model: ModelKind, ops: &mut Vec<PartOp>) {
     use crate::history::Value;
     use crate::model::Action;
     if model == ModelKind::Counter {
         return;
     }
+    let mut writers: BTreeMap<i64, usize> = BTreeMap::new();
     let mut observed = std::collections::BTreeSet::new();
+    let mut first_observed: BTreeMap<i64, u64> = BTreeMap::new();
     for op in ops.iter() {
-        match &op.action {
-            Action::Read(Value::Int(v)) | Action::Cas(v, _) => {
-                observed.insert(*v);
+        if let Some(v) = produced(&op.action) {
+            *writers.entry(v).or_default() += 1;
+        }
+        let seen: Vec<i64> = match &op.action {
+            Action::Read(Value::Int(v)) | Action::Cas(v, _) => vec![*v],
+            Action::Read(Value::List(xs)) => xs.clone(),
+            _ => Vec::new(),
+        };
+        for v in seen {
+            observed.insert(v);
+            if op.completed() {
+                let t = first_observed.entry(v).or_insert(op.ret);
+                *t = (*t).min(op.ret);
             }
-            Action::Read(Value::List(xs)) => observed.extend(xs.iter().copied()),
-            _ => {}
         }
     }
-    ops.retain(|op| {
-        op.completed()
-            || match op.action {
-                Action::Write(v) | Action::Cas(_, v) | Action::Add(v) | Action::Append(v) => {
-                    observed.contains(&v)
-                }
-                Action::Read(_) => true,
-            }
+    ops.retain_mut(|op| {
+        if op.completed() {
+            return true;
+        }
+        let Some(v) = produced(&op.action) else {
+            return true;
+        };
+        if !observed.contains(&v) {
+            return false;
+        }
+        if writers.get(&v) == Some(&1)
+            && let Some(&deadline) = first_observed.get(&v)
+        {
+            op.ret = deadline;
+        }
+        true
     });
 }
 
@@ -116,7 +150,7 @@ pub fn partitions(
     }
     let mut parts: Vec<(KeyId, Vec<PartOp>)> = by_key.into_iter().collect();
     for (_, ops) in &mut parts {
-        prune_unobserved(model, ops);
+        bound_indeterminate(model, ops);
     }
     Ok(parts)
 }

@@ -2,7 +2,7 @@
 //!
 //! Calls and returns form a doubly linked list in real-time order. The search takes the
 //! first call in the list, tries to linearise it (step the model); if the resulting
-//! (set of linearised operations, state) is new, it lifts the operation out of the list
+//! (set of linearised operations, state) is new (by fingerprint, see below), it lifts the operation out of the list
 //! and starts again from the head. Reaching a return whose operation is not yet
 //! linearised means the current prefix cannot be extended: undo the last choice and try
 //! the next call. Indeterminate operations have no return entry: they may be linearised
@@ -12,6 +12,7 @@
 use crate::budget::{Budget, Exhausted};
 use crate::model::{Action, Model};
 use rustc_hash::FxHashSet;
+use std::hash::{Hash, Hasher};
 
 /// One operation of a partition.
 #[derive(Clone, Debug)]
@@ -60,6 +61,34 @@ pub enum Explored<S> {
 
 const NIL: usize = usize::MAX;
 
+/// Bytes one memoised configuration costs: a 128-bit fingerprint in a hash set.
+const MEMO_ENTRY_BYTES: u64 = 32;
+
+/// A random 128-bit key for operation `i` (Zobrist hashing), fixed for all runs.
+fn zobrist_key(i: usize) -> u128 {
+    let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xd1b5_4a32_d192_ed03;
+    let mut next = || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (u128::from(next()) << 64) | u128::from(next())
+}
+
+/// A 128-bit fingerprint of a model state: two SipHash digests with different prefixes.
+fn state_print<S: Hash>(state: &S) -> u128 {
+    let half = |prefix: u64| {
+        // Fixed keys: the same state gives the same digest in every run.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        prefix.hash(&mut h);
+        state.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(0x5eed_0001)) << 64) | u128::from(half(0x5eed_0002))
+}
+
 /// Search `ops` (any order) from `start`.
 pub fn explore<M: Model>(
     model: &M,
@@ -102,14 +131,19 @@ pub fn explore<M: Model>(
         }
     };
 
-    let words = n.div_ceil(64);
-    let entry_bytes = (words * 8 + std::mem::size_of::<M::State>() + 48) as u64;
-    let mut bits = vec![0u64; words];
+    // The memo holds 128-bit fingerprints of (set of linearised ops, state), as TLC
+    // does: the set is Zobrist-hashed (XOR of per-op random keys, updated in O(1) as ops
+    // are linearised and undone) and combined with a hash of the state. Nothing is
+    // cloned or allocated per step. A collision could only make the search skip a
+    // configuration it has not seen, so it can only ever produce a false violation, never
+    // a false pass; with N configurations its probability is about N^2 / 2^128.
+    let keys: Vec<u128> = (0..n).map(zobrist_key).collect();
+    let mut linearised: u128 = 0;
     let mut state = start;
     // Membership only, never iterated: a fast hasher is safe for determinism.
-    let mut memo: FxHashSet<(Box<[u64]>, M::State)> = FxHashSet::default();
-    memo.insert((bits.clone().into_boxed_slice(), state.clone()));
-    let mut memo_bytes = entry_bytes;
+    let mut memo: FxHashSet<u128> = FxHashSet::default();
+    memo.insert(linearised ^ state_print(&state));
+    let mut memo_bytes = MEMO_ENTRY_BYTES;
     let mut stack: Vec<(usize, M::Undo)> = Vec::new();
     let mut remaining = ops.iter().filter(|o| o.completed()).count();
     let mut finals: Vec<M::State> = Vec::new();
@@ -135,10 +169,10 @@ pub fn explore<M: Model>(
         } else if entry != NIL && entry < n {
             let op = entry;
             if let Some(undo) = model.step(&mut state, &ops[op].action) {
-                bits[op / 64] |= 1 << (op % 64);
-                if memo.insert((bits.clone().into_boxed_slice(), state.clone())) {
-                    memo_bytes += entry_bytes;
-                    if let Err(e) = budget.allocate(entry_bytes) {
+                linearised ^= keys[op];
+                if memo.insert(linearised ^ state_print(&state)) {
+                    memo_bytes += MEMO_ENTRY_BYTES;
+                    if let Err(e) = budget.allocate(MEMO_ENTRY_BYTES) {
                         break Err(e);
                     }
                     remove(&mut next, &mut prev, op);
@@ -150,7 +184,7 @@ pub fn explore<M: Model>(
                     entry = next[head];
                     continue;
                 }
-                bits[op / 64] &= !(1 << (op % 64));
+                linearised ^= keys[op];
                 model.undo(&mut state, undo);
             }
             entry = next[op];
@@ -165,7 +199,7 @@ pub fn explore<M: Model>(
                 Explored::Finals(std::mem::take(&mut finals))
             });
         };
-        bits[op / 64] &= !(1 << (op % 64));
+        linearised ^= keys[op];
         model.undo(&mut state, undo);
         if ops[op].completed() {
             restore(&mut next, &mut prev, n + op);
