@@ -11,6 +11,7 @@ pub mod model;
 pub mod read;
 pub mod reference;
 pub mod report;
+pub mod session;
 pub mod synth;
 mod verdict;
 

@@ -68,7 +68,12 @@ impl CheckName {
 
     /// Whether this build can run the check on a history file.
     pub fn runs_on_histories(self) -> bool {
-        matches!(self, CheckName::Linearizable)
+        self == CheckName::Linearizable || self.is_session_check()
+    }
+
+    /// Session and staleness checks (register and key-value histories only).
+    pub fn is_session_check(self) -> bool {
+        crate::session::SESSION_CHECKS.contains(&self.name())
     }
 }
 
@@ -98,8 +103,18 @@ pub enum CheckError {
     #[error(transparent)]
     Model(#[from] ModelError),
     /// The check exists but this build cannot run it on a history.
-    #[error("check `{0}` cannot be run on a history file yet (available: linearizable)")]
+    #[error(
+        "check `{0}` cannot be run on a history file yet (available: linearizable, read-your-writes, monotonic-reads, no-stale-reads, no-lost-writes)"
+    )]
     Unavailable(CheckName),
+    /// The check does not apply to the model.
+    #[error("check `{check}` applies to register and kv histories, not {model}")]
+    NotForModel {
+        /// The check.
+        check: CheckName,
+        /// The model.
+        model: ModelKind,
+    },
 }
 
 /// The verdict of one check, with its counts and, on failure, a witness.
@@ -248,6 +263,15 @@ pub fn run(
                     failed_keys: l.failed_keys,
                     witness: l.witness,
                 }
+            }
+            session if session.is_session_check() => {
+                if !matches!(model, ModelKind::Register | ModelKind::Kv) {
+                    return Err(CheckError::NotForModel {
+                        check: *session,
+                        model,
+                    });
+                }
+                crate::session::check(history, session.name(), budget)
             }
             other => return Err(CheckError::Unavailable(*other)),
         };

@@ -10,7 +10,8 @@ mod search;
 mod witness;
 
 pub use search::{Explored, Goal, PartOp, explore};
-pub use witness::{Witness, WitnessOp};
+pub(crate) use witness::witness_op;
+pub use witness::{Witness, WitnessOp, describe};
 
 use crate::budget::{Budget, Exhausted};
 use crate::history::{History, KeyId};

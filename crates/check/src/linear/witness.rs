@@ -202,7 +202,7 @@ pub fn describe(op: &Op) -> String {
     format!("process {} {} ({lines})", op.process, verb(op))
 }
 
-fn witness_op(op: &Op) -> WitnessOp {
+pub(crate) fn witness_op(op: &Op) -> WitnessOp {
     WitnessOp {
         id: op.id,
         process: op.process,

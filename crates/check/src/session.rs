@@ -1,0 +1,389 @@
+//! Session guarantees, staleness and lost writes for register / key-value histories.
+//!
+//! These checks need to know when one value is older than another. Values are assumed
+//! unique per key (dsys workloads write each value once); `u` is *definitely older* than
+//! `v` when the operation that wrote `u` completed before the one that wrote `v` began,
+//! and `nil` is older than any written value. Violations are counted only under that
+//! order, so they hold whatever order the system picked for overlapping writes.
+//! A history whose values repeat makes these checks *unknown*.
+
+use crate::budget::{Budget, Exhausted};
+use crate::history::{History, Op, OpFn, Status, Value};
+use crate::linear::{Witness, describe, witness_op};
+use crate::report::CheckResult;
+use crate::verdict::Verdict;
+use std::collections::BTreeMap;
+
+/// One key's operations, indexed for the session checks.
+struct KeyView<'a> {
+    name: &'a str,
+    /// Acknowledged or indeterminate writes and compare-and-sets, by the value they wrote.
+    writer: BTreeMap<i64, &'a Op>,
+    /// Completed writes and compare-and-sets, in call order.
+    acked_writes: Vec<&'a Op>,
+    /// Completed reads, in call order.
+    reads: Vec<&'a Op>,
+    /// Latest point any update was invoked or completed.
+    last_update: u64,
+}
+
+fn written(op: &Op) -> Option<i64> {
+    match (op.f, &op.input) {
+        (OpFn::Write, Value::Int(v)) => Some(*v),
+        (OpFn::Cas, Value::List(p)) if p.len() == 2 => Some(p[1]),
+        _ => None,
+    }
+}
+
+fn read_value(op: &Op) -> Option<Option<i64>> {
+    match op.output {
+        Value::Nil => Some(None),
+        Value::Int(v) => Some(Some(v)),
+        _ => None,
+    }
+}
+
+impl<'a> KeyView<'a> {
+    /// `u` is definitely older than the value `v` (whose write exists).
+    fn older(&self, u: Option<i64>, v: i64) -> bool {
+        let Some(w_v) = self.writer.get(&v) else {
+            return false;
+        };
+        match u {
+            None => true,
+            Some(u) => self.writer.get(&u).is_some_and(|w_u| w_u.ret < w_v.call),
+        }
+    }
+
+    fn writer_of(&self, u: Option<i64>) -> Option<&'a Op> {
+        u.and_then(|u| self.writer.get(&u).copied())
+    }
+}
+
+/// Index every key; `Err` names a value written twice.
+fn views(history: &History) -> Result<Vec<KeyView<'_>>, String> {
+    let mut views: Vec<KeyView<'_>> = history
+        .keys
+        .iter()
+        .map(|name| KeyView {
+            name,
+            writer: BTreeMap::new(),
+            acked_writes: Vec::new(),
+            reads: Vec::new(),
+            last_update: 0,
+        })
+        .collect();
+    for op in &history.ops {
+        let view = &mut views[op.key as usize];
+        if let Some(v) = written(op) {
+            if view.writer.insert(v, op).is_some() {
+                return Err(format!(
+                    "value {v} is written more than once on key {:?}; these checks need unique values",
+                    view.name
+                ));
+            }
+            view.last_update = view.last_update.max(if op.status == Status::Ok {
+                op.ret
+            } else {
+                op.call
+            });
+            if op.status == Status::Ok {
+                view.acked_writes.push(op);
+            }
+        } else if op.f == OpFn::Read && op.status == Status::Ok {
+            view.reads.push(op);
+        }
+    }
+    Ok(views)
+}
+
+fn result(
+    verdict: Verdict,
+    counts: &[(&'static str, u64)],
+    witness: Option<Witness>,
+) -> CheckResult {
+    CheckResult {
+        result: verdict,
+        counts: counts.iter().copied().collect(),
+        reason: None,
+        failed_keys: Vec::new(),
+        witness,
+    }
+}
+
+fn unknown(reason: String) -> CheckResult {
+    CheckResult {
+        result: Verdict::Unknown,
+        counts: BTreeMap::new(),
+        reason: Some(reason),
+        failed_keys: Vec::new(),
+        witness: None,
+    }
+}
+
+fn witness(key: &str, explanation: String, ops: &[&Op]) -> Witness {
+    let mut ops: Vec<&Op> = ops.to_vec();
+    ops.sort_by_key(|o| o.call);
+    ops.dedup_by_key(|o| o.id);
+    Witness {
+        key: key.to_string(),
+        explanation,
+        ops: ops.into_iter().map(witness_op).collect(),
+        minimal: true,
+    }
+}
+
+/// The session checks of this module, by name.
+pub const SESSION_CHECKS: [&str; 4] = [
+    "read-your-writes",
+    "monotonic-reads",
+    "no-stale-reads",
+    "no-lost-writes",
+];
+
+/// Run the check named `name` (one of [`SESSION_CHECKS`]).
+pub fn check(history: &History, name: &str, budget: &mut Budget) -> CheckResult {
+    let views = match views(history) {
+        Ok(v) => v,
+        Err(reason) => return unknown(reason),
+    };
+    let outcome = match name {
+        "read-your-writes" => read_your_writes(&views, budget),
+        "monotonic-reads" => monotonic_reads(&views, budget),
+        "no-stale-reads" => no_stale_reads(&views, budget),
+        _ => Ok(no_lost_writes(&views)),
+    };
+    outcome.unwrap_or_else(|e| unknown(e.to_string()))
+}
+
+/// Each process's operations on each key, in call order.
+fn sessions<'a>(view: &KeyView<'a>) -> BTreeMap<u64, Vec<&'a Op>> {
+    let mut by_process: BTreeMap<u64, Vec<&'a Op>> = BTreeMap::new();
+    for op in view.acked_writes.iter().chain(view.reads.iter()) {
+        by_process.entry(op.process).or_default().push(op);
+    }
+    for ops in by_process.values_mut() {
+        ops.sort_by_key(|o| o.call);
+    }
+    by_process
+}
+
+fn read_your_writes(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckResult, Exhausted> {
+    let (mut checked, mut violations, mut first) = (0u64, 0u64, None);
+    for view in views {
+        for ops in sessions(view).values() {
+            let mut own: Option<&Op> = None;
+            for op in ops {
+                budget.tick()?;
+                if written(op).is_some() {
+                    own = Some(op);
+                    continue;
+                }
+                let (Some(w), Some(u)) = (own, read_value(op)) else {
+                    continue;
+                };
+                checked += 1;
+                if w.ret < op.call && written(w).is_some_and(|v| view.older(u, v)) {
+                    violations += 1;
+                    first.get_or_insert_with(|| {
+                        let mut ops = vec![w, op];
+                        ops.extend(view.writer_of(u));
+                        let text = format!(
+                            "{} on key {}, after its own write completed: {}",
+                            describe(op),
+                            view.name,
+                            describe(w)
+                        );
+                        witness(view.name, text, &ops)
+                    });
+                }
+            }
+        }
+    }
+    let verdict = if violations > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Ok(result(
+        verdict,
+        &[
+            ("reads after own write", checked),
+            ("violations", violations),
+        ],
+        first,
+    ))
+}
+
+fn monotonic_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckResult, Exhausted> {
+    let (mut checked, mut violations, mut first) = (0u64, 0u64, None);
+    for view in views {
+        for ops in sessions(view).values() {
+            let mut seen: Vec<(&Op, i64)> = Vec::new();
+            for op in ops.iter().filter(|o| o.f == OpFn::Read) {
+                let Some(u) = read_value(op) else { continue };
+                checked += 1;
+                for &(earlier, s) in &seen {
+                    budget.tick()?;
+                    if earlier.ret < op.call && view.older(u, s) {
+                        violations += 1;
+                        first.get_or_insert_with(|| {
+                            let text = format!(
+                                "{} on key {}, after the same process had read newer {s}: {}",
+                                describe(op),
+                                view.name,
+                                describe(earlier)
+                            );
+                            witness(view.name, text, &[earlier, op])
+                        });
+                        break;
+                    }
+                }
+                if let Some(u) = u {
+                    seen.push((op, u));
+                }
+            }
+        }
+    }
+    let verdict = if violations > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Ok(result(
+        verdict,
+        &[("reads", checked), ("violations", violations)],
+        first,
+    ))
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn no_stale_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckResult, Exhausted> {
+    let (mut checked, mut stale, mut first) = (0u64, 0u64, None);
+    let mut behind: Vec<u64> = Vec::new();
+    let mut visibility: Vec<u64> = Vec::new();
+    let times = views.iter().all(|v| {
+        v.reads
+            .iter()
+            .chain(v.acked_writes.iter())
+            .all(|o| o.times.1.is_some())
+    });
+    for view in views {
+        for read in &view.reads {
+            let Some(u) = read_value(read) else { continue };
+            checked += 1;
+            let mut newer: Vec<&Op> = Vec::new();
+            for w in &view.acked_writes {
+                budget.tick()?;
+                if w.ret < read.call && written(w).is_some_and(|v| view.older(u, v)) {
+                    newer.push(w);
+                }
+            }
+            behind.push(newer.len() as u64);
+            if let Some(latest) = newer.iter().max_by_key(|w| w.ret) {
+                stale += 1;
+                first.get_or_insert_with(|| {
+                    let text = match view.writer_of(u) {
+                        Some(w) => format!("stale read: {} on key {}, the value {}, but {} had replaced it before the read began", describe(read), view.name, describe(w), describe(latest)),
+                        None => format!("stale read: {} on key {}, but {} had completed before the read began", describe(read), view.name, describe(latest)),
+                    };
+                    let mut ops = vec![*read, *latest];
+                    ops.extend(view.writer_of(u));
+                    witness(view.name, text, &ops)
+                });
+            }
+        }
+        // t-visibility: how long after a write was acknowledged reads could still miss it.
+        if times {
+            for w in &view.acked_writes {
+                let Some(v) = written(w) else { continue };
+                let acked = w.times.1.unwrap_or(0);
+                let mut lag = 0;
+                for read in &view.reads {
+                    budget.tick()?;
+                    if w.ret < read.call && read_value(read).is_some_and(|u| view.older(u, v)) {
+                        lag = lag.max(read.times.1.unwrap_or(0).saturating_sub(acked));
+                    }
+                }
+                visibility.push(lag);
+            }
+        }
+    }
+    behind.sort_unstable();
+    visibility.sort_unstable();
+    let mut counts = vec![
+        ("reads", checked),
+        ("stale reads", stale),
+        ("k-staleness p50", percentile(&behind, 50.0)),
+        ("k-staleness p99", percentile(&behind, 99.0)),
+        ("k-staleness max", behind.last().copied().unwrap_or(0)),
+    ];
+    if times {
+        counts.extend([
+            ("t-visibility p50 us", percentile(&visibility, 50.0) / 1_000),
+            ("t-visibility p99 us", percentile(&visibility, 99.0) / 1_000),
+            (
+                "t-visibility max us",
+                visibility.last().copied().unwrap_or(0) / 1_000,
+            ),
+        ]);
+    }
+    let verdict = if stale > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Ok(result(verdict, &counts, first))
+}
+
+fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
+    let (mut keys_with_final, mut acked, mut lost, mut first) = (0u64, 0u64, 0u64, None);
+    for view in views {
+        // Final reads begin after every update to the key was acknowledged or invoked.
+        let Some(last) = view
+            .reads
+            .iter()
+            .filter(|r| r.call > view.last_update)
+            .max_by_key(|r| r.call)
+        else {
+            continue;
+        };
+        let Some(f) = read_value(last) else { continue };
+        keys_with_final += 1;
+        for w in &view.acked_writes {
+            acked += 1;
+            if written(w).is_some_and(|v| view.older(f, v)) {
+                lost += 1;
+                first.get_or_insert_with(|| {
+                    let text = format!("lost write: {} was acknowledged, but the final read {} on key {} shows an older value", describe(w), describe(last), view.name);
+                    witness(view.name, text, &[w, last])
+                });
+            }
+        }
+    }
+    if keys_with_final == 0 {
+        return unknown("no final reads: no key is read after its last write".to_string());
+    }
+    let verdict = if lost > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    result(
+        verdict,
+        &[
+            ("keys with final reads", keys_with_final),
+            ("acknowledged writes", acked),
+            ("lost", lost),
+        ],
+        first,
+    )
+}

@@ -1,0 +1,182 @@
+//! Session guarantees, staleness and lost writes on hand-built histories.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+use dsys_check::budget::Budget;
+use dsys_check::report::{CheckName, CheckResult, run};
+use dsys_check::{ModelKind, Verdict, read_history};
+
+/// `P TYPE F VALUE` per line, one register, with times in ms (line number * 1 ms).
+fn check(check: CheckName, lines: &str) -> CheckResult {
+    let text: String = lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            let p: Vec<&str> = l.splitn(4, ' ').collect();
+            format!(
+                "{{:process {}, :type :{}, :f :{}, :value {}, :time {}}}\n",
+                p[0],
+                p[1],
+                p[2],
+                p[3],
+                (i as u64 + 1) * 1_000_000
+            )
+        })
+        .collect();
+    let history = read_history(&text, None).unwrap();
+    run(
+        &history,
+        ModelKind::Register,
+        &[check],
+        &mut Budget::unlimited(),
+    )
+    .unwrap()
+    .checks[check.name()]
+    .clone()
+}
+
+const W1_W2: &str = "0 invoke write 1\n0 ok write 1\n0 invoke write 2\n0 ok write 2\n";
+
+#[test]
+fn read_your_writes() {
+    let bad = format!("{W1_W2}0 invoke read nil\n0 ok read 1");
+    let r = check(CheckName::ReadYourWrites, &bad);
+    assert_eq!(r.result, Verdict::Fail);
+    assert_eq!(r.counts["violations"], 1);
+    let w = r.witness.unwrap();
+    assert_eq!(
+        w.explanation,
+        "process 0 read 1 (lines 5-6) on key , after its own write completed: process 0 wrote 2 (lines 3-4)"
+    );
+    assert_eq!(w.ops.len(), 3);
+    // Another process reading the old value is not a read-your-writes violation.
+    assert_eq!(
+        check(
+            CheckName::ReadYourWrites,
+            &format!("{W1_W2}1 invoke read nil\n1 ok read 1")
+        )
+        .result,
+        Verdict::Pass
+    );
+    assert_eq!(
+        check(
+            CheckName::ReadYourWrites,
+            &format!("{W1_W2}0 invoke read nil\n0 ok read 2")
+        )
+        .result,
+        Verdict::Pass
+    );
+    // Reading nil after one's own write is a violation too.
+    assert_eq!(
+        check(
+            CheckName::ReadYourWrites,
+            "0 invoke write 1\n0 ok write 1\n0 invoke read nil\n0 ok read nil"
+        )
+        .result,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn monotonic_reads() {
+    let bad = format!("{W1_W2}1 invoke read nil\n1 ok read 2\n1 invoke read nil\n1 ok read 1");
+    let r = check(CheckName::MonotonicReads, &bad);
+    assert_eq!(r.result, Verdict::Fail);
+    assert!(r.witness.unwrap().explanation.starts_with(
+        "process 1 read 1 (lines 7-8) on key , after the same process had read newer 2"
+    ));
+    // Going backwards across processes is allowed by this guarantee.
+    let ok = format!("{W1_W2}1 invoke read nil\n1 ok read 2\n2 invoke read nil\n2 ok read 1");
+    assert_eq!(check(CheckName::MonotonicReads, &ok).result, Verdict::Pass);
+    // Concurrent writes have no definite order: no violation either way.
+    let concurrent = "0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n2 invoke read nil\n2 ok read 2\n2 invoke read nil\n2 ok read 1";
+    assert_eq!(
+        check(CheckName::MonotonicReads, concurrent).result,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn stale_reads_with_k_staleness_and_t_visibility() {
+    let h = format!(
+        "{W1_W2}0 invoke write 3\n0 ok write 3\n1 invoke read nil\n1 ok read 1\n1 invoke read nil\n1 ok read 3"
+    );
+    let r = check(CheckName::NoStaleReads, &h);
+    assert_eq!(r.result, Verdict::Fail);
+    assert_eq!((r.counts["reads"], r.counts["stale reads"]), (2, 1));
+    // The read of 1 was two versions behind (2 and 3 had completed).
+    assert_eq!(r.counts["k-staleness max"], 2);
+    // Write 2 acknowledged at 4 ms was still missed by the read completing at 8 ms.
+    assert_eq!(r.counts["t-visibility max us"], 4_000);
+    assert!(
+        r.witness
+            .unwrap()
+            .explanation
+            .starts_with("stale read: process 1 read 1 (lines 7-8)")
+    );
+    assert_eq!(
+        check(
+            CheckName::NoStaleReads,
+            &format!("{W1_W2}1 invoke read nil\n1 ok read 2")
+        )
+        .result,
+        Verdict::Pass
+    );
+}
+
+#[test]
+fn lost_writes_need_final_reads() {
+    let lost = format!("{W1_W2}1 invoke read nil\n1 ok read 1");
+    let r = check(CheckName::NoLostWrites, &lost);
+    assert_eq!(r.result, Verdict::Fail);
+    assert_eq!(r.counts["lost"], 1);
+    assert!(
+        r.witness
+            .unwrap()
+            .explanation
+            .starts_with("lost write: process 0 wrote 2 (lines 3-4) was acknowledged")
+    );
+    assert_eq!(
+        check(
+            CheckName::NoLostWrites,
+            &format!("{W1_W2}1 invoke read nil\n1 ok read 2")
+        )
+        .result,
+        Verdict::Pass
+    );
+    let none = check(CheckName::NoLostWrites, W1_W2);
+    assert_eq!(none.result, Verdict::Unknown);
+    assert!(none.reason.unwrap().contains("no final reads"));
+}
+
+#[test]
+fn repeated_values_make_session_checks_unknown() {
+    let r = check(
+        CheckName::NoStaleReads,
+        "0 invoke write 1\n0 ok write 1\n0 invoke write 1\n0 ok write 1",
+    );
+    assert_eq!(r.result, Verdict::Unknown);
+    assert!(
+        r.reason
+            .unwrap()
+            .contains("value 1 is written more than once")
+    );
+}
+
+#[test]
+fn session_checks_do_not_apply_to_sets() {
+    let history = read_history("{:process 0, :type :invoke, :f :add, :value 1}\n", None).unwrap();
+    let err = run(
+        &history,
+        ModelKind::Set,
+        &[CheckName::MonotonicReads],
+        &mut Budget::unlimited(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "check `monotonic-reads` applies to register and kv histories, not set"
+    );
+}
