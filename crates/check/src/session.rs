@@ -11,6 +11,7 @@ use crate::budget::{Budget, Exhausted};
 use crate::history::{History, Op, OpFn, Status, Value};
 use crate::linear::{Witness, describe, witness_op};
 use crate::report::CheckResult;
+use crate::stats::percentile;
 use crate::verdict::Verdict;
 use std::collections::BTreeMap;
 
@@ -111,6 +112,23 @@ fn result(
     }
 }
 
+/// A result that fails when `violations` is not zero.
+fn counted(
+    violations: u64,
+    counts: &[(&'static str, u64)],
+    witness: Option<Witness>,
+) -> CheckResult {
+    result(
+        if violations > 0 {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        },
+        counts,
+        witness,
+    )
+}
+
 fn unknown(reason: String) -> CheckResult {
     CheckResult {
         result: Verdict::Unknown,
@@ -200,13 +218,8 @@ fn read_your_writes(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckR
             }
         }
     }
-    let verdict = if violations > 0 {
-        Verdict::Fail
-    } else {
-        Verdict::Pass
-    };
-    Ok(result(
-        verdict,
+    Ok(counted(
+        violations,
         &[
             ("reads after own write", checked),
             ("violations", violations),
@@ -245,25 +258,11 @@ fn monotonic_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckRe
             }
         }
     }
-    let verdict = if violations > 0 {
-        Verdict::Fail
-    } else {
-        Verdict::Pass
-    };
-    Ok(result(
-        verdict,
+    Ok(counted(
+        violations,
         &[("reads", checked), ("violations", violations)],
         first,
     ))
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn no_stale_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckResult, Exhausted> {
@@ -372,13 +371,8 @@ fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
     if keys_with_final == 0 {
         return unknown("no final reads: no key is read after its last write".to_string());
     }
-    let verdict = if lost > 0 {
-        Verdict::Fail
-    } else {
-        Verdict::Pass
-    };
-    result(
-        verdict,
+    counted(
+        lost,
         &[
             ("keys with final reads", keys_with_final),
             ("acknowledged writes", acked),

@@ -2,6 +2,7 @@
 
 use crate::scenario::RunResult;
 use dsys_check::report::{CheckReport, CheckResult};
+use dsys_check::stats::percentile;
 use dsys_sim::trace::{TraceHasher, hex};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -117,15 +118,6 @@ pub struct Report {
     pub checks: BTreeMap<&'static str, CheckResult>,
     /// Simulator speed.
     pub sim: SimSpeed,
-}
-
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn ms(ns: u64) -> f64 {
@@ -329,20 +321,5 @@ impl Report {
             ),
         );
         t
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        let v: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&v, 50.0), 50);
-        assert_eq!(percentile(&v, 99.0), 99);
-        assert_eq!(percentile(&v, 100.0), 100);
-        assert_eq!(percentile(&[7], 99.0), 7);
-        assert_eq!(percentile(&[], 50.0), 0);
     }
 }

@@ -9,7 +9,8 @@ use dsys_lab::dsys_sim::SimConfig;
 use dsys_lab::{Protocol, Scenario, Settings};
 use std::time::Duration;
 
-fn checked(protocol: Protocol, seed: u64) -> (Verdict, Option<String>, usize) {
+/// A run of `protocol` under a swarm nemesis.
+fn swarm_run(protocol: Protocol, seed: u64) -> dsys_lab::RunResult {
     let scenario = Scenario {
         protocol,
         settings: Settings::default(),
@@ -20,7 +21,11 @@ fn checked(protocol: Protocol, seed: u64) -> (Verdict, Option<String>, usize) {
         },
         schedule: None,
     };
-    let run = scenario.run(&mut |_| {}).unwrap();
+    scenario.run(&mut |_| {}).unwrap()
+}
+
+fn checked(protocol: Protocol, seed: u64) -> (Verdict, Option<String>, usize) {
+    let run = swarm_run(protocol, seed);
     let report = check_run(
         &run,
         &[CheckName::Linearizable],
@@ -84,18 +89,7 @@ fn session_guarantees_of_the_reference_protocols() {
     let count = |protocol: Protocol, check: CheckName| {
         (0..100)
             .filter(|&seed| {
-                let scenario = Scenario {
-                    protocol,
-                    settings: Settings::default(),
-                    sim: SimConfig {
-                        seed,
-                        nemesis: "swarm".parse().unwrap(),
-                        ..SimConfig::default()
-                    },
-                    schedule: None,
-                };
-                let run = scenario.run(&mut |_| {}).unwrap();
-                let report = check_run(&run, &checks, None).unwrap();
+                let report = check_run(&swarm_run(protocol, seed), &checks, None).unwrap();
                 report.checks[check.name()].result == Verdict::Fail
             })
             .count()
