@@ -11,9 +11,11 @@ pub mod model;
 pub mod read;
 pub mod reference;
 pub mod report;
+pub mod robustness;
 pub mod session;
 pub mod stats;
 pub mod synth;
+pub mod timeline;
 mod verdict;
 
 pub use budget::{Budget, Exhausted};

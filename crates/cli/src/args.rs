@@ -40,6 +40,7 @@ Examples:
   dsys check history.jsonl
   dsys check jepsen-history.edn --model register --timeout 30s --format json
   dsys check jepsen.log --input-format jepsen-log --model register
+  dsys check history.jsonl --html timeline.html
 
 Models: register (read, write, cas on one register), kv (a register per key),
 set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
@@ -68,6 +69,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Also write a self-contained HTML timeline (swimlanes, witness, faults) here.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// A comma-separated list of check names (`none` for no checks).

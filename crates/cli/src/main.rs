@@ -132,7 +132,14 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
         checks: a.checks.0.clone(),
         timeout: Some(a.timeout),
     };
-    let report = check_file(&a.history, &request)?;
+    let (history, report) = check_file(&a.history, &request)?;
+    if let Some(path) = &a.html {
+        let title = format!("dsys check {}", a.history.display());
+        write_file(
+            path,
+            dsys_lab::dsys_check::timeline::render(&history, &report, &title).as_bytes(),
+        )?;
+    }
     print(&report, a.format, CheckReport::to_table)?;
     match report.overall() {
         Verdict::Pass => Ok(()),

@@ -235,3 +235,20 @@ fn simulate_expect_exits_1_on_a_violation() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn html_timeline_is_written_beside_the_verdict() {
+    let html = temp("timeline.html");
+    let o = dsys(&[
+        "check",
+        &file("stale-html.edn", STALE),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Witness on the timeline") && page.contains("stale read"),
+        "{page}"
+    );
+}

@@ -26,8 +26,8 @@ pub struct CheckRequest {
     pub timeout: Option<Duration>,
 }
 
-/// Read and check a history file.
-pub fn check_file(path: &Path, request: &CheckRequest) -> Result<CheckReport, LabError> {
+/// Read and check a history file; returns the history too, for timelines.
+pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, CheckReport), LabError> {
     let origin = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| LabError::History {
         path: origin.clone(),
@@ -43,10 +43,12 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<CheckReport, La
     })?;
     let model = request.model.unwrap_or_else(|| ModelKind::infer(&history));
     let mut budget = Budget::new(request.timeout, CHECK_MEMORY_BYTES);
-    run(&history, model, &request.checks, &mut budget).map_err(|e| LabError::History {
-        path: origin,
-        reason: e.to_string(),
-    })
+    let report =
+        run(&history, model, &request.checks, &mut budget).map_err(|e| LabError::History {
+            path: origin,
+            reason: e.to_string(),
+        })?;
+    Ok((history, report))
 }
 
 /// The checks `dsys simulate` runs unless told otherwise. (`no-lost-writes` needs final
