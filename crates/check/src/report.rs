@@ -104,7 +104,7 @@ pub enum CheckError {
     Model(#[from] ModelError),
     /// The check exists but this build cannot run it on a history.
     #[error(
-        "check `{0}` cannot be run on a history file yet (available: linearizable, read-your-writes, monotonic-reads, no-stale-reads, no-lost-writes)"
+        "check `{0}` cannot be run on a history file yet (available: linearizable, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
     )]
     Unavailable(CheckName),
     /// The check does not apply to the model.

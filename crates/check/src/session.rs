@@ -152,9 +152,11 @@ fn witness(key: &str, explanation: String, ops: &[&Op]) -> Witness {
 }
 
 /// The session checks of this module, by name.
-pub const SESSION_CHECKS: [&str; 4] = [
+pub const SESSION_CHECKS: [&str; 6] = [
     "read-your-writes",
     "monotonic-reads",
+    "monotonic-writes",
+    "writes-follow-reads",
     "no-stale-reads",
     "no-lost-writes",
 ];
@@ -168,6 +170,8 @@ pub fn check(history: &History, name: &str, budget: &mut Budget) -> CheckResult 
     let outcome = match name {
         "read-your-writes" => read_your_writes(&views, budget),
         "monotonic-reads" => monotonic_reads(&views, budget),
+        "monotonic-writes" => ordered_writes(&views, budget, WriterOrder::SessionWrites),
+        "writes-follow-reads" => ordered_writes(&views, budget, WriterOrder::ReadsBeforeWrites),
         "no-stale-reads" => no_stale_reads(&views, budget),
         _ => Ok(no_lost_writes(&views)),
     };
@@ -261,6 +265,96 @@ fn monotonic_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckRe
     Ok(counted(
         violations,
         &[("reads", checked), ("violations", violations)],
+        first,
+    ))
+}
+
+/// Which writer-side order an observer must not see reversed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WriterOrder {
+    /// A process's own earlier writes come before its later ones (monotonic writes).
+    SessionWrites,
+    /// What a process read comes before what it then writes (writes follow reads).
+    ReadsBeforeWrites,
+}
+
+/// Monotonic writes and writes-follow-reads, in their observable same-key form: for each
+/// write `v`, the values that must be ordered before it (the writer's earlier writes, or
+/// the values it had read); an observer that saw `v` and later sees one of those has seen
+/// the writer's order reversed.
+fn ordered_writes(
+    views: &[KeyView<'_>],
+    budget: &mut Budget,
+    order: WriterOrder,
+) -> Result<CheckResult, Exhausted> {
+    let (mut observed_pairs, mut violations, mut first) = (0u64, 0u64, None);
+    for view in views {
+        // Values that must precede each written value, with the op that made them so.
+        let mut before: BTreeMap<i64, Vec<(i64, &Op)>> = BTreeMap::new();
+        for ops in sessions(view).values() {
+            let mut prior: Vec<(i64, &Op)> = Vec::new();
+            for op in ops {
+                match (written(op), read_value(op)) {
+                    (Some(v), _) => {
+                        before.insert(v, prior.clone());
+                        if order == WriterOrder::SessionWrites {
+                            prior.push((v, op));
+                        }
+                    }
+                    (None, Some(Some(u))) if order == WriterOrder::ReadsBeforeWrites => {
+                        prior.push((u, op))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for ops in sessions(view).values() {
+            let mut seen: Vec<(&Op, i64)> = Vec::new();
+            for op in ops.iter().filter(|o| o.f == OpFn::Read) {
+                let Some(Some(u)) = read_value(op) else {
+                    continue;
+                };
+                for &(earlier, v) in &seen {
+                    budget.tick()?;
+                    let Some(preds) = before.get(&v) else {
+                        continue;
+                    };
+                    observed_pairs += 1;
+                    if let Some(&(_, cause)) = preds.iter().find(|(p, _)| *p == u)
+                        && earlier.ret < op.call
+                    {
+                        violations += 1;
+                        first.get_or_insert_with(|| {
+                            let why = match order {
+                                WriterOrder::SessionWrites => "its writer had written it before",
+                                WriterOrder::ReadsBeforeWrites => {
+                                    "its writer had read it before writing"
+                                }
+                            };
+                            let text = format!(
+                                "{} on key {}, after reading {v} ({}), which {why}: {}",
+                                describe(op),
+                                view.name,
+                                describe(earlier),
+                                describe(cause)
+                            );
+                            let mut ops = vec![cause, earlier, op];
+                            ops.extend(view.writer_of(Some(v)));
+                            witness(view.name, text, &ops)
+                        });
+                        break;
+                    }
+                }
+                seen.push((op, u));
+            }
+        }
+    }
+    Ok(counted(
+        violations,
+        &[
+            ("ordered pairs observed", observed_pairs),
+            ("violations", violations),
+        ],
         first,
     ))
 }

@@ -180,3 +180,40 @@ fn session_checks_do_not_apply_to_sets() {
         "check `monotonic-reads` applies to register and kv histories, not set"
     );
 }
+
+#[test]
+fn monotonic_writes() {
+    let bad = format!("{W1_W2}1 invoke read nil\n1 ok read 2\n1 invoke read nil\n1 ok read 1");
+    let r = check(CheckName::MonotonicWrites, &bad);
+    assert_eq!(r.result, Verdict::Fail);
+    assert!(
+        r.witness
+            .unwrap()
+            .explanation
+            .contains("which its writer had written it before")
+    );
+    let ok = format!("{W1_W2}1 invoke read nil\n1 ok read 1\n1 invoke read nil\n1 ok read 2");
+    assert_eq!(check(CheckName::MonotonicWrites, &ok).result, Verdict::Pass);
+}
+
+#[test]
+fn writes_follow_reads() {
+    // Process 1 read 1, then wrote 2: whoever sees 2 must not then see 1.
+    let base = "0 invoke write 1\n0 ok write 1\n1 invoke read nil\n1 ok read 1\n1 invoke write 2\n1 ok write 2\n";
+    let bad = format!("{base}2 invoke read nil\n2 ok read 2\n2 invoke read nil\n2 ok read 1");
+    let r = check(CheckName::WritesFollowReads, &bad);
+    assert_eq!(r.result, Verdict::Fail);
+    let w = r.witness.unwrap();
+    assert!(
+        w.explanation
+            .contains("which its writer had read it before writing"),
+        "{}",
+        w.explanation
+    );
+    assert_eq!(w.ops.len(), 4);
+    let ok = format!("{base}2 invoke read nil\n2 ok read 1\n2 invoke read nil\n2 ok read 2");
+    assert_eq!(
+        check(CheckName::WritesFollowReads, &ok).result,
+        Verdict::Pass
+    );
+}

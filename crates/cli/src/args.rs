@@ -45,8 +45,9 @@ Examples:
 Models: register (read, write, cas on one register), kv (a register per key),
 set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
 
-Checks: linearizable (every model); read-your-writes, monotonic-reads, no-stale-reads
-(with k-staleness and t-visibility), no-lost-writes (register and kv; values unique).
+Checks: linearizable (every model); read-your-writes, monotonic-reads, monotonic-writes,
+writes-follow-reads, no-stale-reads (with k-staleness and t-visibility), no-lost-writes
+(register and kv; values unique).
 
 Exit codes: 0 every check passes, 1 a violation, 2 bad input, 3 unknown (budget ran out).";
 
@@ -122,7 +123,7 @@ one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clo
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
 Checks (--checks, --expect): linearizable, read-your-writes, monotonic-reads,
-no-stale-reads, no-lost-writes, converged (more as they land).
+monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged.
 
 Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,
 3 an --expect'ed check is unknown.";
@@ -226,7 +227,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 10_000.0)]
     pub converge_deadline: f64,
     /// Checks to run on the recorded history, comma-separated, or `none`.
-    #[arg(long, default_value = "linearizable,read-your-writes,monotonic-reads,no-stale-reads,converged", value_parser = parse_checks)]
+    #[arg(long, default_value = "linearizable,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,converged", value_parser = parse_checks)]
     pub checks: CheckList,
     /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
     #[arg(long = "expect", value_name = "CHECK")]

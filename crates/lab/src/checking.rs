@@ -53,10 +53,12 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, Check
 
 /// The checks `dsys simulate` runs unless told otherwise. (`no-lost-writes` needs final
 /// reads, which simulated workloads do not make yet.)
-pub const SIMULATION_CHECKS: [CheckName; 5] = [
+pub const SIMULATION_CHECKS: [CheckName; 7] = [
     CheckName::Linearizable,
     CheckName::ReadYourWrites,
     CheckName::MonotonicReads,
+    CheckName::MonotonicWrites,
+    CheckName::WritesFollowReads,
     CheckName::NoStaleReads,
     CheckName::Converged,
 ];
