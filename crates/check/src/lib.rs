@@ -12,6 +12,7 @@ pub mod read;
 pub mod reference;
 pub mod report;
 pub mod robustness;
+pub mod sequential;
 pub mod session;
 pub mod stats;
 pub mod synth;

@@ -5,6 +5,7 @@
 
 use crate::linear::PartOp;
 use crate::model::{Counter, ListAppend, Model, ModelKind, Register, Set};
+use crate::sequential::SeqOp;
 
 /// The largest history the reference accepts.
 pub const MAX_OPS: usize = 12;
@@ -57,4 +58,56 @@ fn place<M: Model>(model: &M, ops: &[PartOp], used: u32, state: &mut M::State) -
         }
     }
     false
+}
+
+/// Sequential consistency by brute force: every interleaving of the processes
+/// (indeterminate operations placed or skipped). For cross-checking on tiny histories.
+pub fn sequential(model: ModelKind, procs: &[Vec<SeqOp>], keys: usize) -> bool {
+    fn go<M: Model>(
+        model: &M,
+        procs: &[Vec<SeqOp>],
+        heads: &mut Vec<usize>,
+        states: &mut Vec<M::State>,
+    ) -> bool {
+        if procs
+            .iter()
+            .zip(heads.iter())
+            .all(|(p, &h)| p[h..].iter().all(|o| !o.completed))
+        {
+            return true;
+        }
+        for p in 0..procs.len() {
+            let Some(op) = procs[p].get(heads[p]).cloned() else {
+                continue;
+            };
+            if let Some(u) = model.step(&mut states[op.key], &op.action) {
+                heads[p] += 1;
+                let found = go(model, procs, heads, states);
+                heads[p] -= 1;
+                model.undo(&mut states[op.key], u);
+                if found {
+                    return true;
+                }
+            }
+            if !op.completed {
+                heads[p] += 1;
+                let found = go(model, procs, heads, states);
+                heads[p] -= 1;
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    fn run<M: Model>(model: &M, procs: &[Vec<SeqOp>], keys: usize) -> bool {
+        let mut states = (0..keys).map(|_| model.init()).collect();
+        go(model, procs, &mut vec![0; procs.len()], &mut states)
+    }
+    match model {
+        ModelKind::Register | ModelKind::Kv => run(&Register, procs, keys),
+        ModelKind::Set => run(&Set, procs, keys),
+        ModelKind::Counter => run(&Counter, procs, keys),
+        ModelKind::ListAppend => run(&ListAppend, procs, keys),
+    }
 }

@@ -68,7 +68,7 @@ impl CheckName {
 
     /// Whether this build can run the check on a history file.
     pub fn runs_on_histories(self) -> bool {
-        self == CheckName::Linearizable || self.is_session_check()
+        matches!(self, CheckName::Linearizable | CheckName::Sequential) || self.is_session_check()
     }
 
     /// Session and staleness checks (register and key-value histories only).
@@ -104,7 +104,7 @@ pub enum CheckError {
     Model(#[from] ModelError),
     /// The check exists but this build cannot run it on a history.
     #[error(
-        "check `{0}` cannot be run on a history file yet (available: linearizable, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
+        "check `{0}` cannot be run on a history file yet (available: linearizable, sequential, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
     )]
     Unavailable(CheckName),
     /// The check does not apply to the model.
@@ -262,6 +262,15 @@ pub fn run(
                     reason: l.reason,
                     failed_keys: l.failed_keys,
                     witness: l.witness,
+                }
+            }
+            CheckName::Sequential => {
+                // Linearizable implies sequentially consistent: the linearisation is an
+                // order that respects every process's order. Try the cheaper search first.
+                if linear::check(history, model, budget)?.verdict == Verdict::Pass {
+                    crate::sequential::implied_by_linearizability(history, model)?
+                } else {
+                    crate::sequential::check(history, model, budget)?
                 }
             }
             session if session.is_session_check() => {

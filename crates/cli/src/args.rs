@@ -45,7 +45,8 @@ Examples:
 Models: register (read, write, cas on one register), kv (a register per key),
 set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
 
-Checks: linearizable (every model); read-your-writes, monotonic-reads, monotonic-writes,
+Checks: linearizable, sequential (every model; sequential spans keys, so it searches the
+whole store at once); read-your-writes, monotonic-reads, monotonic-writes,
 writes-follow-reads, no-stale-reads (with k-staleness and t-visibility), no-lost-writes
 (register and kv; values unique).
 
@@ -122,7 +123,7 @@ Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-
 one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
-Checks (--checks, --expect): linearizable, read-your-writes, monotonic-reads,
+Checks (--checks, --expect): linearizable, sequential, read-your-writes, monotonic-reads,
 monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged.
 
 Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,

@@ -10,12 +10,13 @@ mod search;
 mod witness;
 
 pub use search::{Explored, Goal, PartOp, explore};
+pub(crate) use search::{state_print, zobrist_key};
 pub(crate) use witness::witness_op;
 pub use witness::{Witness, WitnessOp, describe};
 
 use crate::budget::{Budget, Exhausted};
-use crate::history::{History, KeyId};
-use crate::model::{Counter, ListAppend, Model, ModelKind, Register, Set};
+use crate::history::{History, KeyId, Op};
+use crate::model::{Action, Counter, ListAppend, Model, ModelKind, Register, Set};
 use crate::verdict::Verdict;
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -126,28 +127,41 @@ pub fn bound_indeterminate(model: ModelKind, ops: &mut Vec<PartOp>) {
     });
 }
 
-/// Split a history into per-key partitions of model actions, in call order.
-pub fn partitions(
+/// Every operation that carries information for `model`, with its action, in call
+/// order; an error for an operation the model does not have.
+pub(crate) fn model_actions(
     history: &History,
     model: ModelKind,
-) -> Result<Vec<(KeyId, Vec<PartOp>)>, ModelError> {
+) -> Result<Vec<(&Op, Action)>, ModelError> {
     if model == ModelKind::Register && history.keys.len() > 1 {
         return Err(ModelError::KeysForRegister(history.keys.len()));
     }
-    let mut by_key: BTreeMap<KeyId, Vec<PartOp>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(history.ops.len());
     for op in &history.ops {
         let action = model.action(op).map_err(|message| ModelError::Op {
             line: op.lines.0,
             message,
         })?;
         if let Some(action) = action {
-            by_key.entry(op.key).or_default().push(PartOp {
-                id: op.id,
-                action,
-                call: op.call,
-                ret: op.ret,
-            });
+            out.push((op, action));
         }
+    }
+    Ok(out)
+}
+
+/// Split a history into per-key partitions of model actions, in call order.
+pub fn partitions(
+    history: &History,
+    model: ModelKind,
+) -> Result<Vec<(KeyId, Vec<PartOp>)>, ModelError> {
+    let mut by_key: BTreeMap<KeyId, Vec<PartOp>> = BTreeMap::new();
+    for (op, action) in model_actions(history, model)? {
+        by_key.entry(op.key).or_default().push(PartOp {
+            id: op.id,
+            action,
+            call: op.call,
+            ret: op.ret,
+        });
     }
     let mut parts: Vec<(KeyId, Vec<PartOp>)> = by_key.into_iter().collect();
     for (_, ops) in &mut parts {

@@ -65,7 +65,7 @@ const NIL: usize = usize::MAX;
 const MEMO_ENTRY_BYTES: u64 = 32;
 
 /// A random 128-bit key for operation `i` (Zobrist hashing), fixed for all runs.
-fn zobrist_key(i: usize) -> u128 {
+pub(crate) fn zobrist_key(i: usize) -> u128 {
     let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xd1b5_4a32_d192_ed03;
     let mut next = || {
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -78,7 +78,7 @@ fn zobrist_key(i: usize) -> u128 {
 }
 
 /// A 128-bit fingerprint of a model state: two SipHash digests with different prefixes.
-fn state_print<S: Hash>(state: &S) -> u128 {
+pub(crate) fn state_print<S: Hash>(state: &S) -> u128 {
     let half = |prefix: u64| {
         // Fixed keys: the same state gives the same digest in every run.
         let mut h = std::collections::hash_map::DefaultHasher::new();
