@@ -5,6 +5,7 @@
 //! [`ModelKind`].
 
 pub mod budget;
+pub mod causal;
 pub mod history;
 pub mod linear;
 pub mod model;

@@ -68,7 +68,10 @@ impl CheckName {
 
     /// Whether this build can run the check on a history file.
     pub fn runs_on_histories(self) -> bool {
-        matches!(self, CheckName::Linearizable | CheckName::Sequential) || self.is_session_check()
+        matches!(
+            self,
+            CheckName::Linearizable | CheckName::Sequential | CheckName::Causal
+        ) || self.is_session_check()
     }
 
     /// Session and staleness checks (register and key-value histories only).
@@ -104,7 +107,7 @@ pub enum CheckError {
     Model(#[from] ModelError),
     /// The check exists but this build cannot run it on a history.
     #[error(
-        "check `{0}` cannot be run on a history file yet (available: linearizable, sequential, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
+        "check `{0}` cannot be run on a history file yet (available: linearizable, sequential, causal, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
     )]
     Unavailable(CheckName),
     /// The check does not apply to the model.
@@ -272,6 +275,15 @@ pub fn run(
                 } else {
                     crate::sequential::check(history, model, budget)?
                 }
+            }
+            CheckName::Causal => {
+                if !matches!(model, ModelKind::Register | ModelKind::Kv) {
+                    return Err(CheckError::NotForModel {
+                        check: CheckName::Causal,
+                        model,
+                    });
+                }
+                crate::causal::check(history, budget)
             }
             session if session.is_session_check() => {
                 if !matches!(model, ModelKind::Register | ModelKind::Kv) {

@@ -28,7 +28,8 @@ struct KeyView<'a> {
     last_update: u64,
 }
 
-fn written(op: &Op) -> Option<i64> {
+/// The value a write or compare-and-set puts in place.
+pub(crate) fn written(op: &Op) -> Option<i64> {
     match (op.f, &op.input) {
         (OpFn::Write, Value::Int(v)) => Some(*v),
         (OpFn::Cas, Value::List(p)) if p.len() == 2 => Some(p[1]),
@@ -98,7 +99,8 @@ fn views(history: &History) -> Result<Vec<KeyView<'_>>, String> {
     Ok(views)
 }
 
-fn result(
+/// A result with these counts and witness.
+pub(crate) fn result(
     verdict: Verdict,
     counts: &[(&'static str, u64)],
     witness: Option<Witness>,
@@ -139,7 +141,8 @@ fn unknown(reason: String) -> CheckResult {
     }
 }
 
-fn witness(key: &str, explanation: String, ops: &[&Op]) -> Witness {
+/// A witness of `ops` (in invocation order, each once).
+pub(crate) fn witness(key: &str, explanation: String, ops: &[&Op]) -> Witness {
     let mut ops: Vec<&Op> = ops.to_vec();
     ops.sort_by_key(|o| o.call);
     ops.dedup_by_key(|o| o.id);

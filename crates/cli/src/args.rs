@@ -46,7 +46,7 @@ Models: register (read, write, cas on one register), kv (a register per key),
 set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
 
 Checks: linearizable, sequential (every model; sequential spans keys, so it searches the
-whole store at once); read-your-writes, monotonic-reads, monotonic-writes,
+whole store at once); causal, read-your-writes, monotonic-reads, monotonic-writes,
 writes-follow-reads, no-stale-reads (with k-staleness and t-visibility), no-lost-writes
 (register and kv; values unique).
 
@@ -123,7 +123,7 @@ Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-
 one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
-Checks (--checks, --expect): linearizable, sequential, read-your-writes, monotonic-reads,
+Checks (--checks, --expect): linearizable, sequential, causal, read-your-writes, monotonic-reads,
 monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged.
 
 Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,
@@ -228,7 +228,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 10_000.0)]
     pub converge_deadline: f64,
     /// Checks to run on the recorded history, comma-separated, or `none`.
-    #[arg(long, default_value = "linearizable,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,converged", value_parser = parse_checks)]
+    #[arg(long, default_value = "linearizable,causal,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,converged", value_parser = parse_checks)]
     pub checks: CheckList,
     /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
     #[arg(long = "expect", value_name = "CHECK")]

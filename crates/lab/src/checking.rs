@@ -53,8 +53,9 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, Check
 
 /// The checks `dsys simulate` runs unless told otherwise. (`no-lost-writes` needs final
 /// reads, which simulated workloads do not make yet.)
-pub const SIMULATION_CHECKS: [CheckName; 7] = [
+pub const SIMULATION_CHECKS: [CheckName; 8] = [
     CheckName::Linearizable,
+    CheckName::Causal,
     CheckName::ReadYourWrites,
     CheckName::MonotonicReads,
     CheckName::MonotonicWrites,
