@@ -8,8 +8,11 @@
 //! Indeterminate operations may be placed or skipped.
 
 use crate::budget::{Budget, Exhausted};
+use crate::history::Op;
 use crate::history::{History, Status};
-use crate::linear::{ModelError, describe, model_actions, state_print, zobrist_key};
+use crate::linear::{
+    ModelError, Witness, describe, model_actions, state_print, supports, witness_op, zobrist_key,
+};
 use crate::model::{Action, Counter, ListAppend, Model, ModelKind, Register, Set};
 use crate::report::CheckResult;
 use crate::verdict::Verdict;
@@ -242,6 +245,71 @@ pub fn implied_by_linearizability(
     })
 }
 
+/// Shrink a failing history to a small set of operations that still cannot be
+/// interleaved, never dropping a write that a remaining read (or cas) depends on.
+/// Returns history op ids in order.
+fn minimise(model: ModelKind, procs: &[Vec<SeqOp>], keys: usize, budget: &Budget) -> Vec<usize> {
+    let limit = budget
+        .remaining()
+        .map_or(std::time::Duration::from_secs(2), |r| {
+            r.min(std::time::Duration::from_secs(2))
+        });
+    let mut local = Budget::new(Some(limit), 1 << 30);
+    let fails = |ops: &[SeqOp], local: &mut Budget| {
+        let mut by_process: BTreeMap<usize, Vec<SeqOp>> = BTreeMap::new();
+        for op in ops {
+            let p = procs
+                .iter()
+                .position(|p| p.iter().any(|o| o.id == op.id))
+                .unwrap_or(0);
+            by_process.entry(p).or_default().push(op.clone());
+        }
+        let regrouped: Vec<Vec<SeqOp>> = by_process.into_values().collect();
+        matches!(consistent(model, &regrouped, keys, local), Ok(false))
+    };
+    let mut keep: Vec<SeqOp> = procs.iter().flatten().cloned().collect();
+    let mut chunks = 2;
+    while keep.len() > 1 && local.check_clock().is_ok() {
+        let size = keep.len().div_ceil(chunks);
+        let mut reduced = false;
+        for start in (0..keep.len()).step_by(size.max(1)) {
+            let range = start..start + size;
+            let removed: Vec<&SeqOp> = keep
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| range.contains(i))
+                .map(|(_, o)| o)
+                .collect();
+            let candidate: Vec<SeqOp> = keep
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !range.contains(i))
+                .map(|(_, o)| o.clone())
+                .collect();
+            let justified = candidate.iter().all(|r| {
+                !removed
+                    .iter()
+                    .any(|w| w.key == r.key && supports(&r.action, &w.action))
+            });
+            if justified && !candidate.is_empty() && fails(&candidate, &mut local) {
+                keep = candidate;
+                chunks = (chunks - 1).max(2);
+                reduced = true;
+                break;
+            }
+        }
+        if !reduced {
+            if chunks >= keep.len() {
+                break;
+            }
+            chunks = (chunks * 2).min(keep.len());
+        }
+    }
+    let mut ids: Vec<usize> = keep.iter().map(|o| o.id).collect();
+    ids.sort_unstable();
+    ids
+}
+
 /// Check sequential consistency of a whole history.
 pub fn check(
     history: &History,
@@ -267,6 +335,7 @@ pub fn check(
             witness: None,
         },
         Ok(Err(stuck)) => {
+            let witness_ids = minimise(model, &procs, keys, budget);
             let blocked: Vec<String> = procs
                 .iter()
                 .zip(&stuck.heads)
@@ -279,12 +348,24 @@ pub fn check(
                 stuck.placed,
                 blocked.join("; ")
             );
+            let ops: Vec<&Op> = witness_ids.iter().map(|&id| &history.ops[id]).collect();
+            let explanation = format!(
+                "no interleaving of these {} operations respects each process's order and a {}",
+                ops.len(),
+                model.name()
+            );
+            let witness = Witness {
+                key: String::new(),
+                explanation,
+                ops: ops.into_iter().map(witness_op).collect(),
+                minimal: true,
+            };
             CheckResult {
                 result: Verdict::Fail,
                 counts,
                 reason: Some(reason),
                 failed_keys: Vec::new(),
-                witness: None,
+                witness: Some(witness),
             }
         }
         Err(exhausted) => CheckResult {

@@ -129,4 +129,20 @@ fn sequential_consistency_spans_keys() {
                 {:process 1, :type :invoke, :f :read, :key \"y\", :value nil}\n{:process 1, :type :ok, :f :read, :key \"y\", :value 2}\n\
                 {:process 1, :type :invoke, :f :read, :key \"x\", :value nil}\n{:process 1, :type :ok, :f :read, :key \"x\", :value nil}\n";
     assert_eq!(sequential(text, ModelKind::Kv), Verdict::Fail);
+    // The witness keeps what is needed: both of p0's writes and p1's two reads.
+    let history = read_history(text, None).unwrap();
+    let report = run(
+        &history,
+        ModelKind::Kv,
+        &[CheckName::Sequential],
+        &mut Budget::unlimited(),
+    )
+    .unwrap();
+    let witness = report.checks["sequential"].witness.clone().unwrap();
+    assert_eq!(witness.ops.len(), 4, "{witness:?}");
+    assert!(
+        witness
+            .explanation
+            .starts_with("no interleaving of these 4 operations")
+    );
 }

@@ -11,8 +11,8 @@ mod witness;
 
 pub use search::{Explored, Goal, PartOp, explore};
 pub(crate) use search::{state_print, zobrist_key};
-pub(crate) use witness::witness_op;
 pub use witness::{Witness, WitnessOp, describe};
+pub(crate) use witness::{supports, witness_op};
 
 use crate::budget::{Budget, Exhausted};
 use crate::history::{History, KeyId, Op};

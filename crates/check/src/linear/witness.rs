@@ -55,7 +55,7 @@ pub struct Witness {
 }
 
 /// Whether `writer` produced something `reader` observed or depends on.
-fn supports(reader: &Action, writer: &Action) -> bool {
+pub(crate) fn supports(reader: &Action, writer: &Action) -> bool {
     match (reader, writer) {
         (Action::Read(Value::Int(v)), Action::Write(w) | Action::Cas(_, w)) => v == w,
         (Action::Cas(e, _), Action::Write(w) | Action::Cas(_, w)) => e == w,
