@@ -15,6 +15,7 @@ pub mod report;
 pub mod robustness;
 pub mod sequential;
 pub mod session;
+mod shrink;
 pub mod stats;
 pub mod synth;
 pub mod timeline;

@@ -267,44 +267,20 @@ fn minimise(model: ModelKind, procs: &[Vec<SeqOp>], keys: usize, budget: &Budget
         let regrouped: Vec<Vec<SeqOp>> = by_process.into_values().collect();
         matches!(consistent(model, &regrouped, keys, local), Ok(false))
     };
-    let mut keep: Vec<SeqOp> = procs.iter().flatten().cloned().collect();
-    let mut chunks = 2;
-    while keep.len() > 1 && local.check_clock().is_ok() {
-        let size = keep.len().div_ceil(chunks);
-        let mut reduced = false;
-        for start in (0..keep.len()).step_by(size.max(1)) {
-            let range = start..start + size;
-            let removed: Vec<&SeqOp> = keep
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| range.contains(i))
-                .map(|(_, o)| o)
-                .collect();
-            let candidate: Vec<SeqOp> = keep
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !range.contains(i))
-                .map(|(_, o)| o.clone())
-                .collect();
-            let justified = candidate.iter().all(|r| {
+    let clock = local.clone();
+    let (keep, _) = crate::shrink::shrink(
+        procs.iter().flatten().cloned().collect(),
+        |_| false,
+        |rest, removed| {
+            rest.iter().all(|r| {
                 !removed
                     .iter()
                     .any(|w| w.key == r.key && supports(&r.action, &w.action))
-            });
-            if justified && !candidate.is_empty() && fails(&candidate, &mut local) {
-                keep = candidate;
-                chunks = (chunks - 1).max(2);
-                reduced = true;
-                break;
-            }
-        }
-        if !reduced {
-            if chunks >= keep.len() {
-                break;
-            }
-            chunks = (chunks * 2).min(keep.len());
-        }
-    }
+            })
+        },
+        |rest| fails(rest, &mut local),
+        &clock,
+    );
     let mut ids: Vec<usize> = keep.iter().map(|o| o.id).collect();
     ids.sort_unstable();
     ids

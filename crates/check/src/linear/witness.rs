@@ -118,53 +118,21 @@ pub(super) fn find(
         }
     }
     let cut = cuts.get(lo).copied().unwrap_or(u64::MAX);
-    let mut keep = prefix(ops, cut);
+    let keep = prefix(ops, cut);
     let culprit = keep.iter().find(|o| o.ret == cut).map(|o| o.id);
 
     // 2. Delta debugging: drop chunks while the rest still fails.
-    let mut chunks = 2;
-    while keep.len() > 1 {
-        if local.check_clock().is_err() {
-            minimal = false;
-            break;
-        }
-        let size = keep.len().div_ceil(chunks);
-        let mut reduced = false;
-        for start in (0..keep.len()).step_by(size.max(1)) {
-            let in_chunk =
-                |i: usize, o: &PartOp| (start..start + size).contains(&i) && Some(o.id) != culprit;
-            let removed: Vec<&PartOp> = keep
-                .iter()
-                .enumerate()
-                .filter(|&(i, o)| in_chunk(i, o))
-                .map(|(_, o)| o)
-                .collect();
-            if removed.is_empty() {
-                continue;
-            }
-            let candidate: Vec<PartOp> = keep
-                .iter()
-                .enumerate()
-                .filter(|&(i, o)| !in_chunk(i, o))
-                .map(|(_, o)| o.clone())
-                .collect();
-            let justified = candidate
-                .iter()
-                .all(|r| !removed.iter().any(|w| supports(&r.action, &w.action)));
-            if justified && fails(model, &candidate, &mut local) {
-                keep = candidate;
-                chunks = (chunks - 1).max(2);
-                reduced = true;
-                break;
-            }
-        }
-        if !reduced {
-            if chunks >= keep.len() {
-                break;
-            }
-            chunks = (chunks * 2).min(keep.len());
-        }
-    }
+    let (keep, finished) = crate::shrink::shrink(
+        keep,
+        |o| Some(o.id) == culprit,
+        |rest, removed| {
+            rest.iter()
+                .all(|r| !removed.iter().any(|w| supports(&r.action, &w.action)))
+        },
+        |rest| fails(model, rest, &mut local.clone()),
+        &local,
+    );
+    minimal &= finished;
 
     let key_name = history.keys[key as usize].clone();
     let culprit_op = culprit.map(|id| &history.ops[id]);
