@@ -7,6 +7,7 @@
 //! - [`primary_async`]: one primary replicates asynchronously to followers, reads go to
 //!   any replica, no failover.
 
+pub mod clock;
 pub mod kv;
 pub mod primary_async;
 pub mod single;
