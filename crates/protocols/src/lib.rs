@@ -8,6 +8,7 @@
 //!   any replica, no failover.
 
 pub mod clock;
+pub mod crdt;
 pub mod kv;
 pub mod primary_async;
 pub mod single;

@@ -85,6 +85,15 @@ impl VersionVector {
     }
 }
 
+impl FromIterator<(NodeId, u64)> for VersionVector {
+    /// A vector with these counters (later entries for the same node win).
+    fn from_iter<I: IntoIterator<Item = (NodeId, u64)>>(entries: I) -> Self {
+        VersionVector {
+            counters: entries.into_iter().collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
