@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod crdt;
 pub mod kv;
+pub mod merkle;
 pub mod primary_async;
 pub mod single;
 
