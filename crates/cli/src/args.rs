@@ -224,11 +224,14 @@ pub struct SimulateArgs {
     /// Latency between regions (a distribution, ms).
     #[arg(long, default_value = "constant:40")]
     pub wan_latency: LatencyDist,
+    /// Skip the final reads (one read of every key after the final heal).
+    #[arg(long)]
+    pub no_final_reads: bool,
     /// How long after the final heal to wait for replicas to converge, ms.
     #[arg(long, default_value_t = 10_000.0)]
     pub converge_deadline: f64,
     /// Checks to run on the recorded history, comma-separated, or `none`.
-    #[arg(long, default_value = "linearizable,causal,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,converged", value_parser = parse_checks)]
+    #[arg(long, default_value = "linearizable,causal,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,no-lost-writes,converged", value_parser = parse_checks)]
     pub checks: CheckList,
     /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
     #[arg(long = "expect", value_name = "CHECK")]
@@ -312,6 +315,7 @@ impl SimulateArgs {
                 mix: self.mix,
                 think: self.think,
                 timeout_ms: self.timeout,
+                final_reads: !self.no_final_reads,
             },
             convergence: ConvergenceConfig {
                 deadline_ms: self.converge_deadline,

@@ -51,9 +51,8 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, Check
     Ok((history, report))
 }
 
-/// The checks `dsys simulate` runs unless told otherwise. (`no-lost-writes` needs final
-/// reads, which simulated workloads do not make yet.)
-pub const SIMULATION_CHECKS: [CheckName; 8] = [
+/// The checks `dsys simulate` runs unless told otherwise.
+pub const SIMULATION_CHECKS: [CheckName; 9] = [
     CheckName::Linearizable,
     CheckName::Causal,
     CheckName::ReadYourWrites,
@@ -61,6 +60,7 @@ pub const SIMULATION_CHECKS: [CheckName; 8] = [
     CheckName::MonotonicWrites,
     CheckName::WritesFollowReads,
     CheckName::NoStaleReads,
+    CheckName::NoLostWrites,
     CheckName::Converged,
 ];
 

@@ -150,3 +150,47 @@ fn causal_consistency_of_the_reference_protocols() {
     println!("primary-async: causal violations on {pa} of 100 swarm seeds");
     assert!(pa > 20, "only {pa}");
 }
+
+#[test]
+fn final_reads_expose_writes_lost_to_unsynced_crashes() {
+    let lost_on = |durability: &str| {
+        (0..100)
+            .filter(|&seed| {
+                let scenario = Scenario {
+                    protocol: Protocol::Single,
+                    settings: Settings::parse(
+                        Protocol::Single,
+                        &[format!("durability={durability}")],
+                    )
+                    .unwrap(),
+                    sim: SimConfig {
+                        seed,
+                        nemesis: "crash-restart".parse().unwrap(),
+                        ..SimConfig::default()
+                    },
+                    schedule: None,
+                };
+                let run = scenario.run(&mut |_| {}).unwrap();
+                assert_eq!(
+                    run.outcome.stats.final_reads, 8,
+                    "every key read once after the heal"
+                );
+                let report = check_run(&run, &[CheckName::NoLostWrites], None).unwrap();
+                let lost = &report.checks["no-lost-writes"];
+                assert_ne!(
+                    lost.result,
+                    Verdict::Unknown,
+                    "seed {seed}: {:?}",
+                    lost.reason
+                );
+                lost.result == Verdict::Fail
+            })
+            .count()
+    };
+    assert_eq!(lost_on("synced"), 0);
+    let buffered = lost_on("buffered");
+    println!(
+        "single durability=buffered under crash-restart: acknowledged writes lost on {buffered} of 100 seeds"
+    );
+    assert!(buffered >= 5, "only {buffered}");
+}

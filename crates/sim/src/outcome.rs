@@ -35,6 +35,8 @@ pub struct RunStats {
     /// Of `ops_fail`, those the system refused (unavailable, no leader) rather than
     /// answered (a compare-and-set that found another value).
     pub ops_refused: u64,
+    /// Final reads made after the heal (not counted as workload operations).
+    pub final_reads: u64,
     /// Virtual latency of every `ok` operation, ns, in completion order.
     pub ok_latencies_ns: Vec<u64>,
     /// Node crashes.

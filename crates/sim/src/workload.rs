@@ -92,6 +92,14 @@ pub struct WorkloadConfig {
     pub think: LatencyDist,
     /// After this long without an answer an operation is recorded as indeterminate.
     pub timeout_ms: f64,
+    /// After the final heal and convergence, read every key once (Jepsen's final reads),
+    /// so lost writes can be judged.
+    #[serde(default = "final_reads_default")]
+    pub final_reads: bool,
+}
+
+fn final_reads_default() -> bool {
+    true
 }
 
 impl Default for WorkloadConfig {
@@ -104,6 +112,7 @@ impl Default for WorkloadConfig {
             mix: OpMix::default(),
             think: LatencyDist::Exponential { mean: 50.0 },
             timeout_ms: 500.0,
+            final_reads: true,
         }
     }
 }

@@ -37,6 +37,8 @@ pub(super) struct Client {
     /// The latest value this client knows for each key (for compare-and-set).
     seen: BTreeMap<Key, Value>,
     rng: DetRng,
+    /// The next key this client reads in the final-reads phase.
+    final_key: u64,
 }
 
 impl Client {
@@ -50,6 +52,7 @@ impl Client {
             pending: None,
             seen: BTreeMap::new(),
             rng: DetRng::derive(seed, StreamId::Other(1 + index as u64)),
+            final_key: index as u64,
         }
     }
 
@@ -76,6 +79,12 @@ impl<N: Node> World<N> {
         self.ops_issued += 1;
         let client = &mut self.clients[c];
         let op = self.workload.next_op(&mut client.rng, &client.seen);
+        self.invoke(c, op);
+    }
+
+    /// Send `op` on behalf of client `c` and arm its timeout.
+    fn invoke(&mut self, c: usize, op: Op) {
+        let client = &mut self.clients[c];
         client.seq += 1;
         let request = Request {
             id: RequestId {
@@ -100,6 +109,28 @@ impl<N: Node> World<N> {
                 request: request.id,
             },
         );
+    }
+
+    /// After the final heal: every key is read once, client `c` taking keys `c`, `c + C`,
+    /// ... in turn, so lost writes can be judged from the history.
+    pub(super) fn start_final_reads(&mut self) {
+        let keys = self.config.workload.keys;
+        if !self.config.workload.final_reads || keys == 0 {
+            self.phase = Phase::Done;
+            return;
+        }
+        self.phase = Phase::FinalReads { outstanding: keys };
+        for c in 0..self.clients.len() {
+            self.next_final_read(c);
+        }
+    }
+
+    fn next_final_read(&mut self, c: usize) {
+        let key = self.clients[c].final_key;
+        if key < self.config.workload.keys {
+            self.clients[c].final_key += self.clients.len() as u64;
+            self.invoke(c, Op::Read { key });
+        }
     }
 
     fn send_request(&mut self, c: usize, target: NodeId, request: Request) {
@@ -232,6 +263,19 @@ impl<N: Node> World<N> {
         self.trace.write_u64(now.as_nanos());
         self.trace.write_u64(client.process);
         self.trace.write_u64(read.unwrap_or(u64::MAX));
+        if let Phase::FinalReads { outstanding } = self.phase {
+            // Final reads are judged from the history; they are not workload operations.
+            self.stats.final_reads += 1;
+            self.phase = if outstanding <= 1 {
+                Phase::Done
+            } else {
+                Phase::FinalReads {
+                    outstanding: outstanding - 1,
+                }
+            };
+            self.next_final_read(c);
+            return;
+        }
         match kind {
             EventType::Ok => {
                 self.stats.ops_ok += 1;

@@ -154,12 +154,12 @@ impl<N: Node> World<N> {
         if self.replicas_agree() {
             self.converged = true;
             self.time_to_converge = Some(waited);
-            self.phase = Phase::Done;
+            self.start_final_reads();
             return;
         }
         let deadline = Duration::from_nanos(millis_to_nanos(self.config.convergence.deadline_ms));
         if waited >= deadline {
-            self.phase = Phase::Done;
+            self.start_final_reads();
             return;
         }
         let interval =

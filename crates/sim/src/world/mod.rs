@@ -87,6 +87,8 @@ enum Phase {
     Workload,
     /// Faults stopped and everything healed at `since`; waiting for convergence.
     Healing { since: Instant },
+    /// Each client reads its share of the keys once; `outstanding` reads remain.
+    FinalReads { outstanding: u64 },
     /// Finished.
     Done,
 }
