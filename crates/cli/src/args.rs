@@ -116,7 +116,8 @@ Examples:
   dsys simulate --protocol single --set durability=buffered --nemesis crash-restart --format json
   dsys simulate --protocol primary-async --nodes 6 --regions 2 --wan-latency constant:40 \\
       --nemesis swarm --out run.json --history history.jsonl
-  dsys simulate --protocol single --schedule faults.json";
+  dsys simulate --protocol single --schedule faults.json
+  dsys simulate --protocol leader-follower --set replication=semi-sync --set acks=2 --nemesis isolate-leader";
 
 const NEMESIS_HELP: &str = "\
 Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
@@ -138,6 +139,7 @@ fn simulate_help() -> String {
             let values = match setting.kind {
                 SettingKind::Choice(words) => words.join("|"),
                 SettingKind::Millis { min, max } => format!("MS ({min}..={max})"),
+                SettingKind::Count { min, max } => format!("N ({min}..={max})"),
             };
             protocols.push_str(&format!(
                 "      {}={}  (default {}) {}\n",
@@ -175,7 +177,7 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Protocol to run: single, primary-async.
+    /// Protocol to run: single, primary-async, leader-follower.
     #[arg(long, default_value = "primary-async")]
     pub protocol: String,
     /// A protocol setting, KEY=VALUE; repeatable.

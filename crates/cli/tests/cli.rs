@@ -159,7 +159,7 @@ fn table_output_and_help() {
 fn unknown_protocol() {
     assert_bad_input(
         &["simulate", "--protocol", "paxos"],
-        "unknown protocol `paxos` (known: single, primary-async)",
+        "unknown protocol `paxos` (known: single, primary-async, leader-follower)",
     );
 }
 
@@ -378,4 +378,71 @@ fn a_scripted_schedule_is_followed_and_checked() {
         &["simulate", "--schedule", backwards.to_str().unwrap()],
         "comes before the previous action",
     );
+}
+
+#[test]
+fn leader_follower_settings_are_checked() {
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "leader-follower",
+            "--set",
+            "replication=quorum",
+        ],
+        "expected one of async, semi-sync, sync",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "leader-follower",
+            "--set",
+            "replication=semi-sync",
+            "--set",
+            "acks=5",
+        ],
+        "--set acks=5: expected at most 4 (nodes - 1) for 5 nodes",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "leader-follower",
+            "--set",
+            "fencing=maybe",
+        ],
+        "expected one of on, off",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "leader-follower",
+            "--set",
+            "acks=0",
+        ],
+        "a whole number from 1 to 999",
+    );
+    let help = stdout(&dsys(&["simulate", "--help"]));
+    for line in [
+        "  leader-follower\n",
+        "replication=async|semi-sync|sync",
+        "fencing=on|off",
+        "election-timeout=MS",
+    ] {
+        assert!(help.contains(line), "help lacks {line:?}");
+    }
+    let o = dsys(&[
+        "simulate",
+        "--protocol",
+        "leader-follower",
+        "--set",
+        "replication=semi-sync",
+        "--set",
+        "acks=2",
+        "--ops",
+        "200",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

@@ -2,7 +2,10 @@
 
 use crate::error::LabError;
 use dsys_node::{Durability, Duration};
-use dsys_protocols::{PrimaryAsyncConfig, PrimaryAsyncNode, SingleConfig, SingleNode};
+use dsys_protocols::{
+    LeaderFollowerConfig, LeaderFollowerNode, PrimaryAsyncConfig, PrimaryAsyncNode, Replication,
+    SingleConfig, SingleNode,
+};
 use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -17,17 +20,24 @@ pub enum Protocol {
     Single,
     /// A primary replicating asynchronously to followers, no failover.
     PrimaryAsync,
+    /// A leader replicating a log (sync, semi-sync or async) with failover and fencing.
+    LeaderFollower,
 }
 
 impl Protocol {
     /// Every protocol, in catalog order.
-    pub const ALL: [Protocol; 2] = [Protocol::Single, Protocol::PrimaryAsync];
+    pub const ALL: [Protocol; 3] = [
+        Protocol::Single,
+        Protocol::PrimaryAsync,
+        Protocol::LeaderFollower,
+    ];
 
     /// The stable CLI name.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Single => "single",
             Protocol::PrimaryAsync => "primary-async",
+            Protocol::LeaderFollower => "leader-follower",
         }
     }
 
@@ -36,6 +46,14 @@ impl Protocol {
         match self {
             Protocol::Single => &[DURABILITY],
             Protocol::PrimaryAsync => &[DURABILITY, HEARTBEAT],
+            Protocol::LeaderFollower => &[
+                REPLICATION,
+                ACKS,
+                READS,
+                FENCING,
+                HEARTBEAT,
+                ELECTION_TIMEOUT,
+            ],
         }
     }
 }
@@ -64,6 +82,13 @@ impl FromStr for Protocol {
 pub enum SettingKind {
     /// One of these words.
     Choice(&'static [&'static str]),
+    /// A whole number in `min..=max`.
+    Count {
+        /// Smallest.
+        min: u64,
+        /// Largest.
+        max: u64,
+    },
     /// Whole milliseconds in `min..=max`.
     Millis {
         /// Smallest.
@@ -91,6 +116,44 @@ const DURABILITY: SettingSpec = SettingSpec {
     kind: SettingKind::Choice(&["synced", "buffered"]),
     default: "synced",
     help: "fsync each write before acknowledging it (synced) or not (buffered: a crash loses it)",
+};
+
+const REPLICATION: SettingSpec = SettingSpec {
+    key: "replication",
+    kind: SettingKind::Choice(&["async", "semi-sync", "sync"]),
+    default: "async",
+    help: "followers that must acknowledge a write first: none, `acks` of them, or all",
+};
+
+const ACKS: SettingSpec = SettingSpec {
+    key: "acks",
+    kind: SettingKind::Count { min: 1, max: 999 },
+    default: "1",
+    help: "acknowledgements semi-sync waits for (at most nodes - 1)",
+};
+
+const READS: SettingSpec = SettingSpec {
+    key: "reads",
+    kind: SettingKind::Choice(&["leader", "any"]),
+    default: "leader",
+    help: "who answers reads: the leader only, or any replica from its own copy",
+};
+
+const FENCING: SettingSpec = SettingSpec {
+    key: "fencing",
+    kind: SettingKind::Choice(&["on", "off"]),
+    default: "on",
+    help: "reject stale epochs and step down on newer ones (off: split brain is possible)",
+};
+
+const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
+    key: "election-timeout",
+    kind: SettingKind::Millis {
+        min: 1,
+        max: 60_000,
+    },
+    default: "300",
+    help: "ms without a leader before a follower stands for election (randomised up to 2x)",
 };
 
 const HEARTBEAT: SettingSpec = SettingSpec {
@@ -121,6 +184,10 @@ impl SettingSpec {
             SettingKind::Millis { min, max } => match value.parse::<u64>() {
                 Ok(ms) if (min..=max).contains(&ms) => Ok(()),
                 _ => Err(bad(format!("whole milliseconds from {min} to {max}"))),
+            },
+            SettingKind::Count { min, max } => match value.parse::<u64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(()),
+                _ => Err(bad(format!("a whole number from {min} to {max}"))),
             },
         }
     }
@@ -191,6 +258,28 @@ impl Settings {
         self.0.clone()
     }
 
+    fn count(&self, spec: &SettingSpec) -> u64 {
+        self.get(spec).parse().unwrap_or(0)
+    }
+
+    /// Check settings that depend on the cluster size.
+    pub fn check_for_cluster(&self, protocol: Protocol, nodes: usize) -> Result<(), LabError> {
+        if protocol == Protocol::LeaderFollower && self.get(&REPLICATION) == "semi-sync" {
+            let acks = self.count(&ACKS);
+            if acks as usize >= nodes {
+                return Err(LabError::BadSettingValue {
+                    key: "acks".into(),
+                    value: acks.to_string(),
+                    expected: format!(
+                        "at most {} (nodes - 1) for {nodes} nodes",
+                        nodes.saturating_sub(1)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Every setting with its effective value, defaults included.
     pub fn effective(&self, protocol: Protocol) -> BTreeMap<String, String> {
         protocol
@@ -225,6 +314,23 @@ pub fn run(
             };
             world::<PrimaryAsyncNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }
+        Protocol::LeaderFollower => {
+            let replication = match settings.get(&REPLICATION) {
+                "sync" => Replication::Sync,
+                "semi-sync" => Replication::SemiSync {
+                    acks: settings.count(&ACKS) as usize,
+                },
+                _ => Replication::Async,
+            };
+            let config = LeaderFollowerConfig {
+                replication,
+                reads_from_any: settings.get(&READS) == "any",
+                fencing: settings.get(&FENCING) == "on",
+                heartbeat: settings.millis(&HEARTBEAT),
+                election_timeout: settings.millis(&ELECTION_TIMEOUT),
+            };
+            world::<LeaderFollowerNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
     }
 }
 
@@ -248,7 +354,7 @@ mod tests {
         let err = "raft2".parse::<Protocol>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown protocol `raft2` (known: single, primary-async)"
+            "unknown protocol `raft2` (known: single, primary-async, leader-follower)"
         );
     }
 

@@ -38,6 +38,8 @@ impl Scenario {
     /// Check settings and configuration without running.
     pub fn validate(&self) -> Result<(), LabError> {
         Settings::from_map(self.protocol, self.settings.effective_raw())?;
+        self.settings
+            .check_for_cluster(self.protocol, self.sim.nodes)?;
         self.sim.validate()?;
         if self.schedule.is_some() && !self.sim.nemesis.is_none() {
             return Err(LabError::ScheduleWithNemesis(self.sim.nemesis.to_string()));

@@ -10,9 +10,13 @@
 pub mod clock;
 pub mod crdt;
 pub mod kv;
+pub mod leader_follower;
 pub mod merkle;
 pub mod primary_async;
 pub mod single;
 
+pub use leader_follower::{
+    LeaderFollowerConfig, LeaderFollowerMessage, LeaderFollowerNode, Replication,
+};
 pub use primary_async::{PrimaryAsyncConfig, PrimaryAsyncMessage, PrimaryAsyncNode};
 pub use single::{SingleConfig, SingleMessage, SingleNode};

@@ -1,0 +1,627 @@
+//! `leader-follower`: one leader takes writes and replicates its log to followers;
+//! failover by heartbeat timeout promotes the most up-to-date reachable follower.
+//!
+//! Options (DESIGN.md's `--set` keys):
+//! - `replication`: `sync` (every follower acknowledges before the client is answered),
+//!   `semi-sync` with `acks=K` (K followers), or `async` (the leader answers at once);
+//! - `reads`: `leader` (followers redirect) or `any` (every replica answers from its copy);
+//! - `fencing`: `on` (replicas and leaders reject anything from an older epoch; a leader
+//!   that learns of a newer epoch steps down) or `off` (epochs are ignored: two leaders can
+//!   both accept writes, and followers take whatever either sends).
+//!
+//! Elections need a majority of votes, and a node votes only for a candidate whose log is
+//! at least as up to date as its own, so the promoted node is the most up-to-date one the
+//! majority can reach. The log is reconciled like Raft's: a follower truncates entries that
+//! conflict with the leader's, which is where acknowledged but unreplicated writes vanish.
+
+use crate::kv::KvData;
+use dsys_node::{
+    Context, Durability, Duration, Key, Node, NodeId, Op, Request, RequestId, Response, Storage,
+    TimerId, Value, decode_u64,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+const HEARTBEAT: TimerId = 1;
+const ELECTION: TimerId = 2;
+const MAX_BATCH: usize = 64;
+const EPOCH_KEY: &[u8] = b"epoch";
+const VOTE_KEY: &[u8] = b"vote";
+const LOG_PREFIX: &[u8] = b"log/";
+
+/// How many followers must acknowledge a write before the client hears it succeeded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Replication {
+    /// Every follower.
+    Sync,
+    /// This many followers.
+    SemiSync {
+        /// Acknowledgements needed.
+        acks: usize,
+    },
+    /// None: the leader answers as soon as it has written locally.
+    Async,
+}
+
+/// Settings of `leader-follower`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LeaderFollowerConfig {
+    /// Acknowledgements before answering a write.
+    pub replication: Replication,
+    /// Whether followers answer reads from their own copy.
+    pub reads_from_any: bool,
+    /// Whether epochs fence off stale leaders.
+    pub fencing: bool,
+    /// Leader heartbeat and catch-up period.
+    pub heartbeat: Duration,
+    /// A follower that hears nothing for this long (randomised up to twice as long)
+    /// starts an election.
+    pub election_timeout: Duration,
+}
+
+impl Default for LeaderFollowerConfig {
+    fn default() -> Self {
+        LeaderFollowerConfig {
+            replication: Replication::Async,
+            reads_from_any: false,
+            fencing: true,
+            heartbeat: Duration::from_millis(50),
+            election_timeout: Duration::from_millis(300),
+        }
+    }
+}
+
+/// One log entry: a write of `value` to `key`, made in `epoch`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Entry {
+    /// The epoch of the leader that made it.
+    pub epoch: u64,
+    /// The key.
+    pub key: Key,
+    /// The value.
+    pub value: Value,
+}
+
+/// Messages of `leader-follower`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum LeaderFollowerMessage {
+    /// Leader to follower: entries after `prev_index` (whose epoch was `prev_epoch`).
+    Append {
+        /// The leader's epoch.
+        epoch: u64,
+        /// Index just before the first entry.
+        prev_index: u64,
+        /// Epoch of that entry (0 for none).
+        prev_epoch: u64,
+        /// The entries.
+        entries: Vec<Entry>,
+    },
+    /// Follower to leader: how far the follower's log now matches.
+    AppendReply {
+        /// The follower's epoch.
+        epoch: u64,
+        /// Whether the entries were taken.
+        success: bool,
+        /// The follower's last index that matches the leader's log.
+        match_index: u64,
+    },
+    /// Candidate to all: vote for me in `epoch`.
+    Promote {
+        /// The epoch the candidate wants to lead.
+        epoch: u64,
+        /// Epoch of the candidate's last entry.
+        last_epoch: u64,
+        /// Index of the candidate's last entry.
+        last_index: u64,
+    },
+    /// The answer to a [`LeaderFollowerMessage::Promote`].
+    PromoteReply {
+        /// The voter's epoch.
+        epoch: u64,
+        /// Whether the vote is granted.
+        granted: bool,
+    },
+}
+
+type Msg = LeaderFollowerMessage;
+
+#[derive(Debug)]
+enum Role {
+    Leader {
+        /// Per follower: highest index known to match.
+        matched: Vec<u64>,
+        /// Writes waiting for acknowledgements: log index -> (request, answer).
+        waiting: BTreeMap<u64, (RequestId, Response)>,
+    },
+    Follower {
+        leader: Option<NodeId>,
+    },
+    Candidate {
+        votes: BTreeSet<NodeId>,
+    },
+}
+
+/// A node of the `leader-follower` protocol.
+#[derive(Debug)]
+pub struct LeaderFollowerNode {
+    config: LeaderFollowerConfig,
+    id: NodeId,
+    n: usize,
+    epoch: u64,
+    voted_for: Option<NodeId>,
+    log: Vec<Entry>,
+    data: KvData,
+    role: Role,
+}
+
+fn log_key(index: u64) -> Vec<u8> {
+    let mut k = LOG_PREFIX.to_vec();
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn encode(e: &Entry) -> Vec<u8> {
+    [
+        e.epoch.to_be_bytes(),
+        e.key.to_be_bytes(),
+        e.value.to_be_bytes(),
+    ]
+    .concat()
+}
+
+fn decode(bytes: &[u8]) -> Option<Entry> {
+    if bytes.len() != 24 {
+        return None;
+    }
+    Some(Entry {
+        epoch: decode_u64(&bytes[..8])?,
+        key: decode_u64(&bytes[8..16])?,
+        value: decode_u64(&bytes[16..])?,
+    })
+}
+
+impl LeaderFollowerNode {
+    fn majority(&self) -> usize {
+        self.n / 2 + 1
+    }
+
+    fn last(&self) -> (u64, u64) {
+        (
+            self.log.last().map_or(0, |e| e.epoch),
+            self.log.len() as u64,
+        )
+    }
+
+    fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
+        let (id, n) = (self.id, self.n as u32);
+        (0..n).map(NodeId).filter(move |&p| p != id)
+    }
+
+    fn arm_election(&self, ctx: &mut Context<'_, Msg>) {
+        let base = self.config.election_timeout;
+        let jitter = ctx.rng().below(dsys_node::duration_nanos(base).max(1));
+        ctx.set_timer(ELECTION, base + Duration::from_nanos(jitter));
+    }
+
+    fn persist_epoch(&self, ctx: &mut Context<'_, Msg>) {
+        ctx.persist(
+            EPOCH_KEY.to_vec(),
+            self.epoch.to_be_bytes().to_vec(),
+            Durability::Synced,
+        );
+        let vote = self.voted_for.map_or(u64::MAX, |v| u64::from(v.0));
+        ctx.persist(
+            VOTE_KEY.to_vec(),
+            vote.to_be_bytes().to_vec(),
+            Durability::Synced,
+        );
+    }
+
+    /// Move to a newer epoch as a follower.
+    fn adopt(&mut self, ctx: &mut Context<'_, Msg>, epoch: u64, leader: Option<NodeId>) {
+        if epoch > self.epoch {
+            self.epoch = epoch;
+            self.voted_for = None;
+            self.persist_epoch(ctx);
+        }
+        self.role = Role::Follower { leader };
+        ctx.cancel_timer(HEARTBEAT);
+        self.arm_election(ctx);
+    }
+
+    /// Truncate the log to `len` entries and rebuild the data from what is left.
+    fn truncate(&mut self, ctx: &mut Context<'_, Msg>, len: usize) {
+        for index in len as u64 + 1..=self.log.len() as u64 {
+            ctx.unpersist(log_key(index), Durability::Buffered);
+        }
+        self.log.truncate(len);
+        self.data = KvData::default();
+        for e in &self.log {
+            self.data.set(e.key, e.value);
+        }
+    }
+
+    fn append_local(&mut self, ctx: &mut Context<'_, Msg>, entry: Entry) -> u64 {
+        self.log.push(entry);
+        self.data.set(entry.key, entry.value);
+        let index = self.log.len() as u64;
+        ctx.persist(log_key(index), encode(&entry), Durability::Synced);
+        index
+    }
+
+    fn send_append(&self, ctx: &mut Context<'_, Msg>, to: NodeId, from_index: u64) {
+        let from = from_index.min(self.log.len() as u64);
+        let end = (from as usize + MAX_BATCH).min(self.log.len());
+        let prev_epoch = if from == 0 {
+            0
+        } else {
+            self.log[from as usize - 1].epoch
+        };
+        let entries = self.log[from as usize..end].to_vec();
+        ctx.send(
+            to,
+            Msg::Append {
+                epoch: self.epoch,
+                prev_index: from,
+                prev_epoch,
+                entries,
+            },
+        );
+    }
+
+    fn acks_needed(&self) -> usize {
+        match self.config.replication {
+            Replication::Sync => self.n - 1,
+            Replication::SemiSync { acks } => acks.min(self.n - 1),
+            Replication::Async => 0,
+        }
+    }
+
+    /// Answer the writes that now have enough acknowledgements.
+    fn release(&mut self, ctx: &mut Context<'_, Msg>) {
+        let needed = self.acks_needed();
+        let Role::Leader { matched, waiting } = &mut self.role else {
+            return;
+        };
+        let ready: Vec<u64> = waiting
+            .keys()
+            .copied()
+            .filter(|&index| matched.iter().filter(|&&m| m >= index).count() >= needed)
+            .collect();
+        for index in ready {
+            if let Some((request, response)) = waiting.remove(&index) {
+                ctx.reply(request, response);
+            }
+        }
+    }
+
+    fn become_leader(&mut self, ctx: &mut Context<'_, Msg>) {
+        let len = self.log.len() as u64;
+        // Followers are assumed behind until they say otherwise.
+        let matched = vec![0; self.n];
+        self.role = Role::Leader {
+            matched,
+            waiting: BTreeMap::new(),
+        };
+        ctx.cancel_timer(ELECTION);
+        for peer in self.peers() {
+            self.send_append(ctx, peer, len);
+        }
+        ctx.set_timer(HEARTBEAT, self.config.heartbeat);
+    }
+
+    fn on_append(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        epoch: u64,
+        prev_index: u64,
+        prev_epoch: u64,
+        entries: Vec<Entry>,
+    ) {
+        if self.config.fencing && epoch < self.epoch {
+            ctx.send(
+                from,
+                Msg::AppendReply {
+                    epoch: self.epoch,
+                    success: false,
+                    match_index: 0,
+                },
+            );
+            return;
+        }
+        let leading = matches!(self.role, Role::Leader { .. });
+        if leading && !self.config.fencing {
+            // Without fencing a leader never steps down: split brain stays split.
+            return;
+        }
+        if leading && epoch == self.epoch {
+            return; // two leaders of one epoch cannot happen with majority votes
+        }
+        self.adopt(ctx, epoch.max(self.epoch), Some(from));
+        let len = self.log.len() as u64;
+        if prev_index > len {
+            ctx.send(
+                from,
+                Msg::AppendReply {
+                    epoch: self.epoch,
+                    success: false,
+                    match_index: len,
+                },
+            );
+            return;
+        }
+        if prev_index > 0 && self.log[prev_index as usize - 1].epoch != prev_epoch {
+            self.truncate(ctx, prev_index as usize - 1);
+            ctx.send(
+                from,
+                Msg::AppendReply {
+                    epoch: self.epoch,
+                    success: false,
+                    match_index: prev_index - 1,
+                },
+            );
+            return;
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            let index = prev_index as usize + i; // 0-based position
+            match self.log.get(index) {
+                Some(existing) if existing == entry => continue,
+                Some(_) => self.truncate(ctx, index),
+                None => {}
+            }
+            self.append_local(ctx, *entry);
+        }
+        let match_index = prev_index + entries.len() as u64;
+        ctx.send(
+            from,
+            Msg::AppendReply {
+                epoch: self.epoch,
+                success: true,
+                match_index,
+            },
+        );
+    }
+
+    fn on_append_reply(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        epoch: u64,
+        success: bool,
+        match_index: u64,
+    ) {
+        if epoch > self.epoch && self.config.fencing {
+            self.adopt(ctx, epoch, None);
+            return;
+        }
+        let Role::Leader { matched, .. } = &mut self.role else {
+            return;
+        };
+        if success {
+            matched[from.index()] = matched[from.index()].max(match_index);
+            self.release(ctx);
+            // Keep streaming to a follower that is still behind.
+            if match_index < self.log.len() as u64 {
+                self.send_append(ctx, from, match_index);
+            }
+        } else {
+            matched[from.index()] = matched[from.index()].min(match_index);
+            self.send_append(ctx, from, match_index);
+        }
+    }
+
+    fn on_promote(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        epoch: u64,
+        last_epoch: u64,
+        last_index: u64,
+    ) {
+        if matches!(self.role, Role::Leader { .. }) && !self.config.fencing {
+            return; // an unfenced leader ignores elections
+        }
+        if epoch > self.epoch {
+            self.adopt(ctx, epoch, None);
+        }
+        let up_to_date = (last_epoch, last_index) >= self.last();
+        let granted = epoch == self.epoch && up_to_date && self.voted_for.is_none_or(|v| v == from);
+        if granted {
+            self.voted_for = Some(from);
+            self.persist_epoch(ctx);
+            self.arm_election(ctx);
+        }
+        ctx.send(
+            from,
+            Msg::PromoteReply {
+                epoch: self.epoch,
+                granted,
+            },
+        );
+    }
+
+    fn on_promote_reply(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        epoch: u64,
+        granted: bool,
+    ) {
+        if epoch > self.epoch {
+            self.adopt(ctx, epoch, None);
+            return;
+        }
+        let majority = self.majority();
+        let Role::Candidate { votes } = &mut self.role else {
+            return;
+        };
+        if granted && epoch == self.epoch {
+            votes.insert(from);
+            if votes.len() >= majority {
+                self.become_leader(ctx);
+            }
+        }
+    }
+
+    fn start_election(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.epoch += 1;
+        self.voted_for = Some(self.id);
+        self.persist_epoch(ctx);
+        self.role = Role::Candidate {
+            votes: BTreeSet::from([self.id]),
+        };
+        if self.majority() <= 1 {
+            self.become_leader(ctx);
+            return;
+        }
+        let (last_epoch, last_index) = self.last();
+        for peer in self.peers() {
+            ctx.send(
+                peer,
+                Msg::Promote {
+                    epoch: self.epoch,
+                    last_epoch,
+                    last_index,
+                },
+            );
+        }
+        self.arm_election(ctx);
+    }
+}
+
+impl Node for LeaderFollowerNode {
+    type Message = Msg;
+    type Config = LeaderFollowerConfig;
+
+    fn boot(config: &LeaderFollowerConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
+        let mut log = Vec::new();
+        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(LOG_PREFIX)) {
+            match (decode_u64(&k[LOG_PREFIX.len()..]), decode(v)) {
+                (Some(i), Some(e)) if i == expected => log.push(e),
+                _ => break,
+            }
+        }
+        let mut data = KvData::default();
+        for e in &log {
+            data.set(e.key, e.value);
+        }
+        let voted_for = storage
+            .get_u64(VOTE_KEY)
+            .filter(|&v| v != u64::MAX)
+            .map(|v| NodeId(v as u32));
+        LeaderFollowerNode {
+            config: *config,
+            id,
+            n,
+            epoch: storage.get_u64(EPOCH_KEY).unwrap_or(0),
+            voted_for,
+            log,
+            data,
+            role: Role::Follower { leader: None },
+        }
+    }
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        if self.epoch == 0 {
+            // A fresh cluster starts with node 0 leading epoch 1, without an election.
+            self.epoch = 1;
+            self.voted_for = Some(NodeId(0));
+            self.persist_epoch(ctx);
+            if self.id == NodeId(0) {
+                self.become_leader(ctx);
+                return;
+            }
+            self.role = Role::Follower {
+                leader: Some(NodeId(0)),
+            };
+        }
+        self.arm_election(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::Append {
+                epoch,
+                prev_index,
+                prev_epoch,
+                entries,
+            } => self.on_append(ctx, from, epoch, prev_index, prev_epoch, entries),
+            Msg::AppendReply {
+                epoch,
+                success,
+                match_index,
+            } => self.on_append_reply(ctx, from, epoch, success, match_index),
+            Msg::Promote {
+                epoch,
+                last_epoch,
+                last_index,
+            } => self.on_promote(ctx, from, epoch, last_epoch, last_index),
+            Msg::PromoteReply { epoch, granted } => {
+                self.on_promote_reply(ctx, from, epoch, granted)
+            }
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, timer: TimerId) {
+        match (timer, &self.role) {
+            (HEARTBEAT, Role::Leader { matched, .. }) => {
+                let behind: Vec<(NodeId, u64)> =
+                    self.peers().map(|p| (p, matched[p.index()])).collect();
+                for (peer, from) in behind {
+                    self.send_append(ctx, peer, from);
+                }
+                ctx.set_timer(HEARTBEAT, self.config.heartbeat);
+            }
+            (ELECTION, Role::Follower { .. } | Role::Candidate { .. }) => self.start_election(ctx),
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
+        let leader_hint = match &self.role {
+            Role::Leader { .. } => None,
+            Role::Follower { leader } => Some(*leader),
+            Role::Candidate { .. } => Some(None),
+        };
+        let is_read = matches!(request.op, Op::Read { .. });
+        if let Some(leader) = leader_hint
+            && !(is_read && self.config.reads_from_any)
+        {
+            ctx.reply(request.id, Response::Redirect { leader });
+            return;
+        }
+        let (response, write) = self.data.decide(request.op);
+        let Some((key, value)) = write else {
+            ctx.reply(request.id, response);
+            return;
+        };
+        let index = self.append_local(
+            ctx,
+            Entry {
+                epoch: self.epoch,
+                key,
+                value,
+            },
+        );
+        for peer in self.peers() {
+            self.send_append(ctx, peer, index - 1);
+        }
+        if self.acks_needed() == 0 {
+            ctx.reply(request.id, response);
+        } else if let Role::Leader { waiting, .. } = &mut self.role {
+            waiting.insert(index, (request.id, response));
+        }
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Leader { .. } => Some(self.id),
+            Role::Follower { leader } => *leader,
+            Role::Candidate { .. } => None,
+        }
+    }
+
+    fn replica_digest(&self) -> Option<u64> {
+        Some(self.data.digest())
+    }
+}
