@@ -405,8 +405,10 @@ impl LeaderFollowerNode {
                 self.send_append(ctx, from, match_index);
             }
         } else {
+            // Retry from where the follower says it matches, but only on the next
+            // heartbeat: answering every rejection at once lets two leaders that undo
+            // each other's entries (split brain without fencing) flood the network.
             matched[from.index()] = matched[from.index()].min(match_index);
-            self.send_append(ctx, from, match_index);
         }
     }
 
