@@ -114,6 +114,8 @@ pub struct Report {
     pub virtual_seconds: f64,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// The protocol's own counters, summed over nodes.
+    pub protocol_metrics: BTreeMap<&'static str, u64>,
     /// Verdicts of the checks run on the history (and on convergence), by name.
     pub checks: BTreeMap<&'static str, CheckResult>,
     /// Simulator speed.
@@ -202,6 +204,7 @@ impl Report {
             faults_stopped_ms: o.faults_stopped_at.map(|t| ms(t.as_nanos())),
             virtual_seconds: (virtual_seconds * 1e6).round() / 1e6,
             aborted: o.aborted.clone(),
+            protocol_metrics: o.protocol_metrics.clone(),
             checks: BTreeMap::new(),
             sim: SimSpeed {
                 events: s.events,
@@ -299,6 +302,14 @@ impl Report {
         );
         if let Some(reason) = &self.aborted {
             row("ABORTED", reason.clone());
+        }
+        if !self.protocol_metrics.is_empty() {
+            let counters: Vec<String> = self
+                .protocol_metrics
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect();
+            row("protocol counters", counters.join(", "));
         }
         for (name, check) in &self.checks {
             let mut line = check.result.to_string().to_uppercase();

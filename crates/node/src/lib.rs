@@ -88,6 +88,13 @@ pub trait Node: Sized {
         None
     }
 
+    /// Counters the protocol keeps about itself (elections held, conflicting writes
+    /// discarded, ...). The simulator sums them over nodes into the run's report. Kept
+    /// in volatile state, they restart from zero when a node restarts.
+    fn metrics(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// A digest of the replicated data this node holds, or `None` if it holds none.
     /// Replicas have converged when every data-holding node reports the same digest.
     fn replica_digest(&self) -> Option<u64> {

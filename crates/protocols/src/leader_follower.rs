@@ -151,7 +151,13 @@ pub struct LeaderFollowerNode {
     log: Vec<Entry>,
     data: KvData,
     role: Role,
+    /// Elections this node started, leaderships it won, log entries it truncated.
+    counters: [u64; 3],
 }
+
+const ELECTIONS: usize = 0;
+const WON: usize = 1;
+const TRUNCATED: usize = 2;
 
 fn log_key(index: u64) -> Vec<u8> {
     let mut k = LOG_PREFIX.to_vec();
@@ -233,6 +239,7 @@ impl LeaderFollowerNode {
         for index in len as u64 + 1..=self.log.len() as u64 {
             ctx.unpersist(log_key(index), Durability::Buffered);
         }
+        self.counters[TRUNCATED] += (self.log.len() - len.min(self.log.len())) as u64;
         self.log.truncate(len);
         self.data = KvData::default();
         for e in &self.log {
@@ -295,6 +302,9 @@ impl LeaderFollowerNode {
     }
 
     fn become_leader(&mut self, ctx: &mut Context<'_, Msg>) {
+        if self.epoch > 1 {
+            self.counters[WON] += 1;
+        }
         let len = self.log.len() as u64;
         // Followers are assumed behind until they say otherwise.
         let matched = vec![0; self.n];
@@ -466,6 +476,7 @@ impl LeaderFollowerNode {
     }
 
     fn start_election(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.counters[ELECTIONS] += 1;
         self.epoch += 1;
         self.voted_for = Some(self.id);
         self.persist_epoch(ctx);
@@ -520,6 +531,7 @@ impl Node for LeaderFollowerNode {
             log,
             data,
             role: Role::Follower { leader: None },
+            counters: [0; 3],
         }
     }
 
@@ -625,5 +637,13 @@ impl Node for LeaderFollowerNode {
 
     fn replica_digest(&self) -> Option<u64> {
         Some(self.data.digest())
+    }
+
+    fn metrics(&self) -> Vec<(&'static str, u64)> {
+        vec![
+            ("elections started", self.counters[ELECTIONS]),
+            ("leaderships won", self.counters[WON]),
+            ("entries truncated", self.counters[TRUNCATED]),
+        ]
     }
 }

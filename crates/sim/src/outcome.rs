@@ -75,4 +75,7 @@ pub struct RunOutcome {
     pub time_to_converge: Option<Duration>,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// The protocol's own counters ([`dsys_node::Node::metrics`]), summed over the nodes
+    /// alive at the end, plus those of nodes that crashed before it.
+    pub protocol_metrics: std::collections::BTreeMap<&'static str, u64>,
 }

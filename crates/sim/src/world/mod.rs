@@ -135,6 +135,8 @@ pub struct World<N: Node> {
     faults_stopped_at: Option<Instant>,
     converged: bool,
     time_to_converge: Option<Duration>,
+    /// Protocol counters of node incarnations that crashed, kept so nothing is lost.
+    crashed_metrics: BTreeMap<&'static str, u64>,
 }
 
 impl<N: Node> std::fmt::Debug for World<N> {
@@ -261,6 +263,7 @@ impl<N: Node> World<N> {
             faults_stopped_at: None,
             converged: false,
             time_to_converge: None,
+            crashed_metrics: BTreeMap::new(),
             config,
         }
     }
@@ -365,6 +368,12 @@ impl<N: Node> World<N> {
     }
 
     fn finish(self, aborted: Option<String>) -> RunOutcome {
+        let mut protocol_metrics = self.crashed_metrics;
+        for slot in &self.nodes {
+            for (name, value) in slot.state.as_ref().map(N::metrics).unwrap_or_default() {
+                *protocol_metrics.entry(name).or_default() += value;
+            }
+        }
         let mut stats = self.stats;
         stats.lost_buffered_writes = self.nodes.iter().map(|n| n.store.lost_on_crash()).sum();
         RunOutcome {
@@ -378,6 +387,7 @@ impl<N: Node> World<N> {
             converged: self.converged,
             time_to_converge: self.time_to_converge,
             aborted,
+            protocol_metrics,
         }
     }
 }

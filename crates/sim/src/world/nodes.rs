@@ -146,10 +146,12 @@ impl<N: Node> World<N> {
     /// Crash `node`: memory, timers, queued inputs and buffered writes are lost.
     pub(super) fn crash(&mut self, node: NodeId) -> bool {
         let slot = &mut self.nodes[node.index()];
-        if slot.state.is_none() {
+        let Some(state) = slot.state.take() else {
             return false;
+        };
+        for (name, value) in state.metrics() {
+            *self.crashed_metrics.entry(name).or_default() += value;
         }
-        slot.state = None;
         slot.paused = false;
         slot.backlog.clear();
         slot.timers.clear();
