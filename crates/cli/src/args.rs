@@ -177,7 +177,7 @@ pub struct OutputArgs {
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
-    /// Protocol to run: single, primary-async, leader-follower.
+    /// Protocol to run: single, primary-async, leader-follower, multi-leader.
     #[arg(long, default_value = "primary-async")]
     pub protocol: String,
     /// A protocol setting, KEY=VALUE; repeatable.

@@ -159,7 +159,7 @@ fn table_output_and_help() {
 fn unknown_protocol() {
     assert_bad_input(
         &["simulate", "--protocol", "paxos"],
-        "unknown protocol `paxos` (known: single, primary-async, leader-follower)",
+        "unknown protocol `paxos` (known: single, primary-async, leader-follower, multi-leader)",
     );
 }
 
@@ -445,4 +445,35 @@ fn leader_follower_settings_are_checked() {
         "200",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn multi_leader_conflict_modes_are_checked() {
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--set",
+            "conflict=guess",
+        ],
+        "--set conflict=guess: expected one of lww",
+    );
+    let o = dsys(&[
+        "simulate",
+        "--protocol",
+        "multi-leader",
+        "--nemesis",
+        "halves",
+        "--ops",
+        "200",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        v["protocol_metrics"]["concurrent writes lost"].is_u64(),
+        "{v}"
+    );
 }

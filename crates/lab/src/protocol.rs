@@ -3,8 +3,8 @@
 use crate::error::LabError;
 use dsys_node::{Durability, Duration};
 use dsys_protocols::{
-    LeaderFollowerConfig, LeaderFollowerNode, PrimaryAsyncConfig, PrimaryAsyncNode, Replication,
-    SingleConfig, SingleNode,
+    LeaderFollowerConfig, LeaderFollowerNode, MultiLeaderConfig, MultiLeaderNode,
+    PrimaryAsyncConfig, PrimaryAsyncNode, Replication, SingleConfig, SingleNode,
 };
 use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
 use serde::{Deserialize, Serialize};
@@ -22,14 +22,17 @@ pub enum Protocol {
     PrimaryAsync,
     /// A leader replicating a log (sync, semi-sync or async) with failover and fencing.
     LeaderFollower,
+    /// Every node accepts writes and replicates them asynchronously.
+    MultiLeader,
 }
 
 impl Protocol {
     /// Every protocol, in catalog order.
-    pub const ALL: [Protocol; 3] = [
+    pub const ALL: [Protocol; 4] = [
         Protocol::Single,
         Protocol::PrimaryAsync,
         Protocol::LeaderFollower,
+        Protocol::MultiLeader,
     ];
 
     /// The stable CLI name.
@@ -38,6 +41,7 @@ impl Protocol {
             Protocol::Single => "single",
             Protocol::PrimaryAsync => "primary-async",
             Protocol::LeaderFollower => "leader-follower",
+            Protocol::MultiLeader => "multi-leader",
         }
     }
 
@@ -54,6 +58,7 @@ impl Protocol {
                 HEARTBEAT,
                 ELECTION_TIMEOUT,
             ],
+            Protocol::MultiLeader => &[CONFLICT, HEARTBEAT],
         }
     }
 }
@@ -144,6 +149,13 @@ const FENCING: SettingSpec = SettingSpec {
     kind: SettingKind::Choice(&["on", "off"]),
     default: "on",
     help: "reject stale epochs and step down on newer ones (off: split brain is possible)",
+};
+
+const CONFLICT: SettingSpec = SettingSpec {
+    key: "conflict",
+    kind: SettingKind::Choice(&["lww"]),
+    default: "lww",
+    help: "how concurrent writes to a key are resolved: last writer wins by hybrid logical clock",
 };
 
 const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
@@ -331,6 +343,12 @@ pub fn run(
             };
             world::<LeaderFollowerNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }
+        Protocol::MultiLeader => {
+            let config = MultiLeaderConfig {
+                heartbeat: settings.millis(&HEARTBEAT),
+            };
+            world::<MultiLeaderNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
     }
 }
 
@@ -354,7 +372,7 @@ mod tests {
         let err = "raft2".parse::<Protocol>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown protocol `raft2` (known: single, primary-async, leader-follower)"
+            "unknown protocol `raft2` (known: single, primary-async, leader-follower, multi-leader)"
         );
     }
 

@@ -12,11 +12,13 @@ pub mod crdt;
 pub mod kv;
 pub mod leader_follower;
 pub mod merkle;
+pub mod multi_leader;
 pub mod primary_async;
 pub mod single;
 
 pub use leader_follower::{
     LeaderFollowerConfig, LeaderFollowerMessage, LeaderFollowerNode, Replication,
 };
+pub use multi_leader::{MultiLeaderConfig, MultiLeaderMessage, MultiLeaderNode};
 pub use primary_async::{PrimaryAsyncConfig, PrimaryAsyncMessage, PrimaryAsyncNode};
 pub use single::{SingleConfig, SingleMessage, SingleNode};
