@@ -33,6 +33,47 @@ pub enum Command {
     /// Judge a recorded history (dsys JSONL, Jepsen EDN or Jepsen log lines).
     #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
+    /// The CAP/PACELC grid: protocol configurations x nemeses x seeds, side by side.
+    #[command(after_help = GRID_EXAMPLES)]
+    Grid(GridArgs),
+}
+
+const GRID_EXAMPLES: &str = "\
+Examples:
+  dsys grid
+  dsys grid --protocols leader-follower:replication=async leader-follower:replication=sync \\
+      --nemeses none,halves,isolate-leader --seeds 20 --format csv
+
+A configuration is PROTOCOL or PROTOCOL:KEY=VALUE,KEY=VALUE. Columns: availability, latency
+p50/p99 of successful operations (virtual ms), messages per operation, seeds not
+linearizable, stale reads, read-your-writes violations, acknowledged writes lost (final
+reads), writes dropped by last-writer-wins, and time to converge after the final heal.
+The same arguments give the same bytes.";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GridFormat {
+    /// Aligned text.
+    Table,
+    /// Comma-separated values with a header.
+    Csv,
+    /// A JSON array of cells.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct GridArgs {
+    /// Configurations to compare (PROTOCOL or PROTOCOL:KEY=VALUE,...).
+    #[arg(long, num_args = 1.., default_values = dsys_lab::grid::DEFAULT_CONFIGS)]
+    pub protocols: Vec<String>,
+    /// Nemeses, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values = dsys_lab::grid::DEFAULT_NEMESES)]
+    pub nemeses: Vec<NemesisSpec>,
+    /// Seeds per cell.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GridFormat::Table)]
+    pub format: GridFormat,
 }
 
 const CHECK_EXAMPLES: &str = "\

@@ -9,7 +9,7 @@ mod args;
 mod progress;
 
 use anyhow::Context as _;
-use args::{CheckArgs, Cli, Command, Format, ReplayArgs, SimulateArgs};
+use args::{CheckArgs, Cli, Command, Format, GridArgs, GridFormat, ReplayArgs, SimulateArgs};
 use clap::Parser;
 use dsys_lab::checking::{CheckRequest, check_file, check_run};
 use dsys_lab::dsys_check::{CheckName, CheckReport, Verdict};
@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate(*a),
         Command::Replay(a) => replay(a),
         Command::Check(a) => check(a),
+        Command::Grid(a) => grid(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -152,6 +153,34 @@ fn check(a: CheckArgs) -> Result<(), Failure> {
             error: anyhow::anyhow!("unknown: a check ran out of budget"),
         }),
     }
+}
+
+fn grid(a: GridArgs) -> Result<(), Failure> {
+    use dsys_lab::grid::{self, Config, GridSpec};
+    let configs = a
+        .protocols
+        .iter()
+        .map(|p| Config::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = GridSpec {
+        configs,
+        nemeses: a.nemeses,
+        seeds: a.seeds,
+        base: dsys_lab::dsys_sim::SimConfig::default(),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cells = grid::run(&spec, threads)?;
+    let text = match a.format {
+        GridFormat::Table => grid::to_table(&cells),
+        GridFormat::Csv => grid::to_csv(&cells),
+        GridFormat::Json => {
+            serde_json::to_string_pretty(&cells).context("rendering the grid")? + "\n"
+        }
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .context("writing to stdout")?;
+    Ok(())
 }
 
 fn finish(

@@ -6,6 +6,7 @@
 mod artifact;
 pub mod checking;
 mod error;
+pub mod grid;
 pub mod protocol;
 mod report;
 mod scenario;

@@ -94,6 +94,9 @@ pub enum LeaderFollowerMessage {
         prev_epoch: u64,
         /// The entries.
         entries: Vec<Entry>,
+        /// The leader's log length: a follower that has caught up drops anything after it
+        /// (entries of a deposed leader that no one will ever overwrite).
+        leader_len: u64,
     },
     /// Follower to leader: how far the follower's log now matches.
     AppendReply {
@@ -271,6 +274,7 @@ impl LeaderFollowerNode {
                 prev_index: from,
                 prev_epoch,
                 entries,
+                leader_len: self.log.len() as u64,
             },
         );
     }
@@ -319,6 +323,7 @@ impl LeaderFollowerNode {
         ctx.set_timer(HEARTBEAT, self.config.heartbeat);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on_append(
         &mut self,
         ctx: &mut Context<'_, Msg>,
@@ -327,6 +332,7 @@ impl LeaderFollowerNode {
         prev_index: u64,
         prev_epoch: u64,
         entries: Vec<Entry>,
+        leader_len: u64,
     ) {
         if self.config.fencing && epoch < self.epoch {
             ctx.send(
@@ -382,6 +388,9 @@ impl LeaderFollowerNode {
             self.append_local(ctx, *entry);
         }
         let match_index = prev_index + entries.len() as u64;
+        if match_index == leader_len && self.log.len() as u64 > leader_len {
+            self.truncate(ctx, leader_len as usize);
+        }
         ctx.send(
             from,
             Msg::AppendReply {
@@ -559,7 +568,10 @@ impl Node for LeaderFollowerNode {
                 prev_index,
                 prev_epoch,
                 entries,
-            } => self.on_append(ctx, from, epoch, prev_index, prev_epoch, entries),
+                leader_len,
+            } => self.on_append(
+                ctx, from, epoch, prev_index, prev_epoch, entries, leader_len,
+            ),
             Msg::AppendReply {
                 epoch,
                 success,

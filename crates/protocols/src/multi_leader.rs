@@ -18,6 +18,56 @@ use std::collections::BTreeMap;
 
 const HEARTBEAT: TimerId = 1;
 const INCARNATION_KEY: &[u8] = b"incarnation";
+const OWN_PREFIX: &[u8] = b"own/";
+
+fn own_key(seq: u64) -> Vec<u8> {
+    let mut k = OWN_PREFIX.to_vec();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Stored form of one of this node's own writes.
+fn encode(u: &Update) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    for x in [u.seq, u.key, u.value, u.stamp.wall] {
+        out.extend_from_slice(&x.to_be_bytes());
+    }
+    out.extend_from_slice(&u.stamp.logical.to_be_bytes());
+    for (node, count) in u.seen.iter() {
+        out.extend_from_slice(&node.0.to_be_bytes());
+        out.extend_from_slice(&count.to_be_bytes());
+    }
+    out
+}
+
+fn decode(origin: NodeId, bytes: &[u8]) -> Option<Update> {
+    let word = |i: usize| bytes.get(i..i + 8).and_then(dsys_node::decode_u64);
+    let logical = u32::from_be_bytes(bytes.get(32..36)?.try_into().ok()?);
+    let rest = bytes.get(36..)?;
+    if rest.len() % 12 != 0 {
+        return None;
+    }
+    let seen = rest
+        .chunks_exact(12)
+        .map(|c| {
+            Some((
+                NodeId(u32::from_be_bytes(c[..4].try_into().ok()?)),
+                dsys_node::decode_u64(&c[4..])?,
+            ))
+        })
+        .collect::<Option<VersionVector>>()?;
+    Some(Update {
+        origin,
+        seq: word(0)?,
+        key: word(8)?,
+        value: word(16)?,
+        stamp: HlcTimestamp {
+            wall: word(24)?,
+            logical,
+        },
+        seen,
+    })
+}
 const MAX_BATCH: usize = 64;
 
 /// Settings of `multi-leader`.
@@ -184,11 +234,18 @@ impl Node for MultiLeaderNode {
     type Message = Msg;
     type Config = MultiLeaderConfig;
 
-    /// Data is volatile: a restarted node rejoins empty and is refilled by its peers'
-    /// resends; its own unreplicated writes are gone (this protocol is about conflicts,
-    /// not disks). Only the boot count is stored.
+    /// Own writes are stored (synced before they are acknowledged) and replayed at boot;
+    /// everything else is refilled by the peers, who resend their own writes from the
+    /// start when they see the new incarnation.
     fn boot(config: &MultiLeaderConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
-        MultiLeaderNode {
+        let mut own = Vec::new();
+        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(OWN_PREFIX)) {
+            match (dsys_node::decode_u64(&k[OWN_PREFIX.len()..]), decode(id, v)) {
+                (Some(seq), Some(u)) if seq == expected && u.seq == expected => own.push(u),
+                _ => break,
+            }
+        }
+        let mut node = MultiLeaderNode {
             config: *config,
             id,
             n,
@@ -200,7 +257,13 @@ impl Node for MultiLeaderNode {
             lost: 0,
             incarnation: storage.get_u64(INCARNATION_KEY).unwrap_or(0) + 1,
             peer_incarnation: vec![0; n],
+        };
+        for u in &own {
+            node.hlc.observe(u.stamp, dsys_node::Instant::ZERO);
+            node.apply(u);
         }
+        node.own = own;
+        node
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
@@ -232,7 +295,8 @@ impl Node for MultiLeaderNode {
             return; // sent before the peer's last restart
         }
         if incarnation > *known {
-            // The peer (re)started: it has applied nothing of ours, its sequence restarts.
+            // The peer (re)started: resend it everything of ours, and take its writes
+            // again from the start (applying one twice changes nothing).
             *known = incarnation;
             self.acked[from.index()] = 0;
             self.applied[from.index()] = 0;
@@ -293,6 +357,7 @@ impl Node for MultiLeaderNode {
                 seen,
             };
             self.apply(&update);
+            ctx.persist(own_key(update.seq), encode(&update), Durability::Synced);
             self.own.push(update.clone());
             for peer in self.peers() {
                 ctx.send(

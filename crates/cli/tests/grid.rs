@@ -1,0 +1,102 @@
+//! `dsys grid`: deterministic, pinned for a fixed seed set, and textbook-shaped.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+mod common;
+
+use common::{dsys, stderr, stdout};
+
+/// Regenerate with `dsys grid --seeds 3 --format csv > crates/cli/tests/golden/grid-seeds-3.csv`
+/// when a change to a protocol or the simulator is meant to move these figures.
+const GOLDEN: &str = include_str!("golden/grid-seeds-3.csv");
+
+#[test]
+fn the_default_grid_is_pinned_for_a_fixed_seed_set() {
+    let o = dsys(&["grid", "--seeds", "3", "--format", "csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(
+        out, GOLDEN,
+        "the grid changed; if intended, regenerate the golden file"
+    );
+    let again = stdout(&dsys(&["grid", "--seeds", "3", "--format", "csv"]));
+    assert_eq!(out, again, "same arguments, same bytes");
+}
+
+/// The column of `config` under `nemesis`, from the JSON output.
+fn cell<'a>(cells: &'a [serde_json::Value], config: &str, nemesis: &str) -> &'a serde_json::Value {
+    cells
+        .iter()
+        .find(|c| c["config"] == config && c["nemesis"] == nemesis)
+        .unwrap()
+}
+
+#[test]
+fn the_grid_matches_the_textbook() {
+    let o = dsys(&["grid", "--seeds", "10", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cells: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let f = |c: &serde_json::Value, k: &str| c[k].as_f64().unwrap();
+    // One copy of the data: always linearizable, never stale.
+    for nemesis in ["none", "halves", "crash-restart"] {
+        let single = cell(&cells, "single", nemesis);
+        assert_eq!(
+            (f(single, "non_linearizable"), f(single, "stale_reads")),
+            (0.0, 0.0),
+            "single under {nemesis}"
+        );
+    }
+    // Asynchronous follower reads are stale even without faults.
+    assert!(f(cell(&cells, "primary-async", "none"), "stale_reads") > 0.0);
+    // PA/EL vs PC/EC: under a partition, multi-leader stays fully available, synchronous
+    // replication gives availability up; without faults sync pays in latency.
+    let ml = cell(&cells, "multi-leader(conflict=lww)", "halves");
+    let sync = cell(&cells, "leader-follower(replication=sync)", "halves");
+    let asy = cell(&cells, "leader-follower(replication=async)", "halves");
+    assert_eq!(f(ml, "availability"), 1.0);
+    assert!(f(sync, "availability") < f(asy, "availability"));
+    let (sync_calm, async_calm) = (
+        cell(&cells, "leader-follower(replication=sync)", "none"),
+        cell(&cells, "leader-follower(replication=async)", "none"),
+    );
+    assert!(f(sync_calm, "latency_p50_ms") > f(async_calm, "latency_p50_ms"));
+    // Writes local to every node are fast, and last-writer-wins drops concurrent ones.
+    assert!(f(ml, "latency_p50_ms") < f(asy, "latency_p50_ms"));
+    assert!(f(ml, "concurrent_writes_lost") > 0.0);
+    // Async failover under a partition loses acknowledged writes; sync does not.
+    assert!(f(asy, "lost_writes") > 0.0);
+    assert_eq!(f(sync, "lost_writes"), 0.0);
+    // Every cell converged after the final heal.
+    for c in &cells {
+        assert_eq!(f(c, "not_converged"), 0.0, "{c}");
+    }
+}
+
+#[test]
+fn bad_grid_arguments() {
+    let o = dsys(&["grid", "--protocols", "raft9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown protocol `raft9`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = dsys(&[
+        "grid",
+        "--protocols",
+        "leader-follower:replication=sometimes",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("expected one of async, semi-sync, sync"),
+        "{}",
+        stderr(&o)
+    );
+    let o = dsys(&["grid", "--nemeses", "none,halfs"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown fault `halfs`"),
+        "{}",
+        stderr(&o)
+    );
+}
