@@ -43,6 +43,7 @@ Examples:
   dsys grid
   dsys grid --protocols leader-follower:replication=async leader-follower:replication=sync \\
       --nemeses none,halves,isolate-leader --seeds 20 --format csv
+  dsys grid --format svg > pacelc.svg
 
 A configuration is PROTOCOL or PROTOCOL:KEY=VALUE,KEY=VALUE. Columns: availability, latency
 p50/p99 of successful operations (virtual ms), messages per operation, seeds not
@@ -58,6 +59,8 @@ pub enum GridFormat {
     Csv,
     /// A JSON array of cells.
     Json,
+    /// An SVG plot: latency without faults vs availability under partition, and anomalies.
+    Svg,
 }
 
 #[derive(Args, Debug)]

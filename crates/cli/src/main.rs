@@ -176,6 +176,7 @@ fn grid(a: GridArgs) -> Result<(), Failure> {
         GridFormat::Json => {
             serde_json::to_string_pretty(&cells).context("rendering the grid")? + "\n"
         }
+        GridFormat::Svg => dsys_lab::grid_plot::to_svg(&cells),
     };
     std::io::stdout()
         .write_all(text.as_bytes())

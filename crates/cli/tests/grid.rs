@@ -100,3 +100,24 @@ fn bad_grid_arguments() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_svg_plots_every_configuration_deterministically() {
+    let o = dsys(&["grid", "--seeds", "2", "--format", "svg"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let svg = stdout(&o);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    for config in [
+        "single",
+        "primary-async",
+        "leader-follower(replication=sync)",
+        "multi-leader(conflict=lww)",
+    ] {
+        assert!(svg.contains(config), "missing {config}");
+    }
+    assert!(svg.contains("availability under halves") && !svg.contains("<script"));
+    assert_eq!(
+        svg,
+        stdout(&dsys(&["grid", "--seeds", "2", "--format", "svg"]))
+    );
+}

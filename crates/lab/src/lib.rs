@@ -7,6 +7,7 @@ mod artifact;
 pub mod checking;
 mod error;
 pub mod grid;
+pub mod grid_plot;
 pub mod protocol;
 mod report;
 mod scenario;
