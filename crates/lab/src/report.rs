@@ -235,7 +235,7 @@ impl Report {
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         let mut row = |k: &str, v: String| {
-            let _ = writeln!(t, "{k:<18} {v}");
+            let _ = writeln!(t, "{k:<20} {v}");
         };
         row(
             "protocol",
