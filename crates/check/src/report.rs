@@ -138,6 +138,16 @@ pub struct CheckResult {
     pub witness: Option<Witness>,
 }
 
+impl CheckResult {
+    /// One line on why: the witness's explanation, else the reason (unknown), if any.
+    pub fn detail(&self) -> Option<String> {
+        self.witness
+            .as_ref()
+            .map(|w| w.explanation.clone())
+            .or_else(|| self.reason.clone())
+    }
+}
+
 /// Operation counts of a history.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct OpSummary {

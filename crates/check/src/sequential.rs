@@ -255,13 +255,15 @@ fn minimise(model: ModelKind, procs: &[Vec<SeqOp>], keys: usize, budget: &Budget
             r.min(std::time::Duration::from_secs(2))
         });
     let mut local = Budget::new(Some(limit), 1 << 30);
+    let process_of: BTreeMap<usize, usize> = procs
+        .iter()
+        .enumerate()
+        .flat_map(|(p, ops)| ops.iter().map(move |o| (o.id, p)))
+        .collect();
     let fails = |ops: &[SeqOp], local: &mut Budget| {
         let mut by_process: BTreeMap<usize, Vec<SeqOp>> = BTreeMap::new();
         for op in ops {
-            let p = procs
-                .iter()
-                .position(|p| p.iter().any(|o| o.id == op.id))
-                .unwrap_or(0);
+            let p = process_of.get(&op.id).copied().unwrap_or(0);
             by_process.entry(p).or_default().push(op.clone());
         }
         let regrouped: Vec<Vec<SeqOp>> = by_process.into_values().collect();

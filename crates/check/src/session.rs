@@ -292,9 +292,10 @@ fn ordered_writes(
 ) -> Result<CheckResult, Exhausted> {
     let (mut observed_pairs, mut violations, mut first) = (0u64, 0u64, None);
     for view in views {
+        let sessions = sessions(view);
         // Values that must precede each written value, with the op that made them so.
         let mut before: BTreeMap<i64, Vec<(i64, &Op)>> = BTreeMap::new();
-        for ops in sessions(view).values() {
+        for ops in sessions.values() {
             let mut prior: Vec<(i64, &Op)> = Vec::new();
             for op in ops {
                 match (written(op), read_value(op)) {
@@ -311,7 +312,7 @@ fn ordered_writes(
                 }
             }
         }
-        for ops in sessions(view).values() {
+        for ops in sessions.values() {
             let mut seen: Vec<(&Op, i64)> = Vec::new();
             for op in ops.iter().filter(|o| o.f == OpFn::Read) {
                 let Some(Some(u)) = read_value(op) else {

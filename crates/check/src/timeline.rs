@@ -227,12 +227,7 @@ line.nemesis{{stroke:#e3a008;stroke-dasharray:2 2}}text{{font-size:9px;pointer-e
     );
     for (name, check) in &report.checks {
         let verdict = check.result.to_string();
-        let detail = check
-            .witness
-            .as_ref()
-            .map(|w| w.explanation.clone())
-            .or_else(|| check.reason.clone())
-            .unwrap_or_default();
+        let detail = check.detail().unwrap_or_default();
         let _ = write!(
             h,
             "<tr><td>{name}</td><td class=\"{verdict}\"><b>{}</b></td><td>{}</td></tr>",

@@ -101,12 +101,7 @@ fn expectations(report: &CheckReport, expect: &[CheckName]) -> Result<(), Failur
         let Some(check) = report.checks.get(name.name()) else {
             continue;
         };
-        let detail = check
-            .witness
-            .as_ref()
-            .map(|w| w.explanation.clone())
-            .or_else(|| check.reason.clone())
-            .unwrap_or_default();
+        let detail = check.detail().unwrap_or_default();
         match check.result {
             Verdict::Fail => {
                 return Err(Failure {

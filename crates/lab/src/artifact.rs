@@ -2,7 +2,6 @@
 //! fingerprints) that `dsys replay` reruns and checks.
 
 use crate::error::LabError;
-use crate::report::history_hash;
 use crate::scenario::{RunResult, Scenario};
 use dsys_sim::trace::hex;
 use dsys_sim::{Progress, TimedFault};
@@ -44,7 +43,7 @@ impl RunArtifact {
             effective_nemesis: result.outcome.effective_nemesis.clone(),
             realised_schedule: result.outcome.realised_schedule.clone(),
             trace_hash: hex(result.outcome.trace_hash),
-            history_hash: hex(history_hash(result)),
+            history_hash: hex(result.history_hash),
         }
     }
 
@@ -122,7 +121,7 @@ impl RunArtifact {
                 expected: self.trace_hash.clone(),
             });
         }
-        let history = hex(history_hash(&result));
+        let history = hex(result.history_hash);
         if history != self.history_hash {
             return Err(LabError::Diverged {
                 what: "history hash",

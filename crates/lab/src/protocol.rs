@@ -226,7 +226,14 @@ impl Settings {
 
     /// Check an already-split map (for example, read from an artifact).
     pub fn from_map(protocol: Protocol, map: BTreeMap<String, String>) -> Result<Self, LabError> {
-        for (key, value) in &map {
+        let settings = Settings(map);
+        settings.check(protocol)?;
+        Ok(settings)
+    }
+
+    /// Check every key and value against `protocol`'s settings.
+    pub fn check(&self, protocol: Protocol) -> Result<(), LabError> {
+        for (key, value) in &self.0 {
             let spec = protocol
                 .settings()
                 .iter()
@@ -243,7 +250,7 @@ impl Settings {
                 })?;
             spec.check(value)?;
         }
-        Ok(Settings(map))
+        Ok(())
     }
 
     /// The value of `spec`'s key, or its default.
@@ -263,11 +270,6 @@ impl Settings {
 
     fn millis(&self, spec: &SettingSpec) -> Duration {
         Duration::from_millis(self.get(spec).parse().unwrap_or(0))
-    }
-
-    /// The values as given (without defaults).
-    pub fn effective_raw(&self) -> BTreeMap<String, String> {
-        self.0.clone()
     }
 
     fn count(&self, spec: &SettingSpec) -> u64 {

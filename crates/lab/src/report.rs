@@ -135,10 +135,10 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 /// The history's fingerprint: a hash of its JSONL bytes.
-pub fn history_hash(result: &RunResult) -> u64 {
+pub fn history_hash(history: &dsys_sim::History) -> u64 {
     let mut bytes = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = result.outcome.history.write_jsonl(&mut bytes);
+    let _ = history.write_jsonl(&mut bytes);
     let mut h = TraceHasher::new();
     h.write(&bytes);
     h.digest()
@@ -163,7 +163,7 @@ impl Report {
             nemesis: sim.nemesis.to_string(),
             effective_nemesis: o.effective_nemesis.clone(),
             trace_hash: hex(o.trace_hash),
-            history_hash: hex(history_hash(result)),
+            history_hash: hex(result.history_hash),
             ops: OpCounts {
                 ok: s.ops_ok,
                 fail: s.ops_fail,
@@ -312,13 +312,11 @@ impl Report {
             row("protocol counters", counters.join(", "));
         }
         for (name, check) in &self.checks {
-            let mut line = check.result.to_string().to_uppercase();
-            if let Some(w) = &check.witness {
-                line = format!("{line}: {}", w.explanation);
-            } else if let Some(reason) = &check.reason {
-                line = format!("{line}: {reason}");
+            let verdict = check.result.to_string().to_uppercase();
+            match check.detail() {
+                Some(detail) => row(name, format!("{verdict}: {detail}")),
+                None => row(name, verdict),
             }
-            row(name, line);
         }
         row(
             "simulated",

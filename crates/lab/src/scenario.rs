@@ -32,12 +32,14 @@ pub struct RunResult {
     pub wall_seconds: f64,
     /// Whether the faults came from a script rather than the seed.
     pub scripted: bool,
+    /// Hash of the history's JSONL bytes (computed once: reports and artifacts share it).
+    pub history_hash: u64,
 }
 
 impl Scenario {
     /// Check settings and configuration without running.
     pub fn validate(&self) -> Result<(), LabError> {
-        Settings::from_map(self.protocol, self.settings.effective_raw())?;
+        self.settings.check(self.protocol)?;
         self.settings
             .check_for_cluster(self.protocol, self.sim.nodes)?;
         self.sim.validate()?;
@@ -91,11 +93,13 @@ impl Scenario {
             progress,
         )?;
         let wall_seconds = started.elapsed().as_secs_f64();
+        let history_hash = crate::report::history_hash(&outcome.history);
         Ok(RunResult {
             scenario: self.clone(),
             outcome,
             wall_seconds,
             scripted,
+            history_hash,
         })
     }
 }

@@ -11,27 +11,21 @@ use dsys_lab::dsys_sim::{FaultAction, SimConfig, TimedFault};
 use dsys_lab::{Protocol, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
 
-/// The leader (node 0) is cut off at 1 s, with its clients still writing to it, and
-/// crashes at 2 s; the final heal brings it back as a follower. 1,000 keys so that a
-/// lost write is not hidden by a later write to the same key.
-fn failover(protocol_settings: &[&str], seed: u64) -> Scenario {
+/// `leader-follower` with `settings`, 1,000 keys (so a lost write is not hidden by a
+/// later write to the same key), and the leader (node 0) cut off at 1 s with its clients
+/// still writing to it, followed by `then`.
+fn leader_cut_off_at_1s<S: AsRef<str>>(settings: &[S], seed: u64, then: TimedFault) -> Scenario {
     let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
-    let schedule = vec![
-        TimedFault {
-            at: Instant::from_millis(1_000),
-            action: FaultAction::Partition {
-                shape: PartitionKind::IsolateOne,
-                blocked: partition::isolate(NodeId(0), &nodes),
-            },
+    let cut_off = TimedFault {
+        at: Instant::from_millis(1_000),
+        action: FaultAction::Partition {
+            shape: PartitionKind::IsolateOne,
+            blocked: partition::isolate(NodeId(0), &nodes),
         },
-        TimedFault {
-            at: Instant::from_millis(2_000),
-            action: FaultAction::Crash { node: NodeId(0) },
-        },
-    ];
+    };
     Scenario {
         protocol: Protocol::LeaderFollower,
-        settings: Settings::parse(Protocol::LeaderFollower, protocol_settings).unwrap(),
+        settings: Settings::parse(Protocol::LeaderFollower, settings).unwrap(),
         sim: SimConfig {
             seed,
             workload: WorkloadConfig {
@@ -40,8 +34,17 @@ fn failover(protocol_settings: &[&str], seed: u64) -> Scenario {
             },
             ..SimConfig::default()
         },
-        schedule: Some(schedule),
+        schedule: Some(vec![cut_off, then]),
     }
+}
+
+/// The cut-off leader crashes at 2 s; the final heal brings it back as a follower.
+fn failover(settings: &[&str], seed: u64) -> Scenario {
+    let crash = TimedFault {
+        at: Instant::from_millis(2_000),
+        action: FaultAction::Crash { node: NodeId(0) },
+    };
+    leader_cut_off_at_1s(settings, seed, crash)
 }
 
 /// Seeds (of 200) on which acknowledged writes were lost, and writes lost in all.
@@ -83,38 +86,16 @@ fn sync_replication_with_fencing_loses_none() {
 /// The leader is cut off from 1 s to 3 s; the majority elects another; then the
 /// partition heals and the two meet.
 fn isolate_then_heal(fencing: &str, seed: u64) -> Scenario {
-    let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
-    let schedule = vec![
-        TimedFault {
-            at: Instant::from_millis(1_000),
-            action: FaultAction::Partition {
-                shape: PartitionKind::IsolateOne,
-                blocked: partition::isolate(NodeId(0), &nodes),
-            },
-        },
-        TimedFault {
-            at: Instant::from_millis(3_000),
-            action: FaultAction::HealPartition,
-        },
-    ];
+    let heal = TimedFault {
+        at: Instant::from_millis(3_000),
+        action: FaultAction::HealPartition,
+    };
     let settings = [
         "replication=semi-sync".to_string(),
         "acks=2".to_string(),
         format!("fencing={fencing}"),
     ];
-    Scenario {
-        protocol: Protocol::LeaderFollower,
-        settings: Settings::parse(Protocol::LeaderFollower, &settings).unwrap(),
-        sim: SimConfig {
-            seed,
-            workload: WorkloadConfig {
-                keys: 1_000,
-                ..WorkloadConfig::default()
-            },
-            ..SimConfig::default()
-        },
-        schedule: Some(schedule),
-    }
+    leader_cut_off_at_1s(&settings, seed, heal)
 }
 
 /// Split brain, as the history shows it: after `from`, writes acknowledged by two

@@ -13,6 +13,18 @@ pub fn storage_key(key: Key) -> Vec<u8> {
     k
 }
 
+/// What `op` answers when its key currently holds `current`, and the write it makes.
+pub fn decide(op: Op, current: Option<Value>) -> (Response, Option<(Key, Value)>) {
+    match op {
+        Op::Read { .. } => (Response::ReadOk(current), None),
+        Op::Write { key, value } => (Response::WriteOk, Some((key, value))),
+        Op::Cas { key, expected, new } if current == Some(expected) => {
+            (Response::CasOk, Some((key, new)))
+        }
+        Op::Cas { .. } => (Response::CasMismatch, None),
+    }
+}
+
 /// An in-memory key-value map, rebuilt from storage at boot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KvData {
@@ -42,14 +54,7 @@ impl KvData {
     /// What `op` answers against this data, and the write it makes, if any. The caller
     /// carries the write out its own way (persist, log, replicate) before replying.
     pub fn decide(&self, op: Op) -> (Response, Option<(Key, Value)>) {
-        match op {
-            Op::Read { key } => (Response::ReadOk(self.get(key)), None),
-            Op::Write { key, value } => (Response::WriteOk, Some((key, value))),
-            Op::Cas { key, expected, new } if self.get(key) == Some(expected) => {
-                (Response::CasOk, Some((key, new)))
-            }
-            Op::Cas { .. } => (Response::CasMismatch, None),
-        }
+        decide(op, self.get(op.key()))
     }
 
     /// A digest that is equal on two replicas exactly when their data is (barring

@@ -339,7 +339,8 @@ impl Node for MultiLeaderNode {
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
-        let (response, write) = self.data().decide(request.op);
+        let current = self.current.get(&request.op.key()).map(|c| c.value);
+        let (response, write) = crate::kv::decide(request.op, current);
         if let Some((key, value)) = write {
             let stamp = self.hlc.now(ctx.now());
             let mut seen = self
