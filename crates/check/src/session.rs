@@ -479,3 +479,63 @@ fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
         first,
     )
 }
+
+/// Reads that began `from_ms..to_ms` after the latest write acknowledged before them, and
+/// how many of those were fresh (returned that write or one not definitely older): one
+/// point of a PBS-style t-visibility curve (Bailis et al., "Probabilistically Bounded
+/// Staleness", 2012).
+#[derive(Clone, Copy, PartialEq, Debug, serde::Serialize)]
+pub struct FreshnessBin {
+    /// Lower edge, inclusive, virtual ms.
+    pub from_ms: f64,
+    /// Upper edge, exclusive; `None` for the open last bin.
+    pub to_ms: Option<f64>,
+    /// Reads in the bin.
+    pub reads: u64,
+    /// Of those, fresh.
+    pub fresh: u64,
+}
+
+/// The default bin edges of [`freshness`], virtual ms.
+pub const FRESHNESS_EDGES_MS: [f64; 8] = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
+
+/// Bin every read of `history` by how long after the latest write acknowledged before it
+/// began (a read with no such write is left out), with `edges_ms` as the lower edges of the
+/// bins (ascending). Needs event times; `Err` says why a history cannot be binned.
+pub fn freshness(history: &History, edges_ms: &[f64]) -> Result<Vec<FreshnessBin>, String> {
+    let views = views(history)?;
+    let mut bins: Vec<FreshnessBin> = edges_ms
+        .iter()
+        .enumerate()
+        .map(|(i, &from_ms)| FreshnessBin {
+            from_ms,
+            to_ms: edges_ms.get(i + 1).copied(),
+            reads: 0,
+            fresh: 0,
+        })
+        .collect();
+    for view in &views {
+        for read in &view.reads {
+            let (Some(u), Some(began)) = (read_value(read), read.times.0) else {
+                continue;
+            };
+            let latest = view
+                .acked_writes
+                .iter()
+                .filter(|w| w.ret < read.call)
+                .filter_map(|w| Some((w.times.1?, w)))
+                .max_by_key(|(acked, _)| *acked);
+            let Some((acked, w)) = latest else { continue };
+            let Some(v) = written(w) else { continue };
+            let lag_ms = began.saturating_sub(acked) as f64 / 1e6;
+            let Some(bin) = bins.iter_mut().rev().find(|b| lag_ms >= b.from_ms) else {
+                continue;
+            };
+            bin.reads += 1;
+            if !view.older(u, v) {
+                bin.fresh += 1;
+            }
+        }
+    }
+    Ok(bins)
+}

@@ -217,3 +217,46 @@ fn writes_follow_reads() {
         Verdict::Pass
     );
 }
+
+#[test]
+fn freshness_bins_reads_by_time_since_the_last_acknowledged_write() {
+    use dsys_check::session::{FreshnessBin, freshness};
+    // Times are line * 1 ms: write 2 is acknowledged at 4 ms.
+    let text: String = [
+        (0, "invoke", "write", "1"),
+        (0, "ok", "write", "1"),
+        (0, "invoke", "write", "2"),
+        (0, "ok", "write", "2"),
+        (1, "invoke", "read", "nil"), // 5 ms: 1 ms after, stale
+        (1, "ok", "read", "1"),
+        (2, "invoke", "read", "nil"), // 7 ms: 3 ms after, fresh
+        (2, "ok", "read", "2"),
+        (1, "invoke", "read", "nil"), // 9 ms: 5 ms after, fresh
+        (1, "ok", "read", "2"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (p, t, f, v))| {
+        format!(
+            "{{:process {p}, :type :{t}, :f :{f}, :value {v}, :time {}}}\n",
+            (i as u64 + 1) * 1_000_000
+        )
+    })
+    .collect();
+    let history = read_history(&text, None).unwrap();
+    let bins = freshness(&history, &[0.0, 2.0, 5.0]).unwrap();
+    let bin = |from_ms, to_ms, reads, fresh| FreshnessBin {
+        from_ms,
+        to_ms,
+        reads,
+        fresh,
+    };
+    assert_eq!(
+        bins,
+        vec![
+            bin(0.0, Some(2.0), 1, 0),
+            bin(2.0, Some(5.0), 1, 1),
+            bin(5.0, None, 1, 1)
+        ]
+    );
+}

@@ -166,7 +166,7 @@ fn grid(a: GridArgs) -> Result<(), Failure> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cells = grid::run(&spec, threads)?;
     let text = match a.format {
-        GridFormat::Table => grid::to_table(&cells),
+        GridFormat::Table => grid::to_table(&cells) + "\n" + &grid::to_freshness_table(&cells),
         GridFormat::Csv => grid::to_csv(&cells),
         GridFormat::Json => {
             serde_json::to_string_pretty(&cells).context("rendering the grid")? + "\n"

@@ -159,7 +159,7 @@ fn table_output_and_help() {
 fn unknown_protocol() {
     assert_bad_input(
         &["simulate", "--protocol", "paxos"],
-        "unknown protocol `paxos` (known: single, primary-async, leader-follower, multi-leader)",
+        "unknown protocol `paxos` (known: single, primary-async, leader-follower, multi-leader, leaderless)",
     );
 }
 
@@ -476,4 +476,51 @@ fn multi_leader_conflict_modes_are_checked() {
         v["protocol_metrics"]["concurrent writes lost"].is_u64(),
         "{v}"
     );
+}
+
+#[test]
+fn leaderless_quorum_settings_are_checked() {
+    let simulate = |sets: &[&'static str]| -> Vec<&'static str> {
+        let mut args = vec!["simulate", "--protocol", "leaderless"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        args
+    };
+    assert_bad_input(
+        &simulate(&["w=4"]),
+        "--set w=4: expected at most n = 3: a quorum is a subset of the replicas",
+    );
+    assert_bad_input(
+        &simulate(&["n=5", "r=6"]),
+        "--set r=6: expected at most n = 5: a quorum is a subset of the replicas",
+    );
+    assert_bad_input(
+        &simulate(&["r=0"]),
+        "--set r=0: expected a whole number from 1 to 999",
+    );
+    assert_bad_input(
+        &simulate(&["n=6"]),
+        "--set n=6: expected at most 5 (the number of nodes)",
+    );
+    assert_bad_input(
+        &simulate(&["versions=lamport"]),
+        "--set versions=lamport: expected one of timestamp, vector-clock",
+    );
+    assert_bad_input(&simulate(&["sloppy-quorum=yes"]), "expected one of on, off");
+    let help = stdout(&dsys(&["simulate", "--help"]));
+    for line in [
+        "  leaderless\n",
+        "w=N",
+        "sloppy-quorum=on|off",
+        "versions=timestamp|vector-clock",
+    ] {
+        assert!(help.contains(line), "help lacks {line:?}");
+    }
+    let mut args = simulate(&["versions=vector-clock", "sloppy-quorum=on"]);
+    args.extend(["--nemesis", "halves", "--ops", "300", "--format", "json"]);
+    let o = dsys(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["protocol_metrics"]["hints stored"].is_u64(), "{v}");
 }

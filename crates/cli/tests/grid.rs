@@ -66,6 +66,37 @@ fn the_grid_matches_the_textbook() {
     // Async failover under a partition loses acknowledged writes; sync does not.
     assert!(f(asy, "lost_writes") > 0.0);
     assert_eq!(f(sync, "lost_writes"), 0.0);
+    // Leaderless: overlapping quorums (W + R > N) read no stale values, with or without a
+    // partition; W = R = 1 reads stale ones even without faults. A strict quorum gives
+    // availability up under a partition, a sloppy one keeps it and pays in stale reads.
+    let strict = "leaderless(n=3,w=2,r=2)";
+    let sloppy = "leaderless(n=3,w=2,r=2,sloppy-quorum=on)";
+    let one = "leaderless(n=3,w=1,r=1)";
+    for nemesis in ["none", "halves"] {
+        assert_eq!(f(cell(&cells, strict, nemesis), "stale_reads"), 0.0);
+    }
+    assert!(f(cell(&cells, one, "none"), "stale_reads") > 0.0);
+    assert!(f(cell(&cells, strict, "halves"), "availability") < 0.95);
+    assert_eq!(f(cell(&cells, sloppy, "halves"), "availability"), 1.0);
+    assert!(f(cell(&cells, sloppy, "halves"), "stale_reads") > 0.0);
+    // One replica acknowledging is faster than two.
+    assert!(
+        f(cell(&cells, one, "none"), "latency_p50_ms")
+            < f(cell(&cells, strict, "none"), "latency_p50_ms")
+    );
+    // PBS: with W = R = 1 some reads right after a write are stale; overlapping quorums
+    // are fresh at every delay.
+    let fresh = |config: &str| -> Vec<f64> {
+        cell(&cells, config, "none")["freshness"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["reads"].as_u64().unwrap() > 0)
+            .map(|b| b["fresh"].as_f64().unwrap() / b["reads"].as_f64().unwrap())
+            .collect()
+    };
+    assert!(fresh(one)[0] < 1.0);
+    assert!(fresh(strict).iter().all(|p| *p == 1.0));
     // Every cell converged after the final heal.
     for c in &cells {
         assert_eq!(f(c, "not_converged"), 0.0, "{c}");
@@ -116,6 +147,7 @@ fn the_svg_plots_every_configuration_deterministically() {
         assert!(svg.contains(config), "missing {config}");
     }
     assert!(svg.contains("availability under halves") && !svg.contains("<script"));
+    assert!(svg.contains("Staleness under none (PBS)") && svg.contains("<polyline"));
     assert_eq!(
         svg,
         stdout(&dsys(&["grid", "--seeds", "2", "--format", "svg"]))

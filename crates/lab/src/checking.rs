@@ -133,7 +133,12 @@ pub fn check_run(
                     Verdict::Fail
                 },
                 counts,
-                reason: None,
+                reason: (!o.converged).then(|| {
+                    format!(
+                        "replicas still differed {} ms after the final heal (--converge-deadline)",
+                        result.scenario.sim.convergence.deadline_ms
+                    )
+                }),
                 failed_keys: Vec::new(),
                 witness: None,
             },

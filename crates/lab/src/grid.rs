@@ -3,10 +3,11 @@
 //! Seeds run in parallel across cores; results are gathered by index, so the same
 //! arguments give the same bytes out whatever the scheduling.
 
-use crate::checking::check_run;
+use crate::checking::{check_run, simulated_history};
 use crate::error::LabError;
 use crate::protocol::{Protocol, Settings};
 use crate::scenario::{RunResult, Scenario};
+use dsys_check::session::{FRESHNESS_EDGES_MS, FreshnessBin, freshness};
 use dsys_check::stats::percentile;
 use dsys_check::{CheckName, Verdict};
 use dsys_sim::{NemesisSpec, SimConfig};
@@ -45,13 +46,16 @@ impl Config {
 }
 
 /// The configurations `dsys grid` compares by default.
-pub const DEFAULT_CONFIGS: [&str; 6] = [
+pub const DEFAULT_CONFIGS: [&str; 9] = [
     "single",
     "primary-async",
     "leader-follower:replication=async",
     "leader-follower:replication=sync",
     "leader-follower:replication=async,reads=any",
     "multi-leader:conflict=lww",
+    "leaderless:n=3,w=2,r=2",
+    "leaderless:n=3,w=1,r=1",
+    "leaderless:n=3,w=2,r=2,sloppy-quorum=on",
 ];
 
 /// The nemeses `dsys grid` uses by default.
@@ -88,6 +92,9 @@ pub struct Cell {
     pub not_converged: u64,
     /// Mean time to converge after the final heal, virtual ms (converged runs).
     pub converge_ms: f64,
+    /// Reads binned by time since the latest acknowledged write, summed over seeds: the
+    /// PBS-style curve of the probability that a read is fresh.
+    pub freshness: Vec<FreshnessBin>,
 }
 
 /// What to run.
@@ -113,6 +120,7 @@ struct RunSummary {
     lost: u64,
     concurrent_lost: u64,
     converged: Option<u64>,
+    freshness: Vec<FreshnessBin>,
 }
 
 fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
@@ -160,6 +168,8 @@ fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
             .time_to_converge
             .filter(|_| run.outcome.converged)
             .map(|d| d.as_millis() as u64),
+        freshness: freshness(&simulated_history(run)?, &FRESHNESS_EDGES_MS)
+            .map_err(LabError::Check)?,
     })
 }
 
@@ -247,18 +257,98 @@ pub fn run(spec: &GridSpec, threads: usize) -> Result<Vec<Cell>, LabError> {
                     converged.iter().sum::<u64>() as f64 / converged.len().max(1) as f64,
                     1,
                 ),
+                freshness: sum_bins(runs.iter().map(|r| r.freshness.as_slice())),
             });
         }
     }
     Ok(cells)
 }
 
-/// The grid as an aligned table.
-pub fn to_table(cells: &[Cell]) -> String {
+/// Bin-by-bin sums of freshness curves with the same edges.
+fn sum_bins<'a>(curves: impl Iterator<Item = &'a [FreshnessBin]>) -> Vec<FreshnessBin> {
+    let mut total: Vec<FreshnessBin> = Vec::new();
+    for curve in curves {
+        if total.is_empty() {
+            total = curve.to_vec();
+            continue;
+        }
+        for (t, b) in total.iter_mut().zip(curve) {
+            t.reads += b.reads;
+            t.fresh += b.fresh;
+        }
+    }
+    total
+}
+
+/// The share of a bin's reads that were fresh, or `None` for an empty bin.
+pub fn fresh_share(bin: &FreshnessBin) -> Option<f64> {
+    (bin.reads > 0).then(|| bin.fresh as f64 / bin.reads as f64)
+}
+
+/// The nemesis the staleness curves are drawn for: `none` if the grid has it, else the
+/// first one.
+pub fn curve_nemesis(cells: &[Cell]) -> Option<&str> {
+    cells
+        .iter()
+        .find(|c| c.nemesis == "none")
+        .or(cells.first())
+        .map(|c| c.nemesis.as_str())
+}
+
+/// The PBS-style staleness curves: for each configuration under [`curve_nemesis`], the
+/// share of reads that were fresh, by time since the latest acknowledged write.
+pub fn to_freshness_table(cells: &[Cell]) -> String {
+    let Some(nemesis) = curve_nemesis(cells) else {
+        return String::new();
+    };
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<44} {:<14} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
+        "P(read is fresh) by ms since the latest acknowledged write of its key, nemesis {nemesis}"
+    );
+    let Some(edges) = cells.first().map(|c| &c.freshness) else {
+        return t;
+    };
+    let cw = config_width(cells);
+    let _ = write!(t, "{:<cw$}", "config");
+    for b in edges {
+        let label = match b.to_ms {
+            Some(to) => format!("{}-{}", b.from_ms, to),
+            None => format!(">={}", b.from_ms),
+        };
+        let _ = write!(t, " {label:>7}");
+    }
+    t.push('\n');
+    for c in cells.iter().filter(|c| c.nemesis == nemesis) {
+        let _ = write!(t, "{:<cw$}", c.config);
+        for b in &c.freshness {
+            match fresh_share(b) {
+                Some(p) => {
+                    let _ = write!(t, " {p:>7.3}");
+                }
+                None => {
+                    let _ = write!(t, " {:>7}", "-");
+                }
+            }
+        }
+        t.push('\n');
+    }
+    t
+}
+
+/// Width of the configuration column: the longest label, at least 44.
+fn config_width(cells: &[Cell]) -> usize {
+    cells.iter().map(|c| c.config.len()).fold(44, usize::max)
+}
+
+/// The grid as an aligned table.
+pub fn to_table(cells: &[Cell]) -> String {
+    let cw = config_width(cells);
+    let nw = cells.iter().map(|c| c.nemesis.len()).fold(14, usize::max);
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<cw$} {:<nw$} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
         "config",
         "nemesis",
         "avail",
@@ -281,7 +371,7 @@ pub fn to_table(cells: &[Cell]) -> String {
         let nonlin = format!("{}/{}", c.non_linearizable, c.seeds);
         let _ = writeln!(
             t,
-            "{:<44} {:<14} {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
+            "{:<cw$} {:<nw$} {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
             c.config,
             c.nemesis,
             c.availability * 100.0,

@@ -2,14 +2,17 @@
 //!
 //! Left: each configuration placed by its median latency without faults (the "else:
 //! latency" axis) against its availability under a partition (the "partition:
-//! availability" axis). Right: anomalies under that partition, per run. One file, no
-//! scripts; the same grid gives the same bytes.
+//! availability" axis). Right: anomalies under that partition, per run. Below: the
+//! PBS-style staleness curves (without faults, if the grid has `none`) — the share of reads that were fresh, by
+//! time since the latest acknowledged write. One file, no scripts; the same grid gives
+//! the same bytes.
 
-use crate::grid::Cell;
+use crate::grid::{Cell, fresh_share};
 use std::fmt::Write as _;
 
 const W: f64 = 1040.0;
-const H: f64 = 460.0;
+/// Height of the staleness panel, axis labels included.
+const CURVES_H: f64 = 300.0;
 /// An anomaly kind: its legend name and how to read it from a cell.
 type Anomaly = (&'static str, fn(&Cell) -> u64);
 
@@ -55,12 +58,31 @@ pub fn to_svg(cells: &[Cell]) -> String {
             .find(|c| c.config == config && c.nemesis == nemesis)
     };
 
+    let row = 44.0;
+    let top_h = (40.0 + configs.len() as f64 * row + 40.0).max(460.0);
+    let calm = crate::grid::curve_nemesis(cells).unwrap_or("none");
+    let curves: Vec<(usize, &Cell)> = configs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| Some((i, find(c, calm)?)))
+        .filter(|(_, c)| {
+            c.config.starts_with("leaderless") || c.freshness.iter().any(|b| b.fresh < b.reads)
+        })
+        .collect();
+    let height = if curves.is_empty() {
+        top_h
+    } else {
+        top_h + CURVES_H
+    };
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"12\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">"
     );
-    let _ = write!(s, "<rect width=\"{W}\" height=\"{H}\" fill=\"white\"/>");
+    let _ = write!(
+        s,
+        "<rect width=\"{W}\" height=\"{height}\" fill=\"white\"/>"
+    );
 
     // Left panel: latency (no faults) vs availability (partition).
     let (x0, y0, pw, ph) = (70.0, 40.0, 400.0, 340.0);
@@ -79,14 +101,14 @@ pub fn to_svg(cells: &[Cell]) -> String {
     let lo = (min_avail * 10.0).floor() / 10.0;
     let px = |ms: f64| x0 + ms / max_latency * pw;
     let py = |a: f64| y0 + ph - (a - lo) / (1.0 - lo).max(1e-9) * ph;
-    let _ = write!(
-        s,
-        "<text x=\"{x0}\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Latency without faults vs availability under {}</text>",
-        escape(partition)
-    );
-    let _ = write!(
-        s,
-        "<rect x=\"{x0}\" y=\"{y0}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>"
+    panel_frame(
+        &mut s,
+        &format!(
+            "Latency without faults vs availability under {}",
+            escape(partition)
+        ),
+        (x0, y0, pw, ph),
+        22.0,
     );
     for i in 0..=4 {
         let a = lo + (1.0 - lo) * f64::from(i) / 4.0;
@@ -153,7 +175,6 @@ pub fn to_svg(cells: &[Cell]) -> String {
         "<text x=\"{bx}\" y=\"22\" font-size=\"14\" font-weight=\"bold\">Anomalies per run under {}</text>",
         escape(partition)
     );
-    let row = 44.0;
     for (i, config) in configs.iter().enumerate() {
         let Some(part) = find(config, partition) else {
             continue;
@@ -196,8 +217,99 @@ pub fn to_svg(cells: &[Cell]) -> String {
     let _ = write!(
         s,
         "<text x=\"{x0}\" y=\"{:.1}\" fill=\"#555\">Up-left: available under partition and fast without faults (PA/EL). Numbers match the list on the right.</text>",
-        H - 12.0
+        top_h - 12.0
     );
+    if !curves.is_empty() {
+        staleness_panel(&mut s, top_h, calm, &curves);
+    }
     s.push_str("</svg>\n");
     s
+}
+
+/// A panel's bold title at `title_y` and its frame `(x, y, width, height)`.
+fn panel_frame(s: &mut String, title: &str, (x0, y0, pw, ph): (f64, f64, f64, f64), title_y: f64) {
+    let _ = write!(
+        s,
+        "<text x=\"{x0}\" y=\"{title_y:.1}\" font-size=\"14\" font-weight=\"bold\">{title}</text>"
+    );
+    let _ = write!(
+        s,
+        "<rect x=\"{x0}\" y=\"{y0:.1}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>"
+    );
+}
+
+/// The PBS-style curves: P(read is fresh) per bin of time since the latest acknowledged
+/// write, one line per configuration (numbered as in the panels above).
+fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &Cell)]) {
+    let (x0, y0, pw, ph) = (70.0, top + 40.0, 560.0, CURVES_H - 100.0);
+    let bins = curves.first().map_or(0, |(_, c)| c.freshness.len()).max(1);
+    let lo = curves
+        .iter()
+        .flat_map(|(_, c)| c.freshness.iter().filter_map(fresh_share))
+        .fold(1.0, f64::min)
+        .min(0.9);
+    let lo = (lo * 10.0).floor() / 10.0;
+    let px = |i: usize| x0 + (i as f64 + 0.5) / bins as f64 * pw;
+    let py = |p: f64| y0 + ph - (p - lo) / (1.0 - lo).max(1e-9) * ph;
+    panel_frame(
+        s,
+        &format!(
+            "Staleness under {} (PBS): P(read is fresh) by time since the latest acknowledged write",
+            escape(nemesis)
+        ),
+        (x0, y0, pw, ph),
+        top + 22.0,
+    );
+    for i in 0..=4 {
+        let p = lo + (1.0 - lo) * f64::from(i) / 4.0;
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{p:.2}</text>",
+            x0 - 6.0,
+            py(p) + 4.0
+        );
+    }
+    if let Some((_, first)) = curves.first() {
+        for (i, b) in first.freshness.iter().enumerate() {
+            let label = match b.to_ms {
+                Some(to) => format!("{}-{}", b.from_ms, to),
+                None => format!("&gt;={}", b.from_ms),
+            };
+            let _ = write!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
+                px(i),
+                y0 + ph + 16.0
+            );
+        }
+    }
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">virtual ms between the write's acknowledgement and the read</text>",
+        x0 + pw / 2.0,
+        y0 + ph + 34.0
+    );
+    for (k, (i, cell)) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<String> = cell
+            .freshness
+            .iter()
+            .enumerate()
+            .filter_map(|(b, bin)| Some(format!("{:.1},{:.1}", px(b), py(fresh_share(bin)?))))
+            .collect();
+        let _ = write!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"><title>{}</title></polyline>",
+            points.join(" "),
+            escape(&cell.config)
+        );
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{}. {}</text>",
+            x0 + pw + 20.0,
+            y0 + 12.0 + k as f64 * 16.0,
+            i + 1,
+            escape(&cell.config)
+        );
+    }
 }

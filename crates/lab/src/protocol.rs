@@ -3,8 +3,9 @@
 use crate::error::LabError;
 use dsys_node::{Durability, Duration};
 use dsys_protocols::{
-    LeaderFollowerConfig, LeaderFollowerNode, MultiLeaderConfig, MultiLeaderNode,
-    PrimaryAsyncConfig, PrimaryAsyncNode, Replication, SingleConfig, SingleNode,
+    LeaderFollowerConfig, LeaderFollowerNode, LeaderlessConfig, LeaderlessNode, MultiLeaderConfig,
+    MultiLeaderNode, PrimaryAsyncConfig, PrimaryAsyncNode, Replication, SingleConfig, SingleNode,
+    VersionMode,
 };
 use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
 use serde::{Deserialize, Serialize};
@@ -24,15 +25,18 @@ pub enum Protocol {
     LeaderFollower,
     /// Every node accepts writes and replicates them asynchronously.
     MultiLeader,
+    /// Dynamo-style: N replicas per key on a hash ring, W/R quorums, no leader.
+    Leaderless,
 }
 
 impl Protocol {
     /// Every protocol, in catalog order.
-    pub const ALL: [Protocol; 4] = [
+    pub const ALL: [Protocol; 5] = [
         Protocol::Single,
         Protocol::PrimaryAsync,
         Protocol::LeaderFollower,
         Protocol::MultiLeader,
+        Protocol::Leaderless,
     ];
 
     /// The stable CLI name.
@@ -42,6 +46,7 @@ impl Protocol {
             Protocol::PrimaryAsync => "primary-async",
             Protocol::LeaderFollower => "leader-follower",
             Protocol::MultiLeader => "multi-leader",
+            Protocol::Leaderless => "leaderless",
         }
     }
 
@@ -59,6 +64,18 @@ impl Protocol {
                 ELECTION_TIMEOUT,
             ],
             Protocol::MultiLeader => &[CONFLICT, HEARTBEAT],
+            Protocol::Leaderless => &[
+                REPLICAS,
+                WRITE_QUORUM,
+                READ_QUORUM,
+                VERSIONS,
+                SLOPPY_QUORUM,
+                READ_REPAIR,
+                ANTI_ENTROPY,
+                ANTI_ENTROPY_INTERVAL,
+                FALLBACK_AFTER,
+                REQUEST_TIMEOUT,
+            ],
         }
     }
 }
@@ -156,6 +173,85 @@ const CONFLICT: SettingSpec = SettingSpec {
     kind: SettingKind::Choice(&["lww"]),
     default: "lww",
     help: "how concurrent writes to a key are resolved: last writer wins by hybrid logical clock",
+};
+
+const REPLICAS: SettingSpec = SettingSpec {
+    key: "n",
+    kind: SettingKind::Count { min: 1, max: 999 },
+    default: "3",
+    help: "home replicas per key on the hash ring (N, at most the number of nodes)",
+};
+
+const WRITE_QUORUM: SettingSpec = SettingSpec {
+    key: "w",
+    kind: SettingKind::Count { min: 1, max: 999 },
+    default: "2",
+    help: "replicas that must acknowledge a write (W, at most N)",
+};
+
+const READ_QUORUM: SettingSpec = SettingSpec {
+    key: "r",
+    kind: SettingKind::Count { min: 1, max: 999 },
+    default: "2",
+    help: "replicas whose answers a read waits for (R, at most N; W + R > N overlaps)",
+};
+
+const VERSIONS: SettingSpec = SettingSpec {
+    key: "versions",
+    kind: SettingKind::Choice(&["timestamp", "vector-clock"]),
+    default: "timestamp",
+    help: "order versions by hybrid clock (last writer wins) or by vector clock (siblings kept)",
+};
+
+const SLOPPY_QUORUM: SettingSpec = SettingSpec {
+    key: "sloppy-quorum",
+    kind: SettingKind::Choice(&["on", "off"]),
+    default: "off",
+    help: "borrow fallback nodes for silent home replicas, with hinted handoff",
+};
+
+const READ_REPAIR: SettingSpec = SettingSpec {
+    key: "read-repair",
+    kind: SettingKind::Choice(&["on", "off"]),
+    default: "on",
+    help: "send the merged versions to replicas that answered a read with older ones",
+};
+
+const ANTI_ENTROPY: SettingSpec = SettingSpec {
+    key: "anti-entropy",
+    kind: SettingKind::Choice(&["on", "off"]),
+    default: "on",
+    help: "compare Merkle trees with a peer each round and exchange differing ranges",
+};
+
+const ANTI_ENTROPY_INTERVAL: SettingSpec = SettingSpec {
+    key: "anti-entropy-interval",
+    kind: SettingKind::Millis {
+        min: 1,
+        max: 60_000,
+    },
+    default: "200",
+    help: "ms between anti-entropy rounds",
+};
+
+const FALLBACK_AFTER: SettingSpec = SettingSpec {
+    key: "fallback-after",
+    kind: SettingKind::Millis {
+        min: 1,
+        max: 60_000,
+    },
+    default: "100",
+    help: "ms a home replica may stay silent before a sloppy quorum borrows a fallback",
+};
+
+const REQUEST_TIMEOUT: SettingSpec = SettingSpec {
+    key: "request-timeout",
+    kind: SettingKind::Millis {
+        min: 1,
+        max: 60_000,
+    },
+    default: "300",
+    help: "ms a coordinator waits for its quorum (then: unavailable, or indeterminate for writes)",
 };
 
 const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
@@ -291,6 +387,26 @@ impl Settings {
                 });
             }
         }
+        if protocol == Protocol::Leaderless {
+            let n = self.count(&REPLICAS);
+            if n as usize > nodes {
+                return Err(LabError::BadSettingValue {
+                    key: "n".into(),
+                    value: n.to_string(),
+                    expected: format!("at most {nodes} (the number of nodes)"),
+                });
+            }
+            for spec in [&WRITE_QUORUM, &READ_QUORUM] {
+                let q = self.count(spec);
+                if q > n {
+                    return Err(LabError::BadSettingValue {
+                        key: spec.key.into(),
+                        value: q.to_string(),
+                        expected: format!("at most n = {n}: a quorum is a subset of the replicas"),
+                    });
+                }
+            }
+        }
         Ok(())
     }
 
@@ -351,6 +467,26 @@ pub fn run(
             };
             world::<MultiLeaderNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }
+        Protocol::Leaderless => {
+            let on = |spec: &SettingSpec| settings.get(spec) == "on";
+            let config = LeaderlessConfig {
+                replicas: settings.count(&REPLICAS) as usize,
+                write_quorum: settings.count(&WRITE_QUORUM) as usize,
+                read_quorum: settings.count(&READ_QUORUM) as usize,
+                versions: match settings.get(&VERSIONS) {
+                    "vector-clock" => VersionMode::VectorClock,
+                    _ => VersionMode::Timestamp,
+                },
+                sloppy_quorum: on(&SLOPPY_QUORUM),
+                read_repair: on(&READ_REPAIR),
+                anti_entropy: on(&ANTI_ENTROPY),
+                anti_entropy_interval: settings.millis(&ANTI_ENTROPY_INTERVAL),
+                fallback_after: settings.millis(&FALLBACK_AFTER),
+                request_timeout: settings.millis(&REQUEST_TIMEOUT),
+                ..LeaderlessConfig::default()
+            };
+            world::<LeaderlessNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
     }
 }
 
@@ -374,7 +510,7 @@ mod tests {
         let err = "raft2".parse::<Protocol>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown protocol `raft2` (known: single, primary-async, leader-follower, multi-leader)"
+            "unknown protocol `raft2` (known: single, primary-async, leader-follower, multi-leader, leaderless)"
         );
     }
 

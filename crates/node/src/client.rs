@@ -108,4 +108,7 @@ pub enum Response {
     },
     /// The operation definitely did not take effect (for example, no quorum).
     Unavailable,
+    /// The node gave up waiting for its peers: the operation may or may not have taken
+    /// effect, now or later (a write that reached fewer replicas than its quorum).
+    Indeterminate,
 }

@@ -100,4 +100,27 @@ pub trait Node: Sized {
     fn replica_digest(&self) -> Option<u64> {
         None
     }
+
+    /// For protocols that place each key on some nodes only (a hash ring): a digest per
+    /// key this node holds as a home replica, and the hand-offs it still owes. Replicas
+    /// have converged when, for every key, all its home replicas report the same digest
+    /// (a missing key counts as a digest of its own) and no hand-off is pending. Such
+    /// protocols return `None` from [`Node::replica_digest`].
+    fn key_digests(&self) -> Option<KeyDigests> {
+        None
+    }
+
+    /// Whether this node is a home replica of `key` (see [`Node::key_digests`]).
+    fn is_replica_of(&self, _key: Key) -> bool {
+        true
+    }
+}
+
+/// What [`Node::key_digests`] reports.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct KeyDigests {
+    /// `(key, digest of this node's versions of it)`, for keys it holds as a home replica.
+    pub entries: Vec<(Key, u64)>,
+    /// Data held for other nodes that has not been handed back yet.
+    pub handoffs_pending: usize,
 }

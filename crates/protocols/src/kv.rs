@@ -70,7 +70,7 @@ impl KvData {
 }
 
 /// FNV-1a, 64-bit: small and stable, enough to compare replicas.
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl Default for Fnv {
     fn default() -> Self {

@@ -11,7 +11,8 @@ use std::ops::RangeInclusive;
 /// The deepest tree built: 2^20 leaves.
 pub const MAX_DEPTH: u32 = 20;
 
-fn mix(mut z: u64) -> u64 {
+/// The SplitMix64 finaliser: a fast, well-mixing bijection on `u64`.
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -49,6 +50,30 @@ impl MerkleTree {
                     ^ nodes[2 * i + 1].wrapping_mul(0x9e37_79b9_7f4a_7c15));
         }
         MerkleTree { depth, nodes }
+    }
+
+    /// The tree's depth.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+
+    /// Every node hash in heap layout, to send the tree to a peer.
+    pub fn hashes(&self) -> &[u64] {
+        &self.nodes
+    }
+
+    /// Rebuild a tree a peer sent with [`MerkleTree::hashes`]; `None` if the number of
+    /// hashes does not fit `depth`.
+    pub fn from_hashes(depth: u32, hashes: Vec<u64>) -> Option<Self> {
+        (depth <= MAX_DEPTH && hashes.len() == 2usize << depth).then_some(MerkleTree {
+            depth,
+            nodes: hashes,
+        })
+    }
+
+    /// Whether `position` falls in one of `ranges`.
+    pub fn in_ranges(ranges: &[RangeInclusive<u64>], position: u64) -> bool {
+        ranges.iter().any(|r| r.contains(&position))
     }
 
     fn leaf_of(depth: u32, position: u64) -> usize {

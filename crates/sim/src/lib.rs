@@ -63,7 +63,7 @@ mod world;
 
 pub use config::{ConfigError, ConvergenceConfig, SimConfig};
 pub use dist::LatencyDist;
-pub use history::{EventType, History, HistoryEvent};
+pub use history::{EventType, History, HistoryEvent, Process};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};
 pub use network::{LinkConfig, NetworkConfig, Regions};
 pub use outcome::{RunOutcome, RunStats};

@@ -20,7 +20,7 @@ pub enum Causality {
     Concurrent,
 }
 
-/// A version vector. Absent entries are zero.
+/// A version vector. Absent entries are zero; zero entries are never stored.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct VersionVector {
     counters: BTreeMap<NodeId, u64>,
@@ -42,6 +42,15 @@ impl VersionVector {
         let c = self.counters.entry(node).or_insert(0);
         *c += 1;
         *c
+    }
+
+    /// Raise `node`'s counter to at least `counter` (a writer whose counter is global
+    /// across keys, rather than per key, records a write this way).
+    pub fn raise(&mut self, node: NodeId, counter: u64) {
+        if counter > 0 {
+            let c = self.counters.entry(node).or_insert(0);
+            *c = (*c).max(counter);
+        }
     }
 
     /// Pointwise maximum: the least vector that has seen both.
@@ -88,8 +97,9 @@ impl VersionVector {
 impl FromIterator<(NodeId, u64)> for VersionVector {
     /// A vector with these counters (later entries for the same node win).
     fn from_iter<I: IntoIterator<Item = (NodeId, u64)>>(entries: I) -> Self {
+        // Zero counters are not stored, so equal vectors compare equal with `==`.
         VersionVector {
-            counters: entries.into_iter().collect(),
+            counters: entries.into_iter().filter(|(_, c)| *c > 0).collect(),
         }
     }
 }

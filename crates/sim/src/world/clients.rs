@@ -218,20 +218,29 @@ impl<N: Node> World<N> {
                 (EventType::Fail, None, Some("cas-mismatch"))
             }
             Response::Unavailable => (EventType::Fail, None, Some("unavailable")),
+            Response::Indeterminate => {
+                self.complete(c, EventType::Info, None, Some(node), Some("indeterminate"));
+                self.start_new_process(c);
+                return;
+            }
         };
         self.complete(c, kind, read, Some(node), error);
     }
 
     pub(super) fn on_client_timeout(&mut self, c: usize, id: RequestId) {
-        let clients = self.clients.len() as u64;
         let client = &mut self.clients[c];
         if client.pending.as_ref().map(|p| p.request.id) != Some(id) {
             return;
         }
         self.complete(c, EventType::Info, None, None, Some("timeout"));
-        // Jepsen's convention: the process that timed out may still have an operation
-        // in flight, so the client continues as a fresh process; it also forgets where
-        // it was redirected, since that node may be the one that went quiet.
+        self.start_new_process(c);
+    }
+
+    /// Jepsen's convention: a process whose operation ended indeterminate may still have
+    /// it in flight, so the client continues as a fresh process; it also forgets where
+    /// it was redirected, since that node may be the one that went quiet.
+    fn start_new_process(&mut self, c: usize) {
+        let clients = self.clients.len() as u64;
         let client = &mut self.clients[c];
         client.process += clients;
         client.read_hint = None;

@@ -5,8 +5,8 @@ use crate::clock::Strobe;
 use crate::dist::millis_to_nanos;
 use crate::nemesis::{FaultAction, PartitionKind, TimedFault, partition};
 use crate::network::NetworkFault;
-use dsys_node::{Duration, Node, NodeId};
-use std::collections::BTreeMap;
+use dsys_node::{Duration, Key, KeyDigests, Node, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::Hasher;
 
 const TAG_FAULT: u8 = 20;
@@ -134,12 +134,35 @@ impl<N: Node> World<N> {
         self.queue.push(self.now, Event::ConvergenceProbe);
     }
 
-    /// Whether every data-holding node reports the same digest.
+    /// Whether every data-holding node reports the same digest — or, for protocols that
+    /// place keys on some nodes only, every key's home replicas agree and no hand-off is
+    /// pending.
     fn replicas_agree(&self) -> bool {
-        let mut digests = self
-            .nodes
+        let states: Vec<&N> = self.nodes.iter().filter_map(|s| s.state.as_ref()).collect();
+        let per_key: Vec<(&N, KeyDigests)> = states
             .iter()
-            .filter_map(|s| s.state.as_ref().and_then(N::replica_digest));
+            .filter_map(|n| Some((*n, n.key_digests()?)))
+            .collect();
+        if !per_key.is_empty() {
+            if per_key.iter().any(|(_, d)| d.handoffs_pending > 0) {
+                return false;
+            }
+            let held: Vec<BTreeMap<Key, u64>> = per_key
+                .iter()
+                .map(|(_, d)| d.entries.iter().copied().collect())
+                .collect();
+            let keys: BTreeSet<Key> = held.iter().flat_map(|m| m.keys().copied()).collect();
+            return keys.iter().all(|key| {
+                let mut digests = per_key
+                    .iter()
+                    .zip(&held)
+                    .filter(|((n, _), _)| n.is_replica_of(*key))
+                    .map(|(_, m)| m.get(key));
+                let first = digests.next();
+                digests.all(|d| Some(d) == first)
+            });
+        }
+        let mut digests = states.iter().filter_map(|n| n.replica_digest());
         match digests.next() {
             None => true,
             Some(first) => digests.all(|d| d == first),
