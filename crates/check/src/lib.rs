@@ -19,6 +19,7 @@ mod shrink;
 pub mod stats;
 pub mod synth;
 pub mod timeline;
+pub mod updates;
 mod verdict;
 
 pub use budget::{Budget, Exhausted};

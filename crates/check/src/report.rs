@@ -31,13 +31,15 @@ pub enum CheckName {
     NoStaleReads,
     /// Every acknowledged write is seen by the final reads.
     NoLostWrites,
+    /// Counters and sets: the final reads reflect every acknowledged update.
+    NoLostUpdates,
     /// Replicas agree after the faults heal (simulations only).
     Converged,
 }
 
 impl CheckName {
     /// Every check.
-    pub const ALL: [CheckName; 10] = [
+    pub const ALL: [CheckName; 11] = [
         CheckName::Linearizable,
         CheckName::Sequential,
         CheckName::Causal,
@@ -47,6 +49,7 @@ impl CheckName {
         CheckName::WritesFollowReads,
         CheckName::NoStaleReads,
         CheckName::NoLostWrites,
+        CheckName::NoLostUpdates,
         CheckName::Converged,
     ];
 
@@ -62,6 +65,7 @@ impl CheckName {
             CheckName::WritesFollowReads => "writes-follow-reads",
             CheckName::NoStaleReads => "no-stale-reads",
             CheckName::NoLostWrites => "no-lost-writes",
+            CheckName::NoLostUpdates => "no-lost-updates",
             CheckName::Converged => "converged",
         }
     }
@@ -70,7 +74,10 @@ impl CheckName {
     pub fn runs_on_histories(self) -> bool {
         matches!(
             self,
-            CheckName::Linearizable | CheckName::Sequential | CheckName::Causal
+            CheckName::Linearizable
+                | CheckName::Sequential
+                | CheckName::Causal
+                | CheckName::NoLostUpdates
         ) || self.is_session_check()
     }
 
@@ -107,11 +114,11 @@ pub enum CheckError {
     Model(#[from] ModelError),
     /// The check exists but this build cannot run it on a history.
     #[error(
-        "check `{0}` cannot be run on a history file yet (available: linearizable, sequential, causal, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes)"
+        "check `{0}` cannot be run on a history file yet (available: linearizable, sequential, causal, read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, no-lost-updates)"
     )]
     Unavailable(CheckName),
     /// The check does not apply to the model.
-    #[error("check `{check}` applies to register and kv histories, not {model}")]
+    #[error("check `{check}` does not apply to {model} histories")]
     NotForModel {
         /// The check.
         check: CheckName,
@@ -294,6 +301,15 @@ pub fn run(
                     });
                 }
                 crate::causal::check(history, budget)
+            }
+            CheckName::NoLostUpdates => {
+                if !matches!(model, ModelKind::Counter | ModelKind::Set) {
+                    return Err(CheckError::NotForModel {
+                        check: CheckName::NoLostUpdates,
+                        model,
+                    });
+                }
+                crate::updates::check(history, model)
             }
             session if session.is_session_check() => {
                 if !matches!(model, ModelKind::Register | ModelKind::Kv) {

@@ -2,30 +2,15 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
+mod common;
+
 use dsys_check::budget::Budget;
 use dsys_check::report::{CheckName, CheckResult, run};
 use dsys_check::{ModelKind, Verdict, read_history};
 
 /// `P TYPE F VALUE` per line, one register, with times in ms (line number * 1 ms).
 fn check(check: CheckName, lines: &str) -> CheckResult {
-    let text: String = lines
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .enumerate()
-        .map(|(i, l)| {
-            let p: Vec<&str> = l.splitn(4, ' ').collect();
-            format!(
-                "{{:process {}, :type :{}, :f :{}, :value {}, :time {}}}\n",
-                p[0],
-                p[1],
-                p[2],
-                p[3],
-                (i as u64 + 1) * 1_000_000
-            )
-        })
-        .collect();
-    let history = read_history(&text, None).unwrap();
+    let history = common::history_of(lines);
     run(
         &history,
         ModelKind::Register,
@@ -177,7 +162,7 @@ fn session_checks_do_not_apply_to_sets() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "check `monotonic-reads` applies to register and kv histories, not set"
+        "check `monotonic-reads` does not apply to set histories"
     );
 }
 
@@ -222,28 +207,13 @@ fn writes_follow_reads() {
 fn freshness_bins_reads_by_time_since_the_last_acknowledged_write() {
     use dsys_check::session::{FreshnessBin, freshness};
     // Times are line * 1 ms: write 2 is acknowledged at 4 ms.
-    let text: String = [
-        (0, "invoke", "write", "1"),
-        (0, "ok", "write", "1"),
-        (0, "invoke", "write", "2"),
-        (0, "ok", "write", "2"),
-        (1, "invoke", "read", "nil"), // 5 ms: 1 ms after, stale
-        (1, "ok", "read", "1"),
-        (2, "invoke", "read", "nil"), // 7 ms: 3 ms after, fresh
-        (2, "ok", "read", "2"),
-        (1, "invoke", "read", "nil"), // 9 ms: 5 ms after, fresh
-        (1, "ok", "read", "2"),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, (p, t, f, v))| {
-        format!(
-            "{{:process {p}, :type :{t}, :f :{f}, :value {v}, :time {}}}\n",
-            (i as u64 + 1) * 1_000_000
-        )
-    })
-    .collect();
-    let history = read_history(&text, None).unwrap();
+    // Reads begin 1 ms (stale), 3 ms (fresh) and 5 ms (fresh) after it.
+    let history = common::history_of(
+        "0 invoke write 1\n0 ok write 1\n0 invoke write 2\n0 ok write 2
+        1 invoke read nil\n1 ok read 1
+        2 invoke read nil\n2 ok read 2
+        1 invoke read nil\n1 ok read 2",
+    );
     let bins = freshness(&history, &[0.0, 2.0, 5.0]).unwrap();
     let bin = |from_ms, to_ms, reads, fresh| FreshnessBin {
         from_ms,

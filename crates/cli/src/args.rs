@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dsys_lab::dsys_check::{CheckName, InputFormat, ModelKind};
 use dsys_lab::dsys_sim::nemesis::NemesisSpec;
 use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
-use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig};
+use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig, WorkloadKind};
 use dsys_lab::dsys_sim::{ConvergenceConfig, LatencyDist, SimConfig};
 use dsys_lab::{LabError, Protocol, Scenario, SettingKind, Settings};
 use std::path::PathBuf;
@@ -236,6 +236,10 @@ pub struct SimulateArgs {
     /// Client operations in all.
     #[arg(long, default_value_t = 1000)]
     pub ops: u64,
+    /// What clients operate on: kv (registers: read, write, cas), counter (read,
+    /// increment) or set (read, insert). Counters and sets need --protocol multi-leader.
+    #[arg(long, default_value = "kv")]
+    pub workload: WorkloadKind,
     /// Distinct keys.
     #[arg(long, default_value_t = 8)]
     pub keys: u64,
@@ -276,9 +280,13 @@ pub struct SimulateArgs {
     /// How long after the final heal to wait for replicas to converge, ms.
     #[arg(long, default_value_t = 10_000.0)]
     pub converge_deadline: f64,
-    /// Checks to run on the recorded history, comma-separated, or `none`.
-    #[arg(long, default_value = "linearizable,causal,read-your-writes,monotonic-reads,monotonic-writes,writes-follow-reads,no-stale-reads,no-lost-writes,converged", value_parser = parse_checks)]
-    pub checks: CheckList,
+    /// Checks to run on the recorded history, comma-separated, or `none` [default: every
+    /// check that applies to the workload: for kv linearizable, causal, read-your-writes,
+    /// monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads,
+    /// no-lost-writes, converged; for counter and set linearizable, no-lost-updates,
+    /// converged].
+    #[arg(long, value_parser = parse_checks)]
+    pub checks: Option<CheckList>,
     /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
     #[arg(long = "expect", value_name = "CHECK")]
     pub expect: Vec<CheckName>,
@@ -317,7 +325,10 @@ fn parse_mix(s: &str) -> Result<OpMix, String> {
 impl SimulateArgs {
     /// The checks to run: `--checks` plus anything `--expect`ed.
     pub fn checks(&self) -> Vec<CheckName> {
-        let mut checks = self.checks.0.clone();
+        let mut checks = match &self.checks {
+            Some(list) => list.0.clone(),
+            None => dsys_lab::checking::simulation_checks(self.workload).to_vec(),
+        };
         for c in &self.expect {
             if !checks.contains(c) {
                 checks.push(*c);
@@ -354,6 +365,7 @@ impl SimulateArgs {
             },
             nemesis: self.nemesis.clone(),
             workload: WorkloadConfig {
+                kind: self.workload,
                 clients: self.clients,
                 ops: self.ops,
                 keys: self.keys,

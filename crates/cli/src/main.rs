@@ -86,7 +86,11 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     let artifact = RunArtifact::load(&a.artifact)?;
     let result = artifact.replay(&mut progress::bar("replaying"))?;
     progress::clear();
-    let checks = check_run(&result, &dsys_lab::checking::SIMULATION_CHECKS, None)?;
+    let checks = check_run(
+        &result,
+        dsys_lab::checking::simulation_checks(result.scenario.sim.workload.kind),
+        None,
+    )?;
     finish(
         &result,
         checks,

@@ -457,8 +457,58 @@ fn multi_leader_conflict_modes_are_checked() {
             "--set",
             "conflict=guess",
         ],
-        "--set conflict=guess: expected one of lww",
+        "--set conflict=guess: expected one of lww, crdt",
     );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "leader-follower",
+            "--workload",
+            "counter",
+        ],
+        "protocol `leader-follower` keeps registers only; the counter workload needs --protocol multi-leader",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--workload",
+            "bag",
+        ],
+        "unknown workload `bag` (expected kv, counter or set)",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--workload",
+            "set",
+            "--checks",
+            "no-stale-reads",
+        ],
+        "check `no-stale-reads` does not apply to set histories",
+    );
+    for (conflict, exit) in [("crdt", Some(0)), ("lww", Some(1))] {
+        let o = dsys(&[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--set",
+            &format!("conflict={conflict}"),
+            "--workload",
+            "counter",
+            "--nemesis",
+            "halves",
+            "--seed",
+            "1",
+            "--expect",
+            "no-lost-updates",
+        ]);
+        assert_eq!(o.status.code(), exit, "{conflict}: {}", stderr(&o));
+    }
     let o = dsys(&[
         "simulate",
         "--protocol",

@@ -6,6 +6,7 @@ use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Value};
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
 use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
 use dsys_sim::history::{EventType, EventValue, Process};
+use dsys_sim::workload::WorkloadKind;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -51,7 +52,28 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, Check
     Ok((history, report))
 }
 
-/// The checks `dsys simulate` runs unless told otherwise.
+/// The checks `dsys simulate` runs on a workload unless told otherwise.
+pub fn simulation_checks(workload: WorkloadKind) -> &'static [CheckName] {
+    match workload {
+        WorkloadKind::Kv => &SIMULATION_CHECKS,
+        WorkloadKind::Counter | WorkloadKind::Set => &[
+            CheckName::Linearizable,
+            CheckName::NoLostUpdates,
+            CheckName::Converged,
+        ],
+    }
+}
+
+/// The model a workload's histories are checked against.
+pub fn workload_model(workload: WorkloadKind) -> ModelKind {
+    match workload {
+        WorkloadKind::Kv => ModelKind::Kv,
+        WorkloadKind::Counter => ModelKind::Counter,
+        WorkloadKind::Set => ModelKind::Set,
+    }
+}
+
+/// The checks `dsys simulate` runs on key-value workloads unless told otherwise.
 pub const SIMULATION_CHECKS: [CheckName; 9] = [
     CheckName::Linearizable,
     CheckName::Causal,
@@ -82,6 +104,8 @@ pub fn simulated_history(result: &RunResult) -> Result<History, LabError> {
         let value = match &e.value {
             Some(EventValue::One(v)) => Value::Int(*v as i64),
             Some(EventValue::Pair([a, b])) => Value::List(vec![*a as i64, *b as i64]),
+            Some(EventValue::Count(n)) => Value::Int(*n),
+            Some(EventValue::Elements(es)) => Value::List(es.iter().map(|e| *e as i64).collect()),
             None | Some(EventValue::Fault(_)) => Value::Nil,
         };
         let event = Event {
@@ -116,7 +140,8 @@ pub fn check_run(
         .filter(|c| *c != CheckName::Converged)
         .collect();
     let mut budget = Budget::new(timeout, CHECK_MEMORY_BYTES);
-    let mut report = run(&history, ModelKind::Kv, &history_checks, &mut budget)
+    let model = workload_model(result.scenario.sim.workload.kind);
+    let mut report = run(&history, model, &history_checks, &mut budget)
         .map_err(|e| LabError::Check(e.to_string()))?;
     if checks.contains(&CheckName::Converged) {
         let o = &result.outcome;

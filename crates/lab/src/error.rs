@@ -66,6 +66,16 @@ pub enum LabError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The protocol does not keep the data the workload operates on.
+    #[error(
+        "protocol `{protocol}` keeps registers only; the {workload} workload needs --protocol multi-leader"
+    )]
+    WorkloadNotServed {
+        /// The protocol.
+        protocol: &'static str,
+        /// The workload.
+        workload: &'static str,
+    },
     /// Both a scripted schedule and a drawn nemesis were asked for.
     #[error("use either --schedule or --nemesis, not both (nemesis `{0}`)")]
     ScheduleWithNemesis(String),

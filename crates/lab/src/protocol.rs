@@ -2,11 +2,13 @@
 
 use crate::error::LabError;
 use dsys_node::{Durability, Duration};
+use dsys_protocols::multi_leader::{Conflict, DataKind};
 use dsys_protocols::{
     LeaderFollowerConfig, LeaderFollowerNode, LeaderlessConfig, LeaderlessNode, MultiLeaderConfig,
     MultiLeaderNode, PrimaryAsyncConfig, PrimaryAsyncNode, Replication, SingleConfig, SingleNode,
     VersionMode,
 };
+use dsys_sim::workload::WorkloadKind;
 use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -47,6 +49,15 @@ impl Protocol {
             Protocol::LeaderFollower => "leader-follower",
             Protocol::MultiLeader => "multi-leader",
             Protocol::Leaderless => "leaderless",
+        }
+    }
+
+    /// The workloads the protocol serves: registers everywhere, counters and sets only
+    /// where a key can hold them.
+    pub fn workloads(self) -> &'static [WorkloadKind] {
+        match self {
+            Protocol::MultiLeader => &WorkloadKind::ALL,
+            _ => &[WorkloadKind::Kv],
         }
     }
 
@@ -170,9 +181,9 @@ const FENCING: SettingSpec = SettingSpec {
 
 const CONFLICT: SettingSpec = SettingSpec {
     key: "conflict",
-    kind: SettingKind::Choice(&["lww"]),
+    kind: SettingKind::Choice(&["lww", "crdt"]),
     default: "lww",
-    help: "how concurrent writes to a key are resolved: last writer wins by hybrid logical clock",
+    help: "concurrent updates of a key: last writer wins by hybrid logical clock, or merged as CRDTs (counters: PN-counter, sets: OR-set; registers stay LWW)",
 };
 
 const REPLICAS: SettingSpec = SettingSpec {
@@ -464,6 +475,15 @@ pub fn run(
         Protocol::MultiLeader => {
             let config = MultiLeaderConfig {
                 heartbeat: settings.millis(&HEARTBEAT),
+                conflict: match settings.get(&CONFLICT) {
+                    "crdt" => Conflict::Crdt,
+                    _ => Conflict::Lww,
+                },
+                data: match sim.workload.kind {
+                    WorkloadKind::Kv => DataKind::Register,
+                    WorkloadKind::Counter => DataKind::Counter,
+                    WorkloadKind::Set => DataKind::Set,
+                },
             };
             world::<MultiLeaderNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }

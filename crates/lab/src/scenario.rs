@@ -43,6 +43,13 @@ impl Scenario {
         self.settings
             .check_for_cluster(self.protocol, self.sim.nodes)?;
         self.sim.validate()?;
+        let workload = self.sim.workload.kind;
+        if !self.protocol.workloads().contains(&workload) {
+            return Err(LabError::WorkloadNotServed {
+                protocol: self.protocol.name(),
+                workload: workload.name(),
+            });
+        }
         if self.schedule.is_some() && !self.sim.nemesis.is_none() {
             return Err(LabError::ScheduleWithNemesis(self.sim.nemesis.to_string()));
         }

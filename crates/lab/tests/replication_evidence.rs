@@ -188,3 +188,63 @@ fn multi_leader_lww_loses_concurrent_updates_and_still_converges() {
     );
     assert!(seeds_with_loss >= 180, "only {seeds_with_loss}");
 }
+
+/// Seeds (of 200) whose final reads show lost updates, and updates lost in all, for
+/// `multi-leader` with `conflict` on the counter or set workload under halves; every run
+/// must converge.
+fn lost_updates(conflict: &str, workload: &str) -> (usize, u64) {
+    let (mut seeds, mut lost) = (0, 0);
+    for seed in 0..200 {
+        let scenario = Scenario {
+            protocol: Protocol::MultiLeader,
+            settings: Settings::parse(Protocol::MultiLeader, &[format!("conflict={conflict}")])
+                .unwrap(),
+            sim: SimConfig {
+                seed,
+                nemesis: "halves".parse().unwrap(),
+                workload: WorkloadConfig {
+                    kind: workload.parse().unwrap(),
+                    ..WorkloadConfig::default()
+                },
+                ..SimConfig::default()
+            },
+            schedule: None,
+        };
+        let run = scenario.run(&mut |_| {}).unwrap();
+        assert!(
+            run.outcome.converged,
+            "seed {seed}: {conflict} {workload}: replicas differ after the heal"
+        );
+        let report = check_run(&run, &[CheckName::NoLostUpdates], None).unwrap();
+        let check = &report.checks["no-lost-updates"];
+        assert_eq!(
+            check.counts["phantom"], 0,
+            "seed {seed}: {:?}",
+            check.witness
+        );
+        match check.result {
+            Verdict::Fail => {
+                seeds += 1;
+                lost += check.counts["lost"];
+            }
+            Verdict::Pass => {}
+            Verdict::Unknown => panic!("seed {seed}: {:?}", check.reason),
+        }
+    }
+    println!(
+        "multi-leader {conflict}, {workload} workload under halves: {lost} updates lost on {seeds} of 200 seeds; all converged"
+    );
+    (seeds, lost)
+}
+
+#[test]
+fn crdt_counters_and_sets_lose_no_update_where_lww_loses_many() {
+    for workload in ["counter", "set"] {
+        assert_eq!(lost_updates("crdt", workload), (0, 0), "crdt {workload}");
+        let (seeds, _) = lost_updates("lww", workload);
+        assert!(
+            seeds >= 180,
+            "lww {workload}: lost updates on only {seeds} seeds"
+        );
+    }
+}

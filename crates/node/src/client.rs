@@ -43,6 +43,21 @@ pub enum Op {
         /// The value written on success.
         new: Value,
     },
+    /// Add `delta` to the counter `key` (the counter workload; reads give
+    /// [`Response::ReadCount`]).
+    Increment {
+        /// The counter.
+        key: Key,
+        /// What is added (may be negative).
+        delta: i64,
+    },
+    /// Add `element` to the set `key` (the set workload; reads give [`Response::ReadSet`]).
+    Insert {
+        /// The set.
+        key: Key,
+        /// The (unique) element added.
+        element: Value,
+    },
 }
 
 /// The kind of an [`Op`], without its arguments.
@@ -55,13 +70,21 @@ pub enum OpKind {
     Write,
     /// [`Op::Cas`].
     Cas,
+    /// [`Op::Increment`].
+    Increment,
+    /// [`Op::Insert`].
+    Insert,
 }
 
 impl Op {
     /// The key the operation touches.
     pub fn key(&self) -> Key {
         match *self {
-            Op::Read { key } | Op::Write { key, .. } | Op::Cas { key, .. } => key,
+            Op::Read { key }
+            | Op::Write { key, .. }
+            | Op::Cas { key, .. }
+            | Op::Increment { key, .. }
+            | Op::Insert { key, .. } => key,
         }
     }
 
@@ -71,6 +94,8 @@ impl Op {
             Op::Read { .. } => OpKind::Read,
             Op::Write { .. } => OpKind::Write,
             Op::Cas { .. } => OpKind::Cas,
+            Op::Increment { .. } => OpKind::Increment,
+            Op::Insert { .. } => OpKind::Insert,
         }
     }
 
@@ -90,10 +115,16 @@ pub struct Request {
 }
 
 /// A node's answer to a [`Request`].
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub enum Response {
     /// A read completed; `None` when the key was never written.
     ReadOk(Option<Value>),
+    /// A read of a counter completed.
+    ReadCount(i64),
+    /// A read of a set completed: its elements, in ascending order.
+    ReadSet(Vec<Value>),
+    /// An increment or an insert took effect.
+    UpdateOk,
     /// A write took effect.
     WriteOk,
     /// A compare-and-set took effect.

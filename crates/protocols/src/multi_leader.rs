@@ -1,6 +1,11 @@
 //! `multi-leader`: every node accepts writes and replicates them asynchronously to the
-//! others; concurrent writes to one key are resolved by last-writer-wins on hybrid
-//! logical clock timestamps (`conflict=lww`).
+//! others. Concurrent updates of one key are resolved by last-writer-wins on hybrid
+//! logical clock timestamps (`conflict=lww`) or merged as CRDTs (`conflict=crdt`):
+//! counters as PN-counters, sets as OR-sets. A key holds one kind of data, fixed by the
+//! workload ([`DataKind`]): registers, counters or sets. Under `lww` a counter increment
+//! or a set insert is a read-modify-write of the whole value, so concurrent ones are lost;
+//! under `crdt` each update ships the writer's own counter component or the tagged add,
+//! which merges with everything else.
 //!
 //! Each node sends its own writes to every peer and resends what a peer has not
 //! acknowledged on every heartbeat, so replicas converge once the network heals. Each
@@ -10,11 +15,14 @@
 //! whose write was dropped counts it (`concurrent writes lost`).
 
 use crate::clock::{Causality, Hlc, HlcTimestamp, VersionVector};
-use crate::kv::KvData;
+use crate::crdt::{OrSet, PnCounter};
+use crate::kv::Fnv;
 use dsys_node::{
-    Context, Durability, Duration, Key, Node, NodeId, Request, Storage, TimerId, Value,
+    Context, Durability, Duration, Key, Node, NodeId, Op, Request, Response, Storage, TimerId,
+    Value,
 };
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 const HEARTBEAT: TimerId = 1;
 const INCARNATION_KEY: &[u8] = b"incarnation";
@@ -26,13 +34,27 @@ fn own_key(seq: u64) -> Vec<u8> {
     k
 }
 
-/// Stored form of one of this node's own writes.
+/// Stored form of one of this node's own updates.
 fn encode(u: &Update) -> Vec<u8> {
-    let mut out = Vec::with_capacity(48);
-    for x in [u.seq, u.key, u.value, u.stamp.wall] {
+    let mut out = Vec::with_capacity(64);
+    for x in [u.seq, u.key, u.stamp.wall] {
         out.extend_from_slice(&x.to_be_bytes());
     }
     out.extend_from_slice(&u.stamp.logical.to_be_bytes());
+    let words: Vec<u64> = match &u.payload {
+        Payload::Value(v) => vec![0, *v],
+        Payload::Count(n) => vec![1, *n as u64],
+        Payload::Elements(es) => [2, es.len() as u64]
+            .into_iter()
+            .chain(es.iter().copied())
+            .collect(),
+        Payload::CounterComponent { up, down } => vec![3, *up, *down],
+        Payload::SetAdd { element, dot } => vec![4, *element, *dot],
+    };
+    out.extend_from_slice(&(words.len() as u32).to_be_bytes());
+    for w in words {
+        out.extend_from_slice(&w.to_be_bytes());
+    }
     for (node, count) in u.seen.iter() {
         out.extend_from_slice(&node.0.to_be_bytes());
         out.extend_from_slice(&count.to_be_bytes());
@@ -42,8 +64,24 @@ fn encode(u: &Update) -> Vec<u8> {
 
 fn decode(origin: NodeId, bytes: &[u8]) -> Option<Update> {
     let word = |i: usize| bytes.get(i..i + 8).and_then(dsys_node::decode_u64);
-    let logical = u32::from_be_bytes(bytes.get(32..36)?.try_into().ok()?);
-    let rest = bytes.get(36..)?;
+    let logical = u32::from_be_bytes(bytes.get(24..28)?.try_into().ok()?);
+    let n = u32::from_be_bytes(bytes.get(28..32)?.try_into().ok()?) as usize;
+    let words: Vec<u64> = (0..n).map(|i| word(32 + 8 * i)).collect::<Option<_>>()?;
+    let payload = match words.as_slice() {
+        [0, v] => Payload::Value(*v),
+        [1, n] => Payload::Count(*n as i64),
+        [2, len, es @ ..] if *len as usize == es.len() => Payload::Elements(es.to_vec()),
+        [3, up, down] => Payload::CounterComponent {
+            up: *up,
+            down: *down,
+        },
+        [4, element, dot] => Payload::SetAdd {
+            element: *element,
+            dot: *dot,
+        },
+        _ => return None,
+    };
+    let rest = bytes.get(32 + 8 * n..)?;
     if rest.len() % 12 != 0 {
         return None;
     }
@@ -60,9 +98,9 @@ fn decode(origin: NodeId, bytes: &[u8]) -> Option<Update> {
         origin,
         seq: word(0)?,
         key: word(8)?,
-        value: word(16)?,
+        payload,
         stamp: HlcTimestamp {
-            wall: word(24)?,
+            wall: word(16)?,
             logical,
         },
         seen,
@@ -70,19 +108,72 @@ fn decode(origin: NodeId, bytes: &[u8]) -> Option<Update> {
 }
 const MAX_BATCH: usize = 64;
 
+/// How concurrent updates of a key are resolved.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Conflict {
+    /// The update with the greatest hybrid-logical-clock stamp wins; the rest are lost.
+    #[default]
+    Lww,
+    /// Counters and sets merge as CRDTs (PN-counter, OR-set); registers stay LWW.
+    Crdt,
+}
+
+/// What the keys hold (the workload decides).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum DataKind {
+    /// Registers: read, write, compare-and-set.
+    #[default]
+    Register,
+    /// Counters: read, increment.
+    Counter,
+    /// Sets: read, insert.
+    Set,
+}
+
 /// Settings of `multi-leader`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MultiLeaderConfig {
     /// How often unacknowledged writes are resent.
     pub heartbeat: Duration,
+    /// Conflict resolution.
+    pub conflict: Conflict,
+    /// What the keys hold.
+    pub data: DataKind,
 }
 
 impl Default for MultiLeaderConfig {
     fn default() -> Self {
         MultiLeaderConfig {
             heartbeat: Duration::from_millis(50),
+            conflict: Conflict::Lww,
+            data: DataKind::Register,
         }
     }
+}
+
+/// What one update carries.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Payload {
+    /// A register's new value.
+    Value(Value),
+    /// `lww` counter: the whole value after a read-modify-write.
+    Count(i64),
+    /// `lww` set: the whole contents after a read-modify-write, ascending.
+    Elements(Vec<Value>),
+    /// `crdt` counter: the origin's own component (added, subtracted) after the update.
+    CounterComponent {
+        /// Everything the origin has added to the key.
+        up: u64,
+        /// Everything it has subtracted.
+        down: u64,
+    },
+    /// `crdt` set: one insert, tagged with the origin's dot counter for the key.
+    SetAdd {
+        /// The element.
+        element: Value,
+        /// The origin's counter for this add.
+        dot: u64,
+    },
 }
 
 /// One write, as replicated.
@@ -94,8 +185,8 @@ pub struct Update {
     pub seq: u64,
     /// The key.
     pub key: Key,
-    /// The value.
-    pub value: Value,
+    /// What it changes.
+    pub payload: Payload,
     /// Its last-writer-wins timestamp.
     pub stamp: HlcTimestamp,
     /// What the writer had seen of this key, including this write.
@@ -129,13 +220,29 @@ pub enum MultiLeaderMessage {
 
 type Msg = MultiLeaderMessage;
 
-/// The current version of one key.
+/// A key's value under last-writer-wins.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+enum Plain {
+    Register(Value),
+    Count(i64),
+    Elements(Vec<Value>),
+}
+
+/// The current last-writer-wins version of one key.
 #[derive(Clone, Debug)]
 struct Current {
-    value: Value,
+    value: Plain,
     stamp: HlcTimestamp,
     origin: NodeId,
     seen: VersionVector,
+}
+
+/// What a node holds for one key.
+#[derive(Clone, Debug)]
+enum State {
+    Lww(Current),
+    Counter(PnCounter),
+    Set(OrSet<Value>),
 }
 
 /// A node of the `multi-leader` protocol.
@@ -145,7 +252,7 @@ pub struct MultiLeaderNode {
     id: NodeId,
     n: usize,
     hlc: Hlc,
-    current: BTreeMap<Key, Current>,
+    current: BTreeMap<Key, State>,
     /// This node's own writes; `own[i]` has seq `i + 1`.
     own: Vec<Update>,
     /// Per origin: how many of its writes this node has applied.
@@ -167,26 +274,41 @@ impl MultiLeaderNode {
         (0..n).map(NodeId).filter(move |&p| p != id)
     }
 
-    fn data(&self) -> KvData {
-        let mut d = KvData::default();
-        for (k, c) in &self.current {
-            d.set(*k, c.value);
-        }
-        d
-    }
-
-    /// Fold one update into the current version of its key.
+    /// Fold one update into its key's state.
     fn apply(&mut self, u: &Update) {
-        let Some(cur) = self.current.get_mut(&u.key) else {
-            self.current.insert(
-                u.key,
-                Current {
-                    value: u.value,
-                    stamp: u.stamp,
-                    origin: u.origin,
-                    seen: u.seen.clone(),
-                },
-            );
+        let plain = match &u.payload {
+            Payload::CounterComponent { up, down } => {
+                if let State::Counter(c) = self
+                    .current
+                    .entry(u.key)
+                    .or_insert_with(|| State::Counter(PnCounter::default()))
+                {
+                    c.merge_component(u.origin, (*up, *down));
+                }
+                return;
+            }
+            Payload::SetAdd { element, dot } => {
+                if let State::Set(s) = self
+                    .current
+                    .entry(u.key)
+                    .or_insert_with(|| State::Set(OrSet::default()))
+                {
+                    s.apply_add(*element, (u.origin, *dot));
+                }
+                return;
+            }
+            Payload::Value(v) => Plain::Register(*v),
+            Payload::Count(n) => Plain::Count(*n),
+            Payload::Elements(es) => Plain::Elements(es.clone()),
+        };
+        let incoming = Current {
+            value: plain,
+            stamp: u.stamp,
+            origin: u.origin,
+            seen: u.seen.clone(),
+        };
+        let Some(State::Lww(cur)) = self.current.get_mut(&u.key) else {
+            self.current.insert(u.key, State::Lww(incoming));
             return;
         };
         let incoming_wins = match u.seen.compare(&cur.seen) {
@@ -204,15 +326,91 @@ impl MultiLeaderNode {
         let mut seen = cur.seen.clone();
         seen.merge(&u.seen);
         if incoming_wins {
-            *cur = Current {
-                value: u.value,
-                stamp: u.stamp,
-                origin: u.origin,
-                seen,
-            };
+            *cur = Current { seen, ..incoming };
         } else {
             cur.seen = seen;
         }
+    }
+
+    /// The update a client operation makes, and the answer it gets; `None` for reads.
+    fn decide(&self, op: Op) -> (Response, Option<Payload>) {
+        let state = self.current.get(&op.key());
+        match (self.config.data, op) {
+            (DataKind::Register, _) => {
+                let value = match state {
+                    Some(State::Lww(Current {
+                        value: Plain::Register(v),
+                        ..
+                    })) => Some(*v),
+                    _ => None,
+                };
+                let (response, write) = crate::kv::decide(op, value);
+                (response, write.map(|(_, v)| Payload::Value(v)))
+            }
+            (DataKind::Counter, Op::Read { .. }) => {
+                (Response::ReadCount(counter_value(state)), None)
+            }
+            (DataKind::Counter, Op::Increment { delta, .. }) => {
+                let payload = match (self.config.conflict, state) {
+                    (Conflict::Lww, _) => {
+                        Payload::Count(counter_value(state).saturating_add(delta))
+                    }
+                    (Conflict::Crdt, _) => {
+                        // Only this node's own component changes; ship it whole.
+                        let (mut up, mut down) = match state {
+                            Some(State::Counter(c)) => c.component(self.id),
+                            _ => (0, 0),
+                        };
+                        if delta >= 0 {
+                            up += delta.unsigned_abs();
+                        } else {
+                            down += delta.unsigned_abs();
+                        }
+                        Payload::CounterComponent { up, down }
+                    }
+                };
+                (Response::UpdateOk, Some(payload))
+            }
+            (DataKind::Set, Op::Read { .. }) => (Response::ReadSet(set_elements(state)), None),
+            (DataKind::Set, Op::Insert { element, .. }) => {
+                let payload = match (self.config.conflict, state) {
+                    (Conflict::Lww, _) => {
+                        let mut es = set_elements(state);
+                        if let Err(at) = es.binary_search(&element) {
+                            es.insert(at, element);
+                        }
+                        Payload::Elements(es)
+                    }
+                    (Conflict::Crdt, _) => {
+                        let next = match state {
+                            Some(State::Set(s)) => s.next_dot(self.id),
+                            _ => OrSet::<Value>::default().next_dot(self.id),
+                        };
+                        Payload::SetAdd {
+                            element,
+                            dot: next.1,
+                        }
+                    }
+                };
+                (Response::UpdateOk, Some(payload))
+            }
+            // An operation of another workload: refused, nothing changes.
+            _ => (Response::Unavailable, None),
+        }
+    }
+
+    /// A digest equal on two nodes exactly when they hold the same data.
+    fn digest(&self) -> u64 {
+        let mut h = Fnv::default();
+        for (key, state) in &self.current {
+            h.write_u64(*key);
+            match state {
+                State::Lww(c) => c.value.hash(&mut h),
+                State::Counter(c) => c.hash(&mut h),
+                State::Set(s) => s.elements().hash(&mut h),
+            }
+        }
+        h.finish()
     }
 
     fn send_unacked(&self, ctx: &mut Context<'_, Msg>, peer: NodeId) {
@@ -227,6 +425,28 @@ impl MultiLeaderNode {
                 },
             );
         }
+    }
+}
+
+fn counter_value(state: Option<&State>) -> i64 {
+    match state {
+        Some(State::Counter(c)) => c.value(),
+        Some(State::Lww(Current {
+            value: Plain::Count(n),
+            ..
+        })) => *n,
+        _ => 0,
+    }
+}
+
+fn set_elements(state: Option<&State>) -> Vec<Value> {
+    match state {
+        Some(State::Set(s)) => s.elements().into_iter().collect(),
+        Some(State::Lww(Current {
+            value: Plain::Elements(es),
+            ..
+        })) => es.clone(),
+        _ => Vec::new(),
     }
 }
 
@@ -339,21 +559,20 @@ impl Node for MultiLeaderNode {
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
-        let current = self.current.get(&request.op.key()).map(|c| c.value);
-        let (response, write) = crate::kv::decide(request.op, current);
-        if let Some((key, value)) = write {
+        let (response, payload) = self.decide(request.op);
+        if let Some(payload) = payload {
+            let key = request.op.key();
             let stamp = self.hlc.now(ctx.now());
-            let mut seen = self
-                .current
-                .get(&key)
-                .map(|c| c.seen.clone())
-                .unwrap_or_default();
+            let mut seen = match self.current.get(&key) {
+                Some(State::Lww(c)) => c.seen.clone(),
+                _ => VersionVector::new(),
+            };
             seen.increment(self.id);
             let update = Update {
                 origin: self.id,
                 seq: self.own.len() as u64 + 1,
                 key,
-                value,
+                payload,
                 stamp,
                 seen,
             };
@@ -374,10 +593,63 @@ impl Node for MultiLeaderNode {
     }
 
     fn replica_digest(&self) -> Option<u64> {
-        Some(self.data().digest())
+        Some(self.digest())
     }
 
     fn metrics(&self) -> Vec<(&'static str, u64)> {
         vec![("concurrent writes lost", self.lost)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(payload: Payload) -> Update {
+        Update {
+            origin: NodeId(2),
+            seq: 7,
+            key: 3,
+            payload,
+            stamp: HlcTimestamp {
+                wall: 123,
+                logical: 4,
+            },
+            seen: [(NodeId(0), 1), (NodeId(2), 5)].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn stored_updates_decode_to_what_was_encoded() {
+        for payload in [
+            Payload::Value(9),
+            Payload::Count(-12),
+            Payload::Elements(vec![1, 5, 8]),
+            Payload::Elements(Vec::new()),
+            Payload::CounterComponent { up: 10, down: 3 },
+            Payload::SetAdd {
+                element: 44,
+                dot: 2,
+            },
+        ] {
+            let u = update(payload);
+            assert_eq!(decode(NodeId(2), &encode(&u)), Some(u));
+        }
+    }
+
+    #[test]
+    fn malformed_stored_updates_are_rejected() {
+        let bytes = encode(&update(Payload::Elements(vec![1, 2])));
+        for cut in 0..bytes.len() {
+            let truncated = &bytes[..cut];
+            // A cut inside the version vector can still parse only at an entry boundary,
+            // and then it is a different, shorter vector: never a panic.
+            if let Some(u) = decode(NodeId(2), truncated) {
+                assert!(u.seen.iter().count() < 2, "cut {cut}");
+            }
+        }
+        let mut bad_tag = encode(&update(Payload::Value(1)));
+        bad_tag[32..40].copy_from_slice(&9u64.to_be_bytes());
+        assert_eq!(decode(NodeId(2), &bad_tag), None);
     }
 }

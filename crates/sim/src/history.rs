@@ -65,6 +65,11 @@ pub enum EventValue {
     One(u64),
     /// A compare-and-set's `[expected, new]`.
     Pair([u64; 2]),
+    /// A counter's value or an increment's delta, when negative (non-negative ones are
+    /// written as [`EventValue::One`]: the bytes are the same number).
+    Count(i64),
+    /// The elements a set read returned, ascending.
+    Elements(Vec<u64>),
     /// A nemesis action.
     Fault(FaultAction),
 }
@@ -109,6 +114,18 @@ fn op_f(op: &Op) -> &'static str {
         Op::Read { .. } => "read",
         Op::Write { .. } => "write",
         Op::Cas { .. } => "cas",
+        // Jepsen's name for both: the model (counter or set) tells them apart.
+        Op::Increment { .. } | Op::Insert { .. } => "add",
+    }
+}
+
+impl EventValue {
+    /// A counter value or delta: non-negative ones as [`EventValue::One`].
+    pub fn count(n: i64) -> EventValue {
+        match u64::try_from(n) {
+            Ok(n) => EventValue::One(n),
+            Err(_) => EventValue::Count(n),
+        }
     }
 }
 
@@ -117,6 +134,8 @@ fn op_value(op: &Op) -> Option<EventValue> {
         Op::Read { .. } => None,
         Op::Write { value, .. } => Some(EventValue::One(value)),
         Op::Cas { expected, new, .. } => Some(EventValue::Pair([expected, new])),
+        Op::Increment { delta, .. } => Some(EventValue::count(delta)),
+        Op::Insert { element, .. } => Some(EventValue::One(element)),
     }
 }
 
@@ -154,12 +173,12 @@ impl History {
         process: u64,
         op: &Op,
         kind: EventType,
-        read: Option<u64>,
+        read: Option<EventValue>,
         node: Option<NodeId>,
         error: Option<&'static str>,
     ) {
         let value = match op {
-            Op::Read { .. } => read.map(EventValue::One),
+            Op::Read { .. } => read,
             other => op_value(other),
         };
         self.push(HistoryEvent {
@@ -257,7 +276,7 @@ mod tests {
             5,
             &read,
             EventType::Ok,
-            Some(1),
+            Some(EventValue::One(1)),
             Some(NodeId(0)),
             None,
         );

@@ -52,7 +52,51 @@ impl FromStr for KeyDist {
 
 serde_as_spec_string!(KeyDist, String);
 
-/// Relative weights of reads, writes and compare-and-sets.
+/// What the clients operate on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Registers: read, write, compare-and-set (`kv`).
+    #[default]
+    Kv,
+    /// Counters: read, and increments by -1, 1, 2 or 3 (`counter`).
+    Counter,
+    /// Sets: read, and inserts of unique elements (`set`).
+    Set,
+}
+
+impl WorkloadKind {
+    /// Every kind.
+    pub const ALL: [WorkloadKind; 3] = [WorkloadKind::Kv, WorkloadKind::Counter, WorkloadKind::Set];
+
+    /// The CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Kv => "kv",
+            WorkloadKind::Counter => "counter",
+            WorkloadKind::Set => "set",
+        }
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for WorkloadKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        WorkloadKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("unknown workload `{s}` (expected kv, counter or set)"))
+    }
+}
+
+/// Relative weights of reads, writes and compare-and-sets. The counter and set workloads
+/// use the read weight for reads and the rest for increments or inserts.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpMix {
@@ -78,6 +122,9 @@ impl Default for OpMix {
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadConfig {
+    /// Registers, counters or sets.
+    #[serde(default)]
+    pub kind: WorkloadKind,
     /// Concurrent closed-loop clients.
     pub clients: usize,
     /// Operations issued in all.
@@ -105,6 +152,7 @@ fn final_reads_default() -> bool {
 impl Default for WorkloadConfig {
     fn default() -> Self {
         WorkloadConfig {
+            kind: WorkloadKind::Kv,
             clients: 5,
             ops: 1_000,
             keys: 8,
@@ -121,6 +169,7 @@ impl Default for WorkloadConfig {
 /// read names the one write it observed.
 #[derive(Debug)]
 pub struct KvWorkload {
+    kind: WorkloadKind,
     keys: u64,
     zipf_cdf: Option<Vec<f64>>,
     mix: OpMix,
@@ -150,6 +199,7 @@ impl KvWorkload {
             }
         };
         KvWorkload {
+            kind: config.kind,
             keys: config.keys.max(1),
             zipf_cdf,
             mix: config.mix,
@@ -179,6 +229,21 @@ impl KvWorkload {
             return Op::Read { key };
         }
         let value = self.next_value;
+        match self.kind {
+            WorkloadKind::Kv => {}
+            WorkloadKind::Counter => {
+                const DELTAS: [i64; 4] = [-1, 1, 2, 3];
+                let delta = DELTAS[rng.below(DELTAS.len() as u64) as usize];
+                return Op::Increment { key, delta };
+            }
+            WorkloadKind::Set => {
+                self.next_value += 1;
+                return Op::Insert {
+                    key,
+                    element: value,
+                };
+            }
+        }
         if pick < u64::from(self.mix.read) + u64::from(self.mix.write) {
             self.next_value += 1;
             return Op::Write { key, value };
@@ -227,11 +292,51 @@ mod tests {
                     counts[2] += 1;
                     assert!(values.insert(new));
                 }
+                other => panic!("the kv workload drew {other:?}"),
             }
         }
         for c in counts {
             assert!((9_400..10_600).contains(&c), "{counts:?}");
         }
+    }
+
+    #[test]
+    fn counter_and_set_workloads_draw_their_own_operations() {
+        let mut rng = DetRng::from_seed(3);
+        let seen = BTreeMap::new();
+        for kind in [WorkloadKind::Counter, WorkloadKind::Set] {
+            let mut w = KvWorkload::new(&WorkloadConfig {
+                kind,
+                ..WorkloadConfig::default()
+            });
+            let mut elements = std::collections::BTreeSet::new();
+            let (mut reads, mut updates) = (0, 0);
+            for _ in 0..2_000 {
+                match (kind, w.next_op(&mut rng, &seen)) {
+                    (_, Op::Read { .. }) => reads += 1,
+                    (WorkloadKind::Counter, Op::Increment { delta, .. }) => {
+                        assert!([-1, 1, 2, 3].contains(&delta));
+                        updates += 1;
+                    }
+                    (WorkloadKind::Set, Op::Insert { element, .. }) => {
+                        assert!(elements.insert(element), "elements are unique");
+                        updates += 1;
+                    }
+                    (kind, op) => panic!("{kind} drew {op:?}"),
+                }
+            }
+            assert!(
+                reads > 800 && updates > 800,
+                "{kind}: {reads} reads, {updates} updates"
+            );
+        }
+        assert_eq!("set".parse::<WorkloadKind>(), Ok(WorkloadKind::Set));
+        assert!(
+            "bag"
+                .parse::<WorkloadKind>()
+                .unwrap_err()
+                .contains("unknown workload")
+        );
     }
 
     #[test]

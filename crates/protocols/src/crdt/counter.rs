@@ -5,7 +5,8 @@ use dsys_node::NodeId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// A grow-only counter: one count per replica; the value is their sum.
+/// A grow-only counter: one count per replica; the value is their sum. Zero counts are
+/// not stored, so equal counters compare (and hash) equal.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
 pub struct GCounter {
     counts: BTreeMap<NodeId, u64>,
@@ -14,12 +15,27 @@ pub struct GCounter {
 impl GCounter {
     /// Add `by` at replica `node`.
     pub fn increment(&mut self, node: NodeId, by: u64) {
-        *self.counts.entry(node).or_insert(0) += by;
+        if by > 0 {
+            *self.counts.entry(node).or_insert(0) += by;
+        }
     }
 
     /// The total.
     pub fn value(&self) -> u64 {
         self.counts.values().sum()
+    }
+
+    /// Replica `node`'s count.
+    pub fn count(&self, node: NodeId) -> u64 {
+        self.counts.get(&node).copied().unwrap_or(0)
+    }
+
+    /// Raise replica `node`'s count to `count` (a delta-state merge of one component).
+    pub fn merge_count(&mut self, node: NodeId, count: u64) {
+        if count > 0 {
+            let mine = self.counts.entry(node).or_insert(0);
+            *mine = (*mine).max(count);
+        }
     }
 }
 
@@ -52,6 +68,18 @@ impl PnCounter {
     /// The total.
     pub fn value(&self) -> i64 {
         self.up.value() as i64 - self.down.value() as i64
+    }
+
+    /// Replica `node`'s component: what it added and what it subtracted.
+    pub fn component(&self, node: NodeId) -> (u64, u64) {
+        (self.up.count(node), self.down.count(node))
+    }
+
+    /// Merge one replica's component (shipping only the changed component is a
+    /// delta-state CRDT: idempotent and order-insensitive like a full merge).
+    pub fn merge_component(&mut self, node: NodeId, (up, down): (u64, u64)) {
+        self.up.merge_count(node, up);
+        self.down.merge_count(node, down);
     }
 }
 
@@ -91,6 +119,30 @@ mod tests {
             all.merge(&z);
             let total: i64 = a.iter().chain(&b).chain(&c).map(|(_, d)| d).sum();
             prop_assert_eq!(all.value(), total);
+        }
+
+        #[test]
+        fn merging_one_component_is_a_full_merge_restricted_to_it(
+            a in proptest::collection::vec((0u32..3, -5i64..5), 0..8),
+            b in proptest::collection::vec((0u32..3, -5i64..5), 0..8),
+            node in 0u32..3,
+        ) {
+            // What multi-leader ships: only the writer's component. Merging every
+            // component one by one equals merging the whole state.
+            let (x, y) = (pn(&a), pn(&b));
+            let mut whole = x.clone();
+            whole.merge(&y);
+            let mut by_component = x.clone();
+            for n in 0..3 {
+                by_component.merge_component(NodeId(n), y.component(NodeId(n)));
+            }
+            prop_assert_eq!(&by_component, &whole);
+            // And merging one component twice changes nothing (idempotent).
+            let mut twice = x.clone();
+            twice.merge_component(NodeId(node), y.component(NodeId(node)));
+            let once = twice.clone();
+            twice.merge_component(NodeId(node), y.component(NodeId(node)));
+            prop_assert_eq!(twice, once);
         }
 
         #[test]

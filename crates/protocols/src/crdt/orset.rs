@@ -29,9 +29,22 @@ impl<T: Ord> Default for OrSet<T> {
 }
 
 impl<T: Ord + Clone> OrSet<T> {
-    /// Add `element` at replica `node`.
-    pub fn add(&mut self, node: NodeId, element: T) {
+    /// Add `element` at replica `node`; returns the dot that tags this add.
+    pub fn add(&mut self, node: NodeId, element: T) -> Dot {
         let dot = (node, self.clock.increment(node));
+        self.adds.insert((element, dot));
+        dot
+    }
+
+    /// The dot the next add at `node` would get.
+    pub fn next_dot(&self, node: NodeId) -> Dot {
+        (node, self.clock.get(node) + 1)
+    }
+
+    /// Apply an add made elsewhere with its dot (idempotent; an add whose dot was
+    /// already removed stays removed).
+    pub fn apply_add(&mut self, element: T, dot: Dot) {
+        self.clock.raise(dot.0, dot.1);
         self.adds.insert((element, dot));
     }
 
@@ -110,6 +123,30 @@ mod tests {
         #[test]
         fn or_set_laws(a in proptest::collection::vec((any::<bool>(), 0u8..4), 0..10), b in proptest::collection::vec((any::<bool>(), 0u8..4), 0..10), c in proptest::collection::vec((any::<bool>(), 0u8..4), 0..10)) {
             laws::hold(&replica(0, &a), &replica(1, &b), &replica(2, &c))?;
+        }
+
+        /// Shipping one add with its dot (what multi-leader does) has the effect of
+        /// merging the adder's whole state, in any order and any number of times.
+        #[test]
+        fn applying_an_add_by_its_dot_matches_a_merge(
+            base in proptest::collection::vec((any::<bool>(), 0u8..4), 0..10),
+            adds in proptest::collection::vec(0u8..4, 1..5),
+        ) {
+            let receiver = replica(1, &base);
+            let mut adder = OrSet::default();
+            let mut shipped = Vec::new();
+            for e in &adds {
+                prop_assert_eq!(adder.next_dot(NodeId(0)), (NodeId(0), shipped.len() as u64 + 1));
+                shipped.push((*e, adder.add(NodeId(0), *e)));
+            }
+            let mut merged = receiver.clone();
+            merged.merge(&adder);
+            let mut applied = receiver.clone();
+            for &(e, dot) in shipped.iter().rev().chain(shipped.iter()) {
+                applied.apply_add(e, dot);
+            }
+            prop_assert_eq!(applied.elements(), merged.elements());
+            prop_assert_eq!(applied.next_dot(NodeId(0)), merged.next_dot(NodeId(0)));
         }
 
         /// Adds that no remove observed are never lost in a merge.

@@ -473,7 +473,7 @@ impl LeaderlessNode {
                     ctx.reply(request.id, Response::CasMismatch);
                 }
             }
-            Op::Write { .. } => {}
+            Op::Write { .. } | Op::Increment { .. } | Op::Insert { .. } => {}
         }
     }
 
@@ -779,6 +779,11 @@ impl Node for LeaderlessNode {
         let tag = self.next_tag;
         self.next_tag += 1;
         let (stage, write) = match request.op {
+            Op::Increment { .. } | Op::Insert { .. } => {
+                // Registers only (see `kv::decide`).
+                ctx.reply(request.id, Response::Unavailable);
+                return;
+            }
             Op::Write { value, .. } => {
                 // A blind write: in vector-clock mode it has seen what this node holds.
                 let seen = self

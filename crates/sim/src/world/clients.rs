@@ -2,7 +2,7 @@
 
 use super::{Event, Phase, World};
 use crate::dist::{LatencyDist, millis_to_nanos};
-use crate::history::EventType;
+use crate::history::{EventType, EventValue};
 use dsys_node::{
     DetRng, Duration, Instant, Key, Node, NodeId, Op, Request, RequestId, Response, StreamId, Value,
 };
@@ -205,8 +205,13 @@ impl<N: Node> World<N> {
                 if let Some(v) = value {
                     client.seen.insert(op.key(), v);
                 }
-                (EventType::Ok, value, None)
+                (EventType::Ok, value.map(EventValue::One), None)
             }
+            Response::ReadCount(n) => (EventType::Ok, Some(EventValue::count(n)), None),
+            Response::ReadSet(elements) => {
+                (EventType::Ok, Some(EventValue::Elements(elements)), None)
+            }
+            Response::UpdateOk => (EventType::Ok, None, None),
             Response::WriteOk | Response::CasOk => {
                 if let Op::Write { value: v, .. } | Op::Cas { new: v, .. } = op {
                     client.seen.insert(op.key(), v);
@@ -252,7 +257,7 @@ impl<N: Node> World<N> {
         &mut self,
         c: usize,
         kind: EventType,
-        read: Option<u64>,
+        read: Option<EventValue>,
         node: Option<NodeId>,
         error: Option<&'static str>,
     ) {
@@ -262,16 +267,26 @@ impl<N: Node> World<N> {
             return;
         };
         let op = pending.request.op;
-        self.history
-            .complete(now, client.process, &op, kind, read, node, error);
+        let process = client.process;
         self.trace.write_u8(if kind == EventType::Info {
             TAG_TIMEOUT
         } else {
             TAG_COMPLETE
         });
         self.trace.write_u64(now.as_nanos());
-        self.trace.write_u64(client.process);
-        self.trace.write_u64(read.unwrap_or(u64::MAX));
+        self.trace.write_u64(process);
+        match &read {
+            None => self.trace.write_u64(u64::MAX),
+            Some(EventValue::One(v)) => self.trace.write_u64(*v),
+            Some(other) => {
+                if let Ok(json) = serde_json::to_vec(other) {
+                    self.trace.write(&json);
+                }
+            }
+        }
+        self.history
+            .complete(now, process, &op, kind, read, node, error);
+        let client = &mut self.clients[c];
         if let Phase::FinalReads { outstanding } = self.phase {
             // Final reads are judged from the history; they are not workload operations.
             self.stats.final_reads += 1;

@@ -1,0 +1,189 @@
+//! Lost updates on counters and sets, judged by each key's final read (the read that
+//! began after every update of the key had completed or been invoked), in the manner of
+//! Jepsen's counter and set checkers.
+//!
+//! - **Counter:** the final value must lie between the sum of acknowledged increments
+//!   plus every indeterminate decrement, and that sum plus every indeterminate increment.
+//!   Outside the range an acknowledged update was lost (below: an increment; above: a
+//!   decrement) or one was applied twice; `lost` counts the distance.
+//! - **Set:** the final read must hold every acknowledged insert, and nothing that was
+//!   never inserted.
+
+use crate::history::{History, Op, OpFn, Status, Value};
+use crate::linear::describe;
+use crate::model::ModelKind;
+use crate::report::CheckResult;
+use crate::session::{result, witness};
+use crate::verdict::Verdict;
+use std::collections::BTreeSet;
+
+/// One key's updates and its final read.
+struct KeyUpdates<'a> {
+    updates: Vec<&'a Op>,
+    final_read: Option<&'a Op>,
+}
+
+fn by_key(history: &History) -> Vec<KeyUpdates<'_>> {
+    let mut keys: Vec<KeyUpdates<'_>> = history
+        .keys
+        .iter()
+        .map(|_| KeyUpdates {
+            updates: Vec::new(),
+            final_read: None,
+        })
+        .collect();
+    for op in &history.ops {
+        if op.f == OpFn::Add {
+            keys[op.key as usize].updates.push(op);
+        }
+    }
+    keys
+}
+
+/// Run `no-lost-updates` on a counter or set history.
+pub fn check(history: &History, model: ModelKind) -> CheckResult {
+    let mut keys = by_key(history);
+    // The final read of each key: the latest read that began after its last update.
+    for (id, key) in keys.iter_mut().enumerate() {
+        // Indeterminate updates count from their invocation: they may land any time after.
+        let last_update = key
+            .updates
+            .iter()
+            .map(|u| {
+                if u.status == Status::Ok {
+                    u.ret
+                } else {
+                    u.call
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        key.final_read = history
+            .ops
+            .iter()
+            .filter(|o| o.key as usize == id && o.f == OpFn::Read && o.status == Status::Ok)
+            .filter(|o| o.call > last_update)
+            .max_by_key(|o| o.call);
+    }
+    let (mut judged, mut acked, mut lost, mut phantom) = (0u64, 0u64, 0u64, 0u64);
+    let mut first = None;
+    for (id, key) in keys.iter().enumerate() {
+        let name = &history.keys[id];
+        acked += key
+            .updates
+            .iter()
+            .filter(|u| u.status == Status::Ok)
+            .count() as u64;
+        let Some(read) = key.final_read else { continue };
+        judged += 1;
+        match model {
+            ModelKind::Counter => {
+                let Value::Int(value) = read.output else {
+                    continue;
+                };
+                let (mut low, mut high) = (0i64, 0i64);
+                for u in &key.updates {
+                    let Value::Int(delta) = u.input else { continue };
+                    if u.status == Status::Ok {
+                        low += delta;
+                        high += delta;
+                    } else {
+                        low += delta.min(0);
+                        high += delta.max(0);
+                    }
+                }
+                if value < low {
+                    lost += (low - value) as u64;
+                    first.get_or_insert_with(|| {
+                        witness(
+                            name,
+                            format!(
+                                "lost update: the final read {} on key {name} is {value}, but the acknowledged increments alone sum to at least {low}",
+                                describe(read)
+                            ),
+                            &[read],
+                        )
+                    });
+                } else if value > high {
+                    // Above what every update could reach: an acknowledged decrement was
+                    // lost (or an update applied twice).
+                    lost += (value - high) as u64;
+                    first.get_or_insert_with(|| {
+                        witness(
+                            name,
+                            format!(
+                                "lost update: the final read {} on key {name} is {value}, above the {high} every update made could reach: an acknowledged decrement was lost, or an update applied twice",
+                                describe(read)
+                            ),
+                            &[read],
+                        )
+                    });
+                }
+            }
+            _ => {
+                let Value::List(elements) = &read.output else {
+                    continue;
+                };
+                let present: BTreeSet<i64> = elements.iter().copied().collect();
+                let mut added = BTreeSet::new();
+                for u in &key.updates {
+                    let Value::Int(element) = u.input else {
+                        continue;
+                    };
+                    added.insert(element);
+                    if u.status == Status::Ok && !present.contains(&element) {
+                        lost += 1;
+                        first.get_or_insert_with(|| {
+                            witness(
+                                name,
+                                format!(
+                                    "lost update: {} was acknowledged, but the final read {} on key {name} lacks it",
+                                    describe(u),
+                                    describe(read)
+                                ),
+                                &[u, read],
+                            )
+                        });
+                    }
+                }
+                for element in present.difference(&added) {
+                    phantom += 1;
+                    first.get_or_insert_with(|| {
+                        witness(
+                            name,
+                            format!(
+                                "phantom update: the final read {} on key {name} holds {element}, which no one added",
+                                describe(read)
+                            ),
+                            &[read],
+                        )
+                    });
+                }
+            }
+        }
+    }
+    if judged == 0 {
+        return CheckResult {
+            result: Verdict::Unknown,
+            counts: Default::default(),
+            reason: Some("no final reads: no key is read after its last update".to_string()),
+            failed_keys: Vec::new(),
+            witness: None,
+        };
+    }
+    let verdict = if lost + phantom > 0 {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    result(
+        verdict,
+        &[
+            ("keys with final reads", judged),
+            ("acknowledged updates", acked),
+            ("lost", lost),
+            ("phantom", phantom),
+        ],
+        first,
+    )
+}

@@ -1,0 +1,118 @@
+//! `no-lost-updates` on hand-built counter and set histories.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+mod common;
+
+use dsys_check::budget::Budget;
+use dsys_check::report::{CheckName, CheckResult, run};
+use dsys_check::{ModelKind, Verdict, read_history};
+
+/// `P TYPE F VALUE` per line, one key, times line * 1 ms.
+fn check(model: ModelKind, lines: &str) -> CheckResult {
+    let history = common::history_of(lines);
+    run(
+        &history,
+        model,
+        &[CheckName::NoLostUpdates],
+        &mut Budget::unlimited(),
+    )
+    .unwrap()
+    .checks["no-lost-updates"]
+        .clone()
+}
+
+const ADDS: &str = "0 invoke add 5\n0 ok add 5\n1 invoke add -2\n1 ok add -2\n";
+
+#[test]
+fn counter_final_read_must_count_every_acknowledged_update() {
+    let ok = check(
+        ModelKind::Counter,
+        &format!("{ADDS}2 invoke read nil\n2 ok read 3"),
+    );
+    assert_eq!(ok.result, Verdict::Pass);
+    let low = check(
+        ModelKind::Counter,
+        &format!("{ADDS}2 invoke read nil\n2 ok read 1"),
+    );
+    assert_eq!((low.result, low.counts["lost"]), (Verdict::Fail, 2));
+    assert!(
+        low.witness
+            .unwrap()
+            .explanation
+            .contains("sum to at least 3"),
+        "explains the bound"
+    );
+    // A lost decrement shows above the range.
+    let high = check(
+        ModelKind::Counter,
+        &format!("{ADDS}2 invoke read nil\n2 ok read 5"),
+    );
+    assert_eq!((high.result, high.counts["lost"]), (Verdict::Fail, 2));
+    // Indeterminate updates widen the range both ways.
+    let info = "0 invoke add 5\n0 info add 5\n1 invoke add -2\n1 info add -2\n";
+    for value in [-2, 0, 3, 5] {
+        let r = check(
+            ModelKind::Counter,
+            &format!("{info}2 invoke read nil\n2 ok read {value}"),
+        );
+        assert_eq!(r.result, Verdict::Pass, "{value}");
+    }
+    let r = check(
+        ModelKind::Counter,
+        &format!("{info}2 invoke read nil\n2 ok read 6"),
+    );
+    assert_eq!(r.result, Verdict::Fail);
+}
+
+#[test]
+fn set_final_read_must_hold_every_acknowledged_insert_and_nothing_else() {
+    let adds =
+        "0 invoke add 1\n0 ok add 1\n1 invoke add 2\n1 ok add 2\n3 invoke add 7\n3 info add 7\n";
+    for read in ["[1 2]", "[1 2 7]"] {
+        let r = check(
+            ModelKind::Set,
+            &format!("{adds}2 invoke read nil\n2 ok read {read}"),
+        );
+        assert_eq!(r.result, Verdict::Pass, "{read}");
+    }
+    let lost = check(
+        ModelKind::Set,
+        &format!("{adds}2 invoke read nil\n2 ok read [2]"),
+    );
+    assert_eq!((lost.result, lost.counts["lost"]), (Verdict::Fail, 1));
+    assert!(lost.witness.unwrap().explanation.contains("lacks it"));
+    let phantom = check(
+        ModelKind::Set,
+        &format!("{adds}2 invoke read nil\n2 ok read [1 2 9]"),
+    );
+    assert_eq!(
+        (phantom.result, phantom.counts["phantom"]),
+        (Verdict::Fail, 1)
+    );
+}
+
+#[test]
+fn reads_before_the_last_update_are_not_final() {
+    // The only read overlaps the last update: nothing can be judged.
+    let h = "0 invoke add 1\n2 invoke read nil\n0 ok add 1\n2 ok read 0\n";
+    let r = check(ModelKind::Counter, h);
+    assert_eq!(r.result, Verdict::Unknown);
+    assert!(r.reason.unwrap().contains("no final reads"));
+}
+
+#[test]
+fn the_check_is_refused_on_registers() {
+    let history = read_history("{:process 0, :type :invoke, :f :write, :value 1}\n", None).unwrap();
+    let err = run(
+        &history,
+        ModelKind::Register,
+        &[CheckName::NoLostUpdates],
+        &mut Budget::unlimited(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "check `no-lost-updates` does not apply to register histories"
+    );
+}
