@@ -161,7 +161,9 @@ Examples:
   dsys simulate --protocol primary-async --nodes 6 --regions 2 --wan-latency constant:40 \\
       --nemesis swarm --out run.json --history history.jsonl
   dsys simulate --protocol single --schedule faults.json
-  dsys simulate --protocol leader-follower --set replication=semi-sync --set acks=2 --nemesis isolate-leader";
+  dsys simulate --protocol leader-follower --set replication=semi-sync --set acks=2 --nemesis isolate-leader
+  dsys simulate --protocol leaderless --set w=1 --set r=1 --nemesis delay:exponential:20
+  dsys simulate --protocol multi-leader --set conflict=crdt --workload set --nemesis halves";
 
 const NEMESIS_HELP: &str = "\
 Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
@@ -169,7 +171,8 @@ one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clo
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
 Checks (--checks, --expect): linearizable, sequential, causal, read-your-writes, monotonic-reads,
-monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged.
+monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged; for the counter
+and set workloads: linearizable, sequential, no-lost-updates, converged.
 
 Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,
 3 an --expect'ed check is unknown.";
