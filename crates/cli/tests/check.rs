@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{dsys, stderr, stdout, temp};
+use common::{TempPath, dsys, stderr, stdout, temp};
 
-fn file(name: &str, text: &str) -> String {
+fn file(name: &str, text: &str) -> TempPath {
     let path = temp(name);
     std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
+    path
 }
 
 const STALE: &str = "{:process 0, :type :invoke, :f :write, :value 1}
@@ -243,7 +243,7 @@ fn html_timeline_is_written_beside_the_verdict() {
         "check",
         &file("stale-html.edn", STALE),
         "--html",
-        html.to_str().unwrap(),
+        html.as_str(),
     ]);
     assert_eq!(o.status.code(), Some(1));
     let page = std::fs::read_to_string(&html).unwrap();

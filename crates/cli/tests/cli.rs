@@ -114,19 +114,19 @@ fn replay_reproduces_the_trace_hash_and_history_byte_for_byte() {
         "--format",
         "json",
         "--out",
-        artifact.to_str().unwrap(),
+        artifact.as_str(),
         "--history",
-        h1.to_str().unwrap(),
+        h1.as_str(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let first: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let o = dsys(&[
         "replay",
-        artifact.to_str().unwrap(),
+        artifact.as_str(),
         "--format",
         "json",
         "--history",
-        h2.to_str().unwrap(),
+        h2.as_str(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let second: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -228,14 +228,14 @@ fn corrupt_truncated_or_foreign_artifacts() {
         "--nemesis",
         "crash-restart",
         "--out",
-        artifact.to_str().unwrap(),
+        artifact.as_str(),
     ]);
     assert!(o.status.success());
     let good = std::fs::read_to_string(&artifact).unwrap();
     let write = |name: &str, text: &str| {
         let p = temp(name);
         std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_string()
+        p
     };
     let truncated = write("truncated.json", &good[..good.len() / 2]);
     assert_bad_input(&["replay", &truncated], "invalid or truncated JSON");
@@ -266,7 +266,7 @@ fn corrupt_truncated_or_foreign_artifacts() {
     );
     assert_bad_input(&["replay", &zero_nodes], "nodes: must be between 1");
     let missing = temp("does-not-exist.json");
-    assert_bad_input(&["replay", missing.to_str().unwrap()], "No such file");
+    assert_bad_input(&["replay", missing.as_str()], "No such file");
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn a_replay_that_diverges_exits_1() {
             "--seed",
             "4",
             "--out",
-            artifact.to_str().unwrap()
+            artifact.as_str()
         ])
         .status
         .success()
@@ -289,7 +289,7 @@ fn a_replay_that_diverges_exits_1() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let hash = v["trace_hash"].as_str().unwrap();
     std::fs::write(&artifact, text.replace(hash, "0000000000000000")).unwrap();
-    let o = dsys(&["replay", artifact.to_str().unwrap()]);
+    let o = dsys(&["replay", artifact.as_str()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).starts_with("error: replay diverged: trace hash"),
@@ -311,7 +311,7 @@ fn an_artifact_whose_schedule_names_a_missing_node_is_rejected() {
             "--nemesis",
             "crash-restart",
             "--out",
-            artifact.to_str().unwrap()
+            artifact.as_str()
         ])
         .status
         .success()
@@ -326,7 +326,7 @@ fn an_artifact_whose_schedule_names_a_missing_node_is_rejected() {
     schedule[0]["action"]["node"] = serde_json::json!(9);
     std::fs::write(&artifact, serde_json::to_string(&v).unwrap()).unwrap();
     assert_bad_input(
-        &["replay", artifact.to_str().unwrap()],
+        &["replay", artifact.as_str()],
         "names n9, outside the 5-node cluster",
     );
 }
@@ -341,7 +341,7 @@ fn a_scripted_schedule_is_followed_and_checked() {
             {"at": 400000000, "action": {"action": "restart", "node": 0}}]"#,
     )
     .unwrap();
-    let s = schedule.to_str().unwrap();
+    let s = schedule.as_str();
     let o = dsys(&[
         "simulate",
         "--protocol",
@@ -365,7 +365,7 @@ fn a_scripted_schedule_is_followed_and_checked() {
     let broken = temp("broken-schedule.json");
     std::fs::write(&broken, r#"[{"at": 5, "action": {"action": "explode"}}]"#).unwrap();
     assert_bad_input(
-        &["simulate", "--schedule", broken.to_str().unwrap()],
+        &["simulate", "--schedule", broken.as_str()],
         "unknown variant `explode`",
     );
     let backwards = temp("backwards-schedule.json");
@@ -375,7 +375,7 @@ fn a_scripted_schedule_is_followed_and_checked() {
     )
     .unwrap();
     assert_bad_input(
-        &["simulate", "--schedule", backwards.to_str().unwrap()],
+        &["simulate", "--schedule", backwards.as_str()],
         "comes before the previous action",
     );
 }
