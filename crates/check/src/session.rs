@@ -84,11 +84,7 @@ fn views(history: &History) -> Result<Vec<KeyView<'_>>, String> {
                     view.name
                 ));
             }
-            view.last_update = view.last_update.max(if op.status == Status::Ok {
-                op.ret
-            } else {
-                op.call
-            });
+            view.last_update = view.last_update.max(settled_at(op));
             if op.status == Status::Ok {
                 view.acked_writes.push(op);
             }
@@ -97,6 +93,27 @@ fn views(history: &History) -> Result<Vec<KeyView<'_>>, String> {
         }
     }
     Ok(views)
+}
+
+/// When an update has settled: its completion, or, if indeterminate, its invocation (it
+/// may take effect any time after).
+pub(crate) fn settled_at(op: &Op) -> u64 {
+    if op.status == Status::Ok {
+        op.ret
+    } else {
+        op.call
+    }
+}
+
+/// A key's final read: the latest of `reads` that began after `last_update` (the latest
+/// point any update of the key settled), as Jepsen's final reads are.
+pub(crate) fn final_read<'a>(
+    reads: impl Iterator<Item = &'a Op>,
+    last_update: u64,
+) -> Option<&'a Op> {
+    reads
+        .filter(|r| r.call > last_update)
+        .max_by_key(|r| r.call)
 }
 
 /// A result with these counts and witness.
@@ -445,12 +462,7 @@ fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
     let (mut keys_with_final, mut acked, mut lost, mut first) = (0u64, 0u64, 0u64, None);
     for view in views {
         // Final reads begin after every update to the key was acknowledged or invoked.
-        let Some(last) = view
-            .reads
-            .iter()
-            .filter(|r| r.call > view.last_update)
-            .max_by_key(|r| r.call)
-        else {
+        let Some(last) = final_read(view.reads.iter().copied(), view.last_update) else {
             continue;
         };
         let Some(f) = read_value(last) else { continue };
@@ -494,6 +506,21 @@ pub struct FreshnessBin {
     pub reads: u64,
     /// Of those, fresh.
     pub fresh: u64,
+}
+
+impl FreshnessBin {
+    /// The share of the bin's reads that were fresh, or `None` for an empty bin.
+    pub fn fresh_share(&self) -> Option<f64> {
+        (self.reads > 0).then(|| self.fresh as f64 / self.reads as f64)
+    }
+
+    /// The bin's range in ms: `5-10`, or `>=100` for the open last bin.
+    pub fn label(&self) -> String {
+        match self.to_ms {
+            Some(to) => format!("{}-{to}", self.from_ms),
+            None => format!(">={}", self.from_ms),
+        }
+    }
 }
 
 /// The default bin edges of [`freshness`], virtual ms.

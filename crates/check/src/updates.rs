@@ -13,57 +13,27 @@ use crate::history::{History, Op, OpFn, Status, Value};
 use crate::linear::describe;
 use crate::model::ModelKind;
 use crate::report::CheckResult;
-use crate::session::{result, witness};
+use crate::session::{final_read, result, settled_at, witness};
 use crate::verdict::Verdict;
 use std::collections::BTreeSet;
 
-/// One key's updates and its final read.
-struct KeyUpdates<'a> {
+/// One key's updates and completed reads.
+#[derive(Default)]
+struct KeyOps<'a> {
     updates: Vec<&'a Op>,
-    final_read: Option<&'a Op>,
-}
-
-fn by_key(history: &History) -> Vec<KeyUpdates<'_>> {
-    let mut keys: Vec<KeyUpdates<'_>> = history
-        .keys
-        .iter()
-        .map(|_| KeyUpdates {
-            updates: Vec::new(),
-            final_read: None,
-        })
-        .collect();
-    for op in &history.ops {
-        if op.f == OpFn::Add {
-            keys[op.key as usize].updates.push(op);
-        }
-    }
-    keys
+    reads: Vec<&'a Op>,
 }
 
 /// Run `no-lost-updates` on a counter or set history.
 pub fn check(history: &History, model: ModelKind) -> CheckResult {
-    let mut keys = by_key(history);
-    // The final read of each key: the latest read that began after its last update.
-    for (id, key) in keys.iter_mut().enumerate() {
-        // Indeterminate updates count from their invocation: they may land any time after.
-        let last_update = key
-            .updates
-            .iter()
-            .map(|u| {
-                if u.status == Status::Ok {
-                    u.ret
-                } else {
-                    u.call
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        key.final_read = history
-            .ops
-            .iter()
-            .filter(|o| o.key as usize == id && o.f == OpFn::Read && o.status == Status::Ok)
-            .filter(|o| o.call > last_update)
-            .max_by_key(|o| o.call);
+    let mut keys: Vec<KeyOps<'_>> = history.keys.iter().map(|_| KeyOps::default()).collect();
+    for op in &history.ops {
+        let key = &mut keys[op.key as usize];
+        match op.f {
+            OpFn::Add => key.updates.push(op),
+            OpFn::Read if op.status == Status::Ok => key.reads.push(op),
+            _ => {}
+        }
     }
     let (mut judged, mut acked, mut lost, mut phantom) = (0u64, 0u64, 0u64, 0u64);
     let mut first = None;
@@ -74,7 +44,16 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
             .iter()
             .filter(|u| u.status == Status::Ok)
             .count() as u64;
-        let Some(read) = key.final_read else { continue };
+        let last_update = key
+            .updates
+            .iter()
+            .copied()
+            .map(settled_at)
+            .max()
+            .unwrap_or(0);
+        let Some(read) = final_read(key.reads.iter().copied(), last_update) else {
+            continue;
+        };
         judged += 1;
         match model {
             ModelKind::Counter => {

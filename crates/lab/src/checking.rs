@@ -127,13 +127,22 @@ pub fn simulated_history(result: &RunResult) -> Result<History, LabError> {
     Ok(builder.finish())
 }
 
-/// Run `checks` on a simulated run (key-value model; `converged` from the run itself).
+/// Run `checks` on a simulated run (the workload's model; `converged` from the run itself).
 pub fn check_run(
     result: &RunResult,
     checks: &[CheckName],
     timeout: Option<Duration>,
 ) -> Result<CheckReport, LabError> {
-    let history = simulated_history(result)?;
+    check_history_of_run(result, &simulated_history(result)?, checks, timeout)
+}
+
+/// [`check_run`] for a caller that already holds the run's [`simulated_history`].
+pub fn check_history_of_run(
+    result: &RunResult,
+    history: &History,
+    checks: &[CheckName],
+    timeout: Option<Duration>,
+) -> Result<CheckReport, LabError> {
     let history_checks: Vec<CheckName> = checks
         .iter()
         .copied()
@@ -141,7 +150,7 @@ pub fn check_run(
         .collect();
     let mut budget = Budget::new(timeout, CHECK_MEMORY_BYTES);
     let model = workload_model(result.scenario.sim.workload.kind);
-    let mut report = run(&history, model, &history_checks, &mut budget)
+    let mut report = run(history, model, &history_checks, &mut budget)
         .map_err(|e| LabError::Check(e.to_string()))?;
     if checks.contains(&CheckName::Converged) {
         let o = &result.outcome;

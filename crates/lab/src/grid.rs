@@ -3,7 +3,7 @@
 //! Seeds run in parallel across cores; results are gathered by index, so the same
 //! arguments give the same bytes out whatever the scheduling.
 
-use crate::checking::{check_run, simulated_history};
+use crate::checking::{check_history_of_run, simulated_history};
 use crate::error::LabError;
 use crate::protocol::{Protocol, Settings};
 use crate::scenario::{RunResult, Scenario};
@@ -130,7 +130,13 @@ fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
         CheckName::NoStaleReads,
         CheckName::NoLostWrites,
     ];
-    let report = check_run(run, &checks, Some(std::time::Duration::from_secs(10)))?;
+    let history = simulated_history(run)?;
+    let report = check_history_of_run(
+        run,
+        &history,
+        &checks,
+        Some(std::time::Duration::from_secs(10)),
+    )?;
     let count = |check: &str, counter: &str| {
         report
             .checks
@@ -168,8 +174,7 @@ fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
             .time_to_converge
             .filter(|_| run.outcome.converged)
             .map(|d| d.as_millis() as u64),
-        freshness: freshness(&simulated_history(run)?, &FRESHNESS_EDGES_MS)
-            .map_err(LabError::Check)?,
+        freshness: freshness(&history, &FRESHNESS_EDGES_MS).map_err(LabError::Check)?,
     })
 }
 
@@ -280,11 +285,6 @@ fn sum_bins<'a>(curves: impl Iterator<Item = &'a [FreshnessBin]>) -> Vec<Freshne
     total
 }
 
-/// The share of a bin's reads that were fresh, or `None` for an empty bin.
-pub fn fresh_share(bin: &FreshnessBin) -> Option<f64> {
-    (bin.reads > 0).then(|| bin.fresh as f64 / bin.reads as f64)
-}
-
 /// The nemesis the staleness curves are drawn for: `none` if the grid has it, else the
 /// first one.
 pub fn curve_nemesis(cells: &[Cell]) -> Option<&str> {
@@ -312,17 +312,14 @@ pub fn to_freshness_table(cells: &[Cell]) -> String {
     let cw = config_width(cells);
     let _ = write!(t, "{:<cw$}", "config");
     for b in edges {
-        let label = match b.to_ms {
-            Some(to) => format!("{}-{}", b.from_ms, to),
-            None => format!(">={}", b.from_ms),
-        };
+        let label = b.label();
         let _ = write!(t, " {label:>7}");
     }
     t.push('\n');
     for c in cells.iter().filter(|c| c.nemesis == nemesis) {
         let _ = write!(t, "{:<cw$}", c.config);
         for b in &c.freshness {
-            match fresh_share(b) {
+            match b.fresh_share() {
                 Some(p) => {
                     let _ = write!(t, " {p:>7.3}");
                 }

@@ -7,7 +7,8 @@
 //! time since the latest acknowledged write. One file, no scripts; the same grid gives
 //! the same bytes.
 
-use crate::grid::{Cell, fresh_share};
+use crate::grid::Cell;
+use dsys_check::session::FreshnessBin;
 use std::fmt::Write as _;
 
 const W: f64 = 1040.0;
@@ -107,6 +108,7 @@ pub fn to_svg(cells: &[Cell]) -> String {
             "Latency without faults vs availability under {}",
             escape(partition)
         ),
+        "median latency, no faults (virtual ms)",
         (x0, y0, pw, ph),
         22.0,
     );
@@ -127,12 +129,6 @@ pub fn to_svg(cells: &[Cell]) -> String {
             y0 + ph + 16.0
         );
     }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">median latency, no faults (virtual ms)</text>",
-        x0 + pw / 2.0,
-        y0 + ph + 34.0
-    );
     let _ = write!(
         s,
         "<text transform=\"translate(18 {:.1}) rotate(-90)\" text-anchor=\"middle\">availability under {}</text>",
@@ -226,8 +222,15 @@ pub fn to_svg(cells: &[Cell]) -> String {
     s
 }
 
-/// A panel's bold title at `title_y` and its frame `(x, y, width, height)`.
-fn panel_frame(s: &mut String, title: &str, (x0, y0, pw, ph): (f64, f64, f64, f64), title_y: f64) {
+/// A panel's bold title at `title_y`, its frame `(x, y, width, height)` and the title of
+/// its x axis below it.
+fn panel_frame(
+    s: &mut String,
+    title: &str,
+    x_title: &str,
+    (x0, y0, pw, ph): (f64, f64, f64, f64),
+    title_y: f64,
+) {
     let _ = write!(
         s,
         "<text x=\"{x0}\" y=\"{title_y:.1}\" font-size=\"14\" font-weight=\"bold\">{title}</text>"
@@ -235,6 +238,12 @@ fn panel_frame(s: &mut String, title: &str, (x0, y0, pw, ph): (f64, f64, f64, f6
     let _ = write!(
         s,
         "<rect x=\"{x0}\" y=\"{y0:.1}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>"
+    );
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{x_title}</text>",
+        x0 + pw / 2.0,
+        y0 + ph + 34.0
     );
 }
 
@@ -245,7 +254,7 @@ fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &C
     let bins = curves.first().map_or(0, |(_, c)| c.freshness.len()).max(1);
     let lo = curves
         .iter()
-        .flat_map(|(_, c)| c.freshness.iter().filter_map(fresh_share))
+        .flat_map(|(_, c)| c.freshness.iter().filter_map(FreshnessBin::fresh_share))
         .fold(1.0, f64::min)
         .min(0.9);
     let lo = (lo * 10.0).floor() / 10.0;
@@ -257,6 +266,7 @@ fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &C
             "Staleness under {} (PBS): P(read is fresh) by time since the latest acknowledged write",
             escape(nemesis)
         ),
+        "virtual ms between the write's acknowledgement and the read",
         (x0, y0, pw, ph),
         top + 22.0,
     );
@@ -271,10 +281,7 @@ fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &C
     }
     if let Some((_, first)) = curves.first() {
         for (i, b) in first.freshness.iter().enumerate() {
-            let label = match b.to_ms {
-                Some(to) => format!("{}-{}", b.from_ms, to),
-                None => format!("&gt;={}", b.from_ms),
-            };
+            let label = escape(&b.label());
             let _ = write!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",
@@ -283,19 +290,13 @@ fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &C
             );
         }
     }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">virtual ms between the write's acknowledgement and the read</text>",
-        x0 + pw / 2.0,
-        y0 + ph + 34.0
-    );
     for (k, (i, cell)) in curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<String> = cell
             .freshness
             .iter()
             .enumerate()
-            .filter_map(|(b, bin)| Some(format!("{:.1},{:.1}", px(b), py(fresh_share(bin)?))))
+            .filter_map(|(b, bin)| Some(format!("{:.1},{:.1}", px(b), py(bin.fresh_share()?))))
             .collect();
         let _ = write!(
             s,

@@ -190,6 +190,18 @@ struct Pending {
     done: bool,
 }
 
+impl Pending {
+    /// The home replica `node` was asked for in this stage (itself, or the home a
+    /// fallback stands in for).
+    fn asked_for(&self, node: NodeId) -> Option<NodeId> {
+        self.asked
+            .iter()
+            .rev()
+            .find(|(target, _)| *target == node)
+            .map(|(_, home)| *home)
+    }
+}
+
 /// A node of the `leaderless` protocol.
 #[derive(Debug)]
 pub struct LeaderlessNode {
@@ -304,24 +316,8 @@ impl LeaderlessNode {
         match p.stage {
             Stage::Write => {
                 let siblings = p.write.clone();
-                if target == self.id {
-                    match hint {
-                        None => {
-                            self.store(ctx, key, &siblings);
-                        }
-                        Some(home) => self.store_hint(ctx, home, key, &siblings),
-                    }
+                if self.put(ctx, tag, key, target, home, siblings) {
                     self.on_put_ack(ctx, tag, target);
-                } else {
-                    ctx.send(
-                        target,
-                        Msg::Put {
-                            tag,
-                            key,
-                            siblings,
-                            hint,
-                        },
-                    );
                 }
             }
             Stage::Read => {
@@ -393,7 +389,7 @@ impl LeaderlessNode {
         if p.stage != Stage::Write || p.done {
             return;
         }
-        let Some(&(_, home)) = p.asked.iter().rev().find(|(t, _)| *t == from) else {
+        let Some(home) = p.asked_for(from) else {
             return;
         };
         p.answered_for.insert(home);
@@ -422,7 +418,7 @@ impl LeaderlessNode {
         if p.stage != Stage::Read {
             return;
         }
-        let Some(&(_, home)) = p.asked.iter().rev().find(|(t, _)| *t == from) else {
+        let Some(home) = p.asked_for(from) else {
             return;
         };
         if p.done {
@@ -448,7 +444,7 @@ impl LeaderlessNode {
                 .replies
                 .iter()
                 .filter(|(_, s)| *s != merged)
-                .filter_map(|(n, _)| p.asked.iter().rev().find(|(t, _)| t == n).copied())
+                .filter_map(|(n, _)| Some((*n, p.asked_for(*n)?)))
                 .collect();
             for (node, home) in stale {
                 self.repair(ctx, request.op.key(), node, home, merged.clone());
@@ -486,25 +482,41 @@ impl LeaderlessNode {
         siblings: Siblings,
     ) {
         self.stats.read_repairs += 1;
-        let hint = (node != home).then_some(home);
-        if node == self.id {
-            match hint {
-                None => {
-                    self.store(ctx, key, &siblings);
-                }
-                Some(home) => self.store_hint(ctx, home, key, &siblings),
-            }
-        } else {
+        self.put(ctx, 0, key, node, home, siblings);
+    }
+
+    /// Have `target` keep `siblings` of `key` for home replica `home` (itself, or the home
+    /// it stands in for): at once if `target` is this node (returns true), else by a
+    /// `Put` tagged `tag` (0: no acknowledgement wanted).
+    fn put(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        tag: u64,
+        key: Key,
+        target: NodeId,
+        home: NodeId,
+        siblings: Siblings,
+    ) -> bool {
+        let hint = (target != home).then_some(home);
+        if target != self.id {
             ctx.send(
-                node,
+                target,
                 Msg::Put {
-                    tag: 0,
+                    tag,
                     key,
                     siblings,
                     hint,
                 },
             );
+            return false;
         }
+        match hint {
+            None => {
+                self.store(ctx, key, &siblings);
+            }
+            Some(home) => self.store_hint(ctx, home, key, &siblings),
+        }
+        true
     }
 
     fn finish(&mut self, ctx: &mut Context<'_, Msg>, tag: u64) {
