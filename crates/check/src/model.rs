@@ -188,6 +188,9 @@ pub enum ModelKind {
     Register,
     /// A register per key.
     Kv,
+    /// A multi-value register per key: reads return every sibling, as a list. Judged by
+    /// the session checks and `no-lost-writes` only: it has no sequential specification.
+    MvRegister,
     /// A set per key (add, read).
     Set,
     /// A counter per key (add, read).
@@ -198,9 +201,10 @@ pub enum ModelKind {
 
 impl ModelKind {
     /// Every model.
-    pub const ALL: [ModelKind; 5] = [
+    pub const ALL: [ModelKind; 6] = [
         ModelKind::Register,
         ModelKind::Kv,
+        ModelKind::MvRegister,
         ModelKind::Set,
         ModelKind::Counter,
         ModelKind::ListAppend,
@@ -211,6 +215,7 @@ impl ModelKind {
         match self {
             ModelKind::Register => "register",
             ModelKind::Kv => "kv",
+            ModelKind::MvRegister => "mv-register",
             ModelKind::Set => "set",
             ModelKind::Counter => "counter",
             ModelKind::ListAppend => "list-append",
@@ -232,6 +237,12 @@ impl ModelKind {
             } else {
                 ModelKind::Counter
             }
+        } else if history
+            .ops
+            .iter()
+            .any(|o| o.f == OpFn::Read && matches!(o.output, Value::List(_)))
+        {
+            ModelKind::MvRegister
         } else if history.keys.len() > 1 {
             ModelKind::Kv
         } else {
@@ -250,8 +261,18 @@ impl ModelKind {
             Value::Int(i) => Ok(*i),
             other => Err(format!("expected an integer value, got {other}")),
         };
-        let register = matches!(self, ModelKind::Register | ModelKind::Kv);
+        // A multi-value register's writes are a register's; its reads (lists of siblings)
+        // have no action, so the sequential checkers refuse its histories.
+        let register = matches!(
+            self,
+            ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister
+        );
         let action = match (op.f, self) {
+            (OpFn::Read, ModelKind::MvRegister) => {
+                return Err(
+                    "a multi-value register read has no sequential specification".to_string(),
+                );
+            }
             (OpFn::Read, _) if register => match &op.output {
                 Value::Nil | Value::Int(_) => Action::Read(op.output.clone()),
                 other => {
@@ -302,7 +323,8 @@ impl FromStr for ModelKind {
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
-                format!("unknown model `{s}` (expected register, kv, set, counter or list-append)")
+                let names: Vec<&str> = ModelKind::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown model `{s}` (expected one of {})", names.join(", "))
             })
     }
 }

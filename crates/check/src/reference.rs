@@ -16,7 +16,7 @@ pub fn linearizable(kind: ModelKind, ops: &[PartOp]) -> Option<bool> {
         return None;
     }
     Some(match kind {
-        ModelKind::Register | ModelKind::Kv => brute(&Register, ops),
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => brute(&Register, ops),
         ModelKind::Set => brute(&Set, ops),
         ModelKind::Counter => brute(&Counter, ops),
         ModelKind::ListAppend => brute(&ListAppend, ops),
@@ -105,7 +105,7 @@ pub fn sequential(model: ModelKind, procs: &[Vec<SeqOp>], keys: usize) -> bool {
         go(model, procs, &mut vec![0; procs.len()], &mut states)
     }
     match model {
-        ModelKind::Register | ModelKind::Kv => run(&Register, procs, keys),
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => run(&Register, procs, keys),
         ModelKind::Set => run(&Set, procs, keys),
         ModelKind::Counter => run(&Counter, procs, keys),
         ModelKind::ListAppend => run(&ListAppend, procs, keys),

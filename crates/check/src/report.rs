@@ -1,7 +1,7 @@
 //! Running a set of named checks over one history and reporting the verdicts.
 
 use crate::budget::Budget;
-use crate::history::{History, Status};
+use crate::history::{History, Op, OpFn, Status, Value};
 use crate::linear::{self, ModelError, Witness};
 use crate::model::ModelKind;
 use crate::verdict::Verdict;
@@ -84,6 +84,19 @@ impl CheckName {
     /// Session and staleness checks (register and key-value histories only).
     pub fn is_session_check(self) -> bool {
         crate::session::SESSION_CHECKS.contains(&self.name())
+    }
+
+    /// Whether the check judges histories of `model`.
+    pub fn applies_to(self, model: ModelKind) -> bool {
+        use ModelKind as M;
+        match self {
+            CheckName::Linearizable | CheckName::Sequential | CheckName::Converged => true,
+            CheckName::Causal => matches!(model, M::Register | M::Kv),
+            CheckName::NoLostUpdates => matches!(model, M::Counter | M::Set),
+            session => {
+                session.is_session_check() && matches!(model, M::Register | M::Kv | M::MvRegister)
+            }
+        }
     }
 }
 
@@ -267,62 +280,104 @@ pub fn run(
         checks: BTreeMap::new(),
     };
     for check in checks {
-        let result = match check {
-            CheckName::Linearizable => {
-                let l = linear::check(history, model, budget)?;
-                let counts = BTreeMap::from([
-                    ("ops checked", l.ops as u64),
-                    ("keys", l.keys as u64),
-                    ("keys failed", l.failed_keys.len() as u64),
-                    ("keys unknown", l.unknown_keys as u64),
-                ]);
-                CheckResult {
-                    result: l.verdict,
-                    counts,
-                    reason: l.reason,
-                    failed_keys: l.failed_keys,
-                    witness: l.witness,
-                }
-            }
-            CheckName::Sequential => {
-                // Linearizable implies sequentially consistent: the linearisation is an
-                // order that respects every process's order. Try the cheaper search first.
-                if linear::check(history, model, budget)?.verdict == Verdict::Pass {
-                    crate::sequential::implied_by_linearizability(history, model)?
-                } else {
-                    crate::sequential::check(history, model, budget)?
-                }
-            }
-            CheckName::Causal => {
-                if !matches!(model, ModelKind::Register | ModelKind::Kv) {
-                    return Err(CheckError::NotForModel {
-                        check: CheckName::Causal,
-                        model,
-                    });
-                }
-                crate::causal::check(history, budget)
-            }
-            CheckName::NoLostUpdates => {
-                if !matches!(model, ModelKind::Counter | ModelKind::Set) {
-                    return Err(CheckError::NotForModel {
-                        check: CheckName::NoLostUpdates,
-                        model,
-                    });
-                }
-                crate::updates::check(history, model)
-            }
-            session if session.is_session_check() => {
-                if !matches!(model, ModelKind::Register | ModelKind::Kv) {
-                    return Err(CheckError::NotForModel {
-                        check: *session,
-                        model,
-                    });
-                }
-                crate::session::check(history, session.name(), budget)
-            }
-            other => return Err(CheckError::Unavailable(*other)),
-        };
-        report.checks.insert(check.name(), result);
+        report
+            .checks
+            .insert(check.name(), check_one(history, model, *check, budget)?);
     }
     Ok(report)
+}
+
+fn check_one(
+    history: &History,
+    model: ModelKind,
+    check: CheckName,
+    budget: &mut Budget,
+) -> Result<CheckResult, CheckError> {
+    if !check.applies_to(model) {
+        return Err(CheckError::NotForModel { check, model });
+    }
+    Ok(match check {
+        CheckName::Linearizable | CheckName::Sequential if model == ModelKind::MvRegister => {
+            // A register returns one value: a read of several siblings settles it;
+            // otherwise the history is judged as the single-valued one it is.
+            match single_valued(history) {
+                Ok(single) => check_one(&single, ModelKind::Kv, check, budget)?,
+                Err(reads) => several_values_read(history, check, &reads),
+            }
+        }
+        CheckName::Linearizable => {
+            let l = linear::check(history, model, budget)?;
+            let counts = BTreeMap::from([
+                ("ops checked", l.ops as u64),
+                ("keys", l.keys as u64),
+                ("keys failed", l.failed_keys.len() as u64),
+                ("keys unknown", l.unknown_keys as u64),
+            ]);
+            CheckResult {
+                result: l.verdict,
+                counts,
+                reason: l.reason,
+                failed_keys: l.failed_keys,
+                witness: l.witness,
+            }
+        }
+        CheckName::Sequential => {
+            // Linearizable implies sequentially consistent: the linearisation is an
+            // order that respects every process's order. Try the cheaper search first.
+            if linear::check(history, model, budget)?.verdict == Verdict::Pass {
+                crate::sequential::implied_by_linearizability(history, model)?
+            } else {
+                crate::sequential::check(history, model, budget)?
+            }
+        }
+        CheckName::Causal => crate::causal::check(history, budget),
+        CheckName::NoLostUpdates => crate::updates::check(history, model),
+        session if session.is_session_check() => {
+            crate::session::check(history, session.name(), budget)
+        }
+        other => return Err(CheckError::Unavailable(other)),
+    })
+}
+
+/// A multi-value register history whose reads each returned at most one value, as the
+/// key-value history it then is; `Err` with the reads that returned several siblings.
+fn single_valued(history: &History) -> Result<History, Vec<&Op>> {
+    let several: Vec<&Op> = history
+        .ops
+        .iter()
+        .filter(|o| o.f == OpFn::Read && matches!(&o.output, Value::List(v) if v.len() > 1))
+        .collect();
+    if !several.is_empty() {
+        return Err(several);
+    }
+    let mut single = history.clone();
+    for op in &mut single.ops {
+        if op.f == OpFn::Read
+            && let Value::List(values) = &op.output
+        {
+            op.output = values.first().map_or(Value::Nil, |v| Value::Int(*v));
+        }
+    }
+    Ok(single)
+}
+
+/// `check` fails: `reads` returned several values each, which no register does.
+fn several_values_read(history: &History, check: CheckName, reads: &[&Op]) -> CheckResult {
+    let first = reads[0];
+    let key = history
+        .keys
+        .get(first.key as usize)
+        .map_or("", String::as_str);
+    let text = format!(
+        "{} on key {key} returned several values (siblings of concurrent writes); a {} register returns one",
+        linear::describe(first),
+        check.name()
+    );
+    CheckResult {
+        result: Verdict::Fail,
+        counts: BTreeMap::from([("reads with siblings", reads.len() as u64)]),
+        reason: None,
+        failed_keys: Vec::new(),
+        witness: Some(crate::session::witness(key, text, &[first])),
+    }
 }

@@ -218,7 +218,9 @@ pub fn consistent(
     budget: &mut Budget,
 ) -> Result<bool, Exhausted> {
     let outcome = match kind {
-        ModelKind::Register | ModelKind::Kv => search(&Register, procs, keys, budget),
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => {
+            search(&Register, procs, keys, budget)
+        }
         ModelKind::Set => search(&Set, procs, keys, budget),
         ModelKind::Counter => search(&Counter, procs, keys, budget),
         ModelKind::ListAppend => search(&ListAppend, procs, keys, budget),
@@ -297,7 +299,9 @@ pub fn check(
     let procs = processes(history, model)?;
     let keys = history.keys.len().max(1);
     let outcome = match model {
-        ModelKind::Register | ModelKind::Kv => search(&Register, &procs, keys, budget),
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => {
+            search(&Register, &procs, keys, budget)
+        }
         ModelKind::Set => search(&Set, &procs, keys, budget),
         ModelKind::Counter => search(&Counter, &procs, keys, budget),
         ModelKind::ListAppend => search(&ListAppend, &procs, keys, budget),

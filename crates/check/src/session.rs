@@ -1,4 +1,5 @@
-//! Session guarantees, staleness and lost writes for register / key-value histories.
+//! Session guarantees, staleness and lost writes for register / key-value histories,
+//! single- or multi-valued.
 //!
 //! These checks need to know when one value is older than another. Values are assumed
 //! unique per key (dsys workloads write each value once); `u` is *definitely older* than
@@ -6,6 +7,11 @@
 //! and `nil` is older than any written value. Violations are counted only under that
 //! order, so they hold whatever order the system picked for overlapping writes.
 //! A history whose values repeat makes these checks *unknown*.
+//!
+//! A read of a multi-value register returns a list: every sibling the replica kept.
+//! Such a read is behind a write only when *every* sibling is definitely older than it
+//! (a sibling that is not could be that write's successor), and a single value is the
+//! one-sibling case, so the same checks judge both kinds of history.
 
 use crate::budget::{Budget, Exhausted};
 use crate::history::{History, Op, OpFn, Status, Value};
@@ -37,28 +43,33 @@ pub(crate) fn written(op: &Op) -> Option<i64> {
     }
 }
 
-fn read_value(op: &Op) -> Option<Option<i64>> {
-    match op.output {
-        Value::Nil => Some(None),
-        Value::Int(v) => Some(Some(v)),
+/// What a read returned, as siblings: none for `nil`, one for a value, the list of a
+/// multi-value read; `None` for anything else.
+fn read_value(op: &Op) -> Option<&[i64]> {
+    match &op.output {
+        Value::Nil => Some(&[]),
+        Value::Int(v) => Some(std::slice::from_ref(v)),
+        Value::List(siblings) => Some(siblings),
         _ => None,
     }
 }
 
 impl<'a> KeyView<'a> {
-    /// `u` is definitely older than the value `v` (whose write exists).
-    fn older(&self, u: Option<i64>, v: i64) -> bool {
+    /// Every value of the read `u` is definitely older than the value `v` (whose write
+    /// exists): nothing `u` returned could be `v` or follow it.
+    fn older(&self, u: &[i64], v: i64) -> bool {
         let Some(w_v) = self.writer.get(&v) else {
             return false;
         };
-        match u {
-            None => true,
-            Some(u) => self.writer.get(&u).is_some_and(|w_u| w_u.ret < w_v.call),
-        }
+        u.iter()
+            .all(|u| self.writer.get(u).is_some_and(|w_u| w_u.ret < w_v.call))
     }
 
-    fn writer_of(&self, u: Option<i64>) -> Option<&'a Op> {
-        u.and_then(|u| self.writer.get(&u).copied())
+    /// The writes of the values `u` returned (those the history has).
+    fn writers_of(&self, u: &[i64]) -> Vec<&'a Op> {
+        u.iter()
+            .filter_map(|u| self.writer.get(u).copied())
+            .collect()
     }
 }
 
@@ -229,7 +240,7 @@ fn read_your_writes(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckR
                     violations += 1;
                     first.get_or_insert_with(|| {
                         let mut ops = vec![w, op];
-                        ops.extend(view.writer_of(u));
+                        ops.extend(view.writers_of(u));
                         let text = format!(
                             "{} on key {}, after its own write completed: {}",
                             describe(op),
@@ -276,9 +287,7 @@ fn monotonic_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckRe
                         break;
                     }
                 }
-                if let Some(u) = u {
-                    seen.push((op, u));
-                }
+                seen.extend(u.iter().map(|&u| (*op, u)));
             }
         }
     }
@@ -322,8 +331,8 @@ fn ordered_writes(
                             prior.push((v, op));
                         }
                     }
-                    (None, Some(Some(u))) if order == WriterOrder::ReadsBeforeWrites => {
-                        prior.push((u, op))
+                    (None, Some(u)) if order == WriterOrder::ReadsBeforeWrites => {
+                        prior.extend(u.iter().map(|&u| (u, *op)))
                     }
                     _ => {}
                 }
@@ -332,7 +341,7 @@ fn ordered_writes(
         for ops in sessions.values() {
             let mut seen: Vec<(&Op, i64)> = Vec::new();
             for op in ops.iter().filter(|o| o.f == OpFn::Read) {
-                let Some(Some(u)) = read_value(op) else {
+                let Some(u) = read_value(op) else {
                     continue;
                 };
                 for &(earlier, v) in &seen {
@@ -341,15 +350,18 @@ fn ordered_writes(
                         continue;
                     };
                     observed_pairs += 1;
-                    if let Some(&(_, cause)) = preds.iter().find(|(p, _)| *p == u)
+                    // Seeing a value its writer had ordered before `v`, once `v` was seen.
+                    if let Some(&(u, cause)) = preds.iter().find(|(p, _)| u.contains(p))
                         && earlier.ret < op.call
                     {
                         violations += 1;
                         first.get_or_insert_with(|| {
                             let why = match order {
-                                WriterOrder::SessionWrites => "its writer had written it before",
+                                WriterOrder::SessionWrites => {
+                                    format!("its writer had written {u} before")
+                                }
                                 WriterOrder::ReadsBeforeWrites => {
-                                    "its writer had read it before writing"
+                                    format!("its writer had read {u} before writing it")
                                 }
                             };
                             let text = format!(
@@ -360,13 +372,13 @@ fn ordered_writes(
                                 describe(cause)
                             );
                             let mut ops = vec![cause, earlier, op];
-                            ops.extend(view.writer_of(Some(v)));
+                            ops.extend(view.writers_of(&[v]));
                             witness(view.name, text, &ops)
                         });
                         break;
                     }
                 }
-                seen.push((op, u));
+                seen.extend(u.iter().map(|&u| (*op, u)));
             }
         }
     }
@@ -405,12 +417,13 @@ fn no_stale_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckRes
             if let Some(latest) = newer.iter().max_by_key(|w| w.ret) {
                 stale += 1;
                 first.get_or_insert_with(|| {
-                    let text = match view.writer_of(u) {
-                        Some(w) => format!("stale read: {} on key {}, the value {}, but {} had replaced it before the read began", describe(read), view.name, describe(w), describe(latest)),
-                        None => format!("stale read: {} on key {}, but {} had completed before the read began", describe(read), view.name, describe(latest)),
+                    let writers = view.writers_of(u);
+                    let text = match writers.as_slice() {
+                        [w] => format!("stale read: {} on key {}, the value {}, but {} had replaced it before the read began", describe(read), view.name, describe(w), describe(latest)),
+                        _ => format!("stale read: {} on key {}, but {} had completed before the read began", describe(read), view.name, describe(latest)),
                     };
                     let mut ops = vec![*read, *latest];
-                    ops.extend(view.writer_of(u));
+                    ops.extend(writers);
                     witness(view.name, text, &ops)
                 });
             }
@@ -460,6 +473,7 @@ fn no_stale_reads(views: &[KeyView<'_>], budget: &mut Budget) -> Result<CheckRes
 
 fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
     let (mut keys_with_final, mut acked, mut lost, mut first) = (0u64, 0u64, 0u64, None);
+    let mut final_siblings = 0u64;
     for view in views {
         // Final reads begin after every update to the key was acknowledged or invoked.
         let Some(last) = final_read(view.reads.iter().copied(), view.last_update) else {
@@ -467,6 +481,7 @@ fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
         };
         let Some(f) = read_value(last) else { continue };
         keys_with_final += 1;
+        final_siblings += u64::from(f.len() > 1);
         for w in &view.acked_writes {
             acked += 1;
             if written(w).is_some_and(|v| view.older(f, v)) {
@@ -481,15 +496,16 @@ fn no_lost_writes(views: &[KeyView<'_>]) -> CheckResult {
     if keys_with_final == 0 {
         return unknown("no final reads: no key is read after its last write".to_string());
     }
-    counted(
-        lost,
-        &[
-            ("keys with final reads", keys_with_final),
-            ("acknowledged writes", acked),
-            ("lost", lost),
-        ],
-        first,
-    )
+    let mut counts = vec![
+        ("keys with final reads", keys_with_final),
+        ("acknowledged writes", acked),
+        ("lost", lost),
+    ];
+    // Multi-value histories: keys that ended with concurrent writes kept side by side.
+    if final_siblings > 0 {
+        counts.push(("final reads with siblings", final_siblings));
+    }
+    counted(lost, &counts, first)
 }
 
 /// Reads that began `from_ms..to_ms` after the latest write acknowledged before them, and

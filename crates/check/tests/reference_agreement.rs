@@ -22,7 +22,8 @@ struct RawOp {
 fn action(model: ModelKind) -> BoxedStrategy<Action> {
     let small = 1i64..4;
     match model {
-        ModelKind::Register | ModelKind::Kv => prop_oneof![
+        // A multi-value register is checked as a register once its reads are single.
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => prop_oneof![
             small.clone().prop_map(Action::Write),
             prop_oneof![Just(Value::Nil), small.clone().prop_map(Value::Int)]
                 .prop_map(Action::Read),

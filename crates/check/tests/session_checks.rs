@@ -10,15 +10,15 @@ use dsys_check::{ModelKind, Verdict, read_history};
 
 /// `P TYPE F VALUE` per line, one register, with times in ms (line number * 1 ms).
 fn check(check: CheckName, lines: &str) -> CheckResult {
+    check_as(ModelKind::Register, check, lines)
+}
+
+/// [`check`] against `model`.
+fn check_as(model: ModelKind, check: CheckName, lines: &str) -> CheckResult {
     let history = common::history_of(lines);
-    run(
-        &history,
-        ModelKind::Register,
-        &[check],
-        &mut Budget::unlimited(),
-    )
-    .unwrap()
-    .checks[check.name()]
+    run(&history, model, &[check], &mut Budget::unlimited())
+        .unwrap()
+        .checks[check.name()]
     .clone()
 }
 
@@ -175,7 +175,7 @@ fn monotonic_writes() {
         r.witness
             .unwrap()
             .explanation
-            .contains("which its writer had written it before")
+            .contains("which its writer had written 1 before")
     );
     let ok = format!("{W1_W2}1 invoke read nil\n1 ok read 1\n1 invoke read nil\n1 ok read 2");
     assert_eq!(check(CheckName::MonotonicWrites, &ok).result, Verdict::Pass);
@@ -191,7 +191,7 @@ fn writes_follow_reads() {
     let w = r.witness.unwrap();
     assert!(
         w.explanation
-            .contains("which its writer had read it before writing"),
+            .contains("which its writer had read 1 before writing it"),
         "{}",
         w.explanation
     );
@@ -229,4 +229,106 @@ fn freshness_bins_reads_by_time_since_the_last_acknowledged_write() {
             bin(5.0, None, 1, 1)
         ]
     );
+}
+
+/// `check` on a multi-value register history.
+fn check_siblings(check: CheckName, lines: &str) -> CheckResult {
+    check_as(ModelKind::MvRegister, check, lines)
+}
+
+/// Writes 1 and 2 overlap (neither is older), then 3 follows both.
+const OVERLAP_THEN_3: &str = "0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n0 invoke write 3\n0 ok write 3\n";
+
+#[test]
+fn a_multi_value_read_is_behind_only_when_every_sibling_is_older() {
+    let overlap = "0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n";
+    // Both concurrent writes, or either one alone: nothing newer was missed.
+    for read in ["[1 2]", "[1]", "[2]"] {
+        let h = format!("{overlap}2 invoke read nil\n2 ok read {read}");
+        for c in [CheckName::NoStaleReads, CheckName::NoLostWrites] {
+            assert_eq!(check_siblings(c, &h).result, Verdict::Pass, "{c:?} {read}");
+        }
+    }
+    // After 3 (which followed both), siblings 1 and 2 are both older: stale, and 3 lost.
+    let h = format!("{OVERLAP_THEN_3}2 invoke read nil\n2 ok read [1 2]");
+    let stale = check_siblings(CheckName::NoStaleReads, &h);
+    assert_eq!(stale.result, Verdict::Fail);
+    assert!(stale.witness.unwrap().explanation.starts_with(
+        "stale read: process 2 read [1 2] (lines 7-8) on key , but process 0 wrote 3"
+    ),);
+    let lost = check_siblings(CheckName::NoLostWrites, &h);
+    assert_eq!(lost.result, Verdict::Fail);
+    assert_eq!(lost.counts["lost"], 1);
+    // One sibling that is not older is enough: 3 beside an old one is fresh.
+    let h = format!("{OVERLAP_THEN_3}2 invoke read nil\n2 ok read [1 3]");
+    assert_eq!(
+        check_siblings(CheckName::NoStaleReads, &h).result,
+        Verdict::Pass
+    );
+    // An empty list reads as nil: behind every acknowledged write.
+    let h = format!("{OVERLAP_THEN_3}2 invoke read nil\n2 ok read []");
+    assert_eq!(
+        check_siblings(CheckName::NoLostWrites, &h).counts["lost"],
+        3
+    );
+}
+
+#[test]
+fn session_guarantees_over_siblings() {
+    // Having seen sibling 3, reading only older values goes backwards.
+    let h = format!(
+        "{OVERLAP_THEN_3}2 invoke read nil\n2 ok read [2 3]\n2 invoke read nil\n2 ok read [1 2]"
+    );
+    let r = check_siblings(CheckName::MonotonicReads, &h);
+    assert_eq!(r.result, Verdict::Fail);
+    assert!(
+        r.witness
+            .unwrap()
+            .explanation
+            .contains("after the same process had read newer 3")
+    );
+    // The concurrent pair in either order is not going backwards.
+    let h = format!(
+        "{OVERLAP_THEN_3}2 invoke read nil\n2 ok read [1 2]\n2 invoke read nil\n2 ok read [2]"
+    );
+    assert_eq!(
+        check_siblings(CheckName::MonotonicReads, &h).result,
+        Verdict::Pass
+    );
+    // Process 1 read siblings [1 2] and then wrote 4: whoever sees 4 must not then see 1.
+    let base = "0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n1 invoke read nil\n1 ok read [1 2]\n1 invoke write 4\n1 ok write 4\n";
+    let bad = format!("{base}2 invoke read nil\n2 ok read [4]\n2 invoke read nil\n2 ok read [1 5]");
+    let r = check_siblings(CheckName::WritesFollowReads, &bad);
+    assert_eq!(r.result, Verdict::Fail);
+    assert!(
+        r.witness
+            .unwrap()
+            .explanation
+            .contains("which its writer had read 1 before writing it")
+    );
+}
+
+#[test]
+fn linearizability_of_a_multi_value_history() {
+    // Single-valued reads are judged as the register history they are.
+    let ok = "0 invoke write 1\n0 ok write 1\n1 invoke read nil\n1 ok read [1]";
+    let r = check_siblings(CheckName::Linearizable, ok);
+    assert_eq!(r.result, Verdict::Pass, "{r:?}");
+    let stale = "0 invoke write 1\n0 ok write 1\n0 invoke write 2\n0 ok write 2\n1 invoke read nil\n1 ok read [1]";
+    assert_eq!(
+        check_siblings(CheckName::Sequential, stale).result,
+        Verdict::Pass,
+        "one process behind is sequentially consistent"
+    );
+    assert_eq!(
+        check_siblings(CheckName::Linearizable, stale).result,
+        Verdict::Fail
+    );
+    // Two values at once: no register does that.
+    let two = "0 invoke write 1\n1 invoke write 2\n0 ok write 1\n1 ok write 2\n2 invoke read nil\n2 ok read [1 2]";
+    for c in [CheckName::Linearizable, CheckName::Sequential] {
+        let r = check_siblings(c, two);
+        assert_eq!(r.result, Verdict::Fail, "{c:?}");
+        assert_eq!(r.counts["reads with siblings"], 1);
+    }
 }

@@ -87,12 +87,15 @@ Examples:
   dsys check history.jsonl --html timeline.html
 
 Models: register (read, write, cas on one register), kv (a register per key),
-set (add, read), counter (add, read), list-append (append, read). Inferred when omitted.
+mv-register (a register per key whose reads return a list of siblings), set (add, read),
+counter (add, read), list-append (append, read). Inferred when omitted.
 
 Checks: linearizable, sequential (every model; sequential spans keys, so it searches the
-whole store at once); causal, read-your-writes, monotonic-reads, monotonic-writes,
-writes-follow-reads, no-stale-reads (with k-staleness and t-visibility), no-lost-writes
-(register and kv; values unique).
+whole store at once; a read of several siblings fails both); causal (register and kv);
+read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads
+(with k-staleness and t-visibility), no-lost-writes (register, kv and mv-register; values
+unique; a multi-value read is behind a write only if every sibling is older);
+no-lost-updates (set and counter).
 
 Exit codes: 0 every check passes, 1 a violation, 2 bad input, 3 unknown (budget ran out).";
 
@@ -100,7 +103,8 @@ Exit codes: 0 every check passes, 1 a violation, 2 bad input, 3 unknown (budget 
 pub struct CheckArgs {
     /// The history file.
     pub history: PathBuf,
-    /// Model to check against: register, kv, set, counter or list-append (inferred if omitted).
+    /// Model to check against: register, kv, mv-register, set, counter or list-append
+    /// (inferred if omitted).
     #[arg(long)]
     pub model: Option<ModelKind>,
     /// History format: dsys, jepsen-edn or jepsen-log (detected if omitted).
@@ -163,7 +167,8 @@ Examples:
   dsys simulate --protocol single --schedule faults.json
   dsys simulate --protocol leader-follower --set replication=semi-sync --set acks=2 --nemesis isolate-leader
   dsys simulate --protocol leaderless --set w=1 --set r=1 --nemesis delay:exponential:20
-  dsys simulate --protocol multi-leader --set conflict=crdt --workload set --nemesis halves";
+  dsys simulate --protocol multi-leader --set conflict=crdt --workload set --nemesis halves
+  dsys simulate --protocol multi-leader --set conflict=siblings --nemesis halves";
 
 const NEMESIS_HELP: &str = "\
 Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
@@ -286,8 +291,9 @@ pub struct SimulateArgs {
     /// Checks to run on the recorded history, comma-separated, or `none` [default: every
     /// check that applies to the workload: for kv linearizable, causal, read-your-writes,
     /// monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads,
-    /// no-lost-writes, converged; for counter and set linearizable, no-lost-updates,
-    /// converged].
+    /// no-lost-writes, converged (without causal where reads return siblings:
+    /// multi-leader conflict=siblings, leaderless versions=vector-clock); for counter and
+    /// set linearizable, no-lost-updates, converged].
     #[arg(long, value_parser = parse_checks)]
     pub checks: Option<CheckList>,
     /// Exit 1 if this check fails (3 if it is unknown); repeatable. Runs it if not in --checks.
@@ -327,10 +333,12 @@ fn parse_mix(s: &str) -> Result<OpMix, String> {
 
 impl SimulateArgs {
     /// The checks to run: `--checks` plus anything `--expect`ed.
-    pub fn checks(&self) -> Vec<CheckName> {
+    pub fn checks(&self, scenario: &Scenario) -> Vec<CheckName> {
         let mut checks = match &self.checks {
             Some(list) => list.0.clone(),
-            None => dsys_lab::checking::simulation_checks(self.workload).to_vec(),
+            None => {
+                dsys_lab::checking::simulation_checks(dsys_lab::checking::scenario_model(scenario))
+            }
         };
         for c in &self.expect {
             if !checks.contains(c) {

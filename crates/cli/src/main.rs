@@ -72,7 +72,7 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     if let Some(path) = &a.out {
         write_file(path, RunArtifact::of(&result).to_json().as_bytes())?;
     }
-    let checks = check_run(&result, &a.checks(), Some(a.check_timeout))?;
+    let checks = check_run(&result, &a.checks(&scenario), Some(a.check_timeout))?;
     finish(
         &result,
         checks.clone(),
@@ -88,7 +88,9 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     progress::clear();
     let checks = check_run(
         &result,
-        dsys_lab::checking::simulation_checks(result.scenario.sim.workload.kind),
+        &dsys_lab::checking::simulation_checks(dsys_lab::checking::scenario_model(
+            &result.scenario,
+        )),
         None,
     )?;
     finish(

@@ -201,6 +201,84 @@ fn bad_history_files() {
     assert!(stderr(&o).contains("expected a duration"), "{}", stderr(&o));
 }
 
+/// Two overlapping writes kept as siblings, then a final read of both.
+const SIBLINGS: &str = "{:process 0, :type :invoke, :f :write, :value 1}
+{:process 1, :type :invoke, :f :write, :value 2}
+{:process 0, :type :ok, :f :write, :value 1}
+{:process 1, :type :ok, :f :write, :value 2}
+{:process 2, :type :invoke, :f :read, :value nil}
+{:process 2, :type :ok, :f :read, :value [1 2]}
+";
+
+#[test]
+fn multi_value_reads_are_judged_as_siblings() {
+    let checks = "linearizable,no-lost-writes,no-stale-reads,monotonic-reads";
+    let o = dsys(&[
+        "check",
+        &file("siblings.edn", SIBLINGS),
+        "--checks",
+        checks,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["model"], "mv-register");
+    for check in ["no-lost-writes", "no-stale-reads", "monotonic-reads"] {
+        assert_eq!(v["checks"][check]["result"], "pass", "{check}: {v}");
+    }
+    let lin = &v["checks"]["linearizable"];
+    assert_eq!(lin["result"], "fail");
+    assert!(
+        lin["witness"]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("returned several values"),
+        "{lin}"
+    );
+    // One sibling left behind by a later write: that write is lost.
+    let lost = SIBLINGS
+        .replace(
+            "{:process 1, :type :invoke, :f :write, :value 2}\n",
+            "",
+        )
+        .replace(
+            "{:process 1, :type :ok, :f :write, :value 2}",
+            "{:process 1, :type :invoke, :f :write, :value 2}\n{:process 1, :type :ok, :f :write, :value 2}",
+        )
+        .replace(":value [1 2]}", ":value [1]}");
+    let o = dsys(&[
+        "check",
+        &file("lost.edn", &lost),
+        "--model",
+        "mv-register",
+        "--checks",
+        "no-lost-writes",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("lost write: process 1 wrote 2"),
+        "{}",
+        stdout(&o)
+    );
+    // A single value among the siblings of a final read is a one-sibling read.
+    let single = SIBLINGS.replace(":value [1 2]}", ":value [2]}");
+    let o = dsys(&[
+        "check",
+        &file("single.edn", &single),
+        "--model",
+        "mv-register",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = dsys(&["check", &file("causal.edn", SIBLINGS), "--checks", "causal"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("check `causal` does not apply to mv-register histories"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn simulate_expect_exits_1_on_a_violation() {
     let o = dsys(&[

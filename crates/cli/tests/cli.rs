@@ -457,7 +457,7 @@ fn multi_leader_conflict_modes_are_checked() {
             "--set",
             "conflict=guess",
         ],
-        "--set conflict=guess: expected one of lww, crdt",
+        "--set conflict=guess: expected one of lww, siblings, crdt",
     );
     assert_bad_input(
         &[
@@ -526,6 +526,39 @@ fn multi_leader_conflict_modes_are_checked() {
         v["protocol_metrics"]["concurrent writes lost"].is_u64(),
         "{v}"
     );
+}
+
+#[test]
+fn siblings_runs_are_judged_as_multi_value_registers() {
+    for (protocol, settings) in [
+        ("multi-leader", &["conflict=siblings"][..]),
+        (
+            "leaderless",
+            &["versions=vector-clock", "sloppy-quorum=on"][..],
+        ),
+    ] {
+        let mut args = vec!["simulate", "--protocol", protocol];
+        for s in settings {
+            args.extend(["--set", s]);
+        }
+        args.extend(["--nemesis", "halves", "--seed", "3", "--format", "json"]);
+        let o = dsys(&args);
+        assert!(o.status.success(), "{protocol}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let checks = v["checks"].as_object().unwrap();
+        assert!(!checks.contains_key("causal"), "{protocol}: {v}");
+        for check in ["no-lost-writes", "converged"] {
+            assert_eq!(checks[check]["result"], "pass", "{protocol} {check}: {v}");
+        }
+        assert!(
+            v["protocol_metrics"]["reads with siblings"]
+                .as_u64()
+                .unwrap()
+                > 0,
+            "{protocol}: {v}"
+        );
+        assert_eq!(checks["linearizable"]["result"], "fail", "{protocol}: {v}");
+    }
 }
 
 #[test]

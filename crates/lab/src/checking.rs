@@ -1,7 +1,7 @@
 //! Judging histories: from a file (`dsys check`) or from a simulated run.
 
 use crate::error::LabError;
-use crate::scenario::RunResult;
+use crate::scenario::{RunResult, Scenario};
 use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Value};
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
 use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
@@ -52,39 +52,27 @@ pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, Check
     Ok((history, report))
 }
 
-/// The checks `dsys simulate` runs on a workload unless told otherwise.
-pub fn simulation_checks(workload: WorkloadKind) -> &'static [CheckName] {
-    match workload {
-        WorkloadKind::Kv => &SIMULATION_CHECKS,
-        WorkloadKind::Counter | WorkloadKind::Set => &[
-            CheckName::Linearizable,
-            CheckName::NoLostUpdates,
-            CheckName::Converged,
-        ],
-    }
+/// The checks `dsys simulate` runs on histories of `model` unless told otherwise: every
+/// check that applies, but `sequential` (implied by, and slower than, `linearizable`).
+pub fn simulation_checks(model: ModelKind) -> Vec<CheckName> {
+    CheckName::ALL
+        .into_iter()
+        .filter(|c| *c != CheckName::Sequential && c.applies_to(model))
+        .collect()
 }
 
-/// The model a workload's histories are checked against.
-pub fn workload_model(workload: WorkloadKind) -> ModelKind {
-    match workload {
+/// The model a scenario's histories are checked against: its workload's, with register
+/// reads multi-valued where the protocol returns siblings.
+pub fn scenario_model(scenario: &Scenario) -> ModelKind {
+    match scenario.sim.workload.kind {
+        WorkloadKind::Kv if scenario.settings.reads_siblings(scenario.protocol) => {
+            ModelKind::MvRegister
+        }
         WorkloadKind::Kv => ModelKind::Kv,
         WorkloadKind::Counter => ModelKind::Counter,
         WorkloadKind::Set => ModelKind::Set,
     }
 }
-
-/// The checks `dsys simulate` runs on key-value workloads unless told otherwise.
-pub const SIMULATION_CHECKS: [CheckName; 9] = [
-    CheckName::Linearizable,
-    CheckName::Causal,
-    CheckName::ReadYourWrites,
-    CheckName::MonotonicReads,
-    CheckName::MonotonicWrites,
-    CheckName::WritesFollowReads,
-    CheckName::NoStaleReads,
-    CheckName::NoLostWrites,
-    CheckName::Converged,
-];
 
 /// A simulated history in the checker's model. Simulated histories are well formed by
 /// construction, so a pairing error here is a bug in the simulator, reported as such.
@@ -149,7 +137,7 @@ pub fn check_history_of_run(
         .filter(|c| *c != CheckName::Converged)
         .collect();
     let mut budget = Budget::new(timeout, CHECK_MEMORY_BYTES);
-    let model = workload_model(result.scenario.sim.workload.kind);
+    let model = scenario_model(&result.scenario);
     let mut report = run(history, model, &history_checks, &mut budget)
         .map_err(|e| LabError::Check(e.to_string()))?;
     if checks.contains(&CheckName::Converged) {

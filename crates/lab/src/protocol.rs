@@ -181,9 +181,9 @@ const FENCING: SettingSpec = SettingSpec {
 
 const CONFLICT: SettingSpec = SettingSpec {
     key: "conflict",
-    kind: SettingKind::Choice(&["lww", "crdt"]),
+    kind: SettingKind::Choice(&["lww", "siblings", "crdt"]),
     default: "lww",
-    help: "concurrent updates of a key: last writer wins by hybrid logical clock, or merged as CRDTs (counters: PN-counter, sets: OR-set; registers stay LWW)",
+    help: "concurrent updates of a key: last writer wins by hybrid logical clock; siblings (registers keep concurrent writes by version vector and reads return them all); or merged as CRDTs (counters: PN-counter, sets: OR-set; registers stay LWW)",
 };
 
 const REPLICAS: SettingSpec = SettingSpec {
@@ -211,7 +211,7 @@ const VERSIONS: SettingSpec = SettingSpec {
     key: "versions",
     kind: SettingKind::Choice(&["timestamp", "vector-clock"]),
     default: "timestamp",
-    help: "order versions by hybrid clock (last writer wins) or by vector clock (siblings kept)",
+    help: "order versions by hybrid clock (last writer wins) or by vector clock (concurrent writes kept as siblings, reads return them all, a write first reads a quorum and supersedes what it read)",
 };
 
 const SLOPPY_QUORUM: SettingSpec = SettingSpec {
@@ -421,6 +421,16 @@ impl Settings {
         Ok(())
     }
 
+    /// Whether register reads return every sibling (a list) rather than one value:
+    /// `multi-leader` with `conflict=siblings`, `leaderless` with `versions=vector-clock`.
+    pub fn reads_siblings(&self, protocol: Protocol) -> bool {
+        match protocol {
+            Protocol::MultiLeader => self.get(&CONFLICT) == "siblings",
+            Protocol::Leaderless => self.get(&VERSIONS) == "vector-clock",
+            _ => false,
+        }
+    }
+
     /// Every setting with its effective value, defaults included.
     pub fn effective(&self, protocol: Protocol) -> BTreeMap<String, String> {
         protocol
@@ -476,6 +486,7 @@ pub fn run(
             let config = MultiLeaderConfig {
                 heartbeat: settings.millis(&HEARTBEAT),
                 conflict: match settings.get(&CONFLICT) {
+                    "siblings" => Conflict::Siblings,
                     "crdt" => Conflict::Crdt,
                     _ => Conflict::Lww,
                 },

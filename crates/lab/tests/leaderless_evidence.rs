@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
+mod common;
+
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
 use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
@@ -210,6 +212,23 @@ fn under_halves_strict_quorum_refuses_minority_writes_sloppy_accepts_them_and_bo
         sloppy_stale >= 150,
         "sloppy stale reads on only {sloppy_stale}"
     );
+}
+
+#[test]
+fn vector_clocks_keep_both_sides_writes_as_siblings_under_a_sloppy_quorum() {
+    let (mut seeds, mut reads, mut finals) = (0, 0, 0);
+    for seed in 0..SEEDS {
+        let run = halves_run(&["versions=vector-clock", "sloppy-quorum=on"], seed);
+        let (n, f) = common::siblings_kept(&run);
+        seeds += usize::from(n > 0);
+        finals += f;
+        reads += n;
+    }
+    println!(
+        "leaderless vector clocks, sloppy quorum under halves: {reads} reads returned siblings on {seeds} of {SEEDS} seeds, {finals} keys ended with siblings in their final read; no lost write, all converged"
+    );
+    assert!(seeds >= 150, "siblings on only {seeds} seeds");
+    assert!(finals > 0);
 }
 
 #[test]

@@ -3,12 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
+mod common;
+
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
 use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
 use dsys_lab::dsys_sim::workload::WorkloadConfig;
 use dsys_lab::dsys_sim::{FaultAction, SimConfig, TimedFault};
-use dsys_lab::{Protocol, Scenario, Settings};
+use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
 
 /// `leader-follower` with `settings`, 1,000 keys (so a lost write is not hidden by a
@@ -100,7 +102,7 @@ fn isolate_then_heal(fencing: &str, seed: u64) -> Scenario {
 
 /// Split brain, as the history shows it: after `from`, writes acknowledged by two
 /// different nodes, interleaved (each acknowledged again after the other had).
-fn split_brain(run: &dsys_lab::RunResult, from: Instant) -> bool {
+fn split_brain(run: &RunResult, from: Instant) -> bool {
     use dsys_lab::dsys_sim::EventType;
     let acks: Vec<NodeId> = run
         .outcome
@@ -150,21 +152,31 @@ fn without_fencing_two_leaders_accept_writes_after_a_partition_heals() {
     );
 }
 
+/// `multi-leader` with `conflict` on `workload` (kv, counter or set) under halves.
+fn multi_leader_under_halves(conflict: &str, workload: &str, seed: u64) -> RunResult {
+    let scenario = Scenario {
+        protocol: Protocol::MultiLeader,
+        settings: Settings::parse(Protocol::MultiLeader, &[format!("conflict={conflict}")])
+            .unwrap(),
+        sim: SimConfig {
+            seed,
+            nemesis: "halves".parse().unwrap(),
+            workload: WorkloadConfig {
+                kind: workload.parse().unwrap(),
+                ..WorkloadConfig::default()
+            },
+            ..SimConfig::default()
+        },
+        schedule: None,
+    };
+    scenario.run(&mut |_| {}).unwrap()
+}
+
 #[test]
 fn multi_leader_lww_loses_concurrent_updates_and_still_converges() {
     let (mut seeds_with_loss, mut lost) = (0, 0);
     for seed in 0..200 {
-        let scenario = Scenario {
-            protocol: Protocol::MultiLeader,
-            settings: Settings::parse(Protocol::MultiLeader, &["conflict=lww"]).unwrap(),
-            sim: SimConfig {
-                seed,
-                nemesis: "halves".parse().unwrap(),
-                ..SimConfig::default()
-            },
-            schedule: None,
-        };
-        let run = scenario.run(&mut |_| {}).unwrap();
+        let run = multi_leader_under_halves("lww", "kv", seed);
         assert!(
             run.outcome.converged,
             "seed {seed}: replicas differ after the heal"
@@ -195,22 +207,7 @@ fn multi_leader_lww_loses_concurrent_updates_and_still_converges() {
 fn lost_updates(conflict: &str, workload: &str) -> (usize, u64) {
     let (mut seeds, mut lost) = (0, 0);
     for seed in 0..200 {
-        let scenario = Scenario {
-            protocol: Protocol::MultiLeader,
-            settings: Settings::parse(Protocol::MultiLeader, &[format!("conflict={conflict}")])
-                .unwrap(),
-            sim: SimConfig {
-                seed,
-                nemesis: "halves".parse().unwrap(),
-                workload: WorkloadConfig {
-                    kind: workload.parse().unwrap(),
-                    ..WorkloadConfig::default()
-                },
-                ..SimConfig::default()
-            },
-            schedule: None,
-        };
-        let run = scenario.run(&mut |_| {}).unwrap();
+        let run = multi_leader_under_halves(conflict, workload, seed);
         assert!(
             run.outcome.converged,
             "seed {seed}: {conflict} {workload}: replicas differ after the heal"
@@ -247,4 +244,38 @@ fn crdt_counters_and_sets_lose_no_update_where_lww_loses_many() {
             "lww {workload}: lost updates on only {seeds} seeds"
         );
     }
+}
+
+#[test]
+fn multi_leader_siblings_keep_the_concurrent_writes_lww_drops() {
+    let (mut sibling_seeds, mut final_siblings, mut sibling_reads) = (0, 0, 0);
+    let mut lww_lost = 0;
+    for seed in 0..200 {
+        let run = multi_leader_under_halves("siblings", "kv", seed);
+        assert!(run.outcome.converged, "seed {seed}: replicas differ");
+        let s = &run.outcome.stats;
+        assert_eq!(
+            s.ops_info + s.ops_refused,
+            0,
+            "seed {seed}: always available"
+        );
+        let (reads, finals) = common::siblings_kept(&run);
+        if reads > 0 {
+            sibling_seeds += 1;
+        }
+        final_siblings += finals;
+        sibling_reads += reads;
+        // The same seed under last-writer-wins: the concurrent writes it dropped.
+        lww_lost += multi_leader_under_halves("lww", "kv", seed)
+            .outcome
+            .protocol_metrics["concurrent writes lost"];
+    }
+    println!(
+        "multi-leader siblings under halves: {sibling_reads} reads returned siblings on {sibling_seeds} of 200 seeds, {final_siblings} keys ended with siblings in their final read; no lost write, all converged (lww on the same seeds: {lww_lost} concurrent writes lost)"
+    );
+    assert!(
+        sibling_seeds >= 180,
+        "siblings on only {sibling_seeds} seeds"
+    );
+    assert!(final_siblings > 0 && lww_lost > 0);
 }

@@ -123,6 +123,9 @@ pub enum Response {
     ReadCount(i64),
     /// A read of a set completed: its elements, in ascending order.
     ReadSet(Vec<Value>),
+    /// A read of a multi-value register completed: every value none of the others
+    /// supersedes (concurrent writes kept as siblings), none when the key was never written.
+    ReadSiblings(Vec<Value>),
     /// An increment or an insert took effect.
     UpdateOk,
     /// A write took effect.

@@ -1,11 +1,13 @@
 //! `multi-leader`: every node accepts writes and replicates them asynchronously to the
 //! others. Concurrent updates of one key are resolved by last-writer-wins on hybrid
-//! logical clock timestamps (`conflict=lww`) or merged as CRDTs (`conflict=crdt`):
-//! counters as PN-counters, sets as OR-sets. A key holds one kind of data, fixed by the
-//! workload ([`DataKind`]): registers, counters or sets. Under `lww` a counter increment
-//! or a set insert is a read-modify-write of the whole value, so concurrent ones are lost;
-//! under `crdt` each update ships the writer's own counter component or the tagged add,
-//! which merges with everything else.
+//! logical clock timestamps (`conflict=lww`), kept side by side as siblings
+//! (`conflict=siblings`: registers are multi-value registers ordered by version vector;
+//! a read returns every sibling and a write supersedes the siblings its node holds), or
+//! merged as CRDTs (`conflict=crdt`): counters as PN-counters, sets as OR-sets. A key
+//! holds one kind of data, fixed by the workload ([`DataKind`]): registers, counters or
+//! sets. Under `lww` a counter increment or a set insert is a read-modify-write of the
+//! whole value, so concurrent ones are lost; under `crdt` each update ships the writer's
+//! own counter component or the tagged add, which merges with everything else.
 //!
 //! Each node sends its own writes to every peer and resends what a peer has not
 //! acknowledged on every heartbeat, so replicas converge once the network heals. Each
@@ -15,7 +17,7 @@
 //! whose write was dropped counts it (`concurrent writes lost`).
 
 use crate::clock::{Causality, Hlc, HlcTimestamp, VersionVector};
-use crate::crdt::{OrSet, PnCounter};
+use crate::crdt::{MvRegister, OrSet, PnCounter, Version, VersionMode};
 use crate::kv::Fnv;
 use dsys_node::{
     Context, Durability, Duration, Key, Node, NodeId, Op, Request, Response, Storage, TimerId,
@@ -114,6 +116,9 @@ pub enum Conflict {
     /// The update with the greatest hybrid-logical-clock stamp wins; the rest are lost.
     #[default]
     Lww,
+    /// Registers keep concurrent writes as siblings (a multi-value register); a read
+    /// returns them all. Counters and sets stay LWW.
+    Siblings,
     /// Counters and sets merge as CRDTs (PN-counter, OR-set); registers stay LWW.
     Crdt,
 }
@@ -241,6 +246,7 @@ struct Current {
 #[derive(Clone, Debug)]
 enum State {
     Lww(Current),
+    Siblings(MvRegister),
     Counter(PnCounter),
     Set(OrSet<Value>),
 }
@@ -261,6 +267,8 @@ pub struct MultiLeaderNode {
     acked: Vec<u64>,
     /// Acknowledged writes of this node that a concurrent write made disappear.
     lost: u64,
+    /// Reads answered with more than one sibling.
+    reads_with_siblings: u64,
     /// How many times this node has booted (persisted): messages from a peer's older
     /// incarnation (delayed past its restart) are ignored, a newer one means it restarted.
     incarnation: u64,
@@ -294,6 +302,22 @@ impl MultiLeaderNode {
                     .or_insert_with(|| State::Set(OrSet::default()))
                 {
                     s.apply_add(*element, (u.origin, *dot));
+                }
+                return;
+            }
+            Payload::Value(value) if self.config.conflict == Conflict::Siblings => {
+                if let State::Siblings(r) = self
+                    .current
+                    .entry(u.key)
+                    .or_insert_with(|| State::Siblings(MvRegister::default()))
+                {
+                    let version = Version {
+                        value: *value,
+                        stamp: u.stamp,
+                        writer: u.origin,
+                        clock: u.seen.clone(),
+                    };
+                    r.0.insert(version, VersionMode::VectorClock);
                 }
                 return;
             }
@@ -336,6 +360,23 @@ impl MultiLeaderNode {
     fn decide(&self, op: Op) -> (Response, Option<Payload>) {
         let state = self.current.get(&op.key());
         match (self.config.data, op) {
+            (DataKind::Register, _) if self.config.conflict == Conflict::Siblings => {
+                let values = match state {
+                    Some(State::Siblings(r)) => r.0.values(),
+                    _ => Vec::new(),
+                };
+                match op {
+                    Op::Read { .. } => (Response::ReadSiblings(values), None),
+                    Op::Write { value, .. } => (Response::WriteOk, Some(Payload::Value(value))),
+                    // Only a key holding `expected` alone matches; the write then
+                    // supersedes it.
+                    Op::Cas { expected, new, .. } if values == [expected] => {
+                        (Response::CasOk, Some(Payload::Value(new)))
+                    }
+                    Op::Cas { .. } => (Response::CasMismatch, None),
+                    Op::Increment { .. } | Op::Insert { .. } => (Response::Unavailable, None),
+                }
+            }
             (DataKind::Register, _) => {
                 let value = match state {
                     Some(State::Lww(Current {
@@ -351,11 +392,11 @@ impl MultiLeaderNode {
                 (Response::ReadCount(counter_value(state)), None)
             }
             (DataKind::Counter, Op::Increment { delta, .. }) => {
-                let payload = match (self.config.conflict, state) {
-                    (Conflict::Lww, _) => {
+                let payload = match self.config.conflict {
+                    Conflict::Lww | Conflict::Siblings => {
                         Payload::Count(counter_value(state).saturating_add(delta))
                     }
-                    (Conflict::Crdt, _) => {
+                    Conflict::Crdt => {
                         // Only this node's own component changes; ship it whole.
                         let (mut up, mut down) = match state {
                             Some(State::Counter(c)) => c.component(self.id),
@@ -373,15 +414,15 @@ impl MultiLeaderNode {
             }
             (DataKind::Set, Op::Read { .. }) => (Response::ReadSet(set_elements(state)), None),
             (DataKind::Set, Op::Insert { element, .. }) => {
-                let payload = match (self.config.conflict, state) {
-                    (Conflict::Lww, _) => {
+                let payload = match self.config.conflict {
+                    Conflict::Lww | Conflict::Siblings => {
                         let mut es = set_elements(state);
                         if let Err(at) = es.binary_search(&element) {
                             es.insert(at, element);
                         }
                         Payload::Elements(es)
                     }
-                    (Conflict::Crdt, _) => {
+                    Conflict::Crdt => {
                         let next = match state {
                             Some(State::Set(s)) => s.next_dot(self.id),
                             _ => OrSet::<Value>::default().next_dot(self.id),
@@ -406,6 +447,7 @@ impl MultiLeaderNode {
             h.write_u64(*key);
             match state {
                 State::Lww(c) => c.value.hash(&mut h),
+                State::Siblings(r) => h.write_u64(r.0.digest()),
                 State::Counter(c) => c.hash(&mut h),
                 State::Set(s) => s.elements().hash(&mut h),
             }
@@ -475,6 +517,7 @@ impl Node for MultiLeaderNode {
             applied: vec![0; n],
             acked: vec![0; n],
             lost: 0,
+            reads_with_siblings: 0,
             incarnation: storage.get_u64(INCARNATION_KEY).unwrap_or(0) + 1,
             peer_incarnation: vec![0; n],
         };
@@ -560,11 +603,16 @@ impl Node for MultiLeaderNode {
 
     fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
         let (response, payload) = self.decide(request.op);
+        if matches!(&response, Response::ReadSiblings(values) if values.len() > 1) {
+            self.reads_with_siblings += 1;
+        }
         if let Some(payload) = payload {
             let key = request.op.key();
             let stamp = self.hlc.now(ctx.now());
+            // What the write supersedes: everything this node holds of the key.
             let mut seen = match self.current.get(&key) {
                 Some(State::Lww(c)) => c.seen.clone(),
+                Some(State::Siblings(r)) => r.0.clock(),
                 _ => VersionVector::new(),
             };
             seen.increment(self.id);
@@ -597,7 +645,10 @@ impl Node for MultiLeaderNode {
     }
 
     fn metrics(&self) -> Vec<(&'static str, u64)> {
-        vec![("concurrent writes lost", self.lost)]
+        match self.config.conflict {
+            Conflict::Siblings => vec![("reads with siblings", self.reads_with_siblings)],
+            Conflict::Lww | Conflict::Crdt => vec![("concurrent writes lost", self.lost)],
+        }
     }
 }
 

@@ -252,7 +252,9 @@ pub fn linearizable_as(
     budget: &mut Budget,
 ) -> Result<bool, Exhausted> {
     match kind {
-        ModelKind::Register | ModelKind::Kv => linearizable(&Register, ops, budget),
+        ModelKind::Register | ModelKind::Kv | ModelKind::MvRegister => {
+            linearizable(&Register, ops, budget)
+        }
         ModelKind::Set => linearizable(&Set, ops, budget),
         ModelKind::Counter => linearizable(&Counter, ops, budget),
         ModelKind::ListAppend => linearizable(&ListAppend, ops, budget),

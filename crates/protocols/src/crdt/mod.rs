@@ -8,7 +8,7 @@ mod register;
 
 pub use counter::{GCounter, PnCounter};
 pub use orset::OrSet;
-pub use register::{LwwRegister, MvRegister};
+pub use register::{LwwRegister, MvRegister, Siblings, Version, VersionMode};
 
 /// A state-based CRDT.
 pub trait Crdt: Clone + PartialEq {

@@ -3,8 +3,10 @@
 //! answering once `W` of them acknowledged a write or `R` of them answered a read.
 //!
 //! - **Versions** are ordered by hybrid-logical-clock timestamp (last writer wins) or by
-//!   vector clock, in which case concurrent writes are kept as siblings and a read gives
-//!   the latest-stamped of them.
+//!   vector clock, in which case concurrent writes are kept as siblings, a read returns
+//!   all of them ([`Response::ReadSiblings`]); a write then first reads a quorum and
+//!   supersedes what that read found (the context a Dynamo client fetches before it
+//!   puts), so it costs a read round more than under timestamps.
 //! - **Sloppy quorum:** a home replica that has not answered within `fallback_after` is
 //!   replaced by the next node of the key's preference list, which keeps the write as a
 //!   *hint* for the missing replica and hands it off once that replica answers again.
@@ -21,16 +23,14 @@
 //! [`Response::Indeterminate`]: it may have been stored on some replicas and may still
 //! surface. A read that gathered fewer than `R` answers is [`Response::Unavailable`].
 
-mod versions;
-
-pub use versions::{Siblings, Version, VersionMode};
+pub use crate::crdt::{Siblings, Version, VersionMode};
 
 use crate::clock::Hlc;
 use crate::merkle::MerkleTree;
 use crate::ring::{DEFAULT_VNODES, Ring};
 use dsys_node::{
     Context, Durability, Duration, Key, KeyDigests, Node, NodeId, Op, Request, Response, Storage,
-    TimerId,
+    TimerId, Value,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
@@ -436,9 +436,6 @@ impl LeaderlessNode {
             return;
         }
         let (request, merged) = (p.request, p.merged.clone());
-        if merged.versions().len() > 1 {
-            self.stats.reads_with_siblings += 1;
-        }
         if self.config.read_repair {
             let stale: Vec<(NodeId, NodeId)> = p
                 .replies
@@ -455,22 +452,45 @@ impl LeaderlessNode {
                 if let Some(p) = self.pending.get_mut(&tag) {
                     p.done = true; // kept until the deadline, to repair late answers
                 }
-                ctx.reply(request.id, Response::ReadOk(merged.resolved()));
+                let values = merged.values();
+                if values.len() > 1 {
+                    self.stats.reads_with_siblings += 1;
+                }
+                let response = match mode {
+                    VersionMode::Timestamp => Response::ReadOk(values.first().copied()),
+                    VersionMode::VectorClock => Response::ReadSiblings(values),
+                };
+                ctx.reply(request.id, response);
             }
             Op::Cas { expected, new, .. } => {
-                if merged.resolved() == Some(expected) {
-                    let write = self.new_version(ctx, new, &merged);
-                    if let Some(p) = self.pending.get_mut(&tag) {
-                        p.write = write;
-                    }
-                    self.start_stage(ctx, tag, Stage::Write);
+                // It succeeds only on a key holding `expected` alone; the write then
+                // supersedes every version the read found.
+                if merged.values() == [expected] {
+                    self.write_after_read(ctx, tag, new, &merged);
                 } else {
                     self.finish(ctx, tag);
                     ctx.reply(request.id, Response::CasMismatch);
                 }
             }
-            Op::Write { .. } | Op::Increment { .. } | Op::Insert { .. } => {}
+            // Vector-clock mode: the write supersedes every version its read found.
+            Op::Write { value, .. } => self.write_after_read(ctx, tag, value, &merged),
+            Op::Increment { .. } | Op::Insert { .. } => {}
         }
+    }
+
+    /// Second stage of a read-then-write: write `value` over the versions `read` found.
+    fn write_after_read(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        tag: u64,
+        value: Value,
+        read: &Siblings,
+    ) {
+        let write = self.new_version(ctx, value, read);
+        if let Some(p) = self.pending.get_mut(&tag) {
+            p.write = write;
+        }
+        self.start_stage(ctx, tag, Stage::Write);
     }
 
     fn repair(
@@ -796,16 +816,16 @@ impl Node for LeaderlessNode {
                 ctx.reply(request.id, Response::Unavailable);
                 return;
             }
-            Op::Write { value, .. } => {
-                // A blind write: in vector-clock mode it has seen what this node holds.
-                let seen = self
-                    .data
-                    .get(&request.op.key())
-                    .cloned()
-                    .unwrap_or_default();
-                (Stage::Write, self.new_version(ctx, value, &seen))
+            // A blind write under last-writer-wins: its timestamp orders it.
+            Op::Write { value, .. } if self.mode() == VersionMode::Timestamp => (
+                Stage::Write,
+                self.new_version(ctx, value, &Siblings::default()),
+            ),
+            // Under vector clocks a write first reads a quorum, so that it supersedes what
+            // it read (the context a Dynamo client fetches before it puts).
+            Op::Write { .. } | Op::Read { .. } | Op::Cas { .. } => {
+                (Stage::Read, Siblings::default())
             }
-            Op::Read { .. } | Op::Cas { .. } => (Stage::Read, Siblings::default()),
         };
         self.pending.insert(
             tag,

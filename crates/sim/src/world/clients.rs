@@ -211,6 +211,14 @@ impl<N: Node> World<N> {
             Response::ReadSet(elements) => {
                 (EventType::Ok, Some(EventValue::Elements(elements)), None)
             }
+            Response::ReadSiblings(values) => {
+                // A compare-and-set can only expect a value the key holds alone.
+                match values.as_slice() {
+                    [only] => client.seen.insert(op.key(), *only),
+                    _ => client.seen.remove(&op.key()),
+                };
+                (EventType::Ok, Some(EventValue::Elements(values)), None)
+            }
             Response::UpdateOk => (EventType::Ok, None, None),
             Response::WriteOk | Response::CasOk => {
                 if let Op::Write { value: v, .. } | Op::Cas { new: v, .. } = op {
