@@ -63,6 +63,12 @@ fn the_grid_matches_the_textbook() {
     // Writes local to every node are fast, and last-writer-wins drops concurrent ones.
     assert!(f(ml, "latency_p50_ms") < f(asy, "latency_p50_ms"));
     assert!(f(ml, "concurrent_writes_lost") > 0.0);
+    // Siblings keep what last-writer-wins drops, and hand it to readers to merge.
+    let sib = cell(&cells, "multi-leader(conflict=siblings)", "halves");
+    assert_eq!(f(sib, "availability"), 1.0);
+    assert_eq!(f(sib, "concurrent_writes_lost"), 0.0);
+    assert!(f(sib, "sibling_reads") > 0.0);
+    assert_eq!(f(ml, "sibling_reads"), 0.0);
     // Async failover under a partition loses acknowledged writes; sync does not.
     assert!(f(asy, "lost_writes") > 0.0);
     assert_eq!(f(sync, "lost_writes"), 0.0);

@@ -46,13 +46,14 @@ impl Config {
 }
 
 /// The configurations `dsys grid` compares by default.
-pub const DEFAULT_CONFIGS: [&str; 9] = [
+pub const DEFAULT_CONFIGS: [&str; 10] = [
     "single",
     "primary-async",
     "leader-follower:replication=async",
     "leader-follower:replication=sync",
     "leader-follower:replication=async,reads=any",
     "multi-leader:conflict=lww",
+    "multi-leader:conflict=siblings",
     "leaderless:n=3,w=2,r=2",
     "leaderless:n=3,w=1,r=1",
     "leaderless:n=3,w=2,r=2,sloppy-quorum=on",
@@ -88,6 +89,9 @@ pub struct Cell {
     pub lost_writes: u64,
     /// Acknowledged writes dropped by conflict resolution (protocol counter), summed.
     pub concurrent_writes_lost: u64,
+    /// Reads that returned several siblings for the application to merge (protocol
+    /// counter), summed.
+    pub sibling_reads: u64,
     /// Seeds whose replicas had not converged by the deadline.
     pub not_converged: u64,
     /// Mean time to converge after the final heal, virtual ms (converged runs).
@@ -119,6 +123,7 @@ struct RunSummary {
     ryw: u64,
     lost: u64,
     concurrent_lost: u64,
+    sibling_reads: u64,
     converged: Option<u64>,
     freshness: Vec<FreshnessBin>,
 }
@@ -144,6 +149,7 @@ fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
             .and_then(|c| c.counts.get(counter).copied())
             .unwrap_or(0)
     };
+    let metric = |name: &str| run.outcome.protocol_metrics.get(name).copied().unwrap_or(0);
     let s = &run.outcome.stats;
     let total = s.ops_ok + s.ops_fail + s.ops_info;
     let answered = total - s.ops_info - s.ops_refused;
@@ -163,12 +169,8 @@ fn summarise(run: &RunResult) -> Result<RunSummary, LabError> {
         stale: count("no-stale-reads", "stale reads"),
         ryw: count("read-your-writes", "violations"),
         lost: count("no-lost-writes", "lost"),
-        concurrent_lost: run
-            .outcome
-            .protocol_metrics
-            .get("concurrent writes lost")
-            .copied()
-            .unwrap_or(0),
+        concurrent_lost: metric("concurrent writes lost"),
+        sibling_reads: metric("reads with siblings"),
         converged: run
             .outcome
             .time_to_converge
@@ -257,6 +259,7 @@ pub fn run(spec: &GridSpec, threads: usize) -> Result<Vec<Cell>, LabError> {
                 read_your_writes_violations: runs.iter().map(|r| r.ryw).sum(),
                 lost_writes: runs.iter().map(|r| r.lost).sum(),
                 concurrent_writes_lost: runs.iter().map(|r| r.concurrent_lost).sum(),
+                sibling_reads: runs.iter().map(|r| r.sibling_reads).sum(),
                 not_converged: (runs.len() - converged.len()) as u64,
                 converge_ms: round(
                     converged.iter().sum::<u64>() as f64 / converged.len().max(1) as f64,
@@ -345,7 +348,7 @@ pub fn to_table(cells: &[Cell]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<cw$} {:<nw$} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
+        "{:<cw$} {:<nw$} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
         "config",
         "nemesis",
         "avail",
@@ -357,6 +360,7 @@ pub fn to_table(cells: &[Cell]) -> String {
         "ryw",
         "lost",
         "lww",
+        "sibs",
         "converge"
     );
     for c in cells {
@@ -368,7 +372,7 @@ pub fn to_table(cells: &[Cell]) -> String {
         let nonlin = format!("{}/{}", c.non_linearizable, c.seeds);
         let _ = writeln!(
             t,
-            "{:<cw$} {:<nw$} {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>9}",
+            "{:<cw$} {:<nw$} {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
             c.config,
             c.nemesis,
             c.availability * 100.0,
@@ -380,6 +384,7 @@ pub fn to_table(cells: &[Cell]) -> String {
             c.read_your_writes_violations,
             c.lost_writes,
             c.concurrent_writes_lost,
+            c.sibling_reads,
             converge
         );
     }
@@ -389,12 +394,12 @@ pub fn to_table(cells: &[Cell]) -> String {
 /// The grid as CSV with a header row.
 pub fn to_csv(cells: &[Cell]) -> String {
     let mut t = String::from(
-        "config,nemesis,seeds,availability,latency_p50_ms,latency_p99_ms,msgs_per_op,non_linearizable,stale_reads,read_your_writes_violations,lost_writes,concurrent_writes_lost,not_converged,converge_ms\n",
+        "config,nemesis,seeds,availability,latency_p50_ms,latency_p99_ms,msgs_per_op,non_linearizable,stale_reads,read_your_writes_violations,lost_writes,concurrent_writes_lost,sibling_reads,not_converged,converge_ms\n",
     );
     for c in cells {
         let _ = writeln!(
             t,
-            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.config,
             c.nemesis,
             c.seeds,
@@ -407,6 +412,7 @@ pub fn to_csv(cells: &[Cell]) -> String {
             c.read_your_writes_violations,
             c.lost_writes,
             c.concurrent_writes_lost,
+            c.sibling_reads,
             c.not_converged,
             c.converge_ms
         );
