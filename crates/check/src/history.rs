@@ -20,6 +20,8 @@ pub enum OpFn {
     Add,
     /// Append an element to a list (`:append`).
     Append,
+    /// Take an element out of a set (`:remove`).
+    Remove,
 }
 
 impl OpFn {
@@ -31,6 +33,7 @@ impl OpFn {
             OpFn::Cas => "cas",
             OpFn::Add => "add",
             OpFn::Append => "append",
+            OpFn::Remove => "remove",
         }
     }
 
@@ -42,6 +45,7 @@ impl OpFn {
             "cas" => OpFn::Cas,
             "add" => OpFn::Add,
             "append" => OpFn::Append,
+            "remove" => OpFn::Remove,
             _ => return None,
         })
     }

@@ -22,6 +22,8 @@ pub enum Action {
     Add(i64),
     /// Append an element.
     Append(i64),
+    /// Take an element out of a set.
+    Remove(i64),
 }
 
 impl fmt::Display for Action {
@@ -32,6 +34,7 @@ impl fmt::Display for Action {
             Action::Cas(a, b) => write!(f, "cas {a}->{b}"),
             Action::Add(v) => write!(f, "add {v}"),
             Action::Append(v) => write!(f, "append {v}"),
+            Action::Remove(v) => write!(f, "remove {v}"),
         }
     }
 }
@@ -84,22 +87,34 @@ impl Model for Register {
     }
 }
 
-/// A grow-only set of integers, initially empty.
+/// A set of integers, initially empty.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Set;
 
+/// How to undo one step of [`Set`].
+#[derive(Clone, Copy, Debug)]
+pub enum SetUndo {
+    /// Nothing changed.
+    Nothing,
+    /// Take this newly added element out again.
+    Added(i64),
+    /// Put this removed element back.
+    Removed(i64),
+}
+
 impl Model for Set {
     type State = BTreeSet<i64>;
-    /// The element added, if it was new.
-    type Undo = Option<i64>;
+    type Undo = SetUndo;
 
     fn init(&self) -> BTreeSet<i64> {
         BTreeSet::new()
     }
 
-    fn step(&self, state: &mut BTreeSet<i64>, action: &Action) -> Option<Option<i64>> {
+    fn step(&self, state: &mut BTreeSet<i64>, action: &Action) -> Option<SetUndo> {
+        let changed = |yes: bool, undo: SetUndo| if yes { undo } else { SetUndo::Nothing };
         match action {
-            Action::Add(e) => Some(state.insert(*e).then_some(*e)),
+            Action::Add(e) => Some(changed(state.insert(*e), SetUndo::Added(*e))),
+            Action::Remove(e) => Some(changed(state.remove(e), SetUndo::Removed(*e))),
             Action::Read(Value::List(xs)) => {
                 // A set read is compared as a set: order and repeats do not matter.
                 let all_present = xs.iter().all(|x| state.contains(x));
@@ -108,15 +123,21 @@ impl Model for Set {
                 } else {
                     xs.iter().collect::<BTreeSet<_>>().len()
                 };
-                (all_present && distinct == state.len()).then_some(None)
+                (all_present && distinct == state.len()).then_some(SetUndo::Nothing)
             }
             _ => None,
         }
     }
 
-    fn undo(&self, state: &mut BTreeSet<i64>, undo: Option<i64>) {
-        if let Some(e) = undo {
-            state.remove(&e);
+    fn undo(&self, state: &mut BTreeSet<i64>, undo: SetUndo) {
+        match undo {
+            SetUndo::Nothing => {}
+            SetUndo::Added(e) => {
+                state.remove(&e);
+            }
+            SetUndo::Removed(e) => {
+                state.insert(e);
+            }
         }
     }
 }
@@ -227,6 +248,8 @@ impl ModelKind {
         let has = |f: OpFn| history.ops.iter().any(|o| o.f == f);
         if has(OpFn::Append) {
             ModelKind::ListAppend
+        } else if has(OpFn::Remove) {
+            ModelKind::Set
         } else if has(OpFn::Add) {
             let list_reads = history
                 .ops
@@ -298,6 +321,7 @@ impl ModelKind {
             },
             (OpFn::Add, ModelKind::Set | ModelKind::Counter) => Action::Add(int(&op.input)?),
             (OpFn::Append, ModelKind::ListAppend) => Action::Append(int(&op.input)?),
+            (OpFn::Remove, ModelKind::Set) => Action::Remove(int(&op.input)?),
             (f, model) => {
                 return Err(format!(
                     "the {} model has no `{}` operation",

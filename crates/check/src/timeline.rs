@@ -30,6 +30,7 @@ fn label(op: &Op) -> String {
         OpFn::Cas => format!("cas {}", op.input),
         OpFn::Add => format!("add {}", op.input),
         OpFn::Append => format!("app {}", op.input),
+        OpFn::Remove => format!("rm {}", op.input),
     }
 }
 

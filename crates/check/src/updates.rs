@@ -6,8 +6,10 @@
 //!   plus every indeterminate decrement, and that sum plus every indeterminate increment.
 //!   Outside the range an acknowledged update was lost (below: an increment; above: a
 //!   decrement) or one was applied twice; `lost` counts the distance.
-//! - **Set:** the final read must hold every acknowledged insert, and nothing that was
-//!   never inserted.
+//! - **Set:** the final read must hold every acknowledged insert that no remove of the
+//!   element could explain away (`lost`), nothing that was never inserted (`phantom`),
+//!   and nothing an acknowledged remove took out after every insert of it had completed
+//!   (`resurrected`: a remove that saw the element undone by a merge).
 
 use crate::history::{History, Op, OpFn, Status, Value};
 use crate::linear::describe;
@@ -21,7 +23,16 @@ use std::collections::BTreeSet;
 #[derive(Default)]
 struct KeyOps<'a> {
     updates: Vec<&'a Op>,
+    removes: Vec<&'a Op>,
     reads: Vec<&'a Op>,
+}
+
+/// The operations of `ops` on `element`.
+fn of_element<'a>(ops: &[&'a Op], element: i64) -> Vec<&'a Op> {
+    ops.iter()
+        .copied()
+        .filter(|o| o.input == Value::Int(element))
+        .collect()
 }
 
 /// Run `no-lost-updates` on a counter or set history.
@@ -31,22 +42,26 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
         let key = &mut keys[op.key as usize];
         match op.f {
             OpFn::Add => key.updates.push(op),
+            OpFn::Remove => key.removes.push(op),
             OpFn::Read if op.status == Status::Ok => key.reads.push(op),
             _ => {}
         }
     }
     let (mut judged, mut acked, mut lost, mut phantom) = (0u64, 0u64, 0u64, 0u64);
+    let mut resurrected = 0u64;
     let mut first = None;
     for (id, key) in keys.iter().enumerate() {
         let name = &history.keys[id];
         acked += key
             .updates
             .iter()
+            .chain(&key.removes)
             .filter(|u| u.status == Status::Ok)
             .count() as u64;
         let last_update = key
             .updates
             .iter()
+            .chain(&key.removes)
             .copied()
             .map(settled_at)
             .max()
@@ -110,7 +125,9 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
                         continue;
                     };
                     added.insert(element);
-                    if u.status == Status::Ok && !present.contains(&element) {
+                    // Absent after a remove of it (even one of unknown outcome): explained.
+                    let removed = !of_element(&key.removes, element).is_empty();
+                    if u.status == Status::Ok && !present.contains(&element) && !removed {
                         lost += 1;
                         first.get_or_insert_with(|| {
                             witness(
@@ -121,6 +138,31 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
                                     describe(read)
                                 ),
                                 &[u, read],
+                            )
+                        });
+                    }
+                }
+                for &element in present.intersection(&added) {
+                    let inserts = of_element(&key.updates, element);
+                    let undone = of_element(&key.removes, element).into_iter().find(|r| {
+                        r.status == Status::Ok
+                            && inserts
+                                .iter()
+                                .all(|i| i.status == Status::Ok && i.ret < r.call)
+                    });
+                    if let Some(r) = undone {
+                        resurrected += 1;
+                        first.get_or_insert_with(|| {
+                            let mut ops = inserts.clone();
+                            ops.extend([r, read]);
+                            witness(
+                                name,
+                                format!(
+                                    "resurrected: {} was acknowledged after the element was added, but the final read {} on key {name} holds {element}",
+                                    describe(r),
+                                    describe(read)
+                                ),
+                                &ops,
                             )
                         });
                     }
@@ -150,7 +192,7 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
             witness: None,
         };
     }
-    let verdict = if lost + phantom > 0 {
+    let verdict = if lost + phantom + resurrected > 0 {
         Verdict::Fail
     } else {
         Verdict::Pass
@@ -162,6 +204,7 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
             ("acknowledged updates", acked),
             ("lost", lost),
             ("phantom", phantom),
+            ("resurrected", resurrected),
         ],
         first,
     )

@@ -32,6 +32,7 @@ fn action(model: ModelKind) -> BoxedStrategy<Action> {
         .boxed(),
         ModelKind::Set => prop_oneof![
             small.clone().prop_map(Action::Add),
+            small.clone().prop_map(Action::Remove),
             proptest::collection::vec(small, 0..4).prop_map(|xs| Action::Read(Value::List(xs))),
         ]
         .boxed(),

@@ -93,6 +93,67 @@ fn set_final_read_must_hold_every_acknowledged_insert_and_nothing_else() {
 }
 
 #[test]
+fn set_removes_explain_absences_and_must_not_be_undone() {
+    let adds = "0 invoke add 1\n0 ok add 1\n1 invoke add 2\n1 ok add 2\n";
+    // 1 removed after its insert: absent is right, present is a resurrection.
+    let removed = format!("{adds}0 invoke remove 1\n0 ok remove 1\n");
+    let ok = check(
+        ModelKind::Set,
+        &format!("{removed}2 invoke read nil\n2 ok read [2]"),
+    );
+    assert_eq!(ok.result, Verdict::Pass);
+    assert_eq!(ok.counts["acknowledged updates"], 3);
+    let back = check(
+        ModelKind::Set,
+        &format!("{removed}2 invoke read nil\n2 ok read [1 2]"),
+    );
+    assert_eq!(
+        (back.result, back.counts["resurrected"], back.counts["lost"]),
+        (Verdict::Fail, 1, 0)
+    );
+    assert!(
+        back.witness
+            .unwrap()
+            .explanation
+            .starts_with("resurrected: process 0 removed 1")
+    );
+    // A remove of unknown outcome, or one racing the insert, explains either answer.
+    for remove in [
+        "0 invoke remove 1\n0 info remove 1\n",
+        "0 invoke remove 1\n",
+    ] {
+        let racing = format!("0 invoke add 1\n{remove}0 ok add 1\n1 invoke add 2\n1 ok add 2\n");
+        let racing = if remove.contains("info") {
+            format!("{adds}{remove}")
+        } else {
+            racing.replace(
+                "0 invoke remove 1\n0 ok add 1",
+                "3 invoke remove 1\n0 ok add 1\n3 ok remove 1",
+            )
+        };
+        for read in ["[2]", "[1 2]"] {
+            let r = check(
+                ModelKind::Set,
+                &format!("{racing}2 invoke read nil\n2 ok read {read}"),
+            );
+            assert_eq!(r.result, Verdict::Pass, "{racing} {read}: {r:?}");
+        }
+    }
+    // Linearizability follows removes too.
+    let h = format!("{removed}2 invoke read nil\n2 ok read [1 2]");
+    let history = common::history_of(&h);
+    let r = run(
+        &history,
+        ModelKind::Set,
+        &[CheckName::Linearizable],
+        &mut Budget::unlimited(),
+    )
+    .unwrap();
+    assert_eq!(r.checks["linearizable"].result, Verdict::Fail);
+    assert_eq!(ModelKind::infer(&history), ModelKind::Set);
+}
+
+#[test]
 fn reads_before_the_last_update_are_not_final() {
     // The only read overlaps the last update: nothing can be judged.
     let h = "0 invoke add 1\n2 invoke read nil\n0 ok add 1\n2 ok read 0\n";

@@ -95,7 +95,8 @@ whole store at once; a read of several siblings fails both); causal (register an
 read-your-writes, monotonic-reads, monotonic-writes, writes-follow-reads, no-stale-reads
 (with k-staleness and t-visibility), no-lost-writes (register, kv and mv-register; values
 unique; a multi-value read is behind a write only if every sibling is older);
-no-lost-updates (set and counter).
+no-lost-updates (set and counter: lost increments and inserts, phantom and resurrected
+elements).
 
 Exit codes: 0 every check passes, 1 a violation, 2 bad input, 3 unknown (budget ran out).";
 
@@ -245,7 +246,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 1000)]
     pub ops: u64,
     /// What clients operate on: kv (registers: read, write, cas), counter (read,
-    /// increment) or set (read, insert). Counters and sets need --protocol multi-leader.
+    /// increment) or set (read, insert, remove). Counters and sets need --protocol
+    /// multi-leader.
     #[arg(long, default_value = "kv")]
     pub workload: WorkloadKind,
     /// Distinct keys.
@@ -254,7 +256,8 @@ pub struct SimulateArgs {
     /// Key distribution: uniform or zipf:S.
     #[arg(long, default_value = "uniform")]
     pub key_dist: KeyDist,
-    /// Operation mix as READ:WRITE:CAS weights.
+    /// Operation mix as READ:WRITE:CAS weights (counter: reads and increments; set: the
+    /// CAS share removes the element the client last inserted into the key).
     #[arg(long, default_value = "50:35:15", value_parser = parse_mix)]
     pub mix: OpMix,
     /// Client think time between operations (a latency distribution, ms).

@@ -58,6 +58,13 @@ pub enum Op {
         /// The (unique) element added.
         element: Value,
     },
+    /// Take `element` out of the set `key` (the set workload).
+    Remove {
+        /// The set.
+        key: Key,
+        /// The element removed.
+        element: Value,
+    },
 }
 
 /// The kind of an [`Op`], without its arguments.
@@ -74,6 +81,8 @@ pub enum OpKind {
     Increment,
     /// [`Op::Insert`].
     Insert,
+    /// [`Op::Remove`].
+    Remove,
 }
 
 impl Op {
@@ -84,7 +93,8 @@ impl Op {
             | Op::Write { key, .. }
             | Op::Cas { key, .. }
             | Op::Increment { key, .. }
-            | Op::Insert { key, .. } => key,
+            | Op::Insert { key, .. }
+            | Op::Remove { key, .. } => key,
         }
     }
 
@@ -96,6 +106,7 @@ impl Op {
             Op::Cas { .. } => OpKind::Cas,
             Op::Increment { .. } => OpKind::Increment,
             Op::Insert { .. } => OpKind::Insert,
+            Op::Remove { .. } => OpKind::Remove,
         }
     }
 
@@ -126,7 +137,7 @@ pub enum Response {
     /// A read of a multi-value register completed: every value none of the others
     /// supersedes (concurrent writes kept as siblings), none when the key was never written.
     ReadSiblings(Vec<Value>),
-    /// An increment or an insert took effect.
+    /// An increment, an insert or a remove took effect.
     UpdateOk,
     /// A write took effect.
     WriteOk,

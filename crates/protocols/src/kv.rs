@@ -24,7 +24,9 @@ pub fn decide(op: Op, current: Option<Value>) -> (Response, Option<(Key, Value)>
         Op::Cas { .. } => (Response::CasMismatch, None),
         // Registers only: counters and sets are kept by `multi-leader` (the lab pairs the
         // counter and set workloads with it alone), so elsewhere they are refused.
-        Op::Increment { .. } | Op::Insert { .. } => (Response::Unavailable, None),
+        Op::Increment { .. } | Op::Insert { .. } | Op::Remove { .. } => {
+            (Response::Unavailable, None)
+        }
     }
 }
 

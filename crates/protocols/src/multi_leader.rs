@@ -7,7 +7,8 @@
 //! holds one kind of data, fixed by the workload ([`DataKind`]): registers, counters or
 //! sets. Under `lww` a counter increment or a set insert is a read-modify-write of the
 //! whole value, so concurrent ones are lost; under `crdt` each update ships the writer's
-//! own counter component or the tagged add, which merges with everything else.
+//! own counter component, the tagged add, or the tags a remove observed, which merge
+//! with everything else.
 //!
 //! Each node sends its own writes to every peer and resends what a peer has not
 //! acknowledged on every heartbeat, so replicas converge once the network heals. Each
@@ -17,7 +18,7 @@
 //! whose write was dropped counts it (`concurrent writes lost`).
 
 use crate::clock::{Causality, Hlc, HlcTimestamp, VersionVector};
-use crate::crdt::{MvRegister, OrSet, PnCounter, Version, VersionMode};
+use crate::crdt::{Dot, MvRegister, OrSet, PnCounter, Version, VersionMode};
 use crate::kv::Fnv;
 use dsys_node::{
     Context, Durability, Duration, Key, Node, NodeId, Op, Request, Response, Storage, TimerId,
@@ -52,6 +53,10 @@ fn encode(u: &Update) -> Vec<u8> {
             .collect(),
         Payload::CounterComponent { up, down } => vec![3, *up, *down],
         Payload::SetAdd { element, dot } => vec![4, *element, *dot],
+        Payload::SetRemove { dots } => [5, dots.len() as u64]
+            .into_iter()
+            .chain(dots.iter().flat_map(|(n, c)| [u64::from(n.0), *c]))
+            .collect(),
     };
     out.extend_from_slice(&(words.len() as u32).to_be_bytes());
     for w in words {
@@ -80,6 +85,12 @@ fn decode(origin: NodeId, bytes: &[u8]) -> Option<Update> {
         [4, element, dot] => Payload::SetAdd {
             element: *element,
             dot: *dot,
+        },
+        [5, len, pairs @ ..] if 2 * *len as usize == pairs.len() => Payload::SetRemove {
+            dots: pairs
+                .chunks_exact(2)
+                .map(|p| Some((NodeId(u32::try_from(p[0]).ok()?), p[1])))
+                .collect::<Option<_>>()?,
         },
         _ => return None,
     };
@@ -178,6 +189,12 @@ pub enum Payload {
         element: Value,
         /// The origin's counter for this add.
         dot: u64,
+    },
+    /// `crdt` set: one remove, as the dots of the adds the origin had observed (an add
+    /// it had not seen survives: add wins).
+    SetRemove {
+        /// The removed adds.
+        dots: Vec<Dot>,
     },
 }
 
@@ -305,6 +322,16 @@ impl MultiLeaderNode {
                 }
                 return;
             }
+            Payload::SetRemove { dots } => {
+                if let State::Set(s) = self
+                    .current
+                    .entry(u.key)
+                    .or_insert_with(|| State::Set(OrSet::default()))
+                {
+                    s.apply_remove(dots);
+                }
+                return;
+            }
             Payload::Value(value) if self.config.conflict == Conflict::Siblings => {
                 if let State::Siblings(r) = self
                     .current
@@ -374,7 +401,9 @@ impl MultiLeaderNode {
                         (Response::CasOk, Some(Payload::Value(new)))
                     }
                     Op::Cas { .. } => (Response::CasMismatch, None),
-                    Op::Increment { .. } | Op::Insert { .. } => (Response::Unavailable, None),
+                    Op::Increment { .. } | Op::Insert { .. } | Op::Remove { .. } => {
+                        (Response::Unavailable, None)
+                    }
                 }
             }
             (DataKind::Register, _) => {
@@ -432,6 +461,22 @@ impl MultiLeaderNode {
                             dot: next.1,
                         }
                     }
+                };
+                (Response::UpdateOk, Some(payload))
+            }
+            (DataKind::Set, Op::Remove { element, .. }) => {
+                let payload = match self.config.conflict {
+                    Conflict::Lww | Conflict::Siblings => {
+                        let mut es = set_elements(state);
+                        es.retain(|e| *e != element);
+                        Payload::Elements(es)
+                    }
+                    Conflict::Crdt => Payload::SetRemove {
+                        dots: match state {
+                            Some(State::Set(s)) => s.observed(&element),
+                            _ => Vec::new(),
+                        },
+                    },
                 };
                 (Response::UpdateOk, Some(payload))
             }
@@ -682,6 +727,10 @@ mod tests {
                 element: 44,
                 dot: 2,
             },
+            Payload::SetRemove {
+                dots: vec![(NodeId(1), 3), (NodeId(4), 1)],
+            },
+            Payload::SetRemove { dots: Vec::new() },
         ] {
             let u = update(payload);
             assert_eq!(decode(NodeId(2), &encode(&u)), Some(u));

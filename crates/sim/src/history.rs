@@ -116,6 +116,7 @@ fn op_f(op: &Op) -> &'static str {
         Op::Cas { .. } => "cas",
         // Jepsen's name for both: the model (counter or set) tells them apart.
         Op::Increment { .. } | Op::Insert { .. } => "add",
+        Op::Remove { .. } => "remove",
     }
 }
 
@@ -135,7 +136,7 @@ fn op_value(op: &Op) -> Option<EventValue> {
         Op::Write { value, .. } => Some(EventValue::One(value)),
         Op::Cas { expected, new, .. } => Some(EventValue::Pair([expected, new])),
         Op::Increment { delta, .. } => Some(EventValue::count(delta)),
-        Op::Insert { element, .. } => Some(EventValue::One(element)),
+        Op::Insert { element, .. } | Op::Remove { element, .. } => Some(EventValue::One(element)),
     }
 }
 

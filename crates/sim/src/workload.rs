@@ -61,7 +61,8 @@ pub enum WorkloadKind {
     Kv,
     /// Counters: read, and increments by -1, 1, 2 or 3 (`counter`).
     Counter,
-    /// Sets: read, and inserts of unique elements (`set`).
+    /// Sets: read, inserts of unique elements, and removes of the element the client
+    /// last inserted into the key, in the compare-and-set share of the mix (`set`).
     Set,
 }
 
@@ -236,7 +237,13 @@ impl KvWorkload {
                 let delta = DELTAS[rng.below(DELTAS.len() as u64) as usize];
                 return Op::Increment { key, delta };
             }
+            // The compare-and-set share removes the element this client last inserted
+            // into the key, when there is one.
             WorkloadKind::Set => {
+                let removing = pick >= u64::from(self.mix.read) + u64::from(self.mix.write);
+                if let (true, Some(&element)) = (removing, seen.get(&key)) {
+                    return Op::Remove { key, element };
+                }
                 self.next_value += 1;
                 return Op::Insert {
                     key,

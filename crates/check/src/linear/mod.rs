@@ -65,7 +65,7 @@ fn produced(action: &crate::model::Action) -> Option<i64> {
     use crate::model::Action;
     match *action {
         Action::Write(v) | Action::Cas(_, v) | Action::Add(v) | Action::Append(v) => Some(v),
-        Action::Read(_) => None,
+        Action::Read(_) | Action::Remove(_) => None,
     }
 }
 

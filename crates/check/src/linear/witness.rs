@@ -156,6 +156,7 @@ fn verb(op: &Op) -> String {
         ("cas", Value::List(p), _) if p.len() == 2 => format!("cas {}->{}", p[0], p[1]),
         ("add", v, _) => format!("added {v}"),
         ("append", v, _) => format!("appended {v}"),
+        ("remove", v, _) => format!("removed {v}"),
         (f, v, _) => format!("{f} {v}"),
     }
 }

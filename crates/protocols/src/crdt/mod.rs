@@ -7,7 +7,7 @@ mod orset;
 mod register;
 
 pub use counter::{GCounter, PnCounter};
-pub use orset::OrSet;
+pub use orset::{Dot, OrSet};
 pub use register::{LwwRegister, MvRegister, Siblings, Version, VersionMode};
 
 /// A state-based CRDT.

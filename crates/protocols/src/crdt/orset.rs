@@ -48,15 +48,27 @@ impl<T: Ord + Clone> OrSet<T> {
         self.adds.insert((element, dot));
     }
 
-    /// Remove `element` as far as this replica has seen it.
-    pub fn remove(&mut self, element: &T) {
-        let dots: Vec<Dot> = self
-            .adds
+    /// Remove `element` as far as this replica has seen it; returns the dots removed.
+    pub fn remove(&mut self, element: &T) -> Vec<Dot> {
+        let dots = self.observed(element);
+        self.apply_remove(&dots);
+        dots
+    }
+
+    /// The dots of the adds of `element` this replica has seen and not removed: what a
+    /// remove here takes out.
+    pub fn observed(&self, element: &T) -> Vec<Dot> {
+        self.adds
             .iter()
-            .filter(|(e, _)| e == element)
+            .filter(|(e, d)| e == element && !self.removed.contains(d))
             .map(|(_, d)| *d)
-            .collect();
-        self.removed.extend(dots);
+            .collect()
+    }
+
+    /// Apply a remove made elsewhere by the dots it observed (idempotent; an add that
+    /// arrives after its remove stays removed).
+    pub fn apply_remove(&mut self, dots: &[Dot]) {
+        self.removed.extend(dots.iter().copied());
     }
 
     /// Whether `element` is present.
@@ -147,6 +159,22 @@ mod tests {
             }
             prop_assert_eq!(applied.elements(), merged.elements());
             prop_assert_eq!(applied.next_dot(NodeId(0)), merged.next_dot(NodeId(0)));
+        }
+
+        /// Shipping a remove as the dots it observed has the effect of merging the
+        /// remover's state, whether it arrives before or after the adds it removes.
+        #[test]
+        fn applying_a_remove_by_its_dots_matches_a_merge(
+            base in proptest::collection::vec((any::<bool>(), 0u8..4), 0..10),
+            removed in 0u8..4,
+        ) {
+            let mut remover = replica(0, &base);
+            let dots = remover.remove(&removed);
+            let mut receiver = OrSet::default();
+            receiver.apply_remove(&dots);
+            receiver.merge(&replica(0, &base));
+            prop_assert!(!receiver.contains(&removed));
+            prop_assert_eq!(receiver.elements(), remover.elements());
         }
 
         /// Adds that no remove observed are never lost in a merge.

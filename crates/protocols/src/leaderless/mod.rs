@@ -474,7 +474,7 @@ impl LeaderlessNode {
             }
             // Vector-clock mode: the write supersedes every version its read found.
             Op::Write { value, .. } => self.write_after_read(ctx, tag, value, &merged),
-            Op::Increment { .. } | Op::Insert { .. } => {}
+            Op::Increment { .. } | Op::Insert { .. } | Op::Remove { .. } => {}
         }
     }
 
@@ -811,7 +811,7 @@ impl Node for LeaderlessNode {
         let tag = self.next_tag;
         self.next_tag += 1;
         let (stage, write) = match request.op {
-            Op::Increment { .. } | Op::Insert { .. } => {
+            Op::Increment { .. } | Op::Insert { .. } | Op::Remove { .. } => {
                 // Registers only (see `kv::decide`).
                 ctx.reply(request.id, Response::Unavailable);
                 return;

@@ -219,7 +219,14 @@ impl<N: Node> World<N> {
                 };
                 (EventType::Ok, Some(EventValue::Elements(values)), None)
             }
-            Response::UpdateOk => (EventType::Ok, None, None),
+            Response::UpdateOk => {
+                // The set workload removes what its client last inserted.
+                match op {
+                    Op::Insert { element, .. } => client.seen.insert(op.key(), element),
+                    _ => client.seen.remove(&op.key()),
+                };
+                (EventType::Ok, None, None)
+            }
             Response::WriteOk | Response::CasOk => {
                 if let Op::Write { value: v, .. } | Op::Cas { new: v, .. } = op {
                     client.seen.insert(op.key(), v);
