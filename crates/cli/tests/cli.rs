@@ -491,6 +491,79 @@ fn multi_leader_conflict_modes_are_checked() {
         ],
         "check `no-stale-reads` does not apply to set histories",
     );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--set",
+            "crdt=or-set",
+        ],
+        "--set crdt=or-set: expected auto unless conflict=crdt",
+    );
+    for (crdt, expected) in [
+        (
+            "crdt=or-set",
+            "--set crdt=or-set: expected one of auto, lww-register, mv-register for the kv workload",
+        ),
+        (
+            "crdt=pn-set",
+            "--set crdt=pn-set: expected one of auto, g-counter, pn-counter, or-set, lww-register, mv-register",
+        ),
+    ] {
+        let args = [
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--set",
+            "conflict=crdt",
+            "--set",
+            crdt,
+        ];
+        assert_bad_input(&args, expected);
+    }
+    // Every CRDT runs on its workload and loses nothing: a G-counter refuses decrements,
+    // an MV-register keeps siblings.
+    for (crdt, workload, check) in [
+        ("g-counter", "counter", "no-lost-updates"),
+        ("pn-counter", "counter", "no-lost-updates"),
+        ("or-set", "set", "no-lost-updates"),
+        ("lww-register", "kv", "converged"),
+        ("mv-register", "kv", "no-lost-writes"),
+    ] {
+        let crdt_set = format!("crdt={crdt}");
+        let o = dsys(&[
+            "simulate",
+            "--protocol",
+            "multi-leader",
+            "--set",
+            "conflict=crdt",
+            "--set",
+            &crdt_set,
+            "--workload",
+            workload,
+            "--nemesis",
+            "halves",
+            "--seed",
+            "2",
+            "--expect",
+            check,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{crdt}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        if workload == "counter" {
+            // Only decrements fail, and only on a G-counter.
+            let refused = v["ops"]["fail"].as_u64().unwrap();
+            assert_eq!(refused > 0, crdt == "g-counter", "{crdt}: {}", v["ops"]);
+        }
+        assert_eq!(
+            v["protocol_metrics"].get("reads with siblings").is_some(),
+            crdt == "mv-register",
+            "{crdt}"
+        );
+    }
     for (conflict, exit) in [("crdt", Some(0)), ("lww", Some(1))] {
         let o = dsys(&[
             "simulate",
@@ -532,10 +605,7 @@ fn multi_leader_conflict_modes_are_checked() {
 fn siblings_runs_are_judged_as_multi_value_registers() {
     for (protocol, settings) in [
         ("multi-leader", &["conflict=siblings"][..]),
-        (
-            "leaderless",
-            &["versions=vector-clock", "sloppy-quorum=on"][..],
-        ),
+        ("leaderless", &["versions=vector-clock", "sloppy=on"][..]),
     ] {
         let mut args = vec!["simulate", "--protocol", protocol];
         for s in settings {
@@ -590,17 +660,17 @@ fn leaderless_quorum_settings_are_checked() {
         &simulate(&["versions=lamport"]),
         "--set versions=lamport: expected one of timestamp, vector-clock",
     );
-    assert_bad_input(&simulate(&["sloppy-quorum=yes"]), "expected one of on, off");
+    assert_bad_input(&simulate(&["sloppy=yes"]), "expected one of on, off");
     let help = stdout(&dsys(&["simulate", "--help"]));
     for line in [
         "  leaderless\n",
         "w=N",
-        "sloppy-quorum=on|off",
+        "sloppy=on|off",
         "versions=timestamp|vector-clock",
     ] {
         assert!(help.contains(line), "help lacks {line:?}");
     }
-    let mut args = simulate(&["versions=vector-clock", "sloppy-quorum=on"]);
+    let mut args = simulate(&["versions=vector-clock", "sloppy=on"]);
     args.extend(["--nemesis", "halves", "--ops", "300", "--format", "json"]);
     let o = dsys(&args);
     assert!(o.status.success(), "{}", stderr(&o));

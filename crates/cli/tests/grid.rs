@@ -76,7 +76,7 @@ fn the_grid_matches_the_textbook() {
     // partition; W = R = 1 reads stale ones even without faults. A strict quorum gives
     // availability up under a partition, a sloppy one keeps it and pays in stale reads.
     let strict = "leaderless(n=3,w=2,r=2)";
-    let sloppy = "leaderless(n=3,w=2,r=2,sloppy-quorum=on)";
+    let sloppy = "leaderless(n=3,w=2,r=2,sloppy=on)";
     let one = "leaderless(n=3,w=1,r=1)";
     for nemesis in ["none", "halves"] {
         assert_eq!(f(cell(&cells, strict, nemesis), "stale_reads"), 0.0);

@@ -56,7 +56,7 @@ pub const DEFAULT_CONFIGS: [&str; 10] = [
     "multi-leader:conflict=siblings",
     "leaderless:n=3,w=2,r=2",
     "leaderless:n=3,w=1,r=1",
-    "leaderless:n=3,w=2,r=2,sloppy-quorum=on",
+    "leaderless:n=3,w=2,r=2,sloppy=on",
 ];
 
 /// The nemeses `dsys grid` uses by default.

@@ -74,7 +74,7 @@ impl Protocol {
                 HEARTBEAT,
                 ELECTION_TIMEOUT,
             ],
-            Protocol::MultiLeader => &[CONFLICT, HEARTBEAT],
+            Protocol::MultiLeader => &[CONFLICT, CRDT, HEARTBEAT],
             Protocol::Leaderless => &[
                 REPLICAS,
                 WRITE_QUORUM,
@@ -183,7 +183,21 @@ const CONFLICT: SettingSpec = SettingSpec {
     key: "conflict",
     kind: SettingKind::Choice(&["lww", "siblings", "crdt"]),
     default: "lww",
-    help: "concurrent updates of a key: last writer wins by hybrid logical clock; siblings (registers keep concurrent writes by version vector and reads return them all); or merged as CRDTs (counters: PN-counter, sets: OR-set; registers stay LWW)",
+    help: "concurrent updates of a key: last writer wins by hybrid logical clock; siblings (registers keep concurrent writes by version vector and reads return them all); or merged as CRDTs (counters: PN-counter, sets: OR-set, registers: LWW-register; choose with crdt=)",
+};
+
+const CRDT: SettingSpec = SettingSpec {
+    key: "crdt",
+    kind: SettingKind::Choice(&[
+        "auto",
+        "g-counter",
+        "pn-counter",
+        "or-set",
+        "lww-register",
+        "mv-register",
+    ]),
+    default: "auto",
+    help: "with conflict=crdt, the CRDT each key holds; it must fit the workload (counter: g-counter, which refuses decrements, or pn-counter; set: or-set; kv: lww-register or mv-register, which keeps siblings); auto picks pn-counter, or-set or lww-register",
 };
 
 const REPLICAS: SettingSpec = SettingSpec {
@@ -215,7 +229,7 @@ const VERSIONS: SettingSpec = SettingSpec {
 };
 
 const SLOPPY_QUORUM: SettingSpec = SettingSpec {
-    key: "sloppy-quorum",
+    key: "sloppy",
     kind: SettingKind::Choice(&["on", "off"]),
     default: "off",
     help: "borrow fallback nodes for silent home replicas, with hinted handoff",
@@ -421,11 +435,52 @@ impl Settings {
         Ok(())
     }
 
+    /// Check settings that depend on the workload: a `multi-leader` CRDT must fit what
+    /// the keys hold, and is chosen only with `conflict=crdt`.
+    pub fn check_for_workload(
+        &self,
+        protocol: Protocol,
+        workload: WorkloadKind,
+    ) -> Result<(), LabError> {
+        if protocol != Protocol::MultiLeader {
+            return Ok(());
+        }
+        let crdt = self.get(&CRDT);
+        let bad = |expected: String| {
+            Err(LabError::BadSettingValue {
+                key: CRDT.key.into(),
+                value: crdt.into(),
+                expected,
+            })
+        };
+        if crdt != "auto" && self.get(&CONFLICT) != "crdt" {
+            return bad(
+                "auto unless conflict=crdt (it chooses the CRDT that resolves conflicts)".into(),
+            );
+        }
+        let fits: &[&str] = match workload {
+            WorkloadKind::Kv => &["auto", "lww-register", "mv-register"],
+            WorkloadKind::Counter => &["auto", "g-counter", "pn-counter"],
+            WorkloadKind::Set => &["auto", "or-set"],
+        };
+        if !fits.contains(&crdt) {
+            return bad(format!(
+                "one of {} for the {} workload",
+                fits.join(", "),
+                workload.name()
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether register reads return every sibling (a list) rather than one value:
-    /// `multi-leader` with `conflict=siblings`, `leaderless` with `versions=vector-clock`.
+    /// `multi-leader` with `conflict=siblings` (or `crdt=mv-register`), `leaderless` with
+    /// `versions=vector-clock`.
     pub fn reads_siblings(&self, protocol: Protocol) -> bool {
         match protocol {
-            Protocol::MultiLeader => self.get(&CONFLICT) == "siblings",
+            Protocol::MultiLeader => {
+                self.get(&CONFLICT) == "siblings" || self.get(&CRDT) == "mv-register"
+            }
             Protocol::Leaderless => self.get(&VERSIONS) == "vector-clock",
             _ => false,
         }
@@ -485,13 +540,17 @@ pub fn run(
         Protocol::MultiLeader => {
             let config = MultiLeaderConfig {
                 heartbeat: settings.millis(&HEARTBEAT),
-                conflict: match settings.get(&CONFLICT) {
-                    "siblings" => Conflict::Siblings,
-                    "crdt" => Conflict::Crdt,
+                conflict: match (settings.get(&CONFLICT), settings.get(&CRDT)) {
+                    // The multi-value register is what `siblings` keeps.
+                    ("siblings", _) | (_, "mv-register") => Conflict::Siblings,
+                    ("crdt", _) => Conflict::Crdt,
                     _ => Conflict::Lww,
                 },
                 data: match sim.workload.kind {
                     WorkloadKind::Kv => DataKind::Register,
+                    WorkloadKind::Counter if settings.get(&CRDT) == "g-counter" => {
+                        DataKind::GrowOnlyCounter
+                    }
                     WorkloadKind::Counter => DataKind::Counter,
                     WorkloadKind::Set => DataKind::Set,
                 },

@@ -42,6 +42,8 @@ impl Scenario {
         self.settings.check(self.protocol)?;
         self.settings
             .check_for_cluster(self.protocol, self.sim.nodes)?;
+        self.settings
+            .check_for_workload(self.protocol, self.sim.workload.kind)?;
         self.sim.validate()?;
         let workload = self.sim.workload.kind;
         if !self.protocol.workloads().contains(&workload) {

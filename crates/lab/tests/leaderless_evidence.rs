@@ -153,7 +153,7 @@ fn under_halves_strict_quorum_refuses_minority_writes_sloppy_accepts_them_and_bo
     let mut converge_ms: Vec<(&str, f64)> = Vec::new();
     for seed in 0..SEEDS {
         // Strict: a write needs W home replicas; the minority side has fewer for most keys.
-        let strict = halves_run(&["n=3", "w=2", "r=2", "sloppy-quorum=off"], seed);
+        let strict = halves_run(&["n=3", "w=2", "r=2", "sloppy=off"], seed);
         let m = minority_writes(&strict, 2);
         assert_eq!(
             m.short_ok, 0,
@@ -166,7 +166,7 @@ fn under_halves_strict_quorum_refuses_minority_writes_sloppy_accepts_them_and_bo
             "seed {seed}: strict"
         );
         // Sloppy: fallbacks on the minority side stand in for the unreachable homes.
-        let sloppy = halves_run(&["n=3", "w=2", "r=2", "sloppy-quorum=on"], seed);
+        let sloppy = halves_run(&["n=3", "w=2", "r=2", "sloppy=on"], seed);
         let m = minority_writes(&sloppy, 2);
         assert_eq!(
             m.short_not_ok, 0,
@@ -218,7 +218,7 @@ fn under_halves_strict_quorum_refuses_minority_writes_sloppy_accepts_them_and_bo
 fn vector_clocks_keep_both_sides_writes_as_siblings_under_a_sloppy_quorum() {
     let (mut seeds, mut reads, mut finals) = (0, 0, 0);
     for seed in 0..SEEDS {
-        let run = halves_run(&["versions=vector-clock", "sloppy-quorum=on"], seed);
+        let run = halves_run(&["versions=vector-clock", "sloppy=on"], seed);
         let (n, f) = common::siblings_kept(&run);
         seeds += usize::from(n > 0);
         finals += f;

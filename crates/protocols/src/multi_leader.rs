@@ -142,6 +142,8 @@ pub enum DataKind {
     Register,
     /// Counters: read, increment.
     Counter,
+    /// Counters that only grow (G-counters): decrements are refused.
+    GrowOnlyCounter,
     /// Sets: read, insert.
     Set,
 }
@@ -417,10 +419,14 @@ impl MultiLeaderNode {
                 let (response, write) = crate::kv::decide(op, value);
                 (response, write.map(|(_, v)| Payload::Value(v)))
             }
-            (DataKind::Counter, Op::Read { .. }) => {
+            (DataKind::Counter | DataKind::GrowOnlyCounter, Op::Read { .. }) => {
                 (Response::ReadCount(counter_value(state)), None)
             }
-            (DataKind::Counter, Op::Increment { delta, .. }) => {
+            // A G-counter only grows: a decrement is refused and changes nothing.
+            (DataKind::GrowOnlyCounter, Op::Increment { delta, .. }) if delta < 0 => {
+                (Response::Unavailable, None)
+            }
+            (DataKind::Counter | DataKind::GrowOnlyCounter, Op::Increment { delta, .. }) => {
                 let payload = match self.config.conflict {
                     Conflict::Lww | Conflict::Siblings => {
                         Payload::Count(counter_value(state).saturating_add(delta))
