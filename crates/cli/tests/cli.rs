@@ -159,7 +159,7 @@ fn table_output_and_help() {
 fn unknown_protocol() {
     assert_bad_input(
         &["simulate", "--protocol", "paxos"],
-        "unknown protocol `paxos` (known: single, primary-async, leader-follower, multi-leader, leaderless)",
+        "unknown protocol `paxos` (known: single, primary-async, leader-follower, multi-leader, leaderless, raft)",
     );
 }
 

@@ -5,8 +5,8 @@ use dsys_node::{Durability, Duration};
 use dsys_protocols::multi_leader::{Conflict, DataKind};
 use dsys_protocols::{
     LeaderFollowerConfig, LeaderFollowerNode, LeaderlessConfig, LeaderlessNode, MultiLeaderConfig,
-    MultiLeaderNode, PrimaryAsyncConfig, PrimaryAsyncNode, Replication, SingleConfig, SingleNode,
-    VersionMode,
+    MultiLeaderNode, PrimaryAsyncConfig, PrimaryAsyncNode, RaftConfig, RaftNode, ReadPath,
+    Replication, SingleConfig, SingleNode, VersionMode,
 };
 use dsys_sim::workload::WorkloadKind;
 use dsys_sim::{ConfigError, Progress, RunOutcome, SimConfig, TimedFault, World};
@@ -29,16 +29,19 @@ pub enum Protocol {
     MultiLeader,
     /// Dynamo-style: N replicas per key on a hash ring, W/R quorums, no leader.
     Leaderless,
+    /// Consensus on a replicated log, with a key-value store on top.
+    Raft,
 }
 
 impl Protocol {
     /// Every protocol, in catalog order.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Single,
         Protocol::PrimaryAsync,
         Protocol::LeaderFollower,
         Protocol::MultiLeader,
         Protocol::Leaderless,
+        Protocol::Raft,
     ];
 
     /// The stable CLI name.
@@ -49,6 +52,7 @@ impl Protocol {
             Protocol::LeaderFollower => "leader-follower",
             Protocol::MultiLeader => "multi-leader",
             Protocol::Leaderless => "leaderless",
+            Protocol::Raft => "raft",
         }
     }
 
@@ -87,6 +91,7 @@ impl Protocol {
                 FALLBACK_AFTER,
                 REQUEST_TIMEOUT,
             ],
+            Protocol::Raft => &[RAFT_READS, LEASE, HEARTBEAT, ELECTION_TIMEOUT],
         }
     }
 }
@@ -277,6 +282,20 @@ const REQUEST_TIMEOUT: SettingSpec = SettingSpec {
     },
     default: "300",
     help: "ms a coordinator waits for its quorum (then: unavailable, or indeterminate for writes)",
+};
+
+const RAFT_READS: SettingSpec = SettingSpec {
+    key: "reads",
+    kind: SettingKind::Choice(&["read-index", "lease", "local"]),
+    default: "read-index",
+    help: "how reads are served: the leader confirms it still leads with a majority (read-index), answers at once while its lease holds (lease), or any node answers from its own state (local)",
+};
+
+const LEASE: SettingSpec = SettingSpec {
+    key: "lease",
+    kind: SettingKind::Count { min: 1, max: 1000 },
+    default: "900",
+    help: "reads=lease: the lease as per mille of the election timeout (the rest is the margin for clock drift)",
 };
 
 const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
@@ -557,6 +576,19 @@ pub fn run(
             };
             world::<MultiLeaderNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }
+        Protocol::Raft => {
+            let config = RaftConfig {
+                reads: match settings.get(&RAFT_READS) {
+                    "lease" => ReadPath::Lease,
+                    "local" => ReadPath::Local,
+                    _ => ReadPath::ReadIndex,
+                },
+                heartbeat: settings.millis(&HEARTBEAT),
+                election_timeout: settings.millis(&ELECTION_TIMEOUT),
+                lease_permille: settings.count(&LEASE),
+            };
+            world::<RaftNode>(sim, config, script).map(|w| w.run_with_progress(progress))
+        }
         Protocol::Leaderless => {
             let on = |spec: &SettingSpec| settings.get(spec) == "on";
             let config = LeaderlessConfig {
@@ -600,7 +632,7 @@ mod tests {
         let err = "raft2".parse::<Protocol>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown protocol `raft2` (known: single, primary-async, leader-follower, multi-leader, leaderless)"
+            "unknown protocol `raft2` (known: single, primary-async, leader-follower, multi-leader, leaderless, raft)"
         );
     }
 

@@ -9,6 +9,8 @@
 //! - [`leader_follower`]: a leader replicates a log sync, semi-sync or async, with
 //!   failover and epoch fencing;
 //! - [`multi_leader`]: every node accepts writes and replicates them asynchronously;
+//! - [`raft`]: consensus on a replicated log, a key-value store on top, with read-index,
+//!   lease and local reads;
 //! - [`leaderless`]: Dynamo-style N/W/R quorums on a hash ring ([`ring`]), with sloppy
 //!   quorums, hinted handoff, read repair and Merkle anti-entropy ([`merkle`]).
 
@@ -20,6 +22,7 @@ pub mod leaderless;
 pub mod merkle;
 pub mod multi_leader;
 pub mod primary_async;
+pub mod raft;
 pub mod ring;
 pub mod single;
 
@@ -29,4 +32,5 @@ pub use leader_follower::{
 pub use leaderless::{LeaderlessConfig, LeaderlessMessage, LeaderlessNode, VersionMode};
 pub use multi_leader::{MultiLeaderConfig, MultiLeaderMessage, MultiLeaderNode};
 pub use primary_async::{PrimaryAsyncConfig, PrimaryAsyncMessage, PrimaryAsyncNode};
+pub use raft::{RaftConfig, RaftMessage, RaftNode, ReadPath};
 pub use single::{SingleConfig, SingleMessage, SingleNode};

@@ -1,0 +1,247 @@
+//! Raft's log: entries, their stored form, and the in-memory copy a node keeps.
+
+use dsys_node::{Op, RequestId, decode_u64};
+
+/// What one log entry carries.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Command {
+    /// The entry a new leader appends so that it commits something in its own term
+    /// (only then does it know which entries are committed).
+    Noop,
+    /// A client's update, tagged with its request id so a retry applies once.
+    Client {
+        /// The request.
+        request: RequestId,
+        /// The operation.
+        op: Op,
+    },
+}
+
+/// One log entry.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Entry {
+    /// The term of the leader that appended it.
+    pub term: u64,
+    /// What it does.
+    pub command: Command,
+}
+
+/// The stored form: term, then a tag and the command's words.
+pub fn encode(e: &Entry) -> Vec<u8> {
+    let words: Vec<u64> = match e.command {
+        Command::Noop => vec![0],
+        Command::Client { request, op } => {
+            let (tag, key, a, b) = match op {
+                Op::Read { key } => (1, key, 0, 0),
+                Op::Write { key, value } => (2, key, value, 0),
+                Op::Cas { key, expected, new } => (3, key, expected, new),
+                Op::Increment { key, delta } => (4, key, delta as u64, 0),
+                Op::Insert { key, element } => (5, key, element, 0),
+                Op::Remove { key, element } => (6, key, element, 0),
+            };
+            vec![tag, request.client, request.seq, key, a, b]
+        }
+    };
+    std::iter::once(e.term)
+        .chain(words)
+        .flat_map(u64::to_be_bytes)
+        .collect()
+}
+
+/// Parse the stored form; `None` if it is malformed.
+pub fn decode(bytes: &[u8]) -> Option<Entry> {
+    if bytes.len() % 8 != 0 {
+        return None;
+    }
+    let words: Vec<u64> = bytes
+        .chunks_exact(8)
+        .map(decode_u64)
+        .collect::<Option<_>>()?;
+    let command = match words.as_slice() {
+        [_, 0] => Command::Noop,
+        [_, tag, client, seq, key, a, b] => {
+            let (key, a, b) = (*key, *a, *b);
+            let op = match tag {
+                1 => Op::Read { key },
+                2 => Op::Write { key, value: a },
+                3 => Op::Cas {
+                    key,
+                    expected: a,
+                    new: b,
+                },
+                4 => Op::Increment {
+                    key,
+                    delta: a as i64,
+                },
+                5 => Op::Insert { key, element: a },
+                6 => Op::Remove { key, element: a },
+                _ => return None,
+            };
+            Command::Client {
+                request: RequestId {
+                    client: *client,
+                    seq: *seq,
+                },
+                op,
+            }
+        }
+        _ => return None,
+    };
+    Some(Entry {
+        term: *words.first()?,
+        command,
+    })
+}
+
+/// A node's log, 1-based as in the Raft paper (index 0 is the empty prefix, term 0).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Log {
+    entries: Vec<Entry>,
+}
+
+impl Log {
+    /// A log holding `entries` (index 1 first).
+    pub fn from_entries(entries: Vec<Entry>) -> Self {
+        Log { entries }
+    }
+
+    /// The last index (0 when empty).
+    pub fn last_index(&self) -> u64 {
+        self.entries.len() as u64
+    }
+
+    /// The term of the last entry (0 when empty).
+    pub fn last_term(&self) -> u64 {
+        self.entries.last().map_or(0, |e| e.term)
+    }
+
+    /// The term of the entry at `index` (0 for index 0), `None` past the end.
+    pub fn term_at(&self, index: u64) -> Option<u64> {
+        match index {
+            0 => Some(0),
+            i => self.entries.get(i as usize - 1).map(|e| e.term),
+        }
+    }
+
+    /// The entry at `index`.
+    pub fn get(&self, index: u64) -> Option<&Entry> {
+        index
+            .checked_sub(1)
+            .and_then(|i| self.entries.get(i as usize))
+    }
+
+    /// Up to `max` entries from `from` (1-based) on.
+    pub fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
+        let start = (from.max(1) - 1) as usize;
+        let end = (start + max).min(self.entries.len());
+        self.entries
+            .get(start..end)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// Append one entry; returns its index.
+    pub fn push(&mut self, entry: Entry) -> u64 {
+        self.entries.push(entry);
+        self.last_index()
+    }
+
+    /// Drop every entry from `index` on; returns how many were dropped.
+    pub fn truncate_from(&mut self, index: u64) -> u64 {
+        let keep = index.saturating_sub(1) as usize;
+        let dropped = self.entries.len().saturating_sub(keep);
+        self.entries.truncate(keep);
+        dropped as u64
+    }
+
+    /// The first index of the term of the entry at `index` (for conflict back-off).
+    pub fn first_index_of_term_at(&self, index: u64) -> u64 {
+        let Some(term) = self.term_at(index) else {
+            return self.last_index() + 1;
+        };
+        let mut first = index;
+        while first > 1 && self.term_at(first - 1) == Some(term) {
+            first -= 1;
+        }
+        first
+    }
+
+    /// Whether a candidate whose log ends at `(last_term, last_index)` is at least as up
+    /// to date as this log (Raft §5.4.1).
+    pub fn candidate_up_to_date(&self, last_term: u64, last_index: u64) -> bool {
+        (last_term, last_index) >= (self.last_term(), self.last_index())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        (0u8..6, 0u64..50, any::<u64>(), any::<u64>()).prop_map(|(t, key, a, b)| match t {
+            0 => Op::Read { key },
+            1 => Op::Write { key, value: a },
+            2 => Op::Cas {
+                key,
+                expected: a,
+                new: b,
+            },
+            3 => Op::Increment {
+                key,
+                delta: a as i64,
+            },
+            4 => Op::Insert { key, element: a },
+            _ => Op::Remove { key, element: a },
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_is_identity(term: u64, client: u64, seq: u64, op in arb_op(), noop: bool) {
+            let command = if noop { Command::Noop } else { Command::Client { request: RequestId { client, seq }, op } };
+            let e = Entry { term, command };
+            prop_assert_eq!(decode(&encode(&e)), Some(e));
+        }
+
+        #[test]
+        fn truncated_or_extended_bytes_never_panic(term: u64, op in arb_op(), cut in 0usize..60, extra in proptest::collection::vec(any::<u8>(), 0..20)) {
+            let e = Entry { term, command: Command::Client { request: RequestId { client: 1, seq: 2 }, op } };
+            let bytes = encode(&e);
+            let _ = decode(&bytes[..cut.min(bytes.len())]);
+            let mut longer = bytes.clone();
+            longer.extend(extra);
+            let _ = decode(&longer);
+        }
+    }
+
+    #[test]
+    fn bad_tags_are_rejected() {
+        let mut bytes = encode(&Entry {
+            term: 1,
+            command: Command::Noop,
+        });
+        bytes[15] = 9;
+        assert_eq!(decode(&bytes), None);
+    }
+
+    #[test]
+    fn conflict_back_off_jumps_to_the_first_index_of_the_term() {
+        let e = |term| Entry {
+            term,
+            command: Command::Noop,
+        };
+        let log = Log::from_entries(vec![e(1), e(1), e(2), e(2), e(2), e(3)]);
+        assert_eq!(log.first_index_of_term_at(5), 3);
+        assert_eq!(log.first_index_of_term_at(2), 1);
+        assert_eq!(log.first_index_of_term_at(9), 7);
+        assert!(log.candidate_up_to_date(3, 6));
+        assert!(log.candidate_up_to_date(4, 1));
+        assert!(!log.candidate_up_to_date(3, 5));
+        let mut l = log.clone();
+        assert_eq!(l.truncate_from(4), 3);
+        assert_eq!((l.last_index(), l.last_term()), (3, 2));
+        assert_eq!(log.slice(5, 10).len(), 2);
+        assert_eq!(log.slice(8, 10).len(), 0);
+    }
+}

@@ -1,0 +1,874 @@
+//! `raft`: consensus on a replicated log (Ongaro and Ousterhout, 2014), with a key-value
+//! state machine on top.
+//!
+//! - **Elections** with randomised timeouts and **pre-vote**: a node whose election timer
+//!   fires first asks whether it *could* win (without raising its term), so a node cut
+//!   off and rejoining does not depose a healthy leader. A node that has heard from a
+//!   leader since its election timer last fired grants neither pre-votes nor votes
+//!   (leader stickiness), which is also what makes leases safe.
+//! - **Replication** with conflict back-off: a follower that cannot take entries
+//!   answers with the first index of the conflicting term (or its log's end), so the
+//!   leader skips a whole term per round trip.
+//! - **Commit** by majority match, only for entries of the leader's own term (§5.4.2);
+//!   a new leader appends a no-op to commit one at once.
+//! - **Durability:** term, vote and every log entry are persisted synced before the node
+//!   acts on them; a crash loses nothing synced, and the state machine is rebuilt from
+//!   the log as the commit index advances again.
+//! - **Exactly once:** every client update carries its request id; the state machine
+//!   keeps the latest sequence number (and answer) per client and skips a duplicate.
+//! - **Reads** (`reads=`): `read-index` (the leader notes its commit index, confirms with
+//!   a majority that it still leads, waits until it has applied that far, then answers:
+//!   linearizable); `lease` (the leader answers at once while a majority acknowledged a
+//!   heartbeat within the lease, which is shorter than any follower's election timeout:
+//!   linearizable while clocks drift less than the margin); `local` (any node answers from
+//!   its own state machine: possibly stale).
+//! - **Check quorum:** a leader that has not heard from a majority for an election
+//!   timeout steps down, so clients stop waiting on a leader cut off from the cluster.
+
+mod log;
+
+pub use log::{Command, Entry, Log, decode, encode};
+
+use crate::kv::KvData;
+use dsys_node::{
+    Context, Durability, Duration, Instant, Node, NodeId, Op, Request, RequestId, Response,
+    Storage, TimerId, decode_u64,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+const HEARTBEAT: TimerId = 1;
+const ELECTION: TimerId = 2;
+const MAX_BATCH: usize = 64;
+const TERM_KEY: &[u8] = b"raft/term";
+const VOTE_KEY: &[u8] = b"raft/vote";
+const LOG_PREFIX: &[u8] = b"raft/log/";
+
+/// How reads are served.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum ReadPath {
+    /// Confirm leadership with a majority, then answer at the noted commit index.
+    #[default]
+    ReadIndex,
+    /// Answer at once while the leader's lease holds (else as `ReadIndex`).
+    Lease,
+    /// Any node answers from its own state machine.
+    Local,
+}
+
+/// Settings of `raft`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct RaftConfig {
+    /// How reads are served.
+    pub reads: ReadPath,
+    /// Leader heartbeat period.
+    pub heartbeat: Duration,
+    /// The shortest election timeout; each one is drawn from `[t, 2t)`.
+    pub election_timeout: Duration,
+    /// The lease, as a share of `election_timeout` (per mille): the margin left for
+    /// clock drift between leader and followers.
+    pub lease_permille: u64,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        RaftConfig {
+            reads: ReadPath::ReadIndex,
+            heartbeat: Duration::from_millis(50),
+            election_timeout: Duration::from_millis(300),
+            lease_permille: 900,
+        }
+    }
+}
+
+/// Messages of `raft`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum RaftMessage {
+    /// Could I win an election for `term`? (The sender's own term is not raised.)
+    PreVote {
+        /// The term the sender would stand in.
+        term: u64,
+        /// Index of the sender's last entry.
+        last_index: u64,
+        /// Term of the sender's last entry.
+        last_term: u64,
+    },
+    /// The answer to a [`RaftMessage::PreVote`].
+    PreVoteReply {
+        /// The term asked about.
+        term: u64,
+        /// Whether the sender would vote.
+        granted: bool,
+    },
+    /// Vote for me in `term`.
+    Vote {
+        /// The candidate's term.
+        term: u64,
+        /// Index of the candidate's last entry.
+        last_index: u64,
+        /// Term of the candidate's last entry.
+        last_term: u64,
+    },
+    /// The answer to a [`RaftMessage::Vote`].
+    VoteReply {
+        /// The voter's term.
+        term: u64,
+        /// Whether the vote is granted.
+        granted: bool,
+    },
+    /// Leader to follower: entries after `prev_index`, and the leader's commit index.
+    Append {
+        /// The leader's term.
+        term: u64,
+        /// Index just before the first entry.
+        prev_index: u64,
+        /// Term of that entry.
+        prev_term: u64,
+        /// The entries.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: u64,
+        /// The leader's heartbeat round, echoed back (read-index and lease confirmation).
+        round: u64,
+    },
+    /// The answer to a [`RaftMessage::Append`].
+    AppendReply {
+        /// The follower's term.
+        term: u64,
+        /// Whether the entries were taken.
+        success: bool,
+        /// On success, the follower's last index matching the leader's log; on failure,
+        /// the index the leader should send from next.
+        index: u64,
+        /// The round being answered.
+        round: u64,
+    },
+}
+
+type Msg = RaftMessage;
+
+/// A read waiting for its leadership confirmation and for the state machine to catch up.
+#[derive(Clone, Copy, Debug)]
+struct PendingRead {
+    request: RequestId,
+    op: Op,
+    /// The commit index when the read arrived: it must be applied first.
+    read_index: u64,
+    /// The heartbeat round a majority must acknowledge.
+    round: u64,
+}
+
+#[derive(Debug)]
+struct Leadership {
+    /// Per node: the next index to send.
+    next: Vec<u64>,
+    /// Per node: the highest index known to match.
+    matched: Vec<u64>,
+    /// Per node: the latest heartbeat round it acknowledged.
+    acked_round: Vec<u64>,
+    /// The current heartbeat round.
+    round: u64,
+    /// When each unconfirmed round was sent (for the lease).
+    round_sent: BTreeMap<u64, Instant>,
+    /// The lease holds until then (leader's clock).
+    lease_until: Instant,
+    /// The index of this term's no-op: once applied, the leader knows every committed entry.
+    noop_index: u64,
+    /// Client updates in the log, by index, waiting to be applied.
+    waiting: BTreeMap<u64, RequestId>,
+    /// Reads waiting for confirmation.
+    reads: Vec<PendingRead>,
+    /// Nodes heard from since the last check-quorum tick.
+    heard: BTreeSet<NodeId>,
+}
+
+#[derive(Debug)]
+enum Role {
+    Follower { leader: Option<NodeId> },
+    PreCandidate { granted: BTreeSet<NodeId> },
+    Candidate { granted: BTreeSet<NodeId> },
+    Leader(Box<Leadership>),
+}
+
+/// The state machine: key-value data plus each client's latest request.
+#[derive(Debug, Default)]
+struct StateMachine {
+    data: KvData,
+    /// Per client: the latest sequence number applied and its answer.
+    sessions: BTreeMap<u64, (u64, Response)>,
+}
+
+impl StateMachine {
+    /// Apply one client update; `None` for a stale duplicate (an older request of a
+    /// client that has moved on: it gave up on it, so it need not happen).
+    fn apply(&mut self, request: RequestId, op: Op) -> Option<Response> {
+        if let Some((seq, answer)) = self.sessions.get(&request.client) {
+            if request.seq == *seq {
+                return Some(answer.clone());
+            }
+            if request.seq < *seq {
+                return None;
+            }
+        }
+        let (response, write) = self.data.decide(op);
+        if let Some((key, value)) = write {
+            self.data.set(key, value);
+        }
+        self.sessions
+            .insert(request.client, (request.seq, response.clone()));
+        Some(response)
+    }
+}
+
+/// A node of the `raft` protocol.
+#[derive(Debug)]
+pub struct RaftNode {
+    config: RaftConfig,
+    id: NodeId,
+    n: usize,
+    term: u64,
+    voted_for: Option<NodeId>,
+    log: Log,
+    commit: u64,
+    applied: u64,
+    state: StateMachine,
+    role: Role,
+    /// Whether a leader was heard from since the election timer last fired.
+    heard_leader: bool,
+    stats: Stats,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    elections: u64,
+    won: u64,
+    truncated: u64,
+    lease_reads: u64,
+    read_index_reads: u64,
+    step_downs: u64,
+}
+
+fn log_key(index: u64) -> Vec<u8> {
+    let mut k = LOG_PREFIX.to_vec();
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+impl RaftNode {
+    fn majority(&self) -> usize {
+        self.n / 2 + 1
+    }
+
+    fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
+        let (id, n) = (self.id, self.n as u32);
+        (0..n).map(NodeId).filter(move |&p| p != id)
+    }
+
+    fn arm_election(&self, ctx: &mut Context<'_, Msg>) {
+        let base = self.config.election_timeout;
+        let jitter = ctx.rng().below(dsys_node::duration_nanos(base).max(1));
+        ctx.set_timer(ELECTION, base + Duration::from_nanos(jitter));
+    }
+
+    fn lease(&self) -> Duration {
+        let nanos = dsys_node::duration_nanos(self.config.election_timeout);
+        Duration::from_nanos(nanos / 1000 * self.config.lease_permille)
+    }
+
+    fn persist_term_and_vote(&self, ctx: &mut Context<'_, Msg>) {
+        ctx.persist(
+            TERM_KEY.to_vec(),
+            self.term.to_be_bytes().to_vec(),
+            Durability::Synced,
+        );
+        let vote = self.voted_for.map_or(u64::MAX, |v| u64::from(v.0));
+        ctx.persist(
+            VOTE_KEY.to_vec(),
+            vote.to_be_bytes().to_vec(),
+            Durability::Synced,
+        );
+    }
+
+    /// Step down to follower of `leader` in `term` (raising the term if newer). A leader
+    /// answers what it was holding: updates may still commit (indeterminate), reads did
+    /// not happen (redirect).
+    fn become_follower(&mut self, ctx: &mut Context<'_, Msg>, term: u64, leader: Option<NodeId>) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.persist_term_and_vote(ctx);
+        }
+        let was = std::mem::replace(&mut self.role, Role::Follower { leader });
+        if let Role::Leader(l) = was {
+            self.stats.step_downs += 1;
+            ctx.cancel_timer(HEARTBEAT);
+            for request in l.waiting.into_values() {
+                ctx.reply(request, Response::Indeterminate);
+            }
+            for read in l.reads {
+                ctx.reply(read.request, Response::Redirect { leader });
+            }
+            self.arm_election(ctx);
+        }
+    }
+
+    fn start_pre_vote(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.role = Role::PreCandidate {
+            granted: BTreeSet::from([self.id]),
+        };
+        for peer in self.peers() {
+            ctx.send(
+                peer,
+                Msg::PreVote {
+                    term: self.term + 1,
+                    last_index: self.log.last_index(),
+                    last_term: self.log.last_term(),
+                },
+            );
+        }
+        self.maybe_win(ctx);
+    }
+
+    fn start_election(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.stats.elections += 1;
+        self.term += 1;
+        self.voted_for = Some(self.id);
+        self.persist_term_and_vote(ctx);
+        self.role = Role::Candidate {
+            granted: BTreeSet::from([self.id]),
+        };
+        for peer in self.peers() {
+            ctx.send(
+                peer,
+                Msg::Vote {
+                    term: self.term,
+                    last_index: self.log.last_index(),
+                    last_term: self.log.last_term(),
+                },
+            );
+        }
+        self.maybe_win(ctx);
+    }
+
+    /// Move on once a majority granted the pre-vote or the vote.
+    fn maybe_win(&mut self, ctx: &mut Context<'_, Msg>) {
+        match &self.role {
+            Role::PreCandidate { granted } if granted.len() >= self.majority() => {
+                self.start_election(ctx);
+            }
+            Role::Candidate { granted } if granted.len() >= self.majority() => {
+                self.become_leader(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn append_local(&mut self, ctx: &mut Context<'_, Msg>, entry: Entry) -> u64 {
+        let index = self.log.push(entry);
+        ctx.persist(log_key(index), encode(&entry), Durability::Synced);
+        index
+    }
+
+    fn become_leader(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.stats.won += 1;
+        ctx.cancel_timer(ELECTION);
+        let noop_index = self.append_local(
+            ctx,
+            Entry {
+                term: self.term,
+                command: Command::Noop,
+            },
+        );
+        let mut matched = vec![0; self.n];
+        matched[self.id.index()] = noop_index;
+        self.role = Role::Leader(Box::new(Leadership {
+            next: vec![noop_index; self.n],
+            matched,
+            acked_round: vec![0; self.n],
+            round: 0,
+            round_sent: BTreeMap::new(),
+            lease_until: Instant::ZERO,
+            noop_index,
+            waiting: BTreeMap::new(),
+            reads: Vec::new(),
+            heard: BTreeSet::new(),
+        }));
+        self.broadcast(ctx);
+        ctx.set_timer(HEARTBEAT, self.config.heartbeat);
+        // The check-quorum tick.
+        ctx.set_timer(ELECTION, self.config.election_timeout);
+        self.advance_commit(ctx);
+    }
+
+    /// Send every follower what it lacks (or a heartbeat), as a new round.
+    fn broadcast(&mut self, ctx: &mut Context<'_, Msg>) {
+        let (term, commit) = (self.term, self.commit);
+        let peers: Vec<NodeId> = self.peers().collect();
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        l.round += 1;
+        l.round_sent.insert(l.round, ctx.now());
+        for peer in peers {
+            let next = l.next[peer.index()].max(1);
+            let prev_index = next - 1;
+            let entries = self.log.slice(next, MAX_BATCH);
+            // Pipelined: assume they arrive; a refusal sets `next` back.
+            l.next[peer.index()] = next + entries.len() as u64;
+            ctx.send(
+                peer,
+                Msg::Append {
+                    term,
+                    prev_index,
+                    prev_term: self.log.term_at(prev_index).unwrap_or(0),
+                    entries,
+                    commit,
+                    round: l.round,
+                },
+            );
+        }
+    }
+
+    /// The highest index a majority matches, if it is of this term (§5.4.2).
+    fn advance_commit(&mut self, ctx: &mut Context<'_, Msg>) {
+        let Role::Leader(l) = &self.role else {
+            return;
+        };
+        let mut matched = l.matched.clone();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        let candidate = matched[self.majority() - 1];
+        if candidate > self.commit && self.log.term_at(candidate) == Some(self.term) {
+            self.commit = candidate;
+            self.apply_committed(ctx);
+        }
+    }
+
+    /// Apply committed entries; the leader answers the updates it was holding.
+    fn apply_committed(&mut self, ctx: &mut Context<'_, Msg>) {
+        while self.applied < self.commit {
+            self.applied += 1;
+            let Some(entry) = self.log.get(self.applied).copied() else {
+                break;
+            };
+            let Command::Client { request, op } = entry.command else {
+                continue;
+            };
+            let answer = self.state.apply(request, op);
+            if let Role::Leader(l) = &mut self.role
+                && l.waiting.get(&self.applied) == Some(&request)
+            {
+                l.waiting.remove(&self.applied);
+                // A stale duplicate did not happen: the client gave up on it already.
+                ctx.reply(request, answer.unwrap_or(Response::Indeterminate));
+            }
+        }
+        self.serve_reads(ctx);
+    }
+
+    /// Answer the reads whose round a majority acknowledged and whose index is applied.
+    fn serve_reads(&mut self, ctx: &mut Context<'_, Msg>) {
+        let majority = self.majority();
+        let (id, applied) = (self.id, self.applied);
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let mut acked: Vec<u64> = l.acked_round.clone();
+        acked[id.index()] = l.round;
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[majority - 1];
+        let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) = l
+            .reads
+            .iter()
+            .partition(|r| r.round <= confirmed && r.read_index <= applied);
+        l.reads = waiting;
+        for read in ready {
+            self.stats.read_index_reads += 1;
+            let (response, _) = self.state.data.decide(read.op);
+            ctx.reply(read.request, response);
+        }
+    }
+
+    /// Extend the lease from the latest round a majority acknowledged.
+    fn extend_lease(&mut self) {
+        let (majority, id, lease) = (self.majority(), self.id, self.lease());
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let mut acked: Vec<u64> = l.acked_round.clone();
+        acked[id.index()] = l.round;
+        acked.sort_unstable_by(|a, b| b.cmp(a));
+        let confirmed = acked[majority - 1];
+        if let Some(&sent) = l.round_sent.get(&confirmed) {
+            l.lease_until = l.lease_until.max(sent.saturating_add(lease));
+        }
+        l.round_sent = l.round_sent.split_off(&confirmed);
+    }
+
+    fn on_read(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let read_index = self.commit.max(l.noop_index);
+        if self.config.reads == ReadPath::Lease
+            && ctx.now() < l.lease_until
+            && self.applied >= read_index
+        {
+            self.stats.lease_reads += 1;
+            let (response, _) = self.state.data.decide(request.op);
+            ctx.reply(request.id, response);
+            return;
+        }
+        l.reads.push(PendingRead {
+            request: request.id,
+            op: request.op,
+            read_index,
+            round: l.round + 1,
+        });
+        self.broadcast(ctx);
+        if self.n == 1 {
+            self.serve_reads(ctx);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_append(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        term: u64,
+        prev_index: u64,
+        prev_term: u64,
+        entries: Vec<Entry>,
+        commit: u64,
+        round: u64,
+    ) {
+        let reply = |ctx: &mut Context<'_, Msg>, term, success, index| {
+            ctx.send(
+                from,
+                Msg::AppendReply {
+                    term,
+                    success,
+                    index,
+                    round,
+                },
+            );
+        };
+        if term < self.term {
+            reply(ctx, self.term, false, 0);
+            return;
+        }
+        self.heard_leader = true;
+        if term > self.term || !matches!(self.role, Role::Follower { leader: Some(l) } if l == from)
+        {
+            self.become_follower(ctx, term, Some(from));
+        }
+        self.arm_election(ctx);
+        match self.log.term_at(prev_index) {
+            None => {
+                reply(ctx, self.term, false, self.log.last_index() + 1);
+                return;
+            }
+            Some(t) if t != prev_term => {
+                let back_to = self.log.first_index_of_term_at(prev_index);
+                reply(ctx, self.term, false, back_to);
+                return;
+            }
+            Some(_) => {}
+        }
+        for (i, entry) in entries.iter().enumerate() {
+            let index = prev_index + 1 + i as u64;
+            match self.log.get(index) {
+                Some(existing) if existing.term == entry.term => continue,
+                Some(_) => {
+                    // A conflicting suffix: never committed (Log Matching), so drop it.
+                    for gone in index..=self.log.last_index() {
+                        ctx.unpersist(log_key(gone), Durability::Synced);
+                    }
+                    self.stats.truncated += self.log.truncate_from(index);
+                }
+                None => {}
+            }
+            self.append_local(ctx, *entry);
+        }
+        let matched = prev_index + entries.len() as u64;
+        // Commit only what this append proved matches the leader's log.
+        let new_commit = commit.min(matched);
+        if new_commit > self.commit {
+            self.commit = new_commit;
+            self.apply_committed(ctx);
+        }
+        reply(ctx, self.term, true, matched);
+    }
+
+    fn on_append_reply(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        term: u64,
+        success: bool,
+        index: u64,
+        round: u64,
+    ) {
+        if term > self.term {
+            self.become_follower(ctx, term, None);
+            return;
+        }
+        let last = self.log.last_index();
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        if term < self.term {
+            return;
+        }
+        let p = from.index();
+        l.heard.insert(from);
+        l.acked_round[p] = l.acked_round[p].max(round);
+        let behind;
+        if success {
+            l.matched[p] = l.matched[p].max(index);
+            l.next[p] = l.next[p].max(index + 1);
+            behind = l.next[p] <= last;
+        } else {
+            l.next[p] = index.clamp(1, last + 1);
+            behind = true;
+        }
+        if behind {
+            let next = l.next[p];
+            let prev_index = next - 1;
+            let entries = self.log.slice(next, MAX_BATCH);
+            l.next[p] = next + entries.len() as u64;
+            ctx.send(
+                from,
+                Msg::Append {
+                    term: self.term,
+                    prev_index,
+                    prev_term: self.log.term_at(prev_index).unwrap_or(0),
+                    entries,
+                    commit: self.commit,
+                    round: l.round,
+                },
+            );
+        }
+        self.extend_lease();
+        self.advance_commit(ctx);
+        self.serve_reads(ctx);
+    }
+
+    /// Whether this node leads or has heard from a leader since its election timer last
+    /// fired: then it grants neither pre-votes nor votes (leader stickiness).
+    fn leader_alive(&self) -> bool {
+        self.heard_leader || matches!(self.role, Role::Leader(_))
+    }
+}
+
+impl Node for RaftNode {
+    type Message = Msg;
+    type Config = RaftConfig;
+
+    fn boot(config: &RaftConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
+        let mut entries = Vec::new();
+        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(LOG_PREFIX)) {
+            match (decode_u64(&k[LOG_PREFIX.len()..]), decode(v)) {
+                (Some(index), Some(e)) if index == expected => entries.push(e),
+                _ => break,
+            }
+        }
+        let voted_for = storage
+            .get_u64(VOTE_KEY)
+            .and_then(|v| u32::try_from(v).ok())
+            .map(NodeId);
+        RaftNode {
+            config: *config,
+            id,
+            n,
+            term: storage.get_u64(TERM_KEY).unwrap_or(0),
+            voted_for,
+            log: Log::from_entries(entries),
+            commit: 0,
+            applied: 0,
+            state: StateMachine::default(),
+            role: Role::Follower { leader: None },
+            // A restarted node may have acknowledged a leader's lease just before it went
+            // down: it waits out one election timeout before it votes.
+            heard_leader: true,
+            stats: Stats::default(),
+        }
+    }
+
+    fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
+        self.arm_election(ctx);
+    }
+
+    fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+        match msg {
+            Msg::PreVote {
+                term,
+                last_index,
+                last_term,
+            } => {
+                let granted = term > self.term
+                    && !self.leader_alive()
+                    && self.log.candidate_up_to_date(last_term, last_index);
+                ctx.send(from, Msg::PreVoteReply { term, granted });
+            }
+            Msg::PreVoteReply { term, granted } => {
+                if let Role::PreCandidate { granted: votes } = &mut self.role
+                    && granted
+                    && term == self.term + 1
+                {
+                    votes.insert(from);
+                    self.maybe_win(ctx);
+                }
+            }
+            Msg::Vote {
+                term,
+                last_index,
+                last_term,
+            } => {
+                // A node that knows a live leader ignores the request, term and all: a
+                // candidate that a majority follows would have won its pre-vote.
+                let alive = self.leader_alive();
+                if term > self.term && !alive {
+                    self.become_follower(ctx, term, None);
+                }
+                let granted = term == self.term
+                    && !alive
+                    && self.log.candidate_up_to_date(last_term, last_index)
+                    && self.voted_for.is_none_or(|v| v == from);
+                if granted {
+                    self.voted_for = Some(from);
+                    self.persist_term_and_vote(ctx);
+                    self.arm_election(ctx);
+                }
+                ctx.send(
+                    from,
+                    Msg::VoteReply {
+                        term: self.term,
+                        granted,
+                    },
+                );
+            }
+            Msg::VoteReply { term, granted } => {
+                if term > self.term {
+                    self.become_follower(ctx, term, None);
+                } else if let Role::Candidate { granted: votes } = &mut self.role
+                    && granted
+                    && term == self.term
+                {
+                    votes.insert(from);
+                    self.maybe_win(ctx);
+                }
+            }
+            Msg::Append {
+                term,
+                prev_index,
+                prev_term,
+                entries,
+                commit,
+                round,
+            } => self.on_append(
+                ctx, from, term, prev_index, prev_term, entries, commit, round,
+            ),
+            Msg::AppendReply {
+                term,
+                success,
+                index,
+                round,
+            } => self.on_append_reply(ctx, from, term, success, index, round),
+        }
+    }
+
+    fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, timer: TimerId) {
+        match (timer, &mut self.role) {
+            (HEARTBEAT, Role::Leader(_)) => {
+                self.broadcast(ctx);
+                ctx.set_timer(HEARTBEAT, self.config.heartbeat);
+            }
+            (ELECTION, Role::Leader(l)) => {
+                // Check quorum: step down if a majority has gone quiet.
+                let heard = std::mem::take(&mut l.heard).len() + 1;
+                if heard < self.majority() {
+                    let term = self.term;
+                    self.become_follower(ctx, term, None);
+                } else {
+                    ctx.set_timer(ELECTION, self.config.election_timeout);
+                }
+            }
+            (ELECTION, _) => {
+                // A whole timeout without a leader (every append re-arms the timer).
+                self.heard_leader = false;
+                self.arm_election(ctx);
+                self.start_pre_vote(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
+        let is_read = matches!(request.op, Op::Read { .. });
+        if is_read && self.config.reads == ReadPath::Local {
+            let (response, _) = self.state.data.decide(request.op);
+            ctx.reply(request.id, response);
+            return;
+        }
+        if !matches!(
+            request.op,
+            Op::Read { .. } | Op::Write { .. } | Op::Cas { .. }
+        ) {
+            // Registers only (see `kv::decide`).
+            ctx.reply(request.id, Response::Unavailable);
+            return;
+        }
+        if !matches!(self.role, Role::Leader(_)) {
+            let leader = match self.role {
+                Role::Follower { leader } => leader,
+                _ => None,
+            };
+            ctx.reply(request.id, Response::Redirect { leader });
+            return;
+        }
+        if is_read {
+            self.on_read(ctx, request);
+            return;
+        }
+        let index = self.append_local(
+            ctx,
+            Entry {
+                term: self.term,
+                command: Command::Client {
+                    request: request.id,
+                    op: request.op,
+                },
+            },
+        );
+        if let Role::Leader(l) = &mut self.role {
+            l.waiting.insert(index, request.id);
+            l.matched[self.id.index()] = index;
+        }
+        self.broadcast(ctx);
+        self.advance_commit(ctx);
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        match &self.role {
+            Role::Leader(_) => Some(self.id),
+            Role::Follower { leader } => *leader,
+            _ => None,
+        }
+    }
+
+    fn replica_digest(&self) -> Option<u64> {
+        Some(self.state.data.digest())
+    }
+
+    fn metrics(&self) -> Vec<(&'static str, u64)> {
+        let s = &self.stats;
+        vec![
+            ("elections started", s.elections),
+            ("leaderships won", s.won),
+            ("entries truncated", s.truncated),
+            ("lease reads", s.lease_reads),
+            ("read-index reads", s.read_index_reads),
+            ("step-downs", s.step_downs),
+        ]
+    }
+}
