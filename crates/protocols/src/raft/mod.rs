@@ -401,31 +401,37 @@ impl RaftNode {
 
     /// Send every follower what it lacks (or a heartbeat), as a new round.
     fn broadcast(&mut self, ctx: &mut Context<'_, Msg>) {
-        let (term, commit) = (self.term, self.commit);
-        let peers: Vec<NodeId> = self.peers().collect();
         let Role::Leader(l) = &mut self.role else {
             return;
         };
         l.round += 1;
         l.round_sent.insert(l.round, ctx.now());
-        for peer in peers {
-            let next = l.next[peer.index()].max(1);
-            let prev_index = next - 1;
-            let entries = self.log.slice(next, MAX_BATCH);
-            // Pipelined: assume they arrive; a refusal sets `next` back.
-            l.next[peer.index()] = next + entries.len() as u64;
-            ctx.send(
-                peer,
-                Msg::Append {
-                    term,
-                    prev_index,
-                    prev_term: self.log.term_at(prev_index).unwrap_or(0),
-                    entries,
-                    commit,
-                    round: l.round,
-                },
-            );
+        for peer in self.peers() {
+            self.send_entries(ctx, peer);
         }
+    }
+
+    /// Send `peer` the entries from its `next` index on, in the current round.
+    fn send_entries(&mut self, ctx: &mut Context<'_, Msg>, peer: NodeId) {
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
+        let next = l.next[peer.index()].max(1);
+        let prev_index = next - 1;
+        let entries = self.log.slice(next, MAX_BATCH);
+        // Pipelined: assume they arrive; a refusal sets `next` back.
+        l.next[peer.index()] = next + entries.len() as u64;
+        ctx.send(
+            peer,
+            Msg::Append {
+                term: self.term,
+                prev_index,
+                prev_term: self.log.term_at(prev_index).unwrap_or(0),
+                entries,
+                commit: self.commit,
+                round: l.round,
+            },
+        );
     }
 
     /// The highest index a majority matches, if it is of this term (§5.4.2).
@@ -632,21 +638,7 @@ impl RaftNode {
             behind = true;
         }
         if behind {
-            let next = l.next[p];
-            let prev_index = next - 1;
-            let entries = self.log.slice(next, MAX_BATCH);
-            l.next[p] = next + entries.len() as u64;
-            ctx.send(
-                from,
-                Msg::Append {
-                    term: self.term,
-                    prev_index,
-                    prev_term: self.log.term_at(prev_index).unwrap_or(0),
-                    entries,
-                    commit: self.commit,
-                    round: l.round,
-                },
-            );
+            self.send_entries(ctx, from);
         }
         self.extend_lease();
         self.advance_commit(ctx);
