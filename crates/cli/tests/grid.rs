@@ -103,6 +103,20 @@ fn the_grid_matches_the_textbook() {
     };
     assert!(fresh(one)[0] < 1.0);
     assert!(fresh(strict).iter().all(|p| *p == 1.0));
+    // CP: Raft stays linearizable under every nemesis and pays in availability under a
+    // partition; a lease answers reads without a round trip.
+    for config in ["raft", "raft(reads=lease)"] {
+        for nemesis in ["none", "halves", "crash-restart"] {
+            let c = cell(&cells, config, nemesis);
+            assert_eq!(f(c, "non_linearizable"), 0.0, "{config} under {nemesis}");
+            assert_eq!(f(c, "lost_writes"), 0.0, "{config} under {nemesis}");
+        }
+        assert!(f(cell(&cells, config, "halves"), "availability") < f(ml, "availability"));
+    }
+    assert!(
+        f(cell(&cells, "raft(reads=lease)", "none"), "latency_p50_ms")
+            < f(cell(&cells, "raft", "none"), "latency_p50_ms")
+    );
     // Every cell converged after the final heal.
     for c in &cells {
         assert_eq!(f(c, "not_converged"), 0.0, "{c}");

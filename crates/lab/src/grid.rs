@@ -46,7 +46,7 @@ impl Config {
 }
 
 /// The configurations `dsys grid` compares by default.
-pub const DEFAULT_CONFIGS: [&str; 10] = [
+pub const DEFAULT_CONFIGS: [&str; 12] = [
     "single",
     "primary-async",
     "leader-follower:replication=async",
@@ -57,6 +57,8 @@ pub const DEFAULT_CONFIGS: [&str; 10] = [
     "leaderless:n=3,w=2,r=2",
     "leaderless:n=3,w=1,r=1",
     "leaderless:n=3,w=2,r=2,sloppy=on",
+    "raft",
+    "raft:reads=lease",
 ];
 
 /// The nemeses `dsys grid` uses by default.
