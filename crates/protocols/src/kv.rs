@@ -8,9 +8,7 @@ const KV_PREFIX: &[u8] = b"kv/";
 
 /// The storage key of a data key.
 pub fn storage_key(key: Key) -> Vec<u8> {
-    let mut k = KV_PREFIX.to_vec();
-    k.extend_from_slice(&key.to_be_bytes());
-    k
+    crate::cluster::indexed_key(KV_PREFIX, key)
 }
 
 /// What `op` answers when its key currently holds `current`, and the write it makes.

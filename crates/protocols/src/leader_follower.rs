@@ -14,6 +14,7 @@
 //! majority can reach. The log is reconciled like Raft's: a follower truncates entries that
 //! conflict with the leader's, which is where acknowledged but unreplicated writes vanish.
 
+use crate::cluster;
 use crate::kv::KvData;
 use dsys_node::{
     Context, Durability, Duration, Key, Node, NodeId, Op, Request, RequestId, Response, Storage,
@@ -163,9 +164,7 @@ const WON: usize = 1;
 const TRUNCATED: usize = 2;
 
 fn log_key(index: u64) -> Vec<u8> {
-    let mut k = LOG_PREFIX.to_vec();
-    k.extend_from_slice(&index.to_be_bytes());
-    k
+    cluster::indexed_key(LOG_PREFIX, index)
 }
 
 fn encode(e: &Entry) -> Vec<u8> {
@@ -190,7 +189,7 @@ fn decode(bytes: &[u8]) -> Option<Entry> {
 
 impl LeaderFollowerNode {
     fn majority(&self) -> usize {
-        self.n / 2 + 1
+        cluster::majority(self.n)
     }
 
     fn last(&self) -> (u64, u64) {
@@ -201,28 +200,15 @@ impl LeaderFollowerNode {
     }
 
     fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
-        let (id, n) = (self.id, self.n as u32);
-        (0..n).map(NodeId).filter(move |&p| p != id)
+        cluster::peers(self.id, self.n)
     }
 
     fn arm_election(&self, ctx: &mut Context<'_, Msg>) {
-        let base = self.config.election_timeout;
-        let jitter = ctx.rng().below(dsys_node::duration_nanos(base).max(1));
-        ctx.set_timer(ELECTION, base + Duration::from_nanos(jitter));
+        cluster::arm_election(ctx, ELECTION, self.config.election_timeout);
     }
 
     fn persist_epoch(&self, ctx: &mut Context<'_, Msg>) {
-        ctx.persist(
-            EPOCH_KEY.to_vec(),
-            self.epoch.to_be_bytes().to_vec(),
-            Durability::Synced,
-        );
-        let vote = self.voted_for.map_or(u64::MAX, |v| u64::from(v.0));
-        ctx.persist(
-            VOTE_KEY.to_vec(),
-            vote.to_be_bytes().to_vec(),
-            Durability::Synced,
-        );
+        cluster::persist_term_and_vote(ctx, (EPOCH_KEY, self.epoch), (VOTE_KEY, self.voted_for));
     }
 
     /// Move to a newer epoch as a follower.
@@ -516,21 +502,12 @@ impl Node for LeaderFollowerNode {
     type Config = LeaderFollowerConfig;
 
     fn boot(config: &LeaderFollowerConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
-        let mut log = Vec::new();
-        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(LOG_PREFIX)) {
-            match (decode_u64(&k[LOG_PREFIX.len()..]), decode(v)) {
-                (Some(i), Some(e)) if i == expected => log.push(e),
-                _ => break,
-            }
-        }
+        let log = cluster::load_sequence(storage, LOG_PREFIX, |_, v| decode(v));
         let mut data = KvData::default();
         for e in &log {
             data.set(e.key, e.value);
         }
-        let voted_for = storage
-            .get_u64(VOTE_KEY)
-            .filter(|&v| v != u64::MAX)
-            .map(|v| NodeId(v as u32));
+        let voted_for = cluster::load_vote(storage, VOTE_KEY);
         LeaderFollowerNode {
             config: *config,
             id,

@@ -15,6 +15,7 @@
 //!   quorums, hinted handoff, read repair and Merkle anti-entropy ([`merkle`]).
 
 pub mod clock;
+mod cluster;
 pub mod crdt;
 pub mod kv;
 pub mod leader_follower;

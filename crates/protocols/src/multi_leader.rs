@@ -32,9 +32,7 @@ const INCARNATION_KEY: &[u8] = b"incarnation";
 const OWN_PREFIX: &[u8] = b"own/";
 
 fn own_key(seq: u64) -> Vec<u8> {
-    let mut k = OWN_PREFIX.to_vec();
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
+    crate::cluster::indexed_key(OWN_PREFIX, seq)
 }
 
 /// Stored form of one of this node's own updates.
@@ -297,8 +295,7 @@ pub struct MultiLeaderNode {
 
 impl MultiLeaderNode {
     fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
-        let (id, n) = (self.id, self.n as u32);
-        (0..n).map(NodeId).filter(move |&p| p != id)
+        crate::cluster::peers(self.id, self.n)
     }
 
     /// Fold one update into its key's state.
@@ -551,13 +548,9 @@ impl Node for MultiLeaderNode {
     /// everything else is refilled by the peers, who resend their own writes from the
     /// start when they see the new incarnation.
     fn boot(config: &MultiLeaderConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
-        let mut own = Vec::new();
-        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(OWN_PREFIX)) {
-            match (dsys_node::decode_u64(&k[OWN_PREFIX.len()..]), decode(id, v)) {
-                (Some(seq), Some(u)) if seq == expected && u.seq == expected => own.push(u),
-                _ => break,
-            }
-        }
+        let own = crate::cluster::load_sequence(storage, OWN_PREFIX, |seq, v| {
+            decode(id, v).filter(|u| u.seq == seq)
+        });
         let mut node = MultiLeaderNode {
             config: *config,
             id,

@@ -73,9 +73,7 @@ pub struct PrimaryAsyncNode {
 }
 
 fn log_key(index: u64) -> Vec<u8> {
-    let mut k = LOG_PREFIX.to_vec();
-    k.extend_from_slice(&index.to_be_bytes());
-    k
+    crate::cluster::indexed_key(LOG_PREFIX, index)
 }
 
 fn encode_entry(key: Key, value: Value) -> Vec<u8> {
@@ -204,15 +202,9 @@ impl Node for PrimaryAsyncNode {
         };
         if node.is_primary() {
             // The log is the source of truth; stop at the first gap or malformed entry.
-            for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(LOG_PREFIX)) {
-                let index = decode_u64(&k[LOG_PREFIX.len()..]);
-                match (index, decode_entry(v)) {
-                    (Some(i), Some((key, value))) if i == expected => {
-                        node.log.push((key, value));
-                        node.data.set(key, value);
-                    }
-                    _ => break,
-                }
+            node.log = crate::cluster::load_sequence(storage, LOG_PREFIX, |_, v| decode_entry(v));
+            for &(key, value) in &node.log {
+                node.data.set(key, value);
             }
             node.applied = node.log.len() as u64;
         } else {

@@ -234,9 +234,7 @@ struct Stats {
 }
 
 fn data_key(key: Key) -> Vec<u8> {
-    let mut k = DATA_PREFIX.to_vec();
-    k.extend_from_slice(&key.to_be_bytes());
-    k
+    crate::cluster::indexed_key(DATA_PREFIX, key)
 }
 
 fn hint_key(home: NodeId, key: Key) -> Vec<u8> {

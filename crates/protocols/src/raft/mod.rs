@@ -29,10 +29,11 @@ mod log;
 
 pub use log::{Command, Entry, Log, decode, encode};
 
+use crate::cluster;
 use crate::kv::KvData;
 use dsys_node::{
     Context, Durability, Duration, Instant, Node, NodeId, Op, Request, RequestId, Response,
-    Storage, TimerId, decode_u64,
+    Storage, TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -248,25 +249,20 @@ struct Stats {
 }
 
 fn log_key(index: u64) -> Vec<u8> {
-    let mut k = LOG_PREFIX.to_vec();
-    k.extend_from_slice(&index.to_be_bytes());
-    k
+    cluster::indexed_key(LOG_PREFIX, index)
 }
 
 impl RaftNode {
     fn majority(&self) -> usize {
-        self.n / 2 + 1
+        cluster::majority(self.n)
     }
 
     fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
-        let (id, n) = (self.id, self.n as u32);
-        (0..n).map(NodeId).filter(move |&p| p != id)
+        cluster::peers(self.id, self.n)
     }
 
     fn arm_election(&self, ctx: &mut Context<'_, Msg>) {
-        let base = self.config.election_timeout;
-        let jitter = ctx.rng().below(dsys_node::duration_nanos(base).max(1));
-        ctx.set_timer(ELECTION, base + Duration::from_nanos(jitter));
+        cluster::arm_election(ctx, ELECTION, self.config.election_timeout);
     }
 
     fn lease(&self) -> Duration {
@@ -275,17 +271,7 @@ impl RaftNode {
     }
 
     fn persist_term_and_vote(&self, ctx: &mut Context<'_, Msg>) {
-        ctx.persist(
-            TERM_KEY.to_vec(),
-            self.term.to_be_bytes().to_vec(),
-            Durability::Synced,
-        );
-        let vote = self.voted_for.map_or(u64::MAX, |v| u64::from(v.0));
-        ctx.persist(
-            VOTE_KEY.to_vec(),
-            vote.to_be_bytes().to_vec(),
-            Durability::Synced,
-        );
+        cluster::persist_term_and_vote(ctx, (TERM_KEY, self.term), (VOTE_KEY, self.voted_for));
     }
 
     /// Step down to follower of `leader` in `term` (raising the term if newer). A leader
@@ -657,17 +643,8 @@ impl Node for RaftNode {
     type Config = RaftConfig;
 
     fn boot(config: &RaftConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
-        let mut entries = Vec::new();
-        for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(LOG_PREFIX)) {
-            match (decode_u64(&k[LOG_PREFIX.len()..]), decode(v)) {
-                (Some(index), Some(e)) if index == expected => entries.push(e),
-                _ => break,
-            }
-        }
-        let voted_for = storage
-            .get_u64(VOTE_KEY)
-            .and_then(|v| u32::try_from(v).ok())
-            .map(NodeId);
+        let entries = cluster::load_sequence(storage, LOG_PREFIX, |_, v| decode(v));
+        let voted_for = cluster::load_vote(storage, VOTE_KEY);
         RaftNode {
             config: *config,
             id,
