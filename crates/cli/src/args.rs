@@ -178,9 +178,11 @@ DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA o
 
 Checks (--checks, --expect): linearizable, sequential, causal, read-your-writes, monotonic-reads,
 monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged; for the counter
-and set workloads: linearizable, sequential, no-lost-updates, converged.
+and set workloads: linearizable, sequential, no-lost-updates, converged. Protocols that state
+cluster-wide invariants (raft) are also checked after every node step; a broken one stops
+the run and reports `invariants: FAIL`.
 
-Exit codes: 0 ok, 1 the run failed or an --expect'ed check failed, 2 bad input,
+Exit codes: 0 ok, 1 the run failed (a protocol invariant broke) or an --expect'ed check failed, 2 bad input,
 3 an --expect'ed check is unknown.";
 
 /// The `simulate` help epilogue; the protocol list comes from the catalog itself.

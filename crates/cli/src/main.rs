@@ -79,7 +79,23 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         a.output.format,
         a.output.history.as_deref(),
     )?;
+    invariants_held(&checks)?;
     expectations(&checks, &a.expect)
+}
+
+/// A protocol invariant broken inside the simulation is a failed run (exit 1), whatever
+/// was `--expect`ed: the protocol itself is wrong.
+fn invariants_held(report: &CheckReport) -> Result<(), Failure> {
+    match report.checks.get(dsys_lab::checking::INVARIANTS_CHECK) {
+        Some(check) if check.result == Verdict::Fail => Err(Failure {
+            code: 1,
+            error: anyhow::anyhow!(
+                "a protocol invariant broke: {}",
+                check.detail().unwrap_or_default()
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn replay(a: ReplayArgs) -> Result<(), Failure> {
@@ -95,10 +111,11 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     )?;
     finish(
         &result,
-        checks,
+        checks.clone(),
         a.output.format,
         a.output.history.as_deref(),
-    )
+    )?;
+    invariants_held(&checks)
 }
 
 /// `--expect`: a failed expected check exits 1, an unknown one 3.

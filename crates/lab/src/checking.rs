@@ -5,6 +5,7 @@ use crate::scenario::{RunResult, Scenario};
 use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Value};
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
 use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
+use dsys_sim::InvariantsOutcome;
 use dsys_sim::history::{EventType, EventValue, Process};
 use dsys_sim::workload::WorkloadKind;
 use std::collections::BTreeMap;
@@ -166,5 +167,28 @@ pub fn check_history_of_run(
             },
         );
     }
+    if let Some(invariants) = &result.outcome.invariants {
+        report
+            .checks
+            .insert(INVARIANTS_CHECK, invariants_result(invariants));
+    }
     Ok(report)
+}
+
+/// The name under which a protocol's in-simulation invariant monitor reports.
+pub const INVARIANTS_CHECK: &str = "invariants";
+
+/// The monitor's verdict as a check result: the run stopped at the first broken invariant.
+fn invariants_result(invariants: &InvariantsOutcome) -> CheckResult {
+    CheckResult {
+        result: if invariants.violation.is_some() {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        },
+        counts: BTreeMap::from([("steps checked", invariants.steps_checked)]),
+        reason: invariants.violation.clone(),
+        failed_keys: Vec::new(),
+        witness: None,
+    }
 }

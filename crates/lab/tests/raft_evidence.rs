@@ -5,7 +5,9 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_check::{CheckName, Verdict};
-use dsys_lab::checking::check_run;
+use dsys_lab::checking::{INVARIANTS_CHECK, check_run};
+use dsys_lab::dsys_sim::history::EventType;
+use dsys_lab::dsys_sim::network::NetworkFault;
 use dsys_lab::dsys_sim::{FaultAction, SimConfig, TimedFault};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
@@ -36,15 +38,35 @@ fn scripted_run(
     scenario.run(&mut |_| {}).unwrap()
 }
 
-/// Every seed linearizable and converged; returns the operations checked.
+/// Every seed linearizable, converged and free of broken invariants; returns the
+/// operations checked.
 fn linearizable_over_all_seeds(nemesis: &str) -> u64 {
     linearizable_with("read-index", nemesis)
+}
+
+/// What the runs of one nemesis measured, summed or collected over seeds.
+#[derive(Default)]
+struct Measured {
+    ops: u64,
+    steps_checked: u64,
+    commit_p50_us: Vec<u64>,
+    commit_p99_us: Vec<u64>,
+    messages: u64,
+    commands: u64,
+    elections: u64,
+    leaderless_ms: Vec<u64>,
+}
+
+/// The median of per-run values.
+fn median(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
 /// [`linearizable_over_all_seeds`] for the read path `reads`.
 fn linearizable_with(reads: &str, nemesis: &str) -> u64 {
     let reads_setting = format!("reads={reads}");
-    let mut ops = 0;
+    let mut m = Measured::default();
     for seed in 0..SEEDS {
         let run = raft_run(&[reads_setting.as_str()], nemesis, seed);
         let report = check_run(
@@ -65,13 +87,39 @@ fn linearizable_with(reads: &str, nemesis: &str) -> u64 {
             Verdict::Pass,
             "{nemesis} seed {seed}"
         );
-        ops += lin.counts["ops checked"];
+        let invariants = &report.checks[INVARIANTS_CHECK];
+        assert_eq!(
+            invariants.result,
+            Verdict::Pass,
+            "{nemesis} seed {seed}: {:?}",
+            invariants.reason
+        );
+        m.ops += lin.counts["ops checked"];
+        m.steps_checked += invariants.counts["steps checked"];
+        let metrics = &run.outcome.protocol_metrics;
+        m.commit_p50_us.extend(metrics.get("µs to commit, p50"));
+        m.commit_p99_us.extend(metrics.get("µs to commit, p99"));
+        m.messages += run.outcome.stats.messages_sent;
+        m.commands += metrics["commands committed"];
+        m.elections += metrics["elections started"];
+        m.leaderless_ms.push(metrics["ms without a leader"]);
     }
     println!(
-        "raft read-index under {nemesis}: {SEEDS} seeds, {ops} operations checked, no violation"
+        "raft {reads} under {nemesis}: {SEEDS} seeds, {} operations checked, no violation; \
+         invariants held over {} node steps",
+        m.ops, m.steps_checked
     );
-    assert!(ops > SEEDS * 300, "{ops}");
-    ops
+    println!(
+        "  median per run: commit latency p50 {} µs, p99 {} µs, {} ms without a leader; \
+         {:.1} messages per committed command, {:.2} elections per run",
+        median(&mut m.commit_p50_us),
+        median(&mut m.commit_p99_us),
+        median(&mut m.leaderless_ms),
+        m.messages as f64 / m.commands.max(1) as f64,
+        m.elections as f64 / SEEDS as f64,
+    );
+    assert!(m.ops > SEEDS * 300, "{}", m.ops);
+    m.ops
 }
 
 #[test]
@@ -192,4 +240,112 @@ fn a_clock_jump_beyond_the_lease_margin_breaks_lease_reads_but_not_read_index() 
         "raft lease, clocks 1 s back and the leader cut off: not linearizable on {broken} of {SEEDS} seeds (read-index: 0); first, seed {seed}: {explanation}"
     );
     assert!(explanation.contains("stale read"), "{explanation}");
+}
+
+/// When the liveness runs cut their faults short: well inside the workload (which runs
+/// about ten virtual seconds), after several faults of every kind have begun.
+const CUT_MS: u64 = 4_000;
+
+/// Everything put right at once: partitions, network faults, paused and crashed nodes,
+/// clocks.
+fn heal_everything(at: Instant, nodes: u32) -> Vec<TimedFault> {
+    let mut actions = vec![
+        FaultAction::HealPartition,
+        FaultAction::NetworkFault(NetworkFault::default()),
+    ];
+    for node in (0..nodes).map(NodeId) {
+        actions.push(FaultAction::Resume { node });
+        actions.push(FaultAction::Restart { node });
+        actions.push(FaultAction::ClockReset { node });
+    }
+    actions
+        .into_iter()
+        .map(|action| TimedFault { at, action })
+        .collect()
+}
+
+/// The seed's own faults up to [`CUT_MS`], then everything healed while the clients go
+/// on. Returns the virtual time from the heal to the first write acknowledged after it,
+/// having checked the run (linearizable, invariants held).
+fn recovery_after_cut(nemesis: &str, seed: u64) -> Duration {
+    let cut = Instant::from_millis(CUT_MS);
+    let drawn = raft_run(&[], nemesis, seed).outcome.realised_schedule;
+    let mut schedule: Vec<TimedFault> = drawn.into_iter().filter(|f| f.at < cut).collect();
+    schedule.extend(heal_everything(cut, 5));
+    let run = scripted_run(&[], "none", seed, Some(schedule));
+    let report = check_run(&run, &[CheckName::Linearizable], None).unwrap();
+    for check in ["linearizable", INVARIANTS_CHECK] {
+        assert_eq!(
+            report.checks[check].result,
+            Verdict::Pass,
+            "{nemesis} seed {seed}: {check}"
+        );
+    }
+    let first_write = run
+        .outcome
+        .history
+        .events()
+        .iter()
+        .find(|e| {
+            e.kind == EventType::Ok
+                && matches!(e.f.as_ref(), "write" | "cas")
+                && e.time >= cut.as_nanos()
+        })
+        .unwrap_or_else(|| panic!("{nemesis} seed {seed}: no write acknowledged after the heal"));
+    Duration::from_nanos(first_write.time - cut.as_nanos())
+}
+
+/// Over every seed, writes are acknowledged again within `bound` of the heal; prints the
+/// distribution of recovery times.
+fn recovers_after_faults_stop(nemesis: &str) {
+    // A leader needs at most two election timeouts once every node hears the others (one
+    // for stickiness to lapse, one for the pre-vote and vote; timeouts are drawn from
+    // 300-600 ms), and a client stuck on a request to a dead leader waits out its 500 ms
+    // timeout before it asks again.
+    let bound = Duration::from_millis(2 * 600 + 500 + 300);
+    let mut times: Vec<Duration> = (0..SEEDS)
+        .map(|seed| recovery_after_cut(nemesis, seed))
+        .collect();
+    times.sort_unstable();
+    let at = |q: f64| times[((q * times.len() as f64) as usize).min(times.len() - 1)];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "raft under {nemesis}, faults stopped at {CUT_MS} ms: writes acknowledged again after \
+         p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({SEEDS} seeds; bound {:.0} ms)",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(0.99)),
+        ms(times[times.len() - 1]),
+        ms(bound)
+    );
+    let worst = times[times.len() - 1];
+    assert!(
+        worst <= bound,
+        "{nemesis}: recovery took {worst:?}, bound {bound:?}"
+    );
+}
+
+#[test]
+fn recovers_after_halves() {
+    recovers_after_faults_stop("halves");
+}
+
+#[test]
+fn recovers_after_isolate_leader() {
+    recovers_after_faults_stop("isolate-leader");
+}
+
+#[test]
+fn recovers_after_crash_restart() {
+    recovers_after_faults_stop("crash-restart");
+}
+
+#[test]
+fn recovers_after_pause() {
+    recovers_after_faults_stop("pause");
+}
+
+#[test]
+fn recovers_after_swarm() {
+    recovers_after_faults_stop("swarm");
 }

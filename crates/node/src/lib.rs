@@ -18,12 +18,14 @@
 
 mod client;
 mod context;
+mod monitor;
 mod rng;
 mod storage;
 mod time;
 
 pub use client::{Key, Op, OpKind, Request, RequestId, Response, Value};
 pub use context::{Context, Durability, Effect, TimerId};
+pub use monitor::Monitor;
 pub use rng::{DetRng, StreamId};
 pub use storage::{Storage, decode_u64};
 pub use time::{Duration, Instant, duration_nanos};
@@ -107,6 +109,13 @@ pub trait Node: Sized {
     /// (a missing key counts as a digest of its own) and no hand-off is pending. Such
     /// protocols return `None` from [`Node::replica_digest`].
     fn key_digests(&self) -> Option<KeyDigests> {
+        None
+    }
+
+    /// A monitor of the protocol's cluster-wide safety invariants (and of measurements
+    /// only a global view can take, such as time without a leader), for a driver that
+    /// sees every node. `None` if the protocol states none.
+    fn monitor(_config: &Self::Config, _cluster_size: usize) -> Option<Box<dyn Monitor<Self>>> {
         None
     }
 

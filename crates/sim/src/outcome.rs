@@ -76,6 +76,18 @@ pub struct RunOutcome {
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
     /// The protocol's own counters ([`dsys_node::Node::metrics`]), summed over the nodes
-    /// alive at the end, plus those of nodes that crashed before it.
+    /// alive at the end, plus those of nodes that crashed before it, and the measurements
+    /// of its monitor ([`dsys_node::Monitor::metrics`]).
     pub protocol_metrics: std::collections::BTreeMap<&'static str, u64>,
+    /// What the protocol's cluster-wide invariant monitor found, if it has one.
+    pub invariants: Option<InvariantsOutcome>,
+}
+
+/// The verdict of a protocol's invariant monitor ([`dsys_node::Node::monitor`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct InvariantsOutcome {
+    /// Node steps after which the invariants were checked.
+    pub steps_checked: u64,
+    /// The first invariant that broke (the run stopped there), if any.
+    pub violation: Option<String>,
 }

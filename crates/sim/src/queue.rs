@@ -2,38 +2,43 @@
 //!
 //! The sequence number breaks ties in insertion order, so two events due at the same
 //! instant always run in the same order.
+//!
+//! The heap holds only small keys; the events themselves wait in a slab and never move
+//! until popped. Events carry messages of every size (a Raft append carries its
+//! entries), and a heap of whole events spent most of its time moving them.
 
 use dsys_node::Instant;
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-struct Entry<E> {
+/// Where an event sits in the heap order, and in which slab slot it waits.
+#[derive(PartialEq, Eq)]
+struct Key {
     at: Instant,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Key {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Key {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
+        // Reversed: BinaryHeap is a max-heap and we want the earliest first. `seq` is
+        // unique, so `slot` never decides.
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
 /// Pending events of the simulated world.
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Key>,
+    /// Events by slot; `None` for a free slot.
+    slab: Vec<Option<E>>,
+    /// Free slots, reused last-in first-out.
+    free: Vec<u32>,
     next_seq: u64,
 }
 
@@ -49,6 +54,8 @@ impl<E> Default for EventQueue<E> {
     fn default() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
         }
     }
@@ -59,12 +66,26 @@ impl<E> EventQueue<E> {
     pub fn push(&mut self, at: Instant, event: E) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { at, seq, event });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                self.slab.push(Some(event));
+                // More than 4 billion pending events would exhaust memory long before.
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.heap.push(Key { at, seq, slot });
     }
 
     /// Remove and return the earliest event.
     pub fn pop(&mut self) -> Option<(Instant, E)> {
-        self.heap.pop().map(|e| (e.at, e.event))
+        let key = self.heap.pop()?;
+        let event = self.slab.get_mut(key.slot as usize)?.take()?;
+        self.free.push(key.slot);
+        Some((key.at, event))
     }
 
     /// Number of pending events.

@@ -1,6 +1,8 @@
 //! Raft's log: entries, their stored form, and the in-memory copy a node keeps.
 
+use crate::kv::Fnv;
 use dsys_node::{Op, RequestId, decode_u64};
+use std::hash::{Hash, Hasher};
 
 /// What one log entry carries.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -94,15 +96,41 @@ pub fn decode(bytes: &[u8]) -> Option<Entry> {
 }
 
 /// A node's log, 1-based as in the Raft paper (index 0 is the empty prefix, term 0).
+///
+/// Beside each entry the log keeps a *prefix hash*: a hash chained over every entry up to
+/// and including it. Two logs with the same prefix hash at an index hold the same
+/// entries up to it (barring collisions), which is what lets the simulation check Log
+/// Matching and "committed entries never change" in constant time per step.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Log {
     entries: Vec<Entry>,
+    /// `prefix[i]` is the prefix hash of the entry at index `i + 1`.
+    prefix: Vec<u64>,
+}
+
+fn chain(previous: u64, entry: &Entry) -> u64 {
+    let mut h = Fnv::default();
+    h.write_u64(previous);
+    entry.hash(&mut h);
+    h.finish()
 }
 
 impl Log {
     /// A log holding `entries` (index 1 first).
     pub fn from_entries(entries: Vec<Entry>) -> Self {
-        Log { entries }
+        let mut log = Log::default();
+        for entry in entries {
+            log.push(entry);
+        }
+        log
+    }
+
+    /// The prefix hash at `index` (0 for the empty prefix), `None` past the end.
+    pub fn prefix_hash(&self, index: u64) -> Option<u64> {
+        match index {
+            0 => Some(0),
+            i => self.prefix.get(i as usize - 1).copied(),
+        }
     }
 
     /// The last index (0 when empty).
@@ -142,6 +170,8 @@ impl Log {
 
     /// Append one entry; returns its index.
     pub fn push(&mut self, entry: Entry) -> u64 {
+        let previous = self.prefix.last().copied().unwrap_or(0);
+        self.prefix.push(chain(previous, &entry));
         self.entries.push(entry);
         self.last_index()
     }
@@ -151,6 +181,7 @@ impl Log {
         let keep = index.saturating_sub(1) as usize;
         let dropped = self.entries.len().saturating_sub(keep);
         self.entries.truncate(keep);
+        self.prefix.truncate(keep);
         dropped as u64
     }
 
@@ -243,5 +274,26 @@ mod tests {
         assert_eq!((l.last_index(), l.last_term()), (3, 2));
         assert_eq!(log.slice(5, 10).len(), 2);
         assert_eq!(log.slice(8, 10).len(), 0);
+    }
+
+    #[test]
+    fn prefix_hashes_agree_exactly_on_equal_prefixes() {
+        let e = |term| Entry {
+            term,
+            command: Command::Noop,
+        };
+        let a = Log::from_entries(vec![e(1), e(1), e(2), e(3)]);
+        let mut b = Log::from_entries(vec![e(1), e(1), e(2), e(2)]);
+        assert_eq!(a.prefix_hash(0), Some(0));
+        assert_eq!(a.prefix_hash(3), b.prefix_hash(3));
+        assert_ne!(a.prefix_hash(4), b.prefix_hash(4));
+        assert_eq!(a.prefix_hash(5), None);
+        // Truncating and re-appending restores the chain.
+        b.truncate_from(4);
+        b.push(e(3));
+        assert_eq!(a.prefix_hash(4), b.prefix_hash(4));
+        // An earlier difference shows at every later index.
+        let c = Log::from_entries(vec![e(1), e(2), e(2), e(3)]);
+        assert_ne!(a.prefix_hash(4), c.prefix_hash(4));
     }
 }

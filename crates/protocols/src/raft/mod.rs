@@ -26,8 +26,10 @@
 //!   timeout steps down, so clients stop waiting on a leader cut off from the cluster.
 
 mod log;
+mod monitor;
 
 pub use log::{Command, Entry, Log, decode, encode};
+pub use monitor::RaftMonitor;
 
 use crate::cluster;
 use crate::kv::KvData;
@@ -827,6 +829,10 @@ impl Node for RaftNode {
 
     fn replica_digest(&self) -> Option<u64> {
         Some(self.state.data.digest())
+    }
+
+    fn monitor(_: &RaftConfig, n: usize) -> Option<Box<dyn dsys_node::Monitor<Self>>> {
+        Some(Box::new(RaftMonitor::new(n)))
     }
 
     fn metrics(&self) -> Vec<(&'static str, u64)> {

@@ -13,15 +13,15 @@ use crate::config::{ConfigError, SimConfig};
 use crate::history::History;
 use crate::nemesis::{FaultAction, Generator, NemesisSource, TimedFault};
 use crate::network::Network;
-use crate::outcome::{RunOutcome, RunStats};
+use crate::outcome::{InvariantsOutcome, RunOutcome, RunStats};
 use crate::queue::EventQueue;
 use crate::store::SimStore;
 use crate::trace::TraceHasher;
 use crate::workload::KvWorkload;
 use clients::Client;
 use dsys_node::{
-    DetRng, Duration, Effect, Instant, Node, NodeId, Request, RequestId, Response, StreamId,
-    TimerId,
+    DetRng, Duration, Effect, Instant, Monitor, Node, NodeId, Request, RequestId, Response,
+    StreamId, TimerId,
 };
 use std::collections::BTreeMap;
 
@@ -137,6 +137,10 @@ pub struct World<N: Node> {
     time_to_converge: Option<Duration>,
     /// Protocol counters of node incarnations that crashed, kept so nothing is lost.
     crashed_metrics: BTreeMap<&'static str, u64>,
+    /// The protocol's cluster-wide invariant monitor, if it has one.
+    monitor: Option<Box<dyn Monitor<N>>>,
+    /// The first invariant the monitor saw broken; the run stops there.
+    violation: Option<String>,
 }
 
 impl<N: Node> std::fmt::Debug for World<N> {
@@ -237,6 +241,7 @@ impl<N: Node> World<N> {
                 next_timer_token: 0,
             })
             .collect();
+        let monitor = N::monitor(&node_config, config.nodes);
         let clients = (0..config.workload.clients)
             .map(|i| Client::new(i, NodeId((i % config.nodes) as u32), seed))
             .collect();
@@ -264,6 +269,8 @@ impl<N: Node> World<N> {
             converged: false,
             time_to_converge: None,
             crashed_metrics: BTreeMap::new(),
+            monitor,
+            violation: None,
             config,
         }
     }
@@ -374,6 +381,18 @@ impl<N: Node> World<N> {
                 *protocol_metrics.entry(name).or_default() += value;
             }
         }
+        let invariants = self.monitor.as_ref().map(|monitor| {
+            protocol_metrics.extend(monitor.metrics(self.now));
+            InvariantsOutcome {
+                steps_checked: monitor.steps_checked(),
+                violation: self.violation.clone(),
+            }
+        });
+        let aborted = aborted.or_else(|| {
+            self.violation
+                .as_ref()
+                .map(|v| format!("stopped at a broken invariant: {v}"))
+        });
         let mut stats = self.stats;
         stats.lost_buffered_writes = self.nodes.iter().map(|n| n.store.lost_on_crash()).sum();
         RunOutcome {
@@ -388,6 +407,7 @@ impl<N: Node> World<N> {
             time_to_converge: self.time_to_converge,
             aborted,
             protocol_metrics,
+            invariants,
         }
     }
 }

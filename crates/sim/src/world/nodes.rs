@@ -1,6 +1,6 @@
 //! Driving nodes: inputs in, effects out; crash, restart, pause and resume.
 
-use super::{Event, NodeInput, World};
+use super::{Event, NodeInput, Phase, World};
 use crate::network::Route;
 use dsys_node::{Context, Duration, Effect, Node, NodeId};
 use std::hash::{Hash, Hasher};
@@ -75,6 +75,24 @@ impl<N: Node> World<N> {
         }
         self.apply_effects(node, &mut effects);
         self.effects = effects;
+        self.monitor_step(node);
+    }
+
+    /// Let the protocol's monitor look at `node` after its step; a broken invariant ends
+    /// the run.
+    fn monitor_step(&mut self, node: NodeId) {
+        let (Some(monitor), Some(state)) = (
+            self.monitor.as_mut(),
+            self.nodes[node.index()].state.as_ref(),
+        ) else {
+            return;
+        };
+        if let Err(broken) = monitor.after_step(self.now, node, state)
+            && self.violation.is_none()
+        {
+            self.violation = Some(format!("at {}, after a step of {node}: {broken}", self.now));
+            self.phase = Phase::Done;
+        }
     }
 
     fn apply_effects(&mut self, node: NodeId, effects: &mut Vec<Effect<N::Message>>) {
@@ -157,6 +175,9 @@ impl<N: Node> World<N> {
         slot.timers.clear();
         slot.store.crash();
         self.stats.crashes += 1;
+        if let Some(monitor) = self.monitor.as_mut() {
+            monitor.on_crash(self.now, node);
+        }
         true
     }
 
