@@ -463,6 +463,20 @@ fn multi_leader_conflict_modes_are_checked() {
         &[
             "simulate",
             "--protocol",
+            "raft",
+            "--set",
+            "rotate-every=300",
+        ],
+        "--set voters=0: expected from 1 to 4 with rotate-every: a membership change needs a node outside the voters",
+    );
+    assert_bad_input(
+        &["simulate", "--protocol", "raft", "--set", "voters=6"],
+        "--set voters=6: expected at most 5 (the number of nodes)",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
             "leader-follower",
             "--workload",
             "counter",

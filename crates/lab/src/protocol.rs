@@ -91,7 +91,14 @@ impl Protocol {
                 FALLBACK_AFTER,
                 REQUEST_TIMEOUT,
             ],
-            Protocol::Raft => &[RAFT_READS, LEASE, HEARTBEAT, ELECTION_TIMEOUT],
+            Protocol::Raft => &[
+                RAFT_READS,
+                LEASE,
+                HEARTBEAT,
+                ELECTION_TIMEOUT,
+                VOTERS,
+                ROTATE_EVERY,
+            ],
         }
     }
 }
@@ -298,6 +305,23 @@ const LEASE: SettingSpec = SettingSpec {
     help: "reads=lease: the lease as per mille of the election timeout (the rest is the margin for clock drift)",
 };
 
+const VOTERS: SettingSpec = SettingSpec {
+    key: "voters",
+    kind: SettingKind::Count { min: 0, max: 64 },
+    default: "0",
+    help: "nodes that vote at the start, the first N ids; the rest follow the log as learners (0: every node)",
+};
+
+const ROTATE_EVERY: SettingSpec = SettingSpec {
+    key: "rotate-every",
+    kind: SettingKind::Millis {
+        min: 0,
+        max: 60_000,
+    },
+    default: "0",
+    help: "ms between single-server membership changes while the workload runs: the leader adds the next learner, then removes the oldest voter, and again (0: fixed membership; needs voters below the node count)",
+};
+
 const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
     key: "election-timeout",
     kind: SettingKind::Millis {
@@ -429,6 +453,41 @@ impl Settings {
                         nodes.saturating_sub(1)
                     ),
                 });
+            }
+        }
+        if protocol == Protocol::Raft {
+            let voters = self.count(&VOTERS) as usize;
+            let bad = |key: &str, value: String, expected: String| {
+                Err(LabError::BadSettingValue {
+                    key: key.into(),
+                    value,
+                    expected,
+                })
+            };
+            if voters > nodes {
+                return bad(
+                    VOTERS.key,
+                    voters.to_string(),
+                    format!("at most {nodes} (the number of nodes)"),
+                );
+            }
+            let rotating = !self.millis(&ROTATE_EVERY).is_zero();
+            if rotating && !(1..nodes).contains(&voters) {
+                return bad(
+                    VOTERS.key,
+                    voters.to_string(),
+                    format!(
+                        "from 1 to {} with rotate-every: a membership change needs a node outside the voters",
+                        nodes.saturating_sub(1)
+                    ),
+                );
+            }
+            if rotating && nodes > 64 {
+                return bad(
+                    ROTATE_EVERY.key,
+                    self.get(&ROTATE_EVERY).to_string(),
+                    format!("0 for {nodes} nodes: membership changes support at most 64 nodes"),
+                );
             }
         }
         if protocol == Protocol::Leaderless {
@@ -586,6 +645,8 @@ pub fn run(
                 heartbeat: settings.millis(&HEARTBEAT),
                 election_timeout: settings.millis(&ELECTION_TIMEOUT),
                 lease_permille: settings.count(&LEASE),
+                voters: settings.count(&VOTERS) as usize,
+                rotate_every: Some(settings.millis(&ROTATE_EVERY)).filter(|d| !d.is_zero()),
             };
             world::<RaftNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }

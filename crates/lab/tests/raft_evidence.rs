@@ -41,7 +41,7 @@ fn scripted_run(
 /// Every seed linearizable, converged and free of broken invariants; returns the
 /// operations checked.
 fn linearizable_over_all_seeds(nemesis: &str) -> u64 {
-    linearizable_with("read-index", nemesis)
+    linearizable_with(&["reads=read-index"], nemesis).ops
 }
 
 /// What the runs of one nemesis measured, summed or collected over seeds.
@@ -55,6 +55,7 @@ struct Measured {
     commands: u64,
     elections: u64,
     leaderless_ms: Vec<u64>,
+    changes: u64,
 }
 
 /// The median of per-run values.
@@ -63,12 +64,11 @@ fn median(values: &mut [u64]) -> u64 {
     values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
-/// [`linearizable_over_all_seeds`] for the read path `reads`.
-fn linearizable_with(reads: &str, nemesis: &str) -> u64 {
-    let reads_setting = format!("reads={reads}");
+/// [`linearizable_over_all_seeds`] for raft with `settings`.
+fn linearizable_with(settings: &[&str], nemesis: &str) -> Measured {
     let mut m = Measured::default();
     for seed in 0..SEEDS {
-        let run = raft_run(&[reads_setting.as_str()], nemesis, seed);
+        let run = raft_run(settings, nemesis, seed);
         let report = check_run(
             &run,
             &[CheckName::Linearizable, CheckName::Converged],
@@ -103,9 +103,14 @@ fn linearizable_with(reads: &str, nemesis: &str) -> u64 {
         m.commands += metrics["commands committed"];
         m.elections += metrics["elections started"];
         m.leaderless_ms.push(metrics["ms without a leader"]);
+        m.changes += metrics
+            .get("membership changes committed")
+            .copied()
+            .unwrap_or(0);
     }
+    let label = settings.join(" ");
     println!(
-        "raft {reads} under {nemesis}: {SEEDS} seeds, {} operations checked, no violation; \
+        "raft {label} under {nemesis}: {SEEDS} seeds, {} operations checked, no violation; \
          invariants held over {} node steps",
         m.ops, m.steps_checked
     );
@@ -119,7 +124,7 @@ fn linearizable_with(reads: &str, nemesis: &str) -> u64 {
         m.elections as f64 / SEEDS as f64,
     );
     assert!(m.ops > SEEDS * 300, "{}", m.ops);
-    m.ops
+    m
 }
 
 #[test]
@@ -189,7 +194,7 @@ fn local_reads_are_stale_and_the_checks_say_so() {
 #[test]
 fn lease_reads_without_clock_faults_are_linearizable() {
     linearizable_with(
-        "lease",
+        &["reads=lease"],
         "halves+isolate-leader+crash-restart+pause+loss:0.05",
     );
 }
@@ -267,12 +272,12 @@ fn heal_everything(at: Instant, nodes: u32) -> Vec<TimedFault> {
 /// The seed's own faults up to [`CUT_MS`], then everything healed while the clients go
 /// on. Returns the virtual time from the heal to the first write acknowledged after it,
 /// having checked the run (linearizable, invariants held).
-fn recovery_after_cut(nemesis: &str, seed: u64) -> Duration {
+fn recovery_after_cut(settings: &[&str], nemesis: &str, seed: u64) -> Duration {
     let cut = Instant::from_millis(CUT_MS);
-    let drawn = raft_run(&[], nemesis, seed).outcome.realised_schedule;
+    let drawn = raft_run(settings, nemesis, seed).outcome.realised_schedule;
     let mut schedule: Vec<TimedFault> = drawn.into_iter().filter(|f| f.at < cut).collect();
     schedule.extend(heal_everything(cut, 5));
-    let run = scripted_run(&[], "none", seed, Some(schedule));
+    let run = scripted_run(settings, "none", seed, Some(schedule));
     let report = check_run(&run, &[CheckName::Linearizable], None).unwrap();
     for check in ["linearizable", INVARIANTS_CHECK] {
         assert_eq!(
@@ -297,21 +302,22 @@ fn recovery_after_cut(nemesis: &str, seed: u64) -> Duration {
 
 /// Over every seed, writes are acknowledged again within `bound` of the heal; prints the
 /// distribution of recovery times.
-fn recovers_after_faults_stop(nemesis: &str) {
+fn recovers_after_faults_stop(settings: &[&str], nemesis: &str) {
     // A leader needs at most two election timeouts once every node hears the others (one
     // for stickiness to lapse, one for the pre-vote and vote; timeouts are drawn from
     // 300-600 ms), and a client stuck on a request to a dead leader waits out its 500 ms
     // timeout before it asks again.
     let bound = Duration::from_millis(2 * 600 + 500 + 300);
     let mut times: Vec<Duration> = (0..SEEDS)
-        .map(|seed| recovery_after_cut(nemesis, seed))
+        .map(|seed| recovery_after_cut(settings, nemesis, seed))
         .collect();
     times.sort_unstable();
     let at = |q: f64| times[((q * times.len() as f64) as usize).min(times.len() - 1)];
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "raft under {nemesis}, faults stopped at {CUT_MS} ms: writes acknowledged again after \
+        "raft {} under {nemesis}, faults stopped at {CUT_MS} ms: writes acknowledged again after \
          p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({SEEDS} seeds; bound {:.0} ms)",
+        settings.join(" "),
         ms(at(0.5)),
         ms(at(0.9)),
         ms(at(0.99)),
@@ -327,25 +333,82 @@ fn recovers_after_faults_stop(nemesis: &str) {
 
 #[test]
 fn recovers_after_halves() {
-    recovers_after_faults_stop("halves");
+    recovers_after_faults_stop(&[], "halves");
 }
 
 #[test]
 fn recovers_after_isolate_leader() {
-    recovers_after_faults_stop("isolate-leader");
+    recovers_after_faults_stop(&[], "isolate-leader");
 }
 
 #[test]
 fn recovers_after_crash_restart() {
-    recovers_after_faults_stop("crash-restart");
+    recovers_after_faults_stop(&[], "crash-restart");
 }
 
 #[test]
 fn recovers_after_pause() {
-    recovers_after_faults_stop("pause");
+    recovers_after_faults_stop(&[], "pause");
 }
 
 #[test]
 fn recovers_after_swarm() {
-    recovers_after_faults_stop("swarm");
+    recovers_after_faults_stop(&[], "swarm");
+}
+
+/// Three voters of five, and every 300 ms the leader adds the next node or removes the
+/// oldest voter (leaders included, handing over as they go), while the clients run.
+const ROTATING: [&str; 2] = ["voters=3", "rotate-every=300"];
+
+/// Membership changes under load and faults: linearizable, every invariant held, and
+/// the changes really happened.
+fn membership_changes_are_safe(reads: &str, nemesis: &str) {
+    let reads = format!("reads={reads}");
+    let settings = [ROTATING[0], ROTATING[1], reads.as_str()];
+    let m = linearizable_with(&settings, nemesis);
+    println!(
+        "  {} membership changes committed ({:.1} per run)",
+        m.changes,
+        m.changes as f64 / SEEDS as f64
+    );
+    // About ten seconds of workload, one change per 300 ms while a leader can commit.
+    assert!(m.changes > SEEDS * 5, "{}", m.changes);
+}
+
+#[test]
+fn membership_changes_without_faults() {
+    membership_changes_are_safe("read-index", "none");
+}
+
+#[test]
+fn membership_changes_under_halves() {
+    membership_changes_are_safe("read-index", "halves");
+}
+
+#[test]
+fn membership_changes_under_isolate_leader() {
+    membership_changes_are_safe("read-index", "isolate-leader");
+}
+
+#[test]
+fn membership_changes_under_crash_restart() {
+    membership_changes_are_safe("read-index", "crash-restart");
+}
+
+#[test]
+fn membership_changes_under_swarm() {
+    membership_changes_are_safe("read-index", "swarm");
+}
+
+#[test]
+fn membership_changes_with_lease_reads() {
+    membership_changes_are_safe(
+        "lease",
+        "halves+isolate-leader+crash-restart+pause+loss:0.05",
+    );
+}
+
+#[test]
+fn recovers_after_swarm_with_membership_changes() {
+    recovers_after_faults_stop(&ROTATING, "swarm");
 }

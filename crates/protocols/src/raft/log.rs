@@ -10,6 +10,12 @@ pub enum Command {
     /// The entry a new leader appends so that it commits something in its own term
     /// (only then does it know which entries are committed).
     Noop,
+    /// A new voter set (single-server membership change): bit `i` set means node `i`
+    /// votes. It takes effect on every node as soon as it is in the node's log.
+    Config {
+        /// The voters, as a bit set over node ids.
+        voters: u64,
+    },
     /// A client's update, tagged with its request id so a retry applies once.
     Client {
         /// The request.
@@ -32,6 +38,7 @@ pub struct Entry {
 pub fn encode(e: &Entry) -> Vec<u8> {
     let words: Vec<u64> = match e.command {
         Command::Noop => vec![0],
+        Command::Config { voters } => vec![7, voters],
         Command::Client { request, op } => {
             let (tag, key, a, b) = match op {
                 Op::Read { key } => (1, key, 0, 0),
@@ -61,6 +68,7 @@ pub fn decode(bytes: &[u8]) -> Option<Entry> {
         .collect::<Option<_>>()?;
     let command = match words.as_slice() {
         [_, 0] => Command::Noop,
+        [_, 7, voters] => Command::Config { voters: *voters },
         [_, tag, client, seq, key, a, b] => {
             let (key, a, b) = (*key, *a, *b);
             let op = match tag {
@@ -197,6 +205,18 @@ impl Log {
         first
     }
 
+    /// The latest voter set in the log and its index, if the log holds one.
+    pub fn latest_config(&self) -> Option<(u64, u64)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, e)| match e.command {
+                Command::Config { voters } => Some((i as u64 + 1, voters)),
+                _ => None,
+            })
+    }
+
     /// Whether a candidate whose log ends at `(last_term, last_index)` is at least as up
     /// to date as this log (Raft §5.4.1).
     pub fn candidate_up_to_date(&self, last_term: u64, last_index: u64) -> bool {
@@ -229,8 +249,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn encode_then_decode_is_identity(term: u64, client: u64, seq: u64, op in arb_op(), noop: bool) {
-            let command = if noop { Command::Noop } else { Command::Client { request: RequestId { client, seq }, op } };
+        fn encode_then_decode_is_identity(term: u64, client: u64, seq: u64, op in arb_op(), kind in 0u8..3) {
+            let command = match kind {
+                0 => Command::Noop,
+                1 => Command::Config { voters: client },
+                _ => Command::Client { request: RequestId { client, seq }, op },
+            };
             let e = Entry { term, command };
             prop_assert_eq!(decode(&encode(&e)), Some(e));
         }

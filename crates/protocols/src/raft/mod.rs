@@ -24,6 +24,16 @@
 //!   its own state machine: possibly stale).
 //! - **Check quorum:** a leader that has not heard from a majority for an election
 //!   timeout steps down, so clients stop waiting on a leader cut off from the cluster.
+//! - **Membership** (`voters`, `rotate-every`): single-server changes (Ongaro's
+//!   dissertation, §4.1). A voter set is a log entry that takes effect as soon as a node
+//!   holds it; majorities, elections, commit, read confirmation and leases count voters
+//!   only; non-voters follow the log as learners and never stand for election. A leader
+//!   proposes a change only once the previous one is committed and it has committed an
+//!   entry of its own term (the fix for the bug found after the dissertation). A leader
+//!   that a committed change removed steps down and hands over to the voter furthest
+//!   along (`TimeoutNow`, §3.10), which stands for election at once. With `rotate-every`
+//!   set, the leader walks the voter window round the ring of nodes: add the next node,
+//!   then remove the oldest voter, and again.
 
 mod log;
 mod monitor;
@@ -41,6 +51,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const HEARTBEAT: TimerId = 1;
 const ELECTION: TimerId = 2;
+const MEMBERSHIP: TimerId = 3;
 const MAX_BATCH: usize = 64;
 const TERM_KEY: &[u8] = b"raft/term";
 const VOTE_KEY: &[u8] = b"raft/vote";
@@ -70,6 +81,12 @@ pub struct RaftConfig {
     /// The lease, as a share of `election_timeout` (per mille): the margin left for
     /// clock drift between leader and followers.
     pub lease_permille: u64,
+    /// Nodes that vote at the start: the first `voters` ids (0, or the cluster size or
+    /// more: every node). The rest follow the log as learners.
+    pub voters: usize,
+    /// If set, the leader changes the membership this often (see the module docs).
+    /// Needs `voters` below the cluster size and at most 64 nodes.
+    pub rotate_every: Option<Duration>,
 }
 
 impl Default for RaftConfig {
@@ -79,6 +96,8 @@ impl Default for RaftConfig {
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(300),
             lease_permille: 900,
+            voters: 0,
+            rotate_every: None,
         }
     }
 }
@@ -101,6 +120,9 @@ pub enum RaftMessage {
         term: u64,
         /// Whether the sender would vote.
         granted: bool,
+        /// The sender's own term: a pre-candidate behind it catches up, else it would
+        /// keep asking for a term the others have passed and never be granted one.
+        current: u64,
     },
     /// Vote for me in `term`.
     Vote {
@@ -110,6 +132,9 @@ pub enum RaftMessage {
         last_index: u64,
         /// Term of the candidate's last entry.
         last_term: u64,
+        /// The leader handed over to the candidate ([`RaftMessage::TimeoutNow`]): vote
+        /// even though a leader was heard from recently.
+        transfer: bool,
     },
     /// The answer to a [`RaftMessage::Vote`].
     VoteReply {
@@ -132,6 +157,12 @@ pub enum RaftMessage {
         commit: u64,
         /// The leader's heartbeat round, echoed back (read-index and lease confirmation).
         round: u64,
+    },
+    /// A leader that a membership change removed hands over: stand for election now,
+    /// without a pre-vote.
+    TimeoutNow {
+        /// The leader's term.
+        term: u64,
     },
     /// The answer to a [`RaftMessage::Append`].
     AppendReply {
@@ -237,6 +268,10 @@ pub struct RaftNode {
     role: Role,
     /// Whether a leader was heard from since the election timer last fired.
     heard_leader: bool,
+    /// The voter set in force (bit `i`: node `i` votes); `None` means every node.
+    voters: Option<u64>,
+    /// Where in the log that voter set was set (0: the initial configuration).
+    config_index: u64,
     stats: Stats,
 }
 
@@ -248,15 +283,69 @@ struct Stats {
     lease_reads: u64,
     read_index_reads: u64,
     step_downs: u64,
+    changes_proposed: u64,
 }
 
 fn log_key(index: u64) -> Vec<u8> {
     cluster::indexed_key(LOG_PREFIX, index)
 }
 
+/// The voter set a cluster of `n` starts with under `config`.
+fn initial_voters(config: &RaftConfig, n: usize) -> Option<u64> {
+    (config.voters > 0 && config.voters < n && config.voters <= 64)
+        .then(|| u64::MAX >> (64 - config.voters))
+}
+
 impl RaftNode {
+    fn is_voter(&self, node: NodeId) -> bool {
+        self.voters
+            .is_none_or(|v| node.0 < 64 && (v >> node.0) & 1 == 1)
+    }
+
+    fn voter_count(&self) -> usize {
+        self.voters.map_or(self.n, |v| v.count_ones() as usize)
+    }
+
     fn majority(&self) -> usize {
-        cluster::majority(self.n)
+        cluster::majority(self.voter_count())
+    }
+
+    /// The highest value that a majority of voters has reached, from `per_node` (this
+    /// node's own entry replaced by `own`).
+    fn quorum_value(&self, per_node: &[u64], own: u64) -> u64 {
+        let mut values: Vec<u64> = (0..self.n as u32)
+            .map(NodeId)
+            .filter(|&node| self.is_voter(node))
+            .map(|node| {
+                if node == self.id {
+                    own
+                } else {
+                    per_node[node.index()]
+                }
+            })
+            .collect();
+        values.sort_unstable_by(|a, b| b.cmp(a));
+        values.get(self.majority() - 1).copied().unwrap_or(0)
+    }
+
+    /// How many of `nodes` vote.
+    fn voters_among<'a>(&self, nodes: impl IntoIterator<Item = &'a NodeId>) -> usize {
+        nodes.into_iter().filter(|&&n| self.is_voter(n)).count()
+    }
+
+    /// Take the voter set from the latest configuration entry in the log (after a boot
+    /// or a truncation), or the initial one.
+    fn reload_config(&mut self) {
+        match self.log.latest_config() {
+            Some((index, voters)) => {
+                self.voters = Some(voters);
+                self.config_index = index;
+            }
+            None => {
+                self.voters = initial_voters(&self.config, self.n);
+                self.config_index = 0;
+            }
+        }
     }
 
     fn peers(&self) -> impl Iterator<Item = NodeId> + use<> {
@@ -316,7 +405,7 @@ impl RaftNode {
         self.maybe_win(ctx);
     }
 
-    fn start_election(&mut self, ctx: &mut Context<'_, Msg>) {
+    fn start_election(&mut self, ctx: &mut Context<'_, Msg>, transfer: bool) {
         self.stats.elections += 1;
         self.term += 1;
         self.voted_for = Some(self.id);
@@ -331,6 +420,7 @@ impl RaftNode {
                     term: self.term,
                     last_index: self.log.last_index(),
                     last_term: self.log.last_term(),
+                    transfer,
                 },
             );
         }
@@ -340,10 +430,10 @@ impl RaftNode {
     /// Move on once a majority granted the pre-vote or the vote.
     fn maybe_win(&mut self, ctx: &mut Context<'_, Msg>) {
         match &self.role {
-            Role::PreCandidate { granted } if granted.len() >= self.majority() => {
-                self.start_election(ctx);
+            Role::PreCandidate { granted } if self.voters_among(granted) >= self.majority() => {
+                self.start_election(ctx, false);
             }
-            Role::Candidate { granted } if granted.len() >= self.majority() => {
+            Role::Candidate { granted } if self.voters_among(granted) >= self.majority() => {
                 self.become_leader(ctx);
             }
             _ => {}
@@ -353,6 +443,10 @@ impl RaftNode {
     fn append_local(&mut self, ctx: &mut Context<'_, Msg>, entry: Entry) -> u64 {
         let index = self.log.push(entry);
         ctx.persist(log_key(index), encode(&entry), Durability::Synced);
+        if let Command::Config { voters } = entry.command {
+            self.voters = Some(voters);
+            self.config_index = index;
+        }
         index
     }
 
@@ -384,6 +478,52 @@ impl RaftNode {
         ctx.set_timer(HEARTBEAT, self.config.heartbeat);
         // The check-quorum tick.
         ctx.set_timer(ELECTION, self.config.election_timeout);
+        if let Some(every) = self.config.rotate_every {
+            ctx.set_timer(MEMBERSHIP, every);
+        }
+        self.advance_commit(ctx);
+    }
+
+    /// The next voter set of the rotation: add the node after the voter window on the
+    /// ring, or, once the window is one larger than it started, remove its first node.
+    fn next_voters(&self) -> Option<u64> {
+        let voters = self.voters?;
+        let n = self.n as u32;
+        let voting = |i: u32| (voters >> (i % n)) & 1 == 1;
+        let target = initial_voters(&self.config, self.n)?.count_ones();
+        if voters.count_ones() > target {
+            let first = (0..n).find(|&i| voting(i) && !voting(i + n - 1))?;
+            Some(voters & !(1 << first))
+        } else {
+            let after = (0..n).find(|&i| !voting(i) && voting(i + n - 1))?;
+            Some(voters | (1 << after))
+        }
+    }
+
+    /// Propose the next membership change, if the last one is committed and this term
+    /// has committed an entry (so no change of an earlier term is still in flight).
+    fn propose_change(&mut self, ctx: &mut Context<'_, Msg>) {
+        let Role::Leader(l) = &self.role else {
+            return;
+        };
+        if self.commit < self.config_index || self.commit < l.noop_index {
+            return;
+        }
+        let Some(voters) = self.next_voters() else {
+            return;
+        };
+        self.stats.changes_proposed += 1;
+        let index = self.append_local(
+            ctx,
+            Entry {
+                term: self.term,
+                command: Command::Config { voters },
+            },
+        );
+        if let Role::Leader(l) = &mut self.role {
+            l.matched[self.id.index()] = index;
+        }
+        self.broadcast(ctx);
         self.advance_commit(ctx);
     }
 
@@ -427,9 +567,7 @@ impl RaftNode {
         let Role::Leader(l) = &self.role else {
             return;
         };
-        let mut matched = l.matched.clone();
-        matched.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = matched[self.majority() - 1];
+        let candidate = self.quorum_value(&l.matched, self.log.last_index());
         if candidate > self.commit && self.log.term_at(candidate) == Some(self.term) {
             self.commit = candidate;
             self.apply_committed(ctx);
@@ -443,8 +581,29 @@ impl RaftNode {
             let Some(entry) = self.log.get(self.applied).copied() else {
                 break;
             };
-            let Command::Client { request, op } = entry.command else {
-                continue;
+            let (request, op) = match entry.command {
+                Command::Client { request, op } => (request, op),
+                Command::Config { .. } => {
+                    // A committed change that removed this leader: hand over to the
+                    // voter furthest along, so the cluster need not wait out an election
+                    // timeout.
+                    if let Role::Leader(l) = &self.role
+                        && self.applied == self.config_index
+                        && !self.is_voter(self.id)
+                    {
+                        let successor = (0..self.n as u32)
+                            .map(NodeId)
+                            .filter(|&node| node != self.id && self.is_voter(node))
+                            .max_by_key(|node| (l.matched[node.index()], std::cmp::Reverse(*node)));
+                        let term = self.term;
+                        self.become_follower(ctx, term, None);
+                        if let Some(successor) = successor {
+                            ctx.send(successor, Msg::TimeoutNow { term });
+                        }
+                    }
+                    continue;
+                }
+                Command::Noop => continue,
             };
             let answer = self.state.apply(request, op);
             if let Role::Leader(l) = &mut self.role
@@ -460,15 +619,14 @@ impl RaftNode {
 
     /// Answer the reads whose round a majority acknowledged and whose index is applied.
     fn serve_reads(&mut self, ctx: &mut Context<'_, Msg>) {
-        let majority = self.majority();
-        let (id, applied) = (self.id, self.applied);
+        let Role::Leader(l) = &self.role else {
+            return;
+        };
+        let confirmed = self.quorum_value(&l.acked_round, l.round);
+        let applied = self.applied;
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        let mut acked: Vec<u64> = l.acked_round.clone();
-        acked[id.index()] = l.round;
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[majority - 1];
         let (ready, waiting): (Vec<PendingRead>, Vec<PendingRead>) = l
             .reads
             .iter()
@@ -483,14 +641,14 @@ impl RaftNode {
 
     /// Extend the lease from the latest round a majority acknowledged.
     fn extend_lease(&mut self) {
-        let (majority, id, lease) = (self.majority(), self.id, self.lease());
+        let lease = self.lease();
+        let Role::Leader(l) = &self.role else {
+            return;
+        };
+        let confirmed = self.quorum_value(&l.acked_round, l.round);
         let Role::Leader(l) = &mut self.role else {
             return;
         };
-        let mut acked: Vec<u64> = l.acked_round.clone();
-        acked[id.index()] = l.round;
-        acked.sort_unstable_by(|a, b| b.cmp(a));
-        let confirmed = acked[majority - 1];
         if let Some(&sent) = l.round_sent.get(&confirmed) {
             l.lease_until = l.lease_until.max(sent.saturating_add(lease));
         }
@@ -578,6 +736,9 @@ impl RaftNode {
                         ctx.unpersist(log_key(gone), Durability::Synced);
                     }
                     self.stats.truncated += self.log.truncate_from(index);
+                    if index <= self.config_index {
+                        self.reload_config();
+                    }
                 }
                 None => {}
             }
@@ -647,7 +808,7 @@ impl Node for RaftNode {
     fn boot(config: &RaftConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
         let entries = cluster::load_sequence(storage, LOG_PREFIX, |_, v| decode(v));
         let voted_for = cluster::load_vote(storage, VOTE_KEY);
-        RaftNode {
+        let mut node = RaftNode {
             config: *config,
             id,
             n,
@@ -661,8 +822,12 @@ impl Node for RaftNode {
             // A restarted node may have acknowledged a leader's lease just before it went
             // down: it waits out one election timeout before it votes.
             heard_leader: true,
+            voters: None,
+            config_index: 0,
             stats: Stats::default(),
-        }
+        };
+        node.reload_config();
+        node
     }
 
     fn on_start(&mut self, ctx: &mut Context<'_, Msg>) {
@@ -679,10 +844,23 @@ impl Node for RaftNode {
                 let granted = term > self.term
                     && !self.leader_alive()
                     && self.log.candidate_up_to_date(last_term, last_index);
-                ctx.send(from, Msg::PreVoteReply { term, granted });
+                ctx.send(
+                    from,
+                    Msg::PreVoteReply {
+                        term,
+                        granted,
+                        current: self.term,
+                    },
+                );
             }
-            Msg::PreVoteReply { term, granted } => {
-                if let Role::PreCandidate { granted: votes } = &mut self.role
+            Msg::PreVoteReply {
+                term,
+                granted,
+                current,
+            } => {
+                if current > self.term {
+                    self.become_follower(ctx, current, None);
+                } else if let Role::PreCandidate { granted: votes } = &mut self.role
                     && granted
                     && term == self.term + 1
                 {
@@ -694,10 +872,12 @@ impl Node for RaftNode {
                 term,
                 last_index,
                 last_term,
+                transfer,
             } => {
                 // A node that knows a live leader ignores the request, term and all: a
-                // candidate that a majority follows would have won its pre-vote.
-                let alive = self.leader_alive();
+                // candidate that a majority follows would have won its pre-vote. A
+                // handover comes from that leader itself, which has stopped leading.
+                let alive = self.leader_alive() && !transfer;
                 if term > self.term && !alive {
                     self.become_follower(ctx, term, None);
                 }
@@ -745,6 +925,14 @@ impl Node for RaftNode {
                 index,
                 round,
             } => self.on_append_reply(ctx, from, term, success, index, round),
+            Msg::TimeoutNow { term } => {
+                if term == self.term
+                    && self.is_voter(self.id)
+                    && matches!(self.role, Role::Follower { .. })
+                {
+                    self.start_election(ctx, true);
+                }
+            }
         }
     }
 
@@ -756,8 +944,9 @@ impl Node for RaftNode {
             }
             (ELECTION, Role::Leader(l)) => {
                 // Check quorum: step down if a majority has gone quiet.
-                let heard = std::mem::take(&mut l.heard).len() + 1;
-                if heard < self.majority() {
+                let mut heard = std::mem::take(&mut l.heard);
+                heard.insert(self.id);
+                if self.voters_among(&heard) < self.majority() {
                     let term = self.term;
                     self.become_follower(ctx, term, None);
                 } else {
@@ -768,7 +957,16 @@ impl Node for RaftNode {
                 // A whole timeout without a leader (every append re-arms the timer).
                 self.heard_leader = false;
                 self.arm_election(ctx);
-                self.start_pre_vote(ctx);
+                // Learners follow the log but never stand for election.
+                if self.is_voter(self.id) {
+                    self.start_pre_vote(ctx);
+                }
+            }
+            (MEMBERSHIP, Role::Leader(_)) => {
+                self.propose_change(ctx);
+                if let Some(every) = self.config.rotate_every {
+                    ctx.set_timer(MEMBERSHIP, every);
+                }
             }
             _ => {}
         }
@@ -844,6 +1042,7 @@ impl Node for RaftNode {
             ("lease reads", s.lease_reads),
             ("read-index reads", s.read_index_reads),
             ("step-downs", s.step_downs),
+            ("membership changes proposed", s.changes_proposed),
         ]
     }
 }

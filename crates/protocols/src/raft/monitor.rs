@@ -48,6 +48,7 @@ pub struct RaftMonitor {
     first_seen: BTreeMap<u64, (u64, Instant)>,
     commit_latencies_ns: Vec<u64>,
     commands_committed: u64,
+    changes_committed: u64,
     leaderless_since: Option<Instant>,
     leaderless_ns: u64,
 }
@@ -66,6 +67,7 @@ impl RaftMonitor {
             first_seen: BTreeMap::new(),
             commit_latencies_ns: Vec::new(),
             commands_committed: 0,
+            changes_committed: 0,
             leaderless_since: Some(Instant::ZERO),
             leaderless_ns: 0,
         }
@@ -166,8 +168,10 @@ impl RaftMonitor {
                 self.commit_latencies_ns
                     .push(u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX));
             }
-            if matches!(entry.command, Command::Client { .. }) {
-                self.commands_committed += 1;
+            match entry.command {
+                Command::Client { .. } => self.commands_committed += 1,
+                Command::Config { .. } => self.changes_committed += 1,
+                Command::Noop => {}
             }
         }
         if commit > known {
@@ -278,6 +282,9 @@ impl Monitor<RaftNode> for RaftMonitor {
             ("ms without a leader", leaderless / 1_000_000),
             ("commands committed", self.commands_committed),
         ];
+        if self.changes_committed > 0 {
+            metrics.push(("membership changes committed", self.changes_committed));
+        }
         if !latencies.is_empty() {
             metrics.push(("µs to commit, p50", quantile(&latencies, 0.5) / 1_000));
             metrics.push(("µs to commit, p99", quantile(&latencies, 0.99) / 1_000));
