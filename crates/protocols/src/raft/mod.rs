@@ -313,7 +313,7 @@ impl RaftNode {
     /// The highest value that a majority of voters has reached, from `per_node` (this
     /// node's own entry replaced by `own`).
     fn quorum_value(&self, per_node: &[u64], own: u64) -> u64 {
-        let mut values: Vec<u64> = (0..self.n as u32)
+        let values = (0..self.n as u32)
             .map(NodeId)
             .filter(|&node| self.is_voter(node))
             .map(|node| {
@@ -322,8 +322,21 @@ impl RaftNode {
                 } else {
                     per_node[node.index()]
                 }
-            })
-            .collect();
+            });
+        // Called on every append reply: small clusters sort on the stack.
+        let mut stack = [0u64; 16];
+        let mut heap = Vec::new();
+        let values: &mut [u64] = if self.n <= stack.len() {
+            let mut len = 0;
+            for v in values {
+                stack[len] = v;
+                len += 1;
+            }
+            &mut stack[..len]
+        } else {
+            heap.extend(values);
+            &mut heap
+        };
         values.sort_unstable_by(|a, b| b.cmp(a));
         values.get(self.majority() - 1).copied().unwrap_or(0)
     }
