@@ -195,16 +195,24 @@ fn read_index_under_swarm() {
 
 #[test]
 fn local_reads_are_stale_and_the_checks_say_so() {
-    let mut stale_seeds = 0;
+    let (mut stale_seeds, mut session_seeds) = (0, 0);
     for seed in 0..200 {
         let run = raft_run(&["reads=local"], "none", seed);
-        let report = check_run(&run, &[CheckName::NoStaleReads], None).unwrap();
+        let checks = [CheckName::NoStaleReads, CheckName::ReadYourWrites];
+        let report = check_run(&run, &checks, None).unwrap();
         if report.checks["no-stale-reads"].result == Verdict::Fail {
             stale_seeds += 1;
         }
+        if report.checks["read-your-writes"].result == Verdict::Fail {
+            session_seeds += 1;
+        }
     }
-    println!("raft local reads, no faults: stale reads on {stale_seeds} of 200 seeds");
+    println!(
+        "raft local reads, no faults: stale reads on {stale_seeds} of 200 seeds, \
+         read-your-writes broken on {session_seeds}"
+    );
     assert!(stale_seeds >= 150, "{stale_seeds}");
+    assert!(session_seeds >= 100, "{session_seeds}");
 }
 
 #[test]
