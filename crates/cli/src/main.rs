@@ -79,7 +79,6 @@ fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         a.output.format,
         a.output.history.as_deref(),
     )?;
-    invariants_held(&checks)?;
     expectations(&checks, &a.expect)
 }
 
@@ -111,11 +110,10 @@ fn replay(a: ReplayArgs) -> Result<(), Failure> {
     )?;
     finish(
         &result,
-        checks.clone(),
+        checks,
         a.output.format,
         a.output.history.as_deref(),
-    )?;
-    invariants_held(&checks)
+    )
 }
 
 /// `--expect`: a failed expected check exits 1, an unknown one 3.
@@ -202,6 +200,8 @@ fn grid(a: GridArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Write the history if asked, print the report, and fail the run (exit 1) if a protocol
+/// invariant broke inside the simulation.
 fn finish(
     result: &RunResult,
     checks: CheckReport,
@@ -217,8 +217,10 @@ fn finish(
             .context("rendering the history")?;
         write_file(path, &bytes)?;
     }
+    let invariants = invariants_held(&checks);
     let report = Report::new(result).with_checks(checks);
-    print(&report, format, Report::to_table)
+    print(&report, format, Report::to_table)?;
+    invariants
 }
 
 /// Print `value` on stdout as pretty JSON or as its table.

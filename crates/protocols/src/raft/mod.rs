@@ -632,11 +632,9 @@ impl RaftNode {
 
     /// Answer the reads whose round a majority acknowledged and whose index is applied.
     fn serve_reads(&mut self, ctx: &mut Context<'_, Msg>) {
-        let Role::Leader(l) = &self.role else {
+        let (Some(confirmed), applied) = (self.confirmed_round(), self.applied) else {
             return;
         };
-        let confirmed = self.quorum_value(&l.acked_round, l.round);
-        let applied = self.applied;
         let Role::Leader(l) = &mut self.role else {
             return;
         };
@@ -652,13 +650,19 @@ impl RaftNode {
         }
     }
 
+    /// The latest heartbeat round a majority of voters acknowledged, if this node leads.
+    fn confirmed_round(&self) -> Option<u64> {
+        let Role::Leader(l) = &self.role else {
+            return None;
+        };
+        Some(self.quorum_value(&l.acked_round, l.round))
+    }
+
     /// Extend the lease from the latest round a majority acknowledged.
     fn extend_lease(&mut self) {
-        let lease = self.lease();
-        let Role::Leader(l) = &self.role else {
+        let (Some(confirmed), lease) = (self.confirmed_round(), self.lease()) else {
             return;
         };
-        let confirmed = self.quorum_value(&l.acked_round, l.round);
         let Role::Leader(l) = &mut self.role else {
             return;
         };
