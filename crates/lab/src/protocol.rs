@@ -98,6 +98,7 @@ impl Protocol {
                 ELECTION_TIMEOUT,
                 VOTERS,
                 ROTATE_EVERY,
+                SNAPSHOT_EVERY,
             ],
         }
     }
@@ -320,6 +321,16 @@ const ROTATE_EVERY: SettingSpec = SettingSpec {
     },
     default: "0",
     help: "ms between single-server membership changes while the workload runs: the leader adds the next learner, then removes the oldest voter, and again (0: fixed membership; needs voters below the node count)",
+};
+
+const SNAPSHOT_EVERY: SettingSpec = SettingSpec {
+    key: "snapshot-every",
+    kind: SettingKind::Count {
+        min: 0,
+        max: 1_000_000,
+    },
+    default: "64",
+    help: "log entries applied between snapshots: each node then drops its log up to the snapshot, and a leader sends it to a follower that needs entries it dropped (0: never compact)",
 };
 
 const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
@@ -647,6 +658,7 @@ pub fn run(
                 lease_permille: settings.count(&LEASE),
                 voters: settings.count(&VOTERS) as usize,
                 rotate_every: Some(settings.millis(&ROTATE_EVERY)).filter(|d| !d.is_zero()),
+                snapshot_every: settings.count(&SNAPSHOT_EVERY),
             };
             world::<RaftNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }

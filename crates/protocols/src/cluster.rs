@@ -62,8 +62,21 @@ pub(crate) fn load_sequence<T>(
     prefix: &[u8],
     decode: impl Fn(u64, &[u8]) -> Option<T>,
 ) -> Vec<T> {
+    load_sequence_from(storage, prefix, 1, decode)
+}
+
+/// As [`load_sequence`], from index `first` on (items before it are skipped).
+pub(crate) fn load_sequence_from<T>(
+    storage: &Storage,
+    prefix: &[u8],
+    first: u64,
+    decode: impl Fn(u64, &[u8]) -> Option<T>,
+) -> Vec<T> {
     let mut items = Vec::new();
-    for (expected, (k, v)) in (1u64..).zip(storage.scan_prefix(prefix)) {
+    let from_first = storage
+        .scan_prefix(prefix)
+        .skip_while(|(k, _)| decode_u64(&k[prefix.len()..]).is_some_and(|i| i < first));
+    for (expected, (k, v)) in (first..).zip(from_first) {
         match decode_u64(&k[prefix.len()..]).filter(|&i| i == expected) {
             Some(index) => match decode(index, v) {
                 Some(item) => items.push(item),

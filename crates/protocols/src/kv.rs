@@ -29,7 +29,7 @@ pub fn decide(op: Op, current: Option<Value>) -> (Response, Option<(Key, Value)>
 }
 
 /// An in-memory key-value map, rebuilt from storage at boot.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KvData {
     map: BTreeMap<Key, Value>,
     /// The wrapping sum of [`entry_hash`] over the entries: the digest, kept up to date
@@ -58,6 +58,21 @@ impl KvData {
     /// The value of `key`.
     pub fn get(&self, key: Key) -> Option<Value> {
         self.map.get(&key).copied()
+    }
+
+    /// Every key and its value, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = (Key, Value)> + '_ {
+        self.map.iter().map(|(&k, &v)| (k, v))
+    }
+
+    /// How many keys hold a value.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no key holds a value.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
     }
 
     /// Set `key`.

@@ -109,10 +109,21 @@ pub fn decode(bytes: &[u8]) -> Option<Entry> {
 /// and including it. Two logs with the same prefix hash at an index hold the same
 /// entries up to it (barring collisions), which is what lets the simulation check Log
 /// Matching and "committed entries never change" in constant time per step.
+///
+/// Entries up to the *snapshot index* may have been compacted away: the log then keeps
+/// only that index's term and prefix hash, so a follower can still be matched against
+/// it and the prefix-hash chain goes on unbroken past it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Log {
+    /// The last index folded into a snapshot (0: none).
+    base: u64,
+    /// The term of the entry at `base`.
+    base_term: u64,
+    /// The prefix hash at `base`.
+    base_hash: u64,
+    /// The entries after `base`.
     entries: Vec<Entry>,
-    /// `prefix[i]` is the prefix hash of the entry at index `i + 1`.
+    /// `prefix[i]` is the prefix hash of the entry at index `base + i + 1`.
     prefix: Vec<u64>,
 }
 
@@ -126,93 +137,136 @@ fn chain(previous: u64, entry: &Entry) -> u64 {
 impl Log {
     /// A log holding `entries` (index 1 first).
     pub fn from_entries(entries: Vec<Entry>) -> Self {
-        let mut log = Log::default();
+        Self::after_snapshot(0, 0, 0, entries)
+    }
+
+    /// A log whose entries up to `index` (of `term`, with prefix hash `hash`) are in a
+    /// snapshot, holding `entries` after it.
+    pub fn after_snapshot(index: u64, term: u64, hash: u64, entries: Vec<Entry>) -> Self {
+        let mut log = Log {
+            base: index,
+            base_term: term,
+            base_hash: hash,
+            ..Log::default()
+        };
         for entry in entries {
             log.push(entry);
         }
         log
     }
 
-    /// The prefix hash at `index` (0 for the empty prefix), `None` past the end.
+    /// The last index folded into a snapshot (0: none); entries up to it are gone.
+    pub fn snapshot_index(&self) -> u64 {
+        self.base
+    }
+
+    /// The offset into `entries` of `index`, if the log holds that entry.
+    fn position(&self, index: u64) -> Option<usize> {
+        index
+            .checked_sub(self.base + 1)
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|&i| i < self.entries.len())
+    }
+
+    /// The prefix hash at `index` (0 for the empty prefix); `None` past the end or
+    /// before the snapshot index.
     pub fn prefix_hash(&self, index: u64) -> Option<u64> {
-        match index {
-            0 => Some(0),
-            i => self.prefix.get(i as usize - 1).copied(),
+        if index == self.base {
+            return Some(self.base_hash);
         }
+        self.position(index).map(|i| self.prefix[i])
     }
 
     /// The last index (0 when empty).
     pub fn last_index(&self) -> u64 {
-        self.entries.len() as u64
+        self.base + self.entries.len() as u64
     }
 
     /// The term of the last entry (0 when empty).
     pub fn last_term(&self) -> u64 {
-        self.entries.last().map_or(0, |e| e.term)
+        self.entries.last().map_or(self.base_term, |e| e.term)
     }
 
-    /// The term of the entry at `index` (0 for index 0), `None` past the end.
+    /// The term of the entry at `index` (0 for index 0); `None` past the end or before
+    /// the snapshot index.
     pub fn term_at(&self, index: u64) -> Option<u64> {
-        match index {
-            0 => Some(0),
-            i => self.entries.get(i as usize - 1).map(|e| e.term),
+        if index == self.base {
+            return Some(self.base_term);
         }
+        self.get(index).map(|e| e.term)
     }
 
-    /// The entry at `index`.
+    /// The entry at `index`, unless compacted or past the end.
     pub fn get(&self, index: u64) -> Option<&Entry> {
-        index
-            .checked_sub(1)
-            .and_then(|i| self.entries.get(i as usize))
+        self.position(index).map(|i| &self.entries[i])
     }
 
-    /// Up to `max` entries from `from` (1-based) on.
+    /// Up to `max` entries from `from` on; none if `from` is compacted.
     pub fn slice(&self, from: u64, max: usize) -> Vec<Entry> {
-        let start = (from.max(1) - 1) as usize;
-        let end = (start + max).min(self.entries.len());
-        self.entries
-            .get(start..end)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default()
+        match self.position(from) {
+            Some(start) => {
+                let end = start.saturating_add(max).min(self.entries.len());
+                self.entries[start..end].to_vec()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Append one entry; returns its index.
     pub fn push(&mut self, entry: Entry) -> u64 {
-        let previous = self.prefix.last().copied().unwrap_or(0);
+        let previous = self.prefix.last().copied().unwrap_or(self.base_hash);
         self.prefix.push(chain(previous, &entry));
         self.entries.push(entry);
         self.last_index()
     }
 
-    /// Drop every entry from `index` on; returns how many were dropped.
+    /// Drop every entry from `index` on (never the snapshot: it is committed); returns
+    /// how many were dropped.
     pub fn truncate_from(&mut self, index: u64) -> u64 {
-        let keep = index.saturating_sub(1) as usize;
+        let keep = index.saturating_sub(1).max(self.base) - self.base;
+        let keep = usize::try_from(keep).unwrap_or(usize::MAX);
         let dropped = self.entries.len().saturating_sub(keep);
         self.entries.truncate(keep);
         self.prefix.truncate(keep);
         dropped as u64
     }
 
-    /// The first index of the term of the entry at `index` (for conflict back-off).
+    /// Fold the entries up to `index` into a snapshot: drop them, keeping the term and
+    /// prefix hash at `index`. Does nothing unless the log holds `index`.
+    pub fn compact_to(&mut self, index: u64) {
+        let Some(i) = self.position(index) else {
+            return;
+        };
+        self.base_term = self.entries[i].term;
+        self.base_hash = self.prefix[i];
+        self.base = index;
+        self.entries.drain(..=i);
+        self.prefix.drain(..=i);
+    }
+
+    /// The first index of the term of the entry at `index` (for conflict back-off); never
+    /// below the first entry the log holds.
     pub fn first_index_of_term_at(&self, index: u64) -> u64 {
-        let Some(term) = self.term_at(index) else {
+        let Some(term) = self.get(index).map(|e| e.term) else {
             return self.last_index() + 1;
         };
         let mut first = index;
-        while first > 1 && self.term_at(first - 1) == Some(term) {
+        while first > self.base + 1 && self.term_at(first - 1) == Some(term) {
             first -= 1;
         }
         first
     }
 
-    /// The latest voter set in the log and its index, if the log holds one.
-    pub fn latest_config(&self) -> Option<(u64, u64)> {
-        self.entries
+    /// The latest voter set among the entries up to `index` and its index, if they hold
+    /// one (entries folded into a snapshot are not searched).
+    pub fn latest_config_through(&self, index: u64) -> Option<(u64, u64)> {
+        let end = index.saturating_sub(self.base).min(self.entries.len() as u64) as usize;
+        self.entries[..end]
             .iter()
             .enumerate()
             .rev()
             .find_map(|(i, e)| match e.command {
-                Command::Config { voters } => Some((i as u64 + 1, voters)),
+                Command::Config { voters } => Some((self.base + i as u64 + 1, voters)),
                 _ => None,
             })
     }
@@ -268,6 +322,103 @@ mod tests {
             longer.extend(extra);
             let _ = decode(&longer);
         }
+    }
+
+    proptest! {
+        /// A log compacted at any index answers exactly as the full log for every index
+        /// after it, before and after more entries are appended and a suffix truncated.
+        #[test]
+        fn a_compacted_log_agrees_with_the_full_one_after_its_snapshot(
+            terms in proptest::collection::vec(1u64..4, 1..40),
+            at: prop::sample::Index,
+            more in proptest::collection::vec(4u64..6, 0..5),
+            cut: prop::sample::Index,
+        ) {
+            let entries: Vec<Entry> = terms.iter().map(|&t| noop(t)).collect();
+            let mut full = Log::from_entries(entries);
+            let index = at.index(terms.len()) as u64 + 1;
+            let mut compacted = full.clone();
+            compacted.compact_to(index);
+            prop_assert_eq!(compacted.snapshot_index(), index);
+            for log in [&mut full, &mut compacted] {
+                for &t in &more {
+                    log.push(noop(t));
+                }
+            }
+            let same = |full: &Log, compacted: &Log| -> Result<(), TestCaseError> {
+                prop_assert_eq!(full.last_index(), compacted.last_index());
+                prop_assert_eq!(full.last_term(), compacted.last_term());
+                for i in index..=full.last_index() + 1 {
+                    prop_assert_eq!(full.prefix_hash(i), compacted.prefix_hash(i));
+                    prop_assert_eq!(full.term_at(i), compacted.term_at(i));
+                    prop_assert_eq!(full.slice(i + 1, 3), compacted.slice(i + 1, 3));
+                    if i > index {
+                        prop_assert_eq!(full.get(i), compacted.get(i));
+                        prop_assert_eq!(full.first_index_of_term_at(i).max(index + 1), compacted.first_index_of_term_at(i));
+                    }
+                }
+                for i in 0..index {
+                    prop_assert_eq!(compacted.get(i), None);
+                    prop_assert_eq!(compacted.term_at(i), None);
+                    prop_assert_eq!(compacted.prefix_hash(i), None);
+                }
+                Ok(())
+            };
+            same(&full, &compacted)?;
+            // Truncate a suffix after the snapshot (a compacted log never drops its snapshot).
+            let from = index + 1 + cut.index((full.last_index() - index + 1) as usize) as u64;
+            prop_assert_eq!(full.truncate_from(from), compacted.truncate_from(from));
+            same(&full, &compacted)?;
+            // A log rebuilt from the snapshot's term and hash plus the entries after it.
+            let rebuilt = Log::after_snapshot(
+                index,
+                full.term_at(index).unwrap(),
+                full.prefix_hash(index).unwrap(),
+                full.slice(index + 1, usize::MAX),
+            );
+            prop_assert_eq!(rebuilt, compacted);
+        }
+    }
+
+    fn noop(term: u64) -> Entry {
+        Entry {
+            term,
+            command: Command::Noop,
+        }
+    }
+
+    #[test]
+    fn a_compacted_log_never_gives_up_its_snapshot() {
+        let mut log = Log::from_entries(vec![noop(1), noop(1), noop(2), noop(2)]);
+        log.compact_to(3);
+        assert_eq!(log.truncate_from(2), 1);
+        assert_eq!((log.snapshot_index(), log.last_index()), (3, 3));
+        assert_eq!(log.term_at(3), Some(2));
+        // Compacting to an index the log does not hold does nothing.
+        log.compact_to(2);
+        log.compact_to(9);
+        assert_eq!(log.snapshot_index(), 3);
+        // Conflict back-off stops at the first entry held.
+        log.push(noop(2));
+        assert_eq!(log.first_index_of_term_at(4), 4);
+        assert_eq!(log.slice(3, 5), vec![]);
+        assert_eq!(log.slice(4, 5), vec![noop(2)]);
+    }
+
+    #[test]
+    fn the_latest_config_is_searched_up_to_an_index_and_after_the_snapshot() {
+        let config = |voters| Entry {
+            term: 1,
+            command: Command::Config { voters },
+        };
+        let mut log = Log::from_entries(vec![config(0b11), noop(1), config(0b111), noop(1)]);
+        assert_eq!(log.latest_config_through(4), Some((3, 0b111)));
+        assert_eq!(log.latest_config_through(2), Some((1, 0b11)));
+        assert_eq!(log.latest_config_through(0), None);
+        assert_eq!(log.latest_config_through(99), Some((3, 0b111)));
+        log.compact_to(2);
+        assert_eq!(log.latest_config_through(2), None);
+        assert_eq!(log.latest_config_through(4), Some((3, 0b111)));
     }
 
     #[test]

@@ -37,17 +37,20 @@
 
 mod log;
 mod monitor;
+mod snapshot;
 
 pub use log::{Command, Entry, Log, decode, encode};
 pub use monitor::RaftMonitor;
+pub use snapshot::Snapshot;
+use snapshot::StateMachine;
 
 use crate::cluster;
-use crate::kv::KvData;
 use dsys_node::{
     Context, Durability, Duration, Instant, Node, NodeId, Op, Request, RequestId, Response,
     Storage, TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const HEARTBEAT: TimerId = 1;
 const ELECTION: TimerId = 2;
@@ -56,6 +59,7 @@ const MAX_BATCH: usize = 64;
 const TERM_KEY: &[u8] = b"raft/term";
 const VOTE_KEY: &[u8] = b"raft/vote";
 const LOG_PREFIX: &[u8] = b"raft/log/";
+const SNAPSHOT_KEY: &[u8] = b"raft/snapshot";
 
 /// How reads are served.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -87,6 +91,9 @@ pub struct RaftConfig {
     /// If set, the leader changes the membership this often (see the module docs).
     /// Needs `voters` below the cluster size and at most 64 nodes.
     pub rotate_every: Option<Duration>,
+    /// Take a snapshot and drop the log up to it once this many entries have been
+    /// applied since the last one (0: never compact).
+    pub snapshot_every: u64,
 }
 
 impl Default for RaftConfig {
@@ -98,6 +105,7 @@ impl Default for RaftConfig {
             lease_permille: 900,
             voters: 0,
             rotate_every: None,
+            snapshot_every: 64,
         }
     }
 }
@@ -156,6 +164,15 @@ pub enum RaftMessage {
         /// The leader's commit index.
         commit: u64,
         /// The leader's heartbeat round, echoed back (read-index and lease confirmation).
+        round: u64,
+    },
+    /// Leader to a follower that needs entries the leader has compacted: its snapshot.
+    InstallSnapshot {
+        /// The leader's term.
+        term: u64,
+        /// The snapshot (shared: it is not copied per send).
+        snapshot: Arc<Snapshot>,
+        /// The leader's heartbeat round, echoed back as for an append.
         round: u64,
     },
     /// A leader that a membership change removed hands over: stand for election now,
@@ -223,36 +240,6 @@ enum Role {
     Leader(Box<Leadership>),
 }
 
-/// The state machine: key-value data plus each client's latest request.
-#[derive(Debug, Default)]
-struct StateMachine {
-    data: KvData,
-    /// Per client: the latest sequence number applied and its answer.
-    sessions: BTreeMap<u64, (u64, Response)>,
-}
-
-impl StateMachine {
-    /// Apply one client update; `None` for a stale duplicate (an older request of a
-    /// client that has moved on: it gave up on it, so it need not happen).
-    fn apply(&mut self, request: RequestId, op: Op) -> Option<Response> {
-        if let Some((seq, answer)) = self.sessions.get(&request.client) {
-            if request.seq == *seq {
-                return Some(answer.clone());
-            }
-            if request.seq < *seq {
-                return None;
-            }
-        }
-        let (response, write) = self.data.decide(op);
-        if let Some((key, value)) = write {
-            self.data.set(key, value);
-        }
-        self.sessions
-            .insert(request.client, (request.seq, response.clone()));
-        Some(response)
-    }
-}
-
 /// A node of the `raft` protocol.
 #[derive(Debug)]
 pub struct RaftNode {
@@ -272,6 +259,8 @@ pub struct RaftNode {
     voters: Option<u64>,
     /// Where in the log that voter set was set (0: the initial configuration).
     config_index: u64,
+    /// The latest snapshot taken or installed: the log holds the entries after it.
+    snapshot: Option<Arc<Snapshot>>,
     stats: Stats,
 }
 
@@ -284,10 +273,26 @@ struct Stats {
     read_index_reads: u64,
     step_downs: u64,
     changes_proposed: u64,
+    snapshots_taken: u64,
+    snapshots_sent: u64,
+    snapshots_installed: u64,
+    unreadable_snapshots: u64,
 }
 
 fn log_key(index: u64) -> Vec<u8> {
     cluster::indexed_key(LOG_PREFIX, index)
+}
+
+/// Delete the stored entries `from..=to` as one batch: a single sync at the end.
+fn unpersist_entries(ctx: &mut Context<'_, Msg>, from: u64, to: u64) {
+    for index in from..=to {
+        let durability = if index == to {
+            Durability::Synced
+        } else {
+            Durability::Buffered
+        };
+        ctx.unpersist(log_key(index), durability);
+    }
 }
 
 /// The voter set a cluster of `n` starts with under `config`.
@@ -346,10 +351,18 @@ impl RaftNode {
         nodes.into_iter().filter(|&&n| self.is_voter(n)).count()
     }
 
-    /// Take the voter set from the latest configuration entry in the log (after a boot
-    /// or a truncation), or the initial one.
+    /// The latest voter set at or before `index` and where it was set, from the log or
+    /// else the snapshot; `None`: the initial one.
+    fn config_through(&self, index: u64) -> Option<(u64, u64)> {
+        self.log
+            .latest_config_through(index)
+            .or_else(|| self.snapshot.as_ref().and_then(|s| s.config))
+    }
+
+    /// Take the voter set from the latest configuration in the log or the snapshot
+    /// (after a boot, a truncation or an installed snapshot), or the initial one.
     fn reload_config(&mut self) {
-        match self.log.latest_config() {
+        match self.config_through(self.log.last_index()) {
             Some((index, voters)) => {
                 self.voters = Some(voters);
                 self.config_index = index;
@@ -558,6 +571,22 @@ impl RaftNode {
             return;
         };
         let next = l.next[peer.index()].max(1);
+        if let Some(snapshot) = &self.snapshot
+            && next <= snapshot.index
+        {
+            // The entries it needs are compacted: send the snapshot (pipelined too).
+            l.next[peer.index()] = snapshot.index + 1;
+            self.stats.snapshots_sent += 1;
+            ctx.send(
+                peer,
+                Msg::InstallSnapshot {
+                    term: self.term,
+                    snapshot: Arc::clone(snapshot),
+                    round: l.round,
+                },
+            );
+            return;
+        }
         let prev_index = next - 1;
         let entries = self.log.slice(next, MAX_BATCH);
         // Pipelined: assume they arrive; a refusal sets `next` back.
@@ -721,16 +750,19 @@ impl RaftNode {
                 },
             );
         };
-        if term < self.term {
-            reply(ctx, self.term, false, 0);
+        if !self.follow(ctx, from, term, round) {
             return;
         }
-        self.heard_leader = true;
-        if term > self.term || !matches!(self.role, Role::Follower { leader: Some(l) } if l == from)
-        {
-            self.become_follower(ctx, term, Some(from));
-        }
-        self.arm_election(ctx);
+        // Entries up to the snapshot index are committed, so they match the leader's
+        // (Leader Completeness): skip them.
+        let base = self.log.snapshot_index();
+        let (prev_index, prev_term, entries) = if prev_index < base {
+            let covered = usize::try_from(base - prev_index).unwrap_or(usize::MAX);
+            let rest = &entries[covered.min(entries.len())..];
+            (base, self.log.term_at(base).unwrap_or(0), rest)
+        } else {
+            (prev_index, prev_term, &entries[..])
+        };
         match self.log.term_at(prev_index) {
             None => {
                 reply(ctx, self.term, false, self.log.last_index() + 1);
@@ -749,9 +781,7 @@ impl RaftNode {
                 Some(existing) if existing.term == entry.term => continue,
                 Some(_) => {
                     // A conflicting suffix: never committed (Log Matching), so drop it.
-                    for gone in index..=self.log.last_index() {
-                        ctx.unpersist(log_key(gone), Durability::Synced);
-                    }
+                    unpersist_entries(ctx, index, self.log.last_index());
                     self.stats.truncated += self.log.truncate_from(index);
                     if index <= self.config_index {
                         self.reload_config();
@@ -811,6 +841,111 @@ impl RaftNode {
         self.serve_reads(ctx);
     }
 
+    /// Take `from` as the leader of `term` and re-arm the election timer, unless `term` is
+    /// stale: then tell the sender this node's term (answering `round`) and return false.
+    fn follow(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, term: u64, round: u64) -> bool {
+        if term < self.term {
+            ctx.send(
+                from,
+                Msg::AppendReply {
+                    term: self.term,
+                    success: false,
+                    index: 0,
+                    round,
+                },
+            );
+            return false;
+        }
+        self.heard_leader = true;
+        if term > self.term || !matches!(self.role, Role::Follower { leader: Some(l) } if l == from)
+        {
+            self.become_follower(ctx, term, Some(from));
+        }
+        self.arm_election(ctx);
+        true
+    }
+
+    /// Replace what the leader's snapshot covers: the state machine, and the log up to its
+    /// index (keeping the entries after it if the log agrees with it there).
+    fn on_install_snapshot(
+        &mut self,
+        ctx: &mut Context<'_, Msg>,
+        from: NodeId,
+        term: u64,
+        snapshot: Arc<Snapshot>,
+        round: u64,
+    ) {
+        if !self.follow(ctx, from, term, round) {
+            return;
+        }
+        let index = snapshot.index;
+        if index > self.commit {
+            let (base, last) = (self.log.snapshot_index(), self.log.last_index());
+            ctx.persist(
+                SNAPSHOT_KEY.to_vec(),
+                snapshot::encode(&snapshot),
+                Durability::Synced,
+            );
+            if self.log.term_at(index) == Some(snapshot.term) {
+                // Log Matching: the entries after the snapshot follow on from it.
+                self.log.compact_to(index);
+                unpersist_entries(ctx, base + 1, index);
+            } else {
+                self.stats.truncated += last.saturating_sub(index);
+                self.log = Log::after_snapshot(index, snapshot.term, snapshot.prefix_hash, Vec::new());
+                unpersist_entries(ctx, base + 1, last);
+            }
+            self.state = snapshot.state.clone();
+            self.commit = index;
+            self.applied = index;
+            self.snapshot = Some(snapshot);
+            self.reload_config();
+            self.stats.snapshots_installed += 1;
+        }
+        ctx.send(
+            from,
+            Msg::AppendReply {
+                term: self.term,
+                success: true,
+                index,
+                round,
+            },
+        );
+    }
+
+    /// Fold the applied entries into a snapshot once `snapshot_every` of them have piled
+    /// up since the last one. It runs before the node handles an input, never while it
+    /// handles one, so every entry it drops was applied (and so committed) in an earlier
+    /// step, where the invariant monitor saw it in the log.
+    fn compact_if_due(&mut self, ctx: &mut Context<'_, Msg>) {
+        let every = self.config.snapshot_every;
+        let base = self.log.snapshot_index();
+        if every == 0 || self.applied < base.saturating_add(every) {
+            return;
+        }
+        let index = self.applied;
+        let (Some(term), Some(prefix_hash)) = (self.log.term_at(index), self.log.prefix_hash(index))
+        else {
+            return;
+        };
+        let snapshot = Snapshot {
+            index,
+            term,
+            prefix_hash,
+            config: self.config_through(index),
+            state: self.state.clone(),
+        };
+        ctx.persist(
+            SNAPSHOT_KEY.to_vec(),
+            snapshot::encode(&snapshot),
+            Durability::Synced,
+        );
+        unpersist_entries(ctx, base + 1, index);
+        self.log.compact_to(index);
+        self.snapshot = Some(Arc::new(snapshot));
+        self.stats.snapshots_taken += 1;
+    }
+
     /// Whether this node leads or has heard from a leader since its election timer last
     /// fired: then it grants neither pre-votes nor votes (leader stickiness).
     fn leader_alive(&self) -> bool {
@@ -823,7 +958,22 @@ impl Node for RaftNode {
     type Config = RaftConfig;
 
     fn boot(config: &RaftConfig, id: NodeId, n: usize, storage: &Storage) -> Self {
-        let entries = cluster::load_sequence(storage, LOG_PREFIX, |_, v| decode(v));
+        let stored = storage.get(SNAPSHOT_KEY);
+        let snapshot = stored.and_then(snapshot::decode).map(Arc::new);
+        // An unreadable snapshot is counted and otherwise ignored, like a malformed log
+        // entry: the node boots with what it can read.
+        let unreadable_snapshots = u64::from(stored.is_some() && snapshot.is_none());
+        let first = snapshot.as_ref().map_or(1, |s| s.index + 1);
+        let entries = cluster::load_sequence_from(storage, LOG_PREFIX, first, |_, v| decode(v));
+        let (log, state) = match &snapshot {
+            Some(s) => (
+                Log::after_snapshot(s.index, s.term, s.prefix_hash, entries),
+                s.state.clone(),
+            ),
+            None => (Log::from_entries(entries), StateMachine::default()),
+        };
+        // The snapshot holds only committed, applied entries.
+        let applied = log.snapshot_index();
         let voted_for = cluster::load_vote(storage, VOTE_KEY);
         let mut node = RaftNode {
             config: *config,
@@ -831,17 +981,21 @@ impl Node for RaftNode {
             n,
             term: storage.get_u64(TERM_KEY).unwrap_or(0),
             voted_for,
-            log: Log::from_entries(entries),
-            commit: 0,
-            applied: 0,
-            state: StateMachine::default(),
+            log,
+            commit: applied,
+            applied,
+            state,
             role: Role::Follower { leader: None },
             // A restarted node may have acknowledged a leader's lease just before it went
             // down: it waits out one election timeout before it votes.
             heard_leader: true,
             voters: None,
             config_index: 0,
-            stats: Stats::default(),
+            snapshot,
+            stats: Stats {
+                unreadable_snapshots,
+                ..Stats::default()
+            },
         };
         node.reload_config();
         node
@@ -852,6 +1006,7 @@ impl Node for RaftNode {
     }
 
     fn on_message(&mut self, ctx: &mut Context<'_, Msg>, from: NodeId, msg: Msg) {
+        self.compact_if_due(ctx);
         match msg {
             Msg::PreVote {
                 term,
@@ -942,6 +1097,11 @@ impl Node for RaftNode {
                 index,
                 round,
             } => self.on_append_reply(ctx, from, term, success, index, round),
+            Msg::InstallSnapshot {
+                term,
+                snapshot,
+                round,
+            } => self.on_install_snapshot(ctx, from, term, snapshot, round),
             Msg::TimeoutNow { term } => {
                 if term == self.term
                     && self.is_voter(self.id)
@@ -954,6 +1114,7 @@ impl Node for RaftNode {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<'_, Msg>, timer: TimerId) {
+        self.compact_if_due(ctx);
         match (timer, &mut self.role) {
             (HEARTBEAT, Role::Leader(_)) => {
                 self.broadcast(ctx);
@@ -990,6 +1151,7 @@ impl Node for RaftNode {
     }
 
     fn on_request(&mut self, ctx: &mut Context<'_, Msg>, request: Request) {
+        self.compact_if_due(ctx);
         let is_read = matches!(request.op, Op::Read { .. });
         if is_read && self.config.reads == ReadPath::Local {
             let (response, _) = self.state.data.decide(request.op);
@@ -1052,7 +1214,7 @@ impl Node for RaftNode {
 
     fn metrics(&self) -> Vec<(&'static str, u64)> {
         let s = &self.stats;
-        vec![
+        let mut metrics = vec![
             ("elections started", s.elections),
             ("leaderships won", s.won),
             ("entries truncated", s.truncated),
@@ -1060,6 +1222,13 @@ impl Node for RaftNode {
             ("read-index reads", s.read_index_reads),
             ("step-downs", s.step_downs),
             ("membership changes proposed", s.changes_proposed),
-        ]
+            ("snapshots taken", s.snapshots_taken),
+            ("snapshots sent", s.snapshots_sent),
+            ("snapshots installed", s.snapshots_installed),
+        ];
+        if s.unreadable_snapshots > 0 {
+            metrics.push(("unreadable snapshots at boot", s.unreadable_snapshots));
+        }
+        metrics
     }
 }

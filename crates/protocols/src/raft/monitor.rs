@@ -81,15 +81,20 @@ impl RaftMonitor {
         }
     }
 
-    /// The highest index up to which `log` matches the committed prefix.
+    /// The highest index up to which `log` matches the committed prefix (0 if even its
+    /// snapshot does not: that is a lost commit too).
     fn held_prefix(&self, log: &Log) -> u64 {
         let end = (self.committed.len() as u64).min(log.last_index());
         let matches = |i: u64| log.prefix_hash(i) == self.committed_hash(i);
         if matches(end) {
             return end;
         }
+        let start = log.snapshot_index();
+        if start >= end || !matches(start) {
+            return 0;
+        }
         // Matching is a prefix property: binary search for its end.
-        let (mut lo, mut hi) = (0, end);
+        let (mut lo, mut hi) = (start, end);
         while lo + 1 < hi {
             let mid = lo + (hi - lo) / 2;
             if matches(mid) { lo = mid } else { hi = mid }
