@@ -477,6 +477,16 @@ fn multi_leader_conflict_modes_are_checked() {
         &[
             "simulate",
             "--protocol",
+            "raft",
+            "--set",
+            "snapshot-every=-1",
+        ],
+        "--set snapshot-every=-1: expected a whole number from 0 to 1000000",
+    );
+    assert_bad_input(
+        &[
+            "simulate",
+            "--protocol",
             "leader-follower",
             "--workload",
             "counter",

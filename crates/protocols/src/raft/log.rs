@@ -260,7 +260,9 @@ impl Log {
     /// The latest voter set among the entries up to `index` and its index, if they hold
     /// one (entries folded into a snapshot are not searched).
     pub fn latest_config_through(&self, index: u64) -> Option<(u64, u64)> {
-        let end = index.saturating_sub(self.base).min(self.entries.len() as u64) as usize;
+        let end = index
+            .saturating_sub(self.base)
+            .min(self.entries.len() as u64) as usize;
         self.entries[..end]
             .iter()
             .enumerate()

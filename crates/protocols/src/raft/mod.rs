@@ -13,7 +13,13 @@
 //!   a new leader appends a no-op to commit one at once.
 //! - **Durability:** term, vote and every log entry are persisted synced before the node
 //!   acts on them; a crash loses nothing synced, and the state machine is rebuilt from
-//!   the log as the commit index advances again.
+//!   the latest snapshot and the log after it as the commit index advances again.
+//! - **Snapshots and log compaction** (`snapshot_every`): once that many entries have been
+//!   applied since the last snapshot, a node stores its state machine (sessions included)
+//!   with the index, term, voter set and prefix hash it covers, then deletes the log up to
+//!   it. A leader that no longer holds what a follower needs sends its snapshot
+//!   (`InstallSnapshot`); the follower keeps the entries after it if its log agrees there
+//!   and drops its log otherwise.
 //! - **Exactly once:** every client update carries its request id; the state machine
 //!   keeps the latest sequence number (and answer) per client and skips a duplicate.
 //! - **Reads** (`reads=`): `read-index` (the leader notes its commit index, confirms with
@@ -38,6 +44,8 @@
 mod log;
 mod monitor;
 mod snapshot;
+#[cfg(test)]
+mod tests;
 
 pub use log::{Command, Entry, Log, decode, encode};
 pub use monitor::RaftMonitor;
@@ -892,7 +900,8 @@ impl RaftNode {
                 unpersist_entries(ctx, base + 1, index);
             } else {
                 self.stats.truncated += last.saturating_sub(index);
-                self.log = Log::after_snapshot(index, snapshot.term, snapshot.prefix_hash, Vec::new());
+                self.log =
+                    Log::after_snapshot(index, snapshot.term, snapshot.prefix_hash, Vec::new());
                 unpersist_entries(ctx, base + 1, last);
             }
             self.state = snapshot.state.clone();
@@ -924,7 +933,8 @@ impl RaftNode {
             return;
         }
         let index = self.applied;
-        let (Some(term), Some(prefix_hash)) = (self.log.term_at(index), self.log.prefix_hash(index))
+        let (Some(term), Some(prefix_hash)) =
+            (self.log.term_at(index), self.log.prefix_hash(index))
         else {
             return;
         };

@@ -448,6 +448,23 @@ mod tests {
     }
 
     #[test]
+    fn compacted_logs_are_judged_by_the_prefix_hash_at_their_snapshot() {
+        let full = vec![write(1, 1, 1), write(1, 2, 2), write(1, 3, 3)];
+        let mut m = RaftMonitor::new(3);
+        m.after_step(at(1), NodeId(0), &node(0, 1, full.clone(), 3, true))
+            .unwrap();
+        let mut compacted = node(1, 1, full.clone(), 2, false);
+        compacted.log.compact_to(2);
+        m.after_step(at(2), NodeId(1), &compacted).unwrap();
+        assert_eq!(m.views[1].holds, 3);
+        // A snapshot over other entries than were committed.
+        let mut other = node(2, 1, vec![write(1, 1, 9), write(1, 2, 2)], 2, false);
+        other.log.compact_to(2);
+        let err = m.after_step(at(3), NodeId(2), &other).unwrap_err();
+        assert!(err.starts_with("log matching"), "{err}");
+    }
+
+    #[test]
     fn a_commit_index_past_the_log_is_refused() {
         let err = violation(&[node(0, 1, vec![write(1, 1, 1)], 2, true)]);
         assert!(err.contains("beyond its log"), "{err}");

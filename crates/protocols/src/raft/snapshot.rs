@@ -111,7 +111,8 @@ fn answer_from(tag: u64, value: Value) -> Option<Response> {
 pub fn encode(s: &Snapshot) -> Vec<u8> {
     let (config_index, voters) = s.config.unwrap_or((0, 0));
     let data = &s.state.data;
-    let mut words = Vec::with_capacity(HEADER_WORDS + 2 * data.len() + 1 + 4 * s.state.sessions.len());
+    let mut words =
+        Vec::with_capacity(HEADER_WORDS + 2 * data.len() + 1 + 4 * s.state.sessions.len());
     words.extend([
         FORMAT,
         s.index,
@@ -176,7 +177,9 @@ pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
             return None;
         }
         previous = Some(client);
-        state.sessions.insert(client, (seq, answer_from(tag, value)?));
+        state
+            .sessions
+            .insert(client, (seq, answer_from(tag, value)?));
     }
     Some(Snapshot {
         index,
