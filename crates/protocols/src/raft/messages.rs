@@ -45,20 +45,7 @@ pub enum RaftMessage {
         granted: bool,
     },
     /// Leader to follower: entries after `prev_index`, and the leader's commit index.
-    Append {
-        /// The leader's term.
-        term: u64,
-        /// Index just before the first entry.
-        prev_index: u64,
-        /// Term of that entry.
-        prev_term: u64,
-        /// The entries.
-        entries: Vec<Entry>,
-        /// The leader's commit index.
-        commit: u64,
-        /// The leader's heartbeat round, echoed back (read-index and lease confirmation).
-        round: u64,
-    },
+    Append(AppendEntries),
     /// Leader to a follower that needs entries the leader has compacted: its snapshot.
     InstallSnapshot {
         /// The leader's term.
@@ -86,4 +73,21 @@ pub enum RaftMessage {
         /// The round being answered.
         round: u64,
     },
+}
+
+/// The body of [`RaftMessage::Append`] (a heartbeat when `entries` is empty).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct AppendEntries {
+    /// The leader's term.
+    pub term: u64,
+    /// Index just before the first entry.
+    pub prev_index: u64,
+    /// Term of that entry.
+    pub prev_term: u64,
+    /// The entries.
+    pub entries: Vec<Entry>,
+    /// The leader's commit index.
+    pub commit: u64,
+    /// The leader's heartbeat round, echoed back (read-index and lease confirmation).
+    pub round: u64,
 }

@@ -53,7 +53,7 @@ mod snapshot;
 mod tests;
 
 pub use log::{Command, Entry, Log, decode, encode};
-pub use messages::RaftMessage;
+pub use messages::{AppendEntries, RaftMessage};
 pub use monitor::RaftMonitor;
 use reads::PendingRead;
 pub use snapshot::Snapshot;
@@ -471,16 +471,7 @@ impl Node for RaftNode {
                     self.maybe_win(ctx);
                 }
             }
-            Msg::Append {
-                term,
-                prev_index,
-                prev_term,
-                entries,
-                commit,
-                round,
-            } => self.on_append(
-                ctx, from, term, prev_index, prev_term, entries, commit, round,
-            ),
+            Msg::Append(append) => self.on_append(ctx, from, append),
             Msg::AppendReply {
                 term,
                 success,

@@ -2,7 +2,10 @@
 //! take them with conflict back-off, the commit index advances by majority match, and
 //! committed entries are applied to the state machine.
 
-use super::{Command, Entry, MAX_BATCH, Msg, RaftNode, Role, encode, log_key, unpersist_entries};
+use super::{
+    AppendEntries, Command, Entry, MAX_BATCH, Msg, RaftNode, Role, encode, log_key,
+    unpersist_entries,
+};
 use dsys_node::{Context, Durability, NodeId, Response};
 use std::sync::Arc;
 
@@ -57,14 +60,14 @@ impl RaftNode {
         l.next[peer.index()] = next + entries.len() as u64;
         ctx.send(
             peer,
-            Msg::Append {
+            Msg::Append(AppendEntries {
                 term: self.term,
                 prev_index,
                 prev_term: self.log.term_at(prev_index).unwrap_or(0),
                 entries,
                 commit: self.commit,
                 round: l.round,
-            },
+            }),
         );
     }
 
@@ -123,18 +126,20 @@ impl RaftNode {
         self.serve_reads(ctx);
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_append(
         &mut self,
         ctx: &mut Context<'_, Msg>,
         from: NodeId,
-        term: u64,
-        prev_index: u64,
-        prev_term: u64,
-        entries: Vec<Entry>,
-        commit: u64,
-        round: u64,
+        append: AppendEntries,
     ) {
+        let AppendEntries {
+            term,
+            prev_index,
+            prev_term,
+            entries,
+            commit,
+            round,
+        } = append;
         let reply = |ctx: &mut Context<'_, Msg>, term, success, index| {
             ctx.send(
                 from,

@@ -244,11 +244,11 @@ fn a_leader_sends_its_snapshot_to_a_follower_behind_it() {
         sent(&effects).as_slice(),
         [(
             NodeId(1),
-            Msg::Append {
+            Msg::Append(AppendEntries {
                 prev_index: 8,
                 prev_term: 3,
                 ..
-            }
+            })
         )]
     ));
 }
@@ -295,14 +295,14 @@ fn a_follower_whose_log_agrees_keeps_the_entries_after_the_snapshot() {
         f.on_message(
             ctx,
             NodeId(0),
-            Msg::Append {
+            Msg::Append(AppendEntries {
                 term: 3,
                 prev_index: 5,
                 prev_term: 3,
                 entries: leader_log(11)[5..].to_vec(),
                 commit: 11,
                 round: 3,
-            },
+            }),
         );
     });
     assert_eq!(reply_to_leader(&effects), (3, true, 11));
