@@ -2,14 +2,17 @@
 //! and renders; it holds no logic of its own.
 //!
 //! Exit codes: 0 success, 1 the run failed (a replay diverged, output could not be
-//! written) or a check found a violation, 2 bad input (flags, specs, artifacts,
-//! histories), 3 a check could not decide within its budget.
+//! written), a check found a violation or a design check a contradiction, 2 bad input
+//! (flags, specs, artifacts, histories), 3 a check could not decide within its budget.
 
 mod args;
 mod progress;
 
 use anyhow::Context as _;
-use args::{CheckArgs, Cli, Command, Format, GridArgs, GridFormat, ReplayArgs, SimulateArgs};
+use args::{
+    CheckArgs, Cli, Command, DesignArgs, DesignFormat, Format, GridArgs, GridFormat, ReplayArgs,
+    SimulateArgs,
+};
 use clap::Parser;
 use dsys_lab::checking::{CheckRequest, check_file, check_run};
 use dsys_lab::dsys_check::{CheckName, CheckReport, Verdict};
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay(a),
         Command::Check(a) => check(a),
         Command::Grid(a) => grid(a),
+        Command::Design(a) => design(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +67,36 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+fn design(a: DesignArgs) -> Result<(), Failure> {
+    let bad_input = |error: anyhow::Error| Failure { code: 2, error };
+    let path = a.spec.display().to_string();
+    let text = std::fs::read_to_string(&a.spec)
+        .with_context(|| format!("cannot read the spec {path}"))
+        .map_err(bad_input)?;
+    let spec = dsys_advisor::Spec::parse(&path, &text).map_err(|e| bad_input(e.into()))?;
+    let design = dsys_advisor::design(&spec);
+    let rendered = match a.format {
+        DesignFormat::Text => dsys_advisor::render::text(&design),
+        DesignFormat::Markdown => dsys_advisor::render::markdown(&design),
+        DesignFormat::Json => {
+            serde_json::to_string_pretty(&design).context("cannot render the design")? + "\n"
+        }
+    };
+    write_stdout(rendered.as_bytes())?;
+    let contradictions: Vec<String> = design
+        .contradictions()
+        .map(|c| format!("{} ({})", c.subject, c.check))
+        .collect();
+    if !contradictions.is_empty() {
+        return Err(anyhow::anyhow!(
+            "the requirements contradict each other: {}",
+            contradictions.join(", ")
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn simulate(a: SimulateArgs) -> Result<(), Failure> {
@@ -194,10 +228,7 @@ fn grid(a: GridArgs) -> Result<(), Failure> {
         }
         GridFormat::Svg => dsys_lab::grid_plot::to_svg(&cells),
     };
-    std::io::stdout()
-        .write_all(text.as_bytes())
-        .context("writing to stdout")?;
-    Ok(())
+    write_stdout(text.as_bytes())
 }
 
 /// Write the history if asked, print the report, and fail the run (exit 1) if a protocol
@@ -233,8 +264,12 @@ fn print<T: serde::Serialize>(
         Format::Json => serde_json::to_string_pretty(value).context("rendering the report")? + "\n",
         Format::Table => table(value),
     };
+    write_stdout(text.as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
     std::io::stdout()
-        .write_all(text.as_bytes())
+        .write_all(bytes)
         .context("writing to stdout")?;
     Ok(())
 }

@@ -1,0 +1,185 @@
+//! Caching strategy per data class.
+
+use super::consistency::{self, Model};
+use super::kind_name;
+use crate::design::{Decision, Rule, Topic};
+use crate::spec::{DataClass, DataKind, Spec};
+
+const CACHING: &str = "AWS, Caching Best Practices (aws.amazon.com/caching/best-practices); R. Nishtala et al., Scaling Memcache at Facebook, NSDI 2013";
+
+/// Reads that check an invariant bypass caches.
+pub const NO_CACHE_FOR_INVARIANTS: Rule = Rule {
+    id: "CACHE-NOT-ON-THE-CHECK",
+    statement: "Reads that decide whether an invariant holds go to the source of truth: a cached value is a stale read by design.",
+    citation: CACHING,
+};
+
+/// Read-mostly data that may be stale: cache-aside.
+pub const ASIDE: Rule = Rule {
+    id: "CACHE-ASIDE",
+    statement: "Read-mostly data (10 or more reads per write) that may be briefly stale is cached aside: read the cache, fill it on a miss, delete the entry on write, and expire it after the staleness the data allows; concurrent misses are coalesced so an expiry does not stampede the store.",
+    citation: CACHING,
+};
+
+/// Write-heavy counters: write-behind.
+pub const WRITE_BEHIND: Rule = Rule {
+    id: "CACHE-WRITE-BEHIND",
+    statement: "Write-heavy metrics are aggregated in memory and flushed in batches (write-behind): a crash loses at most one flush interval of increments, which metrics tolerate.",
+    citation: CACHING,
+};
+
+/// Otherwise no cache.
+pub const NONE: Rule = Rule {
+    id: "CACHE-NONE",
+    statement: "Data read about as often as it is written gains little from a cache and pays for invalidation: no cache.",
+    citation: CACHING,
+};
+
+/// The staleness a cache entry may have, milliseconds: the stated bound, else the kind's.
+pub fn ttl_ms(d: &DataClass) -> u64 {
+    match (&d.max_staleness_ms, consistency::model(d).0) {
+        (Some(bound), _) => *bound.get_ref(),
+        (None, Model::Session) => 30_000,
+        (None, _) => match d.kind {
+            DataKind::Catalog => 60_000,
+            DataKind::Feed => 10_000,
+            _ => 5_000,
+        },
+    }
+}
+
+/// Reads per write (infinite with no writes).
+fn read_ratio(d: &DataClass) -> f64 {
+    if d.writes_per_sec == 0.0 {
+        f64::INFINITY
+    } else {
+        d.reads_per_sec / d.writes_per_sec
+    }
+}
+
+/// The caching decision for `d`.
+pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
+    let name = d.name.get_ref();
+    let ratio = read_ratio(d);
+    let rates = format!(
+        "{:.0} reads/s, {:.0} writes/s",
+        d.reads_per_sec, d.writes_per_sec
+    );
+    let (model, _) = consistency::model(d);
+    if model == Model::Linearizable {
+        return Decision::new(
+            Topic::Caching,
+            name,
+            NO_CACHE_FOR_INVARIANTS,
+            "no cache on reads that check the invariant",
+        )
+        .because("consistency: linearizable")
+        .rejects(
+            "cache-aside",
+            "a hit can return a value already replaced: the check passes on stale data",
+        )
+        .rejects(
+            "write-behind",
+            "acknowledged writes would live only in memory",
+        );
+    }
+    if d.kind == DataKind::Metrics && d.writes_per_sec >= d.reads_per_sec && d.writes_per_sec > 0.0
+    {
+        return Decision::new(
+            Topic::Caching,
+            name,
+            WRITE_BEHIND,
+            "write-behind: aggregate in memory, flush in batches",
+        )
+        .set("flush every", "1 s")
+        .because(rates)
+        .because("kind = metrics")
+        .rejects(
+            "write-through",
+            "one store write per increment at the full write rate",
+        );
+    }
+    if ratio >= 10.0 && d.reads_per_sec > 0.0 {
+        let ttl = ttl_ms(d);
+        let mut decision = Decision::new(
+            Topic::Caching,
+            name,
+            ASIDE,
+            "cache-aside with TTL and delete-on-write",
+        )
+        .set("ttl", format!("{ttl} ms"))
+        .set("stampede control", "coalesce concurrent misses per key")
+        .because(rates)
+        .because(format!(
+            "kind = {} may be stale up to {ttl} ms",
+            kind_name(d.kind)
+        ))
+        .rejects(
+            "write-through",
+            "every write pays the cache too, for data read mostly",
+        )
+        .rejects(
+            "no cache",
+            format!("{ratio:.0} reads per write all reach the store"),
+        );
+        if model == Model::Session {
+            decision = decision.set(
+                "read-your-writes",
+                "after a write, read the writer's session from the store until the TTL has passed",
+            );
+        }
+        return decision;
+    }
+    Decision::new(Topic::Caching, name, NONE, "no cache")
+        .because(rates)
+        .rejects(
+            "cache-aside",
+            "below 10 reads per write the hit rate does not pay for invalidation",
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::data;
+
+    fn decided(kind: &str, extra: &str) -> Decision {
+        let s = data(kind, extra);
+        decide(&s, &s.data[0])
+    }
+
+    #[test]
+    fn invariant_reads_skip_the_cache() {
+        assert_eq!(
+            decided("inventory", "reads_per_sec = 10000\nwrites_per_sec = 10").rule,
+            NO_CACHE_FOR_INVARIANTS
+        );
+    }
+
+    #[test]
+    fn read_mostly_data_is_cached_aside_for_its_staleness() {
+        let d = decided("catalog", "reads_per_sec = 5000\nwrites_per_sec = 5");
+        assert_eq!((d.rule, d.settings["ttl"].as_str()), (ASIDE, "30000 ms"));
+        let d = decided(
+            "catalog",
+            "reads_per_sec = 5000\nwrites_per_sec = 5\nmax_staleness_ms = 2000",
+        );
+        assert_eq!(d.settings["ttl"], "2000 ms");
+        assert!(!d.settings.contains_key("read-your-writes"));
+        let d = decided("feed", "reads_per_sec = 100");
+        assert_eq!((d.rule, d.settings["ttl"].as_str()), (ASIDE, "10000 ms"));
+    }
+
+    #[test]
+    fn busy_metrics_are_written_behind_and_balanced_data_not_cached() {
+        assert_eq!(
+            decided("metrics", "reads_per_sec = 10\nwrites_per_sec = 50000").rule,
+            WRITE_BEHIND
+        );
+        assert_eq!(
+            decided("profile", "reads_per_sec = 50\nwrites_per_sec = 10").rule,
+            NONE
+        );
+        assert_eq!(decided("profile", "").rule, NONE);
+    }
+}

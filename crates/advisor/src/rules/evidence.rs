@@ -1,0 +1,73 @@
+//! The dsys commands that demonstrate the rules, each with the exit code it ends with.
+//! A test in the CLI crate runs every one of them ([`ALL`]) and checks that code, so a
+//! claim whose demonstration stops holding fails the build.
+
+use crate::design::Evidence;
+
+/// An available store under a partition serves stale reads.
+pub const AP_STALE_UNDER_PARTITION: Evidence = Evidence {
+    command: "dsys simulate --protocol multi-leader --nemesis halves --seed 1 --expect linearizable",
+    exit_code: 1,
+    shows: "multi-leader keeps taking writes on both sides of a partition and serves a stale read",
+};
+
+/// AP against CP, side by side.
+pub const AP_AGAINST_CP: Evidence = Evidence {
+    command: "dsys grid --protocols multi-leader raft --nemeses halves --seeds 3",
+    exit_code: 0,
+    shows: "under a partition multi-leader stays 100% available but is not linearizable on 3 of 3 seeds; Raft answers about 90% and stays linearizable",
+};
+
+/// Raft stays linearizable under every fault.
+pub const RAFT_LINEARIZABLE: Evidence = Evidence {
+    command: "dsys simulate --protocol raft --nemesis swarm --seed 7 --expect linearizable",
+    exit_code: 0,
+    shows: "Raft with read-index reads stays linearizable under partitions, crashes, pauses, loss and clock faults together",
+};
+
+/// Reading any replica breaks read-your-writes.
+pub const ANY_REPLICA_BREAKS_RYW: Evidence = Evidence {
+    command: "dsys simulate --protocol raft --set reads=local --seed 1 --expect read-your-writes",
+    exit_code: 1,
+    shows: "reads from any replica let a client miss its own acknowledged write",
+};
+
+/// Asynchronous replication loses acknowledged writes on failover.
+pub const ASYNC_LOSES_WRITES: Evidence = Evidence {
+    command: "dsys simulate --protocol leader-follower --set replication=async --nemesis isolate-leader --seed 1 --expect no-lost-writes",
+    exit_code: 1,
+    shows: "an isolated asynchronous leader acknowledges writes the new leader never had",
+};
+
+/// Consensus keeps them.
+pub const RAFT_KEEPS_WRITES: Evidence = Evidence {
+    command: "dsys simulate --protocol raft --nemesis isolate-leader --seed 1 --expect no-lost-writes",
+    exit_code: 0,
+    shows: "Raft under the same fault loses no acknowledged write",
+};
+
+/// Last-writer-wins loses concurrent increments.
+pub const LWW_LOSES_INCREMENTS: Evidence = Evidence {
+    command: "dsys simulate --protocol multi-leader --set conflict=lww --workload counter --nemesis halves --seed 1 --expect no-lost-updates",
+    exit_code: 1,
+    shows: "last-writer-wins drops increments made concurrently on both sides of a partition",
+};
+
+/// A CRDT counter keeps them.
+pub const CRDT_KEEPS_INCREMENTS: Evidence = Evidence {
+    command: "dsys simulate --protocol multi-leader --set conflict=crdt --workload counter --nemesis halves --seed 1 --expect no-lost-updates",
+    exit_code: 0,
+    shows: "a PN-counter CRDT keeps every increment through the same partition",
+};
+
+/// Every demonstration, for the test that runs them.
+pub const ALL: &[Evidence] = &[
+    AP_STALE_UNDER_PARTITION,
+    AP_AGAINST_CP,
+    RAFT_LINEARIZABLE,
+    ANY_REPLICA_BREAKS_RYW,
+    ASYNC_LOSES_WRITES,
+    RAFT_KEEPS_WRITES,
+    LWW_LOSES_INCREMENTS,
+    CRDT_KEEPS_INCREMENTS,
+];

@@ -1,0 +1,259 @@
+//! Replication topology per data class.
+
+use super::consistency::{self, Model};
+use super::{evidence, kind_name};
+use crate::design::{Decision, Rule, Topic};
+use crate::spec::{Access, DataClass, DataKind, FailureDomain, OpKind, Spec};
+use std::collections::BTreeSet;
+
+const DDIA: &str = "M. Kleppmann, Designing Data-Intensive Applications, ch. 5 (Replication) and 9 (Consistency and Consensus), 2017";
+const RAFT: &str =
+    "D. Ongaro, J. Ousterhout, In Search of an Understandable Consensus Algorithm, USENIX ATC 2014";
+
+/// Linearizable data goes on a consensus group.
+pub const CONSENSUS: Rule = Rule {
+    id: "REP-CONSENSUS",
+    statement: "Linearizable data is replicated by consensus (a Raft group of 2f+1 replicas in f+1 failure domains' worth of places): a write commits once a majority has it, so any majority that survives holds every acknowledged write.",
+    citation: RAFT,
+};
+
+/// Causal data with one writer per conversation.
+pub const LEADER_PER_PARTITION: Rule = Rule {
+    id: "REP-LEADER-PER-PARTITION",
+    statement: "Causally ordered data keeps one leader per partition (per conversation): the leader's log is the order, followers in other regions replay it asynchronously.",
+    citation: DDIA,
+};
+
+/// Written from several regions, no invariant.
+pub const MULTI_LEADER: Rule = Rule {
+    id: "REP-MULTI-LEADER",
+    statement: "Data without an invariant that is written in several regions takes writes in each (multi-leader) and merges them with a conflict strategy fitted to its shape: CRDT counters and sets, last-writer-wins registers.",
+    citation: "M. Shapiro et al., Conflict-free Replicated Data Types, SSS 2011; DDIA ch. 5",
+};
+
+/// Written from one region, no invariant.
+pub const LEADER_FOLLOWER: Rule = Rule {
+    id: "REP-LEADER-FOLLOWER",
+    statement: "Data without an invariant that is written in one region has one leader there and asynchronous followers where it is read.",
+    citation: DDIA,
+};
+
+/// The regions the data class is written from (writers' regions it may live in).
+pub fn write_regions(spec: &Spec, d: &DataClass) -> BTreeSet<String> {
+    let home: BTreeSet<String> = spec.home_regions(d).into_iter().collect();
+    spec.writers(d.name.get_ref())
+        .iter()
+        .flat_map(|s| s.regions.iter().map(|r| r.get_ref().clone()))
+        .filter(|r| home.contains(r))
+        .collect()
+}
+
+/// Where a consensus group's leader goes: the region of the strictest write objective
+/// on the data, else the first region it is written from, else its first home region.
+pub fn leader_region(spec: &Spec, d: &DataClass) -> String {
+    let strictest = spec
+        .slos
+        .iter()
+        .filter(|s| s.data.get_ref() == d.name.get_ref() && s.op == OpKind::Write)
+        .min_by(|a, b| a.p99_ms.get_ref().total_cmp(b.p99_ms.get_ref()));
+    if let Some(slo) = strictest {
+        return slo.region.get_ref().clone();
+    }
+    write_regions(spec, d)
+        .into_iter()
+        .next()
+        .or_else(|| spec.home_regions(d).into_iter().next())
+        .unwrap_or_default()
+}
+
+/// The regions a consensus group's replicas go in: the leader's, then the nearest others,
+/// three in all when a region failure must be survived, else the leader's alone (one
+/// replica per zone).
+pub fn replica_regions(spec: &Spec, d: &DataClass) -> Vec<String> {
+    let leader = leader_region(spec, d);
+    if !spec.tolerates(FailureDomain::Region) {
+        return vec![leader];
+    }
+    let mut others: Vec<(f64, String)> = spec
+        .home_regions(d)
+        .into_iter()
+        .filter(|r| *r != leader)
+        .map(|r| (spec.rtt_ms(&leader, &r).unwrap_or(f64::INFINITY), r))
+        .collect();
+    others.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    std::iter::once(leader)
+        .chain(others.into_iter().map(|(_, r)| r).take(2))
+        .collect()
+}
+
+/// The replication decision for `d`.
+pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
+    let name = d.name.get_ref();
+    let (model, _) = consistency::model(d);
+    let writes_from = write_regions(spec, d);
+    match model {
+        Model::Linearizable => {
+            let regions = replica_regions(spec, d);
+            let placement = if regions.len() > 1 {
+                format!("one replica in each of {}", regions.join(", "))
+            } else {
+                format!("one replica in each of 3 zones of {}", regions[0])
+            };
+            Decision::new(Topic::Replication, name, CONSENSUS, "consensus (Raft), 3 replicas")
+                .set("protocol", "raft")
+                .set("replicas", 3)
+                .set("placement", placement)
+                .set("leader", leader_region(spec, d))
+                .set("reads", "read-index (lease only with clocks known to drift less than the lease margin)")
+                .because("consistency: linearizable")
+                .because(if spec.tolerates(FailureDomain::Region) {
+                    "tolerate: region"
+                } else {
+                    "tolerate: zone"
+                })
+                .rejects("leader-follower, asynchronous", "a failover loses writes the old leader acknowledged but had not shipped")
+                .rejects("leaderless quorums (W + R > N)", "concurrent writes and sloppy quorums let reads see values out of order: not linearizable")
+                .rejects("multi-leader", "two leaders each accept a write that passes the invariant check")
+                .evidence(evidence::ASYNC_LOSES_WRITES)
+                .evidence(evidence::RAFT_KEEPS_WRITES)
+        }
+        Model::Causal => Decision::new(Topic::Replication, name, LEADER_PER_PARTITION, "leader-follower per partition; asynchronous followers in the other regions")
+            .set("protocol", "leader-follower")
+            .set("replication", "semi-sync (acks=1) in the leader's region, async elsewhere")
+            .because("consistency: causal")
+            .rejects("multi-leader", "messages to one conversation from two regions need a merged order; replies could precede what they answer")
+            .rejects("consensus", "a cross-region quorum round trip per message"),
+        _ if writes_from.len() > 1 => {
+            // Time series are samples keyed by (series, time): writes never collide, so
+            // last-writer-wins drops nothing; other metrics are counters.
+            let conflict = match d.kind {
+                DataKind::Metrics if !d.access.contains(&Access::TimeSeries) => "crdt=pn-counter",
+                DataKind::Feed => "crdt=or-set",
+                _ => "lww",
+            };
+            let regions = writes_from.iter().cloned().collect::<Vec<_>>().join(", ");
+            let decision = Decision::new(Topic::Replication, name, MULTI_LEADER, format!("multi-leader, conflict strategy {conflict}"))
+                .set("protocol", "multi-leader")
+                .set("conflict", conflict)
+                .set("leaders", regions.clone())
+                .because(format!("written in {} regions: {regions}", writes_from.len()))
+                .because(format!("kind = {} and no invariant", kind_name(d.kind)))
+                .rejects("single leader", "writes from the other regions pay a round trip and stop when it is cut off");
+            if conflict == "lww" {
+                decision.rejects(
+                    "siblings (version vectors)",
+                    "every reader would merge concurrent versions of records that one owner edits at a time",
+                )
+            } else {
+                decision
+                    .rejects("last-writer-wins", "concurrent increments or inserts on two sides are lost")
+                    .evidence(evidence::LWW_LOSES_INCREMENTS)
+                    .evidence(evidence::CRDT_KEEPS_INCREMENTS)
+            }
+        }
+        _ => {
+            let leader = writes_from.iter().next().cloned().unwrap_or_else(|| leader_region(spec, d));
+            Decision::new(Topic::Replication, name, LEADER_FOLLOWER, "leader-follower, asynchronous followers")
+                .set("protocol", "leader-follower")
+                .set("replication", "async")
+                .set("leader", leader.clone())
+                .set("followers", spec.home_regions(d).join(", "))
+                .because(format!("written in one region: {leader}"))
+                .because(format!("kind = {} and no invariant", kind_name(d.kind)))
+                .rejects("consensus", "a quorum round trip per write for data without an invariant")
+                .rejects("multi-leader", "conflict handling for writes that all come from one region")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{data, spec};
+
+    #[test]
+    fn linearizable_data_gets_a_raft_group_in_the_leaders_zones() {
+        let s = data("money", "");
+        let d = decide(&s, &s.data[0]);
+        assert_eq!(d.rule, CONSENSUS);
+        assert_eq!(
+            d.settings["placement"],
+            "one replica in each of 3 zones of eu"
+        );
+    }
+
+    #[test]
+    fn surviving_a_region_spreads_the_group_over_the_nearest_regions() {
+        let mut s = spec(
+            r#"
+[[region]]
+name = "ap"
+zones = 3
+
+[[region]]
+name = "sa"
+zones = 2
+
+[[link]]
+between = ["eu", "ap"]
+rtt_ms = 150
+
+[[link]]
+between = ["eu", "sa"]
+rtt_ms = 200
+
+[[data]]
+name = "ledger"
+kind = "money"
+
+[[slo]]
+operation = "pay"
+data = "ledger"
+op = "write"
+region = "eu"
+p99_ms = 400
+"#,
+        );
+        s.system.tolerate = vec![FailureDomain::Region];
+        assert_eq!(replica_regions(&s, &s.data[0]), ["eu", "us", "ap"]);
+        let d = decide(&s, &s.data[0]);
+        assert_eq!(d.settings["placement"], "one replica in each of eu, us, ap");
+        assert_eq!(d.settings["leader"], "eu");
+    }
+
+    #[test]
+    fn chat_keeps_one_leader_per_conversation() {
+        let s = data("chat", "");
+        assert_eq!(decide(&s, &s.data[0]).rule, LEADER_PER_PARTITION);
+    }
+
+    #[test]
+    fn data_written_in_two_regions_goes_multi_leader_with_a_fitting_merge() {
+        let two = "[[service]]\nname = \"t\"\nregions = [\"us\"]\nwrites = [\"d\"]";
+        for (kind, extra, conflict) in [
+            ("metrics", "", "crdt=pn-counter"),
+            ("metrics", "access = [\"time-series\"]", "lww"),
+            ("feed", "", "crdt=or-set"),
+            ("profile", "", "lww"),
+        ] {
+            let s = spec(&format!(
+                "[[data]]\nname = \"d\"\nkind = \"{kind}\"\n{extra}\n\n[[service]]\nname = \"s\"\nregions = [\"eu\"]\nwrites = [\"d\"]\n\n{two}"
+            ));
+            let d = decide(&s, &s.data[0]);
+            assert_eq!(
+                (d.rule, d.settings["conflict"].as_str()),
+                (MULTI_LEADER, conflict),
+                "{kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn data_written_in_one_region_has_one_leader() {
+        let s = data("catalog", "");
+        let d = decide(&s, &s.data[0]);
+        assert_eq!(d.rule, LEADER_FOLLOWER);
+        assert_eq!(d.settings["leader"], "eu");
+        assert_eq!(d.settings["followers"], "eu, us");
+    }
+}

@@ -1,0 +1,205 @@
+//! Transaction patterns: local transactions, sagas, the transactional outbox, event
+//! sourcing with CQRS.
+
+use crate::design::{Decision, Rule, Topic};
+use crate::spec::{DataKind, Spec};
+
+/// One data class per service write.
+pub const LOCAL: Rule = Rule {
+    id: "TX-LOCAL",
+    statement: "A service that writes one data class commits each change in one local transaction: no distributed protocol needed.",
+    citation: "J. Gray, A. Reuter, Transaction Processing: Concepts and Techniques, 1992",
+};
+
+/// Several data classes: a saga.
+pub const SAGA: Rule = Rule {
+    id: "TX-SAGA",
+    statement: "A business operation that writes several data classes (each its own store) runs as a saga: a sequence of local transactions, each with a compensating action; orchestrated by one coordinator when there are three or more steps or money is involved, choreographed by events when there are two.",
+    citation: "H. Garcia-Molina, K. Salem, Sagas, SIGMOD 1987; C. Richardson, Microservices Patterns, ch. 4, 2018",
+};
+
+/// Changes others consume: a transactional outbox.
+pub const OUTBOX: Rule = Rule {
+    id: "TX-OUTBOX",
+    statement: "A service whose changes other services consume writes each change and its event in one local transaction (a transactional outbox) and relays the events afterwards: a dual write to a store and a broker loses or invents events when one of them fails.",
+    citation: "C. Richardson, Microservices Patterns, ch. 3 (Transactional outbox), 2018",
+};
+
+/// Audit or time travel: event sourcing.
+pub const EVENT_SOURCING: Rule = Rule {
+    id: "TX-EVENT-SOURCING",
+    statement: "Data that must be audited or queried as of a past time is stored as its events (event sourcing), with read models built from them (CQRS): the history is the data, not a log beside it.",
+    citation: "M. Fowler, Event Sourcing (martinfowler.com/eaaDev/EventSourcing.html), 2005; G. Young, CQRS Documents, 2010",
+};
+
+/// The transaction decisions: per data class needing history, per writing service, and
+/// per service whose changes others consume.
+pub fn decide(spec: &Spec) -> Vec<Decision> {
+    let mut out = Vec::new();
+    for d in spec.data.iter().filter(|d| d.audit || d.temporal_queries) {
+        let mut decision = Decision::new(
+            Topic::Transactions,
+            d.name.get_ref(),
+            EVENT_SOURCING,
+            "event sourcing with CQRS read models",
+        )
+        .rejects(
+            "current state plus an audit table",
+            "two writes that can disagree; a past state must be reconstructed by hand",
+        )
+        .set(
+            "snapshots",
+            "every 100 events per aggregate, so loading stays bounded",
+        );
+        if d.audit {
+            decision = decision.because("audit = true");
+        }
+        if d.temporal_queries {
+            decision = decision.because("temporal_queries = true");
+        }
+        out.push(decision);
+    }
+    for s in &spec.services {
+        let name = s.name.get_ref();
+        let writes: Vec<&str> = s.writes.iter().map(|w| w.get_ref().as_str()).collect();
+        match writes.len() {
+            0 => {}
+            1 => out.push(
+                Decision::new(Topic::Transactions, name, LOCAL, "local transactions")
+                    .because(format!("writes one data class: {}", writes[0])),
+            ),
+            n => {
+                let money = writes.iter().any(|w| {
+                    spec.data_class(w)
+                        .is_some_and(|d| d.kind == DataKind::Money)
+                });
+                let style = if n >= 3 || money {
+                    "orchestration"
+                } else {
+                    "choreography"
+                };
+                let mut decision = Decision::new(Topic::Transactions, name, SAGA, format!("saga ({style})"))
+                    .set("steps", n)
+                    .set("each step", "a local transaction with an idempotency key and a compensating action")
+                    .because(format!("writes {n} data classes: {}", writes.join(", ")))
+                    .rejects("two-phase commit", "holds locks in every store while it waits, and blocks them all while the coordinator is down")
+                    .rejects("one shared database", "couples the services' schemas and deployments");
+                if money {
+                    decision = decision.because(
+                        "money is involved: the saga's state must be explicit and auditable",
+                    );
+                }
+                out.push(decision);
+            }
+        }
+        let consumers: Vec<&str> = spec
+            .services
+            .iter()
+            .filter(|other| {
+                other.name.get_ref() != name
+                    && (other.depends_on.iter().any(|d| d.get_ref() == name)
+                        || other
+                            .reads
+                            .iter()
+                            .any(|r| writes.contains(&r.get_ref().as_str())))
+            })
+            .map(|other| other.name.get_ref().as_str())
+            .collect();
+        if !writes.is_empty() && !consumers.is_empty() {
+            let mut decision = Decision::new(Topic::Transactions, &format!("{name} events"), OUTBOX, "transactional outbox, relayed at least once")
+                .set("consumers", "deduplicate by event id (inbox)")
+                .because(format!("{name} writes {} and {} consume it", writes.join(", "), consumers.join(", ")))
+                .rejects("write, then publish", "a crash between the two loses the event; publishing first can announce a change that never commits");
+            decision.id = format!("{name}/outbox");
+            out.push(decision);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::spec;
+
+    const THREE: &str = r#"
+[[data]]
+name = "orders"
+kind = "booking"
+
+[[data]]
+name = "payments"
+kind = "money"
+audit = true
+
+[[data]]
+name = "stock"
+kind = "inventory"
+"#;
+
+    fn service(name: &str, writes: &[&str], extra: &str) -> String {
+        let list: Vec<String> = writes.iter().map(|w| format!("\"{w}\"")).collect();
+        format!(
+            "\n[[service]]\nname = \"{name}\"\nregions = [\"eu\"]\nwrites = [{}]\n{extra}\n",
+            list.join(", ")
+        )
+    }
+
+    fn rules(spec_text: &str) -> Vec<(String, &'static str, String)> {
+        decide(&spec(spec_text))
+            .into_iter()
+            .map(|d| (d.id, d.rule.id, d.choice))
+            .collect()
+    }
+
+    #[test]
+    fn audit_gets_event_sourcing_and_one_write_a_local_transaction() {
+        let got = rules(&format!("{THREE}{}", service("pay", &["payments"], "")));
+        assert_eq!(
+            got[0],
+            (
+                "payments/transactions".into(),
+                "TX-EVENT-SOURCING",
+                "event sourcing with CQRS read models".into()
+            )
+        );
+        assert_eq!(got[1].1, "TX-LOCAL");
+    }
+
+    #[test]
+    fn several_writes_make_a_saga_orchestrated_for_money_or_three_steps() {
+        let got = rules(&format!(
+            "{THREE}{}",
+            service("checkout", &["orders", "stock"], "")
+        ));
+        assert_eq!(got[1].2, "saga (choreography)");
+        let got = rules(&format!(
+            "{THREE}{}",
+            service("checkout", &["orders", "payments"], "")
+        ));
+        assert_eq!(got[1].2, "saga (orchestration)");
+        let got = rules(&format!(
+            "{THREE}{}",
+            service("checkout", &["orders", "stock", "payments"], "")
+        ));
+        assert_eq!(got[1].2, "saga (orchestration)");
+    }
+
+    #[test]
+    fn consumed_changes_go_through_an_outbox() {
+        let text = format!(
+            "{THREE}{}{}",
+            service("orders-svc", &["orders"], ""),
+            service("mail", &[], "reads = [\"orders\"]")
+        );
+        let got = rules(&text);
+        assert!(
+            got.iter()
+                .any(|(id, rule, _)| id == "orders-svc/outbox" && *rule == "TX-OUTBOX"),
+            "{got:?}"
+        );
+        // Nobody consumes payments: no outbox for it.
+        let got = rules(&format!("{THREE}{}", service("pay", &["payments"], "")));
+        assert!(!got.iter().any(|(_, rule, _)| *rule == "TX-OUTBOX"));
+    }
+}

@@ -1,0 +1,225 @@
+//! `dsys design`: example specs against golden designs, contradictions with their
+//! numbers, bad specs with file, line and column, and every rule's demonstration.
+
+mod common;
+
+use common::{dsys, stderr, stdout, temp};
+use std::path::Path;
+
+const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/specs");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/design");
+
+/// The example specs, by file stem.
+fn examples() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(SPECS)
+        .expect("specs/")
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "toml").then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Each example's JSON design is pinned. Regenerate one, when the change is intended, with
+/// `dsys design specs/NAME.toml --format json > crates/cli/tests/golden/design/NAME.json`.
+#[test]
+fn every_example_spec_matches_its_golden_design() {
+    let names = examples();
+    assert!(names.len() >= 3, "{names:?}");
+    for name in names {
+        let spec = format!("{SPECS}/{name}.toml");
+        let o = dsys(&["design", &spec, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let golden = std::fs::read_to_string(format!("{GOLDEN}/{name}.json"))
+            .unwrap_or_else(|_| panic!("no golden design for {name}"));
+        assert_eq!(
+            stdout(&o),
+            golden,
+            "{name}: the design changed; if intended, regenerate the golden file"
+        );
+        // Text and Markdown render the same design.
+        for format in ["text", "markdown"] {
+            let o = dsys(&["design", &spec, "--format", format]);
+            assert_eq!(o.status.code(), Some(0), "{name} {format}");
+            assert!(stdout(&o).contains("Replication"), "{name} {format}");
+        }
+    }
+}
+
+/// Run a contradictory fixture: exit 1, the check named on stderr, its numbers on stdout.
+fn contradiction(fixture: &str, check: &str, numbers: &[&str]) {
+    let spec = format!("{FIXTURES}/{fixture}.toml");
+    let o = dsys(&["design", &spec]);
+    assert_eq!(o.status.code(), Some(1), "{fixture}: {}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("({check})")), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find(|l| l.contains("CONTRADICTION") && l.contains(check))
+        .unwrap_or_else(|| panic!("{fixture}: no {check} contradiction in\n{out}"));
+    for n in numbers {
+        assert!(line.contains(n), "{fixture}: {n:?} missing from {line}");
+    }
+    let json = dsys(&["design", &spec, "--format", "json"]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["status"] == "contradiction")
+    );
+}
+
+#[test]
+fn an_objective_below_the_round_trip_is_a_contradiction() {
+    contradiction(
+        "impossible-latency",
+        "latency",
+        &[
+            "at least 82 ms",
+            "80 ms to the leader in eu-west",
+            "p99 objective of 50 ms",
+        ],
+    );
+}
+
+#[test]
+fn a_target_the_topology_cannot_reach_is_a_contradiction() {
+    contradiction(
+        "unreachable-availability",
+        "availability",
+        &[
+            "api 99.5000% x billing 99.5000% = 99.0025%",
+            "below the 99.99% target",
+            "430.9 min/month against 4.3 allowed",
+        ],
+    );
+}
+
+#[test]
+fn a_quorum_that_cannot_survive_the_failures_is_a_contradiction() {
+    contradiction(
+        "quorum-two-regions",
+        "quorum",
+        &[
+            "may live in 2 regions (eu-west, eu-central)",
+            "at least 2 in one region",
+            "majority of 2",
+        ],
+    );
+}
+
+/// A bad spec: exit 2, `path:line:column: message`, the line, a caret and a hint.
+fn bad_spec(text: &str, location: &str, message: &str) {
+    let file = temp("spec.toml");
+    std::fs::write(file.path(), text).unwrap();
+    let o = dsys(&["design", &file]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(o.stdout.is_empty());
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with(&format!("error: {}:{location}: ", file.as_str())),
+        "{err}"
+    );
+    assert!(err.contains(message), "{message:?} not in {err}");
+    assert!(err.contains("  hint: "), "{err}");
+    assert!(err.contains(" | "), "{err}");
+}
+
+const MINIMAL: &str =
+    "[system]\nname = \"x\"\navailability = 99.9\n\n[[region]]\nname = \"eu\"\nzones = 3\n";
+
+#[test]
+fn bad_specs_point_at_the_line_and_column() {
+    // Syntax.
+    bad_spec("[system\nname = \"x\"\n", "1:8", "");
+    // Unknown field.
+    bad_spec(
+        &format!("{MINIMAL}colour = \"blue\"\n"),
+        "8:1",
+        "unknown field `colour`",
+    );
+    // Wrong type.
+    bad_spec(
+        &MINIMAL.replace("zones = 3", "zones = \"three\""),
+        "7:9",
+        "invalid type",
+    );
+    // Missing required field.
+    bad_spec(
+        &MINIMAL.replace("name = \"x\"\n", ""),
+        "1:1",
+        "missing field `name`",
+    );
+    // Unknown value of a closed set.
+    bad_spec(
+        &format!("{MINIMAL}\n[[data]]\nname = \"d\"\nkind = \"blob\"\n"),
+        "11:8",
+        "unknown variant `blob`",
+    );
+    // A name that refers to nothing, and a percentage out of range.
+    bad_spec(
+        &format!("{MINIMAL}\n[[service]]\nname = \"s\"\nregions = [\"mars\"]\n"),
+        "11:12",
+        "unknown region `mars`",
+    );
+    bad_spec(
+        &MINIMAL.replace("99.9", "120"),
+        "3:16",
+        "availability target is a percentage",
+    );
+}
+
+#[test]
+fn every_problem_in_a_spec_is_reported_at_once() {
+    let text = format!(
+        "{MINIMAL}\n[[service]]\nname = \"a\"\nregions = [\"eu\"]\ndepends_on = [\"b\"]\n\n[[service]]\nname = \"b\"\nregions = [\"moon\"]\ndepends_on = [\"a\"]\n"
+    );
+    let file = temp("spec.toml");
+    std::fs::write(file.path(), &text).unwrap();
+    let err = stderr(&dsys(&["design", &file]));
+    assert!(err.contains("unknown region `moon`"), "{err}");
+    assert!(
+        err.contains("services depend on each other in a cycle: a -> b -> a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_spec_is_bad_input() {
+    let o = dsys(&["design", "no/such/spec.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot read the spec no/such/spec.toml"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Every command a rule cites as its demonstration ends with the exit code it claims.
+#[test]
+fn every_rule_demonstration_ends_as_claimed() {
+    for e in dsys_advisor::rules::evidence::ALL {
+        let args: Vec<&str> = e
+            .command
+            .strip_prefix("dsys ")
+            .expect("starts with dsys")
+            .split_whitespace()
+            .collect();
+        let o = dsys(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(i32::from(e.exit_code)),
+            "{}: {}",
+            e.command,
+            stderr(&o)
+        );
+    }
+    assert!(Path::new(SPECS).join("README.md").exists());
+}
