@@ -34,8 +34,8 @@ fn binomial(n: u32, k: u32) -> f64 {
 
 /// A service's availability (fraction): up while any of its instances is.
 pub fn service_availability(s: &Service) -> f64 {
-    let instances = s.instances.get_ref() * s.regions.len() as u32;
-    at_least_k_of_n(1, instances, s.instance_availability.get_ref() / 100.0)
+    let instances = f64::from(*s.instances.get_ref()) * s.regions.len() as f64;
+    1.0 - (1.0 - s.instance_availability.get_ref() / 100.0).powf(instances)
 }
 
 /// A data store's availability (fraction): a consensus group needs a majority of its

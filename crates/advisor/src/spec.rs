@@ -367,6 +367,17 @@ impl Spec {
                 );
             }
             v.percent(&s.instance_availability, "instance_availability");
+            if !(s.requests_per_sec.is_finite() && s.requests_per_sec >= 0.0) {
+                v.error(
+                    s.name.span(),
+                    &format!(
+                        "{} has requests_per_sec = {}: it must be zero or more",
+                        s.name.get_ref(),
+                        s.requests_per_sec
+                    ),
+                    "give a non-negative number",
+                );
+            }
         }
         if let Some(cycle) = self.dependency_cycle() {
             let at = self.service(&cycle[0]).map_or(0..0, |s| s.name.span());

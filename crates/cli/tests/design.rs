@@ -1,6 +1,8 @@
 //! `dsys design`: example specs against golden designs, contradictions with their
 //! numbers, bad specs with file, line and column, and every rule's demonstration.
 
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
 mod common;
 
 use common::{dsys, stderr, stdout, temp};
