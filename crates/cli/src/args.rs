@@ -47,6 +47,7 @@ Examples:
   dsys design specs/checkout.toml
   dsys design specs/checkout.toml --format markdown > DESIGN.md
   dsys design specs/checkout.toml --format json | jq '.checks'
+  dsys design specs/checkout.toml --adr-dir docs/decisions
 
 specs/README.md documents the spec format with a commented example. Exit codes: 0 the
 design holds together, 1 a check found a contradiction (an objective below a round
@@ -70,6 +71,10 @@ pub struct DesignArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DesignFormat::Text)]
     pub format: DesignFormat,
+    /// Also write one MADR decision record per decision into this folder. Rerunning
+    /// replaces dsys's own records there and removes those no longer decided.
+    #[arg(long, value_name = "DIR")]
+    pub adr_dir: Option<PathBuf>,
 }
 
 const GRID_EXAMPLES: &str = "\

@@ -85,6 +85,9 @@ fn design(a: DesignArgs) -> Result<(), Failure> {
         }
     };
     write_stdout(rendered.as_bytes())?;
+    if let Some(dir) = &a.adr_dir {
+        write_decision_records(dir, &design)?;
+    }
     let contradictions: Vec<String> = design
         .contradictions()
         .map(|c| format!("{} ({})", c.subject, c.check))
@@ -95,6 +98,30 @@ fn design(a: DesignArgs) -> Result<(), Failure> {
             contradictions.join(", ")
         )
         .into());
+    }
+    Ok(())
+}
+
+/// Write the MADR records into `dir`, replacing dsys's own earlier records and removing
+/// those of decisions no longer made; files dsys did not write are left alone.
+fn write_decision_records(dir: &Path, design: &dsys_advisor::Design) -> Result<(), Failure> {
+    let records = dsys_advisor::render::madr(design);
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let keep: std::collections::BTreeSet<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let ours = std::fs::read_to_string(&path)
+            .is_ok_and(|t| t.starts_with(dsys_advisor::render::MADR_MARKER));
+        if ours && !name.to_str().is_some_and(|n| keep.contains(n)) {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    for (name, text) in &records {
+        write_file(&dir.join(name), text.as_bytes())?;
     }
     Ok(())
 }

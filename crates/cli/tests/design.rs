@@ -225,3 +225,36 @@ fn every_rule_demonstration_ends_as_claimed() {
     }
     assert!(Path::new(SPECS).join("README.md").exists());
 }
+
+#[test]
+fn decision_records_are_regenerated_in_place() {
+    let dir = temp("decisions");
+    let spec = format!("{SPECS}/checkout.toml");
+    let o = dsys(&["design", &spec, "--adr-dir", &dir, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = |d: &str| {
+        let mut names: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    let first = list(&dir);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(first.len(), v["decisions"].as_array().unwrap().len());
+    assert!(first.contains(&"orders-consistency.md".to_string()), "{first:?}");
+    let record = std::fs::read_to_string(Path::new(dir.as_str()).join("orders-consistency.md")).unwrap();
+    assert!(record.contains("Chosen option: \"linearizable\""), "{record}");
+    // A stale record of ours goes; a file of the user's stays; nothing is duplicated.
+    let stale = Path::new(dir.as_str()).join("gone-cap.md");
+    std::fs::write(&stale, format!("{}\n# old\n", dsys_advisor::render::MADR_MARKER)).unwrap();
+    let mine = Path::new(dir.as_str()).join("notes.md");
+    std::fs::write(&mine, "# my notes\n").unwrap();
+    let o = dsys(&["design", &spec, "--adr-dir", &dir]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut expected = first.clone();
+    expected.push("notes.md".into());
+    expected.sort();
+    assert_eq!(list(&dir), expected);
+}
