@@ -27,6 +27,7 @@
 //! command that demonstrates the rule. The arithmetic checks ([`checks`]) report each
 //! contradiction with its numbers.
 
+pub mod architecture;
 pub mod checks;
 pub mod design;
 pub mod diagnostic;

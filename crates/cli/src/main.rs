@@ -10,8 +10,8 @@ mod progress;
 
 use anyhow::Context as _;
 use args::{
-    CheckArgs, Cli, Command, DesignArgs, DesignFormat, Format, GridArgs, GridFormat, ReplayArgs,
-    SimulateArgs,
+    CheckArgs, Cli, Command, DesignArgs, DesignFormat, DiagramArgs, DiagramFormat, Format,
+    GridArgs, GridFormat, ReplayArgs, SimulateArgs,
 };
 use clap::Parser;
 use dsys_lab::checking::{CheckRequest, check_file, check_run};
@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         Command::Check(a) => check(a),
         Command::Grid(a) => grid(a),
         Command::Design(a) => design(a),
+        Command::Diagram(a) => diagram(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -69,13 +70,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn design(a: DesignArgs) -> Result<(), Failure> {
+/// Read and parse a requirement spec; any failure is bad input (exit 2).
+fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
     let bad_input = |error: anyhow::Error| Failure { code: 2, error };
-    let path = a.spec.display().to_string();
-    let text = std::fs::read_to_string(&a.spec)
-        .with_context(|| format!("cannot read the spec {path}"))
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the spec {name}"))
         .map_err(bad_input)?;
-    let spec = dsys_advisor::Spec::parse(&path, &text).map_err(|e| bad_input(e.into()))?;
+    dsys_advisor::Spec::parse(&name, &text).map_err(|e| bad_input(e.into()))
+}
+
+fn diagram(a: DiagramArgs) -> Result<(), Failure> {
+    let model = dsys_advisor::architecture::architecture(&read_spec(&a.spec)?);
+    let rendered = match a.format {
+        DiagramFormat::Mermaid => dsys_diagram::mermaid(&model),
+        DiagramFormat::Dot => dsys_diagram::dot(&model),
+        DiagramFormat::Json => {
+            serde_json::to_string_pretty(&model).context("cannot render the diagram")? + "\n"
+        }
+    };
+    write_stdout(rendered.as_bytes())
+}
+
+fn design(a: DesignArgs) -> Result<(), Failure> {
+    let spec = read_spec(&a.spec)?;
     let design = dsys_advisor::design(&spec);
     let rendered = match a.format {
         DesignFormat::Text => dsys_advisor::render::text(&design),

@@ -243,12 +243,23 @@ fn decision_records_are_regenerated_in_place() {
     let first = list(&dir);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(first.len(), v["decisions"].as_array().unwrap().len());
-    assert!(first.contains(&"orders-consistency.md".to_string()), "{first:?}");
-    let record = std::fs::read_to_string(Path::new(dir.as_str()).join("orders-consistency.md")).unwrap();
-    assert!(record.contains("Chosen option: \"linearizable\""), "{record}");
+    assert!(
+        first.contains(&"orders-consistency.md".to_string()),
+        "{first:?}"
+    );
+    let record =
+        std::fs::read_to_string(Path::new(dir.as_str()).join("orders-consistency.md")).unwrap();
+    assert!(
+        record.contains("Chosen option: \"linearizable\""),
+        "{record}"
+    );
     // A stale record of ours goes; a file of the user's stays; nothing is duplicated.
     let stale = Path::new(dir.as_str()).join("gone-cap.md");
-    std::fs::write(&stale, format!("{}\n# old\n", dsys_advisor::render::MADR_MARKER)).unwrap();
+    std::fs::write(
+        &stale,
+        format!("{}\n# old\n", dsys_advisor::render::MADR_MARKER),
+    )
+    .unwrap();
     let mine = Path::new(dir.as_str()).join("notes.md");
     std::fs::write(&mine, "# my notes\n").unwrap();
     let o = dsys(&["design", &spec, "--adr-dir", &dir]);

@@ -86,14 +86,120 @@ pub fn replica_regions(spec: &Spec, d: &DataClass) -> Vec<String> {
         .collect()
 }
 
+/// How a data class is replicated, and where its copies are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// A Raft group: the leader's region first; one region means three zones of it.
+    Consensus {
+        /// Replica regions, the leader's first.
+        regions: Vec<String>,
+    },
+    /// One leader per partition, asynchronous followers.
+    LeaderPerPartition {
+        /// Where partitions' leaders are placed by default.
+        leader: String,
+        /// The other regions.
+        followers: Vec<String>,
+    },
+    /// A leader in every region that writes, merging with `conflict`.
+    MultiLeader {
+        /// The regions that write.
+        leaders: Vec<String>,
+        /// Regions that only read.
+        followers: Vec<String>,
+        /// The conflict strategy, as a `multi-leader` setting.
+        conflict: &'static str,
+    },
+    /// One leader, asynchronous followers.
+    LeaderFollower {
+        /// The leader's region.
+        leader: String,
+        /// The other regions.
+        followers: Vec<String>,
+    },
+}
+
+impl Topology {
+    /// Every region holding a copy, with its role ("raft leader", "follower", ...).
+    pub fn placement(&self) -> Vec<(String, &'static str)> {
+        let with = |first: &[String], role: &'static str, rest: &[String], other: &'static str| {
+            first
+                .iter()
+                .map(|r| (r.clone(), role))
+                .chain(rest.iter().map(|r| (r.clone(), other)))
+                .collect()
+        };
+        match self {
+            Topology::Consensus { regions } if regions.len() == 1 => {
+                vec![(regions[0].clone(), "raft group, 3 zones")]
+            }
+            Topology::Consensus { regions } => {
+                with(&regions[..1], "raft leader", &regions[1..], "raft follower")
+            }
+            Topology::LeaderPerPartition { leader, followers }
+            | Topology::LeaderFollower { leader, followers } => with(
+                std::slice::from_ref(leader),
+                "leader",
+                followers,
+                "follower",
+            ),
+            Topology::MultiLeader {
+                leaders, followers, ..
+            } => with(leaders, "leader", followers, "follower"),
+        }
+    }
+}
+
+/// The topology `decide` chooses for `d`.
+pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
+    let home = spec.home_regions(d);
+    let others = |leaders: &[String]| -> Vec<String> {
+        home.iter()
+            .filter(|r| !leaders.contains(r))
+            .cloned()
+            .collect()
+    };
+    let writes_from: Vec<String> = write_regions(spec, d).into_iter().collect();
+    match consistency::model(d).0 {
+        Model::Linearizable => Topology::Consensus {
+            regions: replica_regions(spec, d),
+        },
+        Model::Causal => {
+            let leader = leader_region(spec, d);
+            Topology::LeaderPerPartition {
+                followers: others(std::slice::from_ref(&leader)),
+                leader,
+            }
+        }
+        _ if writes_from.len() > 1 => Topology::MultiLeader {
+            followers: others(&writes_from),
+            // Time series are samples keyed by (series, time): writes never collide, so
+            // last-writer-wins drops nothing; other metrics are counters.
+            conflict: match d.kind {
+                DataKind::Metrics if !d.access.contains(&Access::TimeSeries) => "crdt=pn-counter",
+                DataKind::Feed => "crdt=or-set",
+                _ => "lww",
+            },
+            leaders: writes_from,
+        },
+        _ => {
+            let leader = writes_from
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| leader_region(spec, d));
+            Topology::LeaderFollower {
+                followers: others(std::slice::from_ref(&leader)),
+                leader,
+            }
+        }
+    }
+}
+
 /// The replication decision for `d`.
 pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
     let name = d.name.get_ref();
-    let (model, _) = consistency::model(d);
-    let writes_from = write_regions(spec, d);
-    match model {
-        Model::Linearizable => {
-            let regions = replica_regions(spec, d);
+    match topology(spec, d) {
+        Topology::Consensus { regions } => {
             let placement = if regions.len() > 1 {
                 format!("one replica in each of {}", regions.join(", "))
             } else {
@@ -103,7 +209,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 .set("protocol", "raft")
                 .set("replicas", 3)
                 .set("placement", placement)
-                .set("leader", leader_region(spec, d))
+                .set("leader", regions[0].clone())
                 .set("reads", "read-index (lease only with clocks known to drift less than the lease margin)")
                 .because("consistency: linearizable")
                 .because(if spec.tolerates(FailureDomain::Region) {
@@ -117,26 +223,19 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 .evidence(evidence::ASYNC_LOSES_WRITES)
                 .evidence(evidence::RAFT_KEEPS_WRITES)
         }
-        Model::Causal => Decision::new(Topic::Replication, name, LEADER_PER_PARTITION, "leader-follower per partition; asynchronous followers in the other regions")
+        Topology::LeaderPerPartition { .. } => Decision::new(Topic::Replication, name, LEADER_PER_PARTITION, "leader-follower per partition; asynchronous followers in the other regions")
             .set("protocol", "leader-follower")
             .set("replication", "semi-sync (acks=1) in the leader's region, async elsewhere")
             .because("consistency: causal")
             .rejects("multi-leader", "messages to one conversation from two regions need a merged order; replies could precede what they answer")
             .rejects("consensus", "a cross-region quorum round trip per message"),
-        _ if writes_from.len() > 1 => {
-            // Time series are samples keyed by (series, time): writes never collide, so
-            // last-writer-wins drops nothing; other metrics are counters.
-            let conflict = match d.kind {
-                DataKind::Metrics if !d.access.contains(&Access::TimeSeries) => "crdt=pn-counter",
-                DataKind::Feed => "crdt=or-set",
-                _ => "lww",
-            };
-            let regions = writes_from.iter().cloned().collect::<Vec<_>>().join(", ");
+        Topology::MultiLeader { leaders, conflict, .. } => {
+            let regions = leaders.join(", ");
             let decision = Decision::new(Topic::Replication, name, MULTI_LEADER, format!("multi-leader, conflict strategy {conflict}"))
                 .set("protocol", "multi-leader")
                 .set("conflict", conflict)
                 .set("leaders", regions.clone())
-                .because(format!("written in {} regions: {regions}", writes_from.len()))
+                .because(format!("written in {} regions: {regions}", leaders.len()))
                 .because(format!("kind = {} and no invariant", kind_name(d.kind)))
                 .rejects("single leader", "writes from the other regions pay a round trip and stop when it is cut off");
             if conflict == "lww" {
@@ -151,8 +250,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                     .evidence(evidence::CRDT_KEEPS_INCREMENTS)
             }
         }
-        _ => {
-            let leader = writes_from.iter().next().cloned().unwrap_or_else(|| leader_region(spec, d));
+        Topology::LeaderFollower { leader, .. } => {
             Decision::new(Topic::Replication, name, LEADER_FOLLOWER, "leader-follower, asynchronous followers")
                 .set("protocol", "leader-follower")
                 .set("replication", "async")

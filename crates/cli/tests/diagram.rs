@@ -1,0 +1,248 @@
+//! `dsys diagram`: golden drawings of every example spec, and the Mermaid and DOT read
+//! back by small parsers written here, checked against the model (`--format json`).
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+mod common;
+
+use common::{dsys, stderr, stdout};
+use serde_json::Value;
+
+const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs");
+const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/diagram");
+const EXAMPLES: [&str; 7] = [
+    "checkout",
+    "chat",
+    "feed",
+    "iot",
+    "ledger",
+    "metrics",
+    "ride-hailing",
+];
+
+fn draw(name: &str, format: &str) -> String {
+    let o = dsys(&[
+        "diagram",
+        &format!("{SPECS}/{name}.toml"),
+        "--format",
+        format,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{name} {format}: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// What a drawing says: per node its label and group, and the edges with labels.
+#[derive(Debug, PartialEq)]
+struct Read {
+    nodes: Vec<(String, Option<usize>)>,
+    edges: Vec<(usize, usize, String)>,
+}
+
+/// The model as `Read`, from `--format json`.
+fn model(name: &str) -> Read {
+    let v: Value = serde_json::from_str(&draw(name, "json")).unwrap();
+    Read {
+        nodes: v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["label"].as_str().unwrap().to_string(),
+                    n["group"].as_u64().map(|g| g as usize),
+                )
+            })
+            .collect(),
+        edges: v["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["from"].as_u64().unwrap() as usize,
+                    e["to"].as_u64().unwrap() as usize,
+                    e["label"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// `n12` -> 12.
+fn node_number(token: &str) -> usize {
+    token
+        .strip_prefix('n')
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| panic!("not a node id: {token:?}"))
+}
+
+/// Store node `i` at its place in `nodes`.
+fn put(nodes: &mut Vec<Option<(String, Option<usize>)>>, i: usize, node: (String, Option<usize>)) {
+    if nodes.len() <= i {
+        nodes.resize(i + 1, None);
+    }
+    assert!(nodes[i].is_none(), "node n{i} defined twice");
+    nodes[i] = Some(node);
+}
+
+fn finish(nodes: Vec<Option<(String, Option<usize>)>>, edges: Vec<(usize, usize, String)>) -> Read {
+    let nodes: Vec<_> = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| n.unwrap_or_else(|| panic!("n{i} never defined")))
+        .collect();
+    for (a, b, _) in &edges {
+        assert!(
+            *a < nodes.len() && *b < nodes.len(),
+            "edge to an undefined node"
+        );
+    }
+    Read { nodes, edges }
+}
+
+/// A Mermaid flowchart as `dsys diagram` writes it: subgraphs, node definitions
+/// `nI["label"]` or `nI[("label")]`, edges `nA -->|label| nB`.
+fn parse_mermaid(text: &str) -> Read {
+    let unescape = |s: &str| s.replace("#quot;", "\"").replace("#124;", "|");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("---"));
+    assert!(lines.next().unwrap().starts_with("title: "));
+    assert_eq!(lines.next(), Some("---"));
+    assert_eq!(lines.next(), Some("flowchart LR"));
+    let (mut nodes, mut edges, mut group) = (Vec::new(), Vec::new(), None);
+    let mut groups = 0;
+    for line in lines.map(str::trim) {
+        if let Some(rest) = line.strip_prefix("subgraph g") {
+            assert!(group.is_none(), "nested subgraph");
+            let (g, label) = rest.split_once('[').unwrap();
+            assert_eq!(g.parse::<usize>().unwrap(), groups);
+            assert!(label.starts_with('"') && label.ends_with("\"]"), "{line}");
+            group = Some(groups);
+            groups += 1;
+        } else if line == "end" {
+            assert!(group.take().is_some(), "end without subgraph");
+        } else if let Some((from, rest)) = line.split_once(" -->|") {
+            let (label, to) = rest.rsplit_once("| ").unwrap();
+            edges.push((node_number(from), node_number(to), unescape(label)));
+        } else {
+            let (id, rest) = line
+                .split_once('[')
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            let label = rest
+                .strip_prefix("(\"")
+                .and_then(|r| r.strip_suffix("\")]"))
+                .or_else(|| rest.strip_prefix('"').and_then(|r| r.strip_suffix("\"]")))
+                .unwrap_or_else(|| panic!("bad node {line:?}"));
+            put(&mut nodes, node_number(id), (unescape(label), group));
+        }
+    }
+    assert!(group.is_none(), "unclosed subgraph");
+    finish(nodes, edges)
+}
+
+/// A DOT string literal at the start of `s`: its text and the rest.
+fn dot_string(s: &str) -> (String, &str) {
+    let mut chars = s.char_indices();
+    assert_eq!(chars.next().map(|c| c.1), Some('"'), "{s}");
+    let mut out = String::new();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => out.push(chars.next().unwrap().1),
+            '"' => return (out, &s[i + 1..]),
+            c => out.push(c),
+        }
+    }
+    panic!("unterminated string in {s}");
+}
+
+/// DOT as `dsys diagram` writes it: clusters, `nI [label="...", shape=...];`, and
+/// `nA -> nB [label="..."];`.
+fn parse_dot(text: &str) -> Read {
+    let mut lines = text.lines().map(str::trim);
+    assert!(lines.next().unwrap().starts_with("digraph \""));
+    let (mut nodes, mut edges, mut group, mut groups, mut depth) =
+        (Vec::new(), Vec::new(), None, 0, 1);
+    for line in lines {
+        if let Some(rest) = line.strip_prefix("subgraph cluster_g") {
+            assert_eq!(rest, format!("{groups} {{"));
+            group = Some(groups);
+            groups += 1;
+            depth += 1;
+        } else if line == "}" {
+            depth -= 1;
+            group = None;
+        } else if line.starts_with("rankdir=") || line.starts_with("label=") {
+        } else if let Some((from, rest)) = line.split_once(" -> ") {
+            let (to, attrs) = rest.split_once(" [label=").unwrap();
+            let (label, tail) = dot_string(attrs);
+            assert_eq!(tail, "];");
+            edges.push((node_number(from), node_number(to), label));
+        } else {
+            let (id, attrs) = line
+                .split_once(" [label=")
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"));
+            let (label, tail) = dot_string(attrs);
+            assert!(
+                tail == ", shape=box];" || tail == ", shape=cylinder];",
+                "{line}"
+            );
+            put(&mut nodes, node_number(id), (label, group));
+        }
+    }
+    assert_eq!(depth, 0, "unbalanced braces");
+    finish(nodes, edges)
+}
+
+#[test]
+fn mermaid_and_dot_read_back_as_the_model() {
+    for name in EXAMPLES {
+        let m = model(name);
+        assert!(!m.nodes.is_empty() && !m.edges.is_empty(), "{name}");
+        assert_eq!(parse_mermaid(&draw(name, "mermaid")), m, "{name} mermaid");
+        assert_eq!(parse_dot(&draw(name, "dot")), m, "{name} dot");
+    }
+}
+
+/// Regenerate, when the change is intended, with
+/// `for n in EXAMPLES; dsys diagram specs/$n.toml --format mermaid > crates/cli/tests/golden/diagram/$n.mmd`
+/// (and `--format dot` into `$n.dot`).
+#[test]
+fn every_example_draws_its_golden_bytes() {
+    for name in EXAMPLES {
+        for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
+            let golden = std::fs::read_to_string(format!("{GOLDEN}/{name}.{ext}"))
+                .unwrap_or_else(|_| panic!("no golden {name}.{ext}"));
+            assert_eq!(
+                draw(name, format),
+                golden,
+                "{name} {format}: the drawing changed; if intended, regenerate the golden file"
+            );
+        }
+    }
+}
+
+#[test]
+fn labels_with_quotes_and_pipes_survive_both_formats() {
+    let spec = common::temp("odd.toml");
+    std::fs::write(
+        spec.path(),
+        "[system]\nname = \"a \\\"quoted\\\" | piped\"\navailability = 99.9\n\n[[region]]\nname = \"r|1\"\nzones = 3\n\n[[service]]\nname = \"s \\\"x\\\"\"\nregions = [\"r|1\"]\n",
+    )
+    .unwrap();
+    let run = |format: &str| {
+        let o = dsys(&["diagram", &spec, "--format", format]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let m = parse_mermaid(&run("mermaid"));
+    let d = parse_dot(&run("dot"));
+    assert_eq!(m.nodes, [("s \"x\"".to_string(), Some(0))]);
+    assert_eq!(m, d);
+}
+
+#[test]
+fn a_bad_spec_draws_nothing() {
+    let o = dsys(&["diagram", "no/such.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
