@@ -48,14 +48,26 @@ pub enum Command {
 
 const DIAGRAM_EXAMPLES: &str = "\
 Examples:
+  dsys diagram specs/checkout.toml
+  dsys diagram specs/checkout.toml --format ascii --width 80
+  dsys diagram specs/checkout.toml --format svg > checkout.svg
   dsys diagram specs/checkout.toml --format mermaid > checkout.mmd
-  dsys diagram specs/checkout.toml --format dot | dot -Tsvg > checkout.svg
+  dsys diagram specs/checkout.toml --format dot | dot -Tpng > checkout.png
 
+The terminal drawings (unicode, ascii) keep within --width columns and never draw one
+box or label over another; edges are listed under the boxes, between numbered nodes.
+The SVG comes from dsys's own layout, no external program.
 The same spec gives the same bytes on every run. Exit codes: 0 drawn, 2 the spec could
 not be read (file, line and column on stderr).";
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DiagramFormat {
+    /// Boxes drawn with Unicode box-drawing characters.
+    Unicode,
+    /// Boxes drawn with plain ASCII.
+    Ascii,
+    /// A standalone SVG document.
+    Svg,
     /// A Mermaid flowchart.
     Mermaid,
     /// Graphviz DOT.
@@ -69,8 +81,11 @@ pub struct DiagramArgs {
     /// The requirement spec (TOML).
     pub spec: PathBuf,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = DiagramFormat::Mermaid)]
+    #[arg(long, value_enum, default_value_t = DiagramFormat::Unicode)]
     pub format: DiagramFormat,
+    /// Columns for the terminal drawings (at least 24).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(24..))]
+    pub width: u16,
 }
 
 const DESIGN_EXAMPLES: &str = "\

@@ -83,6 +83,13 @@ fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
 fn diagram(a: DiagramArgs) -> Result<(), Failure> {
     let model = dsys_advisor::architecture::architecture(&read_spec(&a.spec)?);
     let rendered = match a.format {
+        DiagramFormat::Unicode => {
+            dsys_diagram::terminal(&model, usize::from(a.width), dsys_diagram::Charset::Unicode)
+        }
+        DiagramFormat::Ascii => {
+            dsys_diagram::terminal(&model, usize::from(a.width), dsys_diagram::Charset::Ascii)
+        }
+        DiagramFormat::Svg => dsys_diagram::svg(&model),
         DiagramFormat::Mermaid => dsys_diagram::mermaid(&model),
         DiagramFormat::Dot => dsys_diagram::dot(&model),
         DiagramFormat::Json => {

@@ -26,7 +26,7 @@ fn examples() -> Vec<String> {
 }
 
 /// Each example's JSON design is pinned. Regenerate one, when the change is intended, with
-/// `dsys design specs/NAME.toml --format json > crates/cli/tests/golden/design/NAME.json`.
+/// `scripts/regenerate-goldens.sh`.
 #[test]
 fn every_example_spec_matches_its_golden_design() {
     let names = examples();

@@ -203,13 +203,20 @@ fn mermaid_and_dot_read_back_as_the_model() {
     }
 }
 
-/// Regenerate, when the change is intended, with
-/// `for n in EXAMPLES; dsys diagram specs/$n.toml --format mermaid > crates/cli/tests/golden/diagram/$n.mmd`
-/// (and `--format dot` into `$n.dot`).
+/// Every format, with the file extension of its golden copy.
+const FORMATS: [(&str, &str); 5] = [
+    ("unicode", "txt"),
+    ("ascii", "ascii.txt"),
+    ("svg", "svg"),
+    ("mermaid", "mmd"),
+    ("dot", "dot"),
+];
+
+/// Regenerate, when the change is intended, with `scripts/regenerate-goldens.sh`.
 #[test]
 fn every_example_draws_its_golden_bytes() {
     for name in EXAMPLES {
-        for (format, ext) in [("mermaid", "mmd"), ("dot", "dot")] {
+        for (format, ext) in FORMATS {
             let golden = std::fs::read_to_string(format!("{GOLDEN}/{name}.{ext}"))
                 .unwrap_or_else(|_| panic!("no golden {name}.{ext}"));
             assert_eq!(
@@ -245,4 +252,175 @@ fn a_bad_spec_draws_nothing() {
     let o = dsys(&["diagram", "no/such.toml"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
+}
+
+/// The boxes of a terminal drawing: from each top-left corner, along the top edge to the
+/// top-right corner and down the left edge to the bottom-left one.
+fn boxes_in(lines: &[Vec<char>]) -> Vec<(usize, usize, usize, usize)> {
+    let at = |x: usize, y: usize| lines.get(y).and_then(|l| l.get(x)).copied().unwrap_or(' ');
+    let mut out = Vec::new();
+    for (y, line) in lines.iter().enumerate() {
+        for (x, &c) in line.iter().enumerate() {
+            let (tr, bl) = match c {
+                '┌' => ('┐', '└'),
+                '╭' => ('╮', '╰'),
+                _ => continue,
+            };
+            // The first matching corner to the right closes the top edge: boxes side by
+            // side each close before the next opens.
+            let mut right = x + 1;
+            while right < line.len() && at(right, y) != tr {
+                right += 1;
+            }
+            assert_eq!(at(right, y), tr, "box at {x},{y} has no top-right corner");
+            let mut bottom = y + 1;
+            while at(x, bottom) == '│' {
+                bottom += 1;
+            }
+            assert_eq!(
+                at(x, bottom),
+                bl,
+                "box at {x},{y} has no bottom-left corner"
+            );
+            out.push((x, y, right, bottom));
+        }
+    }
+    out
+}
+
+#[test]
+fn terminal_drawings_keep_to_the_width_and_never_overlap() {
+    for name in EXAMPLES {
+        for width in [40u16, 80, 100, 160] {
+            let text = stdout(&dsys(&[
+                "diagram",
+                &format!("{SPECS}/{name}.toml"),
+                "--width",
+                &width.to_string(),
+            ]));
+            let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+            for l in &lines {
+                assert!(
+                    l.len() <= usize::from(width),
+                    "{name} at {width}: {} columns",
+                    l.len()
+                );
+            }
+            let boxes = boxes_in(&lines);
+            let m = model(name);
+            let groups = m
+                .nodes
+                .iter()
+                .filter_map(|n| n.1)
+                .max()
+                .map_or(0, |g| g + 1);
+            assert_eq!(boxes.len(), m.nodes.len() + groups, "{name} at {width}");
+            // Any two boxes are apart, or one lies strictly inside the other.
+            for (i, a) in boxes.iter().enumerate() {
+                for b in &boxes[i + 1..] {
+                    let apart = a.2 < b.0 || b.2 < a.0 || a.3 < b.1 || b.3 < a.1;
+                    let inside =
+                        |o: &(usize, usize, usize, usize), i: &(usize, usize, usize, usize)| {
+                            o.0 < i.0 && i.2 < o.2 && o.1 < i.1 && i.3 < o.3
+                        };
+                    assert!(
+                        apart || inside(a, b) || inside(b, a),
+                        "{name} at {width}: {a:?} and {b:?} overlap"
+                    );
+                }
+            }
+            // Every node's number is printed inside exactly one box, on its middle row.
+            for i in 0..m.nodes.len() {
+                let prefix = format!("│ {i} ");
+                let count = lines
+                    .iter()
+                    .filter(|l| l.iter().collect::<String>().contains(&prefix))
+                    .count();
+                assert_eq!(count, 1, "{name} at {width}: node {i}");
+            }
+        }
+    }
+}
+
+/// A small XML well-formedness check: tags nest and close, attributes are quoted, text
+/// holds no raw `<` and only the five predefined entities.
+fn assert_well_formed_xml(doc: &str) {
+    let entity_ok = |s: &str| {
+        s.split('&').skip(1).all(|rest| {
+            ["amp;", "lt;", "gt;", "quot;", "apos;"]
+                .iter()
+                .any(|e| rest.starts_with(e))
+        })
+    };
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = doc;
+    while let Some(open) = rest.find('<') {
+        assert!(
+            entity_ok(&rest[..open]),
+            "bad entity in text {:?}",
+            &rest[..open]
+        );
+        let close = rest[open..].find('>').expect("unclosed tag") + open;
+        let tag = &rest[open + 1..close];
+        rest = &rest[close + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(stack.pop().as_deref(), Some(name), "mismatched </{name}>");
+            continue;
+        }
+        let self_closing = tag.ends_with('/');
+        let body = tag.trim_end_matches('/');
+        let name: String = body.chars().take_while(|c| !c.is_whitespace()).collect();
+        assert!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':'),
+            "bad tag {tag:?}"
+        );
+        let mut attrs = body[name.len()..].trim();
+        while !attrs.is_empty() {
+            let (key, after) = attrs
+                .split_once("=\"")
+                .unwrap_or_else(|| panic!("unquoted attribute in {tag:?}"));
+            assert!(
+                key.trim()
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':'),
+                "{tag:?}"
+            );
+            let end = after.find('"').expect("unterminated attribute");
+            assert!(
+                !after[..end].contains('<') && entity_ok(&after[..end]),
+                "{tag:?}"
+            );
+            attrs = after[end + 1..].trim_start();
+        }
+        if !self_closing {
+            stack.push(name);
+        }
+    }
+    assert!(rest.trim().is_empty(), "text after the root");
+    assert!(stack.is_empty(), "unclosed {stack:?}");
+}
+
+#[test]
+fn svg_is_well_formed_and_the_same_every_run() {
+    for name in EXAMPLES {
+        let first = draw(name, "svg");
+        assert!(first.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert_well_formed_xml(&first);
+        assert_eq!(draw(name, "svg"), first, "{name}");
+        let m = model(name);
+        assert_eq!(
+            first.matches("<text class=\"edge\"").count(),
+            m.edges.len(),
+            "{name}"
+        );
+        assert_eq!(
+            first.matches("<g class=\"service\">").count()
+                + first.matches("<g class=\"store\">").count(),
+            m.nodes.len(),
+            "{name}"
+        );
+    }
 }

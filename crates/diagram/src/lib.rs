@@ -17,11 +17,16 @@
 //! every run whatever characters the labels hold.
 
 mod dot;
+pub mod layout;
 mod mermaid;
+mod svg;
+mod terminal;
 mod text;
 
 pub use dot::dot;
 pub use mermaid::mermaid;
+pub use svg::svg;
+pub use terminal::{Charset, terminal};
 
 use serde::Serialize;
 
@@ -131,6 +136,16 @@ impl Diagram {
         if !self.edges.contains(&edge) {
             self.edges.push(edge);
         }
+    }
+
+    /// The edges whose ends exist, as (source, label, target), each end named by its
+    /// number and label as the drawings print it (`3 checkout`).
+    pub fn named_edges(&self) -> impl Iterator<Item = (String, &str, String)> {
+        let name = |i: usize| format!("{i} {}", self.nodes[i].label);
+        self.edges
+            .iter()
+            .filter(|e| e.from < self.nodes.len() && e.to < self.nodes.len())
+            .map(move |e| (name(e.from), e.label.as_str(), name(e.to)))
     }
 
     /// The nodes of group `g`, in order.
