@@ -1,4 +1,5 @@
-//! A design as terminal text or Markdown (JSON is its serde form).
+//! A design as terminal text, Markdown, a self-contained HTML page, or MADR decision
+//! records (JSON is its serde form).
 
 use crate::design::{CheckStatus, Decision, Design, Rule, Topic};
 use std::collections::BTreeMap;
@@ -23,6 +24,22 @@ fn status_word(status: CheckStatus) -> &'static str {
     }
 }
 
+/// The decisions grouped by topic, in report order, topics without decisions left out.
+fn by_topic(design: &Design) -> Vec<(Topic, Vec<&Decision>)> {
+    TOPICS
+        .into_iter()
+        .map(|topic| {
+            let decisions = design
+                .decisions
+                .iter()
+                .filter(|d| d.topic == topic)
+                .collect();
+            (topic, decisions)
+        })
+        .filter(|(_, decisions): &(Topic, Vec<&Decision>)| !decisions.is_empty())
+        .collect()
+}
+
 /// The rules the design used, by id, in order of first use.
 fn rules_used(design: &Design) -> Vec<Rule> {
     let mut seen = BTreeMap::new();
@@ -43,15 +60,7 @@ pub fn text(design: &Design) -> String {
         "design for {}: availability target {}%, error budget {:.1} min/month",
         design.system, design.availability_target_percent, design.error_budget_minutes_per_month
     );
-    for topic in TOPICS {
-        let decisions: Vec<&Decision> = design
-            .decisions
-            .iter()
-            .filter(|d| d.topic == topic)
-            .collect();
-        if decisions.is_empty() {
-            continue;
-        }
+    for (topic, decisions) in by_topic(design) {
         let _ = writeln!(out, "\n{}", topic.title());
         for d in decisions {
             let _ = writeln!(out, "  {}: {}  [{}]", d.subject, d.choice, d.rule.id);
@@ -112,15 +121,7 @@ pub fn markdown(design: &Design) -> String {
         "Availability target {}% (error budget {:.1} minutes per 30-day month).",
         design.availability_target_percent, design.error_budget_minutes_per_month
     );
-    for topic in TOPICS {
-        let decisions: Vec<&Decision> = design
-            .decisions
-            .iter()
-            .filter(|d| d.topic == topic)
-            .collect();
-        if decisions.is_empty() {
-            continue;
-        }
+    for (topic, decisions) in by_topic(design) {
         let _ = writeln!(out, "\n## {}\n", topic.title());
         for d in decisions {
             let _ = writeln!(out, "### {}: {}\n", d.subject, d.choice);
@@ -242,6 +243,102 @@ fn madr_record(design: &Design, d: &Decision) -> String {
     out
 }
 
+/// Text as HTML character data or attribute value.
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One self-contained HTML page: the diagram (an SVG document, inlined), the decisions
+/// by topic, the checks and the sources. No scripts, no external files.
+pub fn html(design: &Design, diagram_svg: &str) -> String {
+    let e = html_escape;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Design: {}</title>\n<style>\n\
+         body {{ font-family: system-ui, sans-serif; max-width: 70rem; margin: 2rem auto; padding: 0 1rem; color: #222; }}\n\
+         .decision {{ border-left: 3px solid #8a94a6; padding: 0.2rem 1rem; margin: 1rem 0; }}\n\
+         .rule {{ color: #555; font-size: 0.9rem; }}\n\
+         table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: 0.3rem 0.5rem; vertical-align: top; }}\n\
+         .ok {{ color: #1a7f37; }} .contradiction {{ color: #cf222e; font-weight: bold; }} .unknown {{ color: #9a6700; }}\n\
+         .diagram {{ overflow-x: auto; }}\n</style>\n</head>\n<body>",
+        e(&design.system)
+    );
+    let _ = writeln!(out, "<h1>Design: {}</h1>", e(&design.system));
+    let _ = writeln!(
+        out,
+        "<p>Availability target {}% (error budget {:.1} minutes per 30-day month).</p>",
+        design.availability_target_percent, design.error_budget_minutes_per_month
+    );
+    let _ = writeln!(
+        out,
+        "<h2>Architecture</h2>\n<div class=\"diagram\">\n{}</div>",
+        diagram_svg.trim_end()
+    );
+    for (topic, decisions) in by_topic(design) {
+        let _ = writeln!(out, "<h2>{}</h2>", e(topic.title()));
+        for d in decisions {
+            let _ = writeln!(out, "<div class=\"decision\" id=\"{}\">", e(&d.id));
+            let _ = writeln!(out, "<h3>{}: {}</h3>", e(&d.subject), e(&d.choice));
+            let _ = writeln!(
+                out,
+                "<p class=\"rule\"><code>{}</code>: {}</p>\n<ul>",
+                e(d.rule.id),
+                e(d.rule.statement)
+            );
+            for b in &d.because {
+                let _ = writeln!(out, "<li>because {}</li>", e(b));
+            }
+            for (k, v) in &d.settings {
+                let _ = writeln!(out, "<li>{}: {}</li>", e(k), e(v));
+            }
+            for r in &d.rejected {
+                let _ = writeln!(
+                    out,
+                    "<li>rejected <strong>{}</strong>: {}</li>",
+                    e(&r.alternative),
+                    e(&r.why)
+                );
+            }
+            for ev in &d.evidence {
+                let _ = writeln!(
+                    out,
+                    "<li>demonstrated by <code>{}</code> (exit {}): {}</li>",
+                    e(ev.command),
+                    ev.exit_code,
+                    e(ev.shows)
+                );
+            }
+            let _ = writeln!(out, "</ul>\n</div>");
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<h2>Checks</h2>\n<table>\n<tr><th>status</th><th>check</th><th>subject</th><th>numbers</th></tr>"
+    );
+    for c in &design.checks {
+        let word = status_word(c.status);
+        let _ = writeln!(
+            out,
+            "<tr><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            word.to_ascii_lowercase(),
+            word,
+            e(c.check),
+            e(&c.subject),
+            e(&c.detail)
+        );
+    }
+    let _ = writeln!(out, "</table>\n<h2>Sources</h2>\n<ul>");
+    for r in rules_used(design) {
+        let _ = writeln!(out, "<li><code>{}</code>: {}</li>", e(r.id), e(r.citation));
+    }
+    let _ = writeln!(out, "</ul>\n</body>\n</html>");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +360,27 @@ mod tests {
         assert!(text.contains("Chosen option: \"linearizable\", because Data whose invariant"));
         assert!(text.contains("### sequential\n\n* Bad, because"));
         assert_eq!(slug("api -> orders/resilience"), "api-orders-resilience");
+    }
+
+    #[test]
+    fn the_html_page_holds_the_diagram_and_every_decision_escaped() {
+        let spec = data("money", "invariants = [\"a < b & c\"]");
+        let design = crate::design(&spec);
+        let page = html(&design, "<svg id=\"x\"></svg>\n");
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("<div class=\"diagram\">\n<svg id=\"x\"></svg></div>"));
+        assert!(
+            page.contains("because invariant &quot;a &lt; b &amp; c&quot;"),
+            "{page}"
+        );
+        for d in &design.decisions {
+            assert!(
+                page.contains(&format!("id=\"{}\"", html_escape(&d.id))),
+                "{}",
+                d.id
+            );
+        }
+        assert!(page.trim_end().ends_with("</html>"));
+        assert!(!page.contains("<script"));
     }
 }

@@ -92,6 +92,7 @@ const DESIGN_EXAMPLES: &str = "\
 Examples:
   dsys design specs/checkout.toml
   dsys design specs/checkout.toml --format markdown > DESIGN.md
+  dsys design specs/checkout.toml --format html > design.html
   dsys design specs/checkout.toml --format json | jq '.checks'
   dsys design specs/checkout.toml --adr-dir docs/decisions
 
@@ -108,6 +109,8 @@ pub enum DesignFormat {
     Markdown,
     /// One JSON object: decisions and checks.
     Json,
+    /// One self-contained HTML page with the architecture diagram.
+    Html,
 }
 
 #[derive(Args, Debug)]

@@ -105,6 +105,10 @@ fn design(a: DesignArgs) -> Result<(), Failure> {
     let rendered = match a.format {
         DesignFormat::Text => dsys_advisor::render::text(&design),
         DesignFormat::Markdown => dsys_advisor::render::markdown(&design),
+        DesignFormat::Html => {
+            let diagram = dsys_diagram::svg(&dsys_advisor::architecture::architecture(&spec));
+            dsys_advisor::render::html(&design, &diagram)
+        }
         DesignFormat::Json => {
             serde_json::to_string_pretty(&design).context("cannot render the design")? + "\n"
         }

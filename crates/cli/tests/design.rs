@@ -42,12 +42,18 @@ fn every_example_spec_matches_its_golden_design() {
             golden,
             "{name}: the design changed; if intended, regenerate the golden file"
         );
-        // Text and Markdown render the same design.
-        for format in ["text", "markdown"] {
+        // Text, Markdown and HTML render the same design; the page inlines the diagram.
+        for format in ["text", "markdown", "html"] {
             let o = dsys(&["design", &spec, "--format", format]);
             assert_eq!(o.status.code(), Some(0), "{name} {format}");
             assert!(stdout(&o).contains("Replication"), "{name} {format}");
         }
+        let page = stdout(&dsys(&["design", &spec, "--format", "html"]));
+        let diagram = stdout(&dsys(&["diagram", &spec, "--format", "svg"]));
+        assert!(
+            page.contains(diagram.trim_end()),
+            "{name}: the page lacks the diagram"
+        );
     }
 }
 
