@@ -35,6 +35,7 @@ pub mod knowledge;
 pub mod render;
 pub mod rules;
 pub mod spec;
+pub mod verify;
 
 pub use design::{Check, CheckStatus, Decision, Design, Evidence, Rejected, Rule, Topic};
 pub use diagnostic::{Diagnostic, SpecError};

@@ -95,11 +95,13 @@ Examples:
   dsys design specs/checkout.toml --format html > design.html
   dsys design specs/checkout.toml --format json | jq '.checks'
   dsys design specs/checkout.toml --adr-dir docs/decisions
+  dsys design specs/checkout.toml --verify --seeds 20
 
 specs/README.md documents the spec format with a commented example. Exit codes: 0 the
 design holds together, 1 a check found a contradiction (an objective below a round
 trip, a target the topology cannot reach, a quorum that cannot survive the stated
-failures; each reported with its numbers), 2 the spec could not be read.";
+failures; each reported with its numbers) or, with --verify, the simulator contradicted
+a claim, 2 the spec could not be read.";
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DesignFormat {
@@ -120,6 +122,13 @@ pub struct DesignArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = DesignFormat::Text)]
     pub format: DesignFormat,
+    /// Run each data class's chosen replication and the strongest alternative it rejected
+    /// in the simulator under the spec's failure model, and judge the claims.
+    #[arg(long)]
+    pub verify: bool,
+    /// Seeds per configuration for --verify.
+    #[arg(long, default_value_t = 10, requires = "verify")]
+    pub seeds: u64,
     /// Also write one MADR decision record per decision into this folder. Rerunning
     /// replaces dsys's own records there and removes those no longer decided.
     #[arg(long, value_name = "DIR")]

@@ -70,6 +70,65 @@ fn main() -> ExitCode {
     }
 }
 
+/// Run every data class's trial in the simulator and judge it.
+fn verify(
+    spec: &dsys_advisor::Spec,
+    seeds: u64,
+) -> Result<Vec<dsys_advisor::verify::Outcome>, Failure> {
+    use dsys_advisor::verify::{Measurement, judge, trials};
+    use dsys_lab::grid::{self, Config, GridSpec};
+    let trials = trials(spec);
+    let mut configs: Vec<Config> = Vec::new();
+    let mut nemeses = Vec::new();
+    for t in &trials {
+        for side in [&t.chosen, &t.alternative] {
+            let config = Config::parse(&side.config)?;
+            if !configs.iter().any(|c| c.label == config.label) {
+                configs.push(config);
+            }
+        }
+        let nemesis: dsys_lab::dsys_sim::nemesis::NemesisSpec =
+            t.nemesis.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !nemeses.contains(&nemesis) {
+            nemeses.push(nemesis);
+        }
+    }
+    let cells = grid::run(
+        &GridSpec {
+            configs,
+            nemeses,
+            seeds,
+            base: dsys_lab::dsys_sim::SimConfig::default(),
+        },
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+    )?;
+    let measure = |config: &str, nemesis: &str| -> Result<Measurement, Failure> {
+        let label = Config::parse(config)?.label;
+        let cell = cells
+            .iter()
+            .find(|c| c.config == label && c.nemesis == nemesis)
+            .ok_or_else(|| anyhow::anyhow!("no run of {label} under {nemesis}"))?;
+        Ok(Measurement {
+            seeds: cell.seeds,
+            availability: cell.availability,
+            latency_p50_ms: cell.latency_p50_ms,
+            latency_p99_ms: cell.latency_p99_ms,
+            non_linearizable: cell.non_linearizable,
+            lost_writes: cell.lost_writes,
+            concurrent_writes_lost: cell.concurrent_writes_lost,
+            read_your_writes_violations: cell.read_your_writes_violations,
+        })
+    };
+    trials
+        .into_iter()
+        .map(|t| {
+            let chosen = measure(&t.chosen.config, &t.nemesis)?;
+            let alternative = measure(&t.alternative.config, &t.nemesis)?;
+            Ok(judge(t, chosen, alternative))
+        })
+        .collect()
+}
+
 /// Read and parse a requirement spec; any failure is bad input (exit 2).
 fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
     let bad_input = |error: anyhow::Error| Failure { code: 2, error };
@@ -102,17 +161,32 @@ fn diagram(a: DiagramArgs) -> Result<(), Failure> {
 fn design(a: DesignArgs) -> Result<(), Failure> {
     let spec = read_spec(&a.spec)?;
     let design = dsys_advisor::design(&spec);
-    let rendered = match a.format {
+    let outcomes = if a.verify {
+        verify(&spec, a.seeds)?
+    } else {
+        Vec::new()
+    };
+    let mut rendered = match a.format {
         DesignFormat::Text => dsys_advisor::render::text(&design),
         DesignFormat::Markdown => dsys_advisor::render::markdown(&design),
         DesignFormat::Html => {
             let diagram = dsys_diagram::svg(&dsys_advisor::architecture::architecture(&spec));
             dsys_advisor::render::html(&design, &diagram)
         }
+        DesignFormat::Json if a.verify => {
+            let verified = dsys_advisor::verify::VerifiedDesign {
+                design: &design,
+                verification: &outcomes,
+            };
+            serde_json::to_string_pretty(&verified).context("cannot render the design")? + "\n"
+        }
         DesignFormat::Json => {
             serde_json::to_string_pretty(&design).context("cannot render the design")? + "\n"
         }
     };
+    if a.verify && a.format != DesignFormat::Json {
+        rendered.push_str(&dsys_advisor::verify::text(&outcomes));
+    }
     write_stdout(rendered.as_bytes())?;
     if let Some(dir) = &a.adr_dir {
         write_decision_records(dir, &design)?;
@@ -120,6 +194,12 @@ fn design(a: DesignArgs) -> Result<(), Failure> {
     let contradictions: Vec<String> = design
         .contradictions()
         .map(|c| format!("{} ({})", c.subject, c.check))
+        .chain(
+            outcomes
+                .iter()
+                .filter(|o| o.chosen_verdict == dsys_advisor::verify::Verdict::Contradicted)
+                .map(|o| format!("{} (verify: {})", o.trial.data, o.trial.chosen.config)),
+        )
         .collect();
     if !contradictions.is_empty() {
         return Err(anyhow::anyhow!(

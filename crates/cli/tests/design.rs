@@ -275,3 +275,49 @@ fn decision_records_are_regenerated_in_place() {
     expected.sort();
     assert_eq!(list(&dir), expected);
 }
+
+#[test]
+fn verify_runs_each_choice_against_its_rejected_alternative() {
+    let spec = format!("{SPECS}/checkout.toml");
+    let o = dsys(&[
+        "design", &spec, "--verify", "--seeds", "4", "--format", "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let outcomes = v["verification"].as_array().unwrap();
+    assert_eq!(
+        outcomes.len(),
+        v["decisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["topic"] == "replication")
+            .count()
+    );
+    for o in outcomes {
+        assert_eq!(o["chosen_verdict"], "confirmed", "{o}");
+        assert_eq!(o["chosen"]["seeds"], 4);
+        assert_eq!(o["trial"]["nemesis"], "crash-restart+isolate-leader");
+    }
+    // Stock is linearizable on Raft; asynchronous leader-follower, rejected, shows why.
+    let stock = outcomes
+        .iter()
+        .find(|o| o["trial"]["data"] == "stock")
+        .unwrap();
+    assert_eq!(stock["chosen"]["non_linearizable"], 0);
+    assert_eq!(stock["alternative_verdict"], "confirmed");
+    let text = stdout(&dsys(&["design", &spec, "--verify", "--seeds", "4"]));
+    assert!(
+        text.contains("Verification (simulator, 5 nodes, 1 ms links)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("raft claims linearizable, no acknowledged write lost: confirmed"),
+        "{text}"
+    );
+    // --seeds only with --verify.
+    assert_eq!(
+        dsys(&["design", &spec, "--seeds", "4"]).status.code(),
+        Some(2)
+    );
+}

@@ -60,6 +60,13 @@ pub const CRDT_KEEPS_INCREMENTS: Evidence = Evidence {
     shows: "a PN-counter CRDT keeps every increment through the same partition",
 };
 
+/// One acknowledgement without fencing against a majority with fencing.
+pub const ONE_ACK_BREAKS_SESSIONS: Evidence = Evidence {
+    command: "dsys grid --protocols leader-follower:replication=semi-sync,acks=1 leader-follower:replication=semi-sync,acks=2,fencing=on --nemeses halves+crash-restart --seeds 10",
+    exit_code: 0,
+    shows: "under partitions and crashes, one acknowledgement without fencing loses acknowledged writes (33) and breaks read-your-writes (15); a majority with fencing, neither",
+};
+
 /// Every demonstration, for the test that runs them.
 pub const ALL: &[Evidence] = &[
     AP_STALE_UNDER_PARTITION,
@@ -70,4 +77,5 @@ pub const ALL: &[Evidence] = &[
     RAFT_KEEPS_WRITES,
     LWW_LOSES_INCREMENTS,
     CRDT_KEEPS_INCREMENTS,
+    ONE_ACK_BREAKS_SESSIONS,
 ];

@@ -225,10 +225,13 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
         }
         Topology::LeaderPerPartition { .. } => Decision::new(Topic::Replication, name, LEADER_PER_PARTITION, "leader-follower per partition; asynchronous followers in the other regions")
             .set("protocol", "leader-follower")
-            .set("replication", "semi-sync (acks=1) in the leader's region, async elsewhere")
+            .set("replication", "semi-sync: a majority of the partition's replicas acknowledges each message; async to the other regions")
+            .set("fencing", "on: a deposed leader learns the new epoch and stops acknowledging")
             .because("consistency: causal")
             .rejects("multi-leader", "messages to one conversation from two regions need a merged order; replies could precede what they answer")
-            .rejects("consensus", "a cross-region quorum round trip per message"),
+            .rejects("consensus", "a cross-region quorum round trip per message")
+            .rejects("semi-sync with one acknowledgement and no fencing", "a failover loses acknowledged messages and a sender can miss its own")
+            .evidence(evidence::ONE_ACK_BREAKS_SESSIONS),
         Topology::MultiLeader { leaders, conflict, .. } => {
             let regions = leaders.join(", ");
             let decision = Decision::new(Topic::Replication, name, MULTI_LEADER, format!("multi-leader, conflict strategy {conflict}"))
@@ -251,9 +254,15 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
             }
         }
         Topology::LeaderFollower { leader, .. } => {
+            let reads = if consistency::model(d).0 == Model::Session {
+                "a session reads at the leader after it writes (read-your-writes), others at the nearest follower"
+            } else {
+                "at the nearest follower"
+            };
             Decision::new(Topic::Replication, name, LEADER_FOLLOWER, "leader-follower, asynchronous followers")
                 .set("protocol", "leader-follower")
                 .set("replication", "async")
+                .set("reads", reads)
                 .set("leader", leader.clone())
                 .set("followers", spec.home_regions(d).join(", "))
                 .because(format!("written in one region: {leader}"))
