@@ -21,6 +21,13 @@ pub const ASIDE: Rule = Rule {
     citation: CACHING,
 };
 
+/// A user's own read-mostly data: write-through.
+pub const WRITE_THROUGH: Rule = Rule {
+    id: "CACHE-WRITE-THROUGH",
+    statement: "Read-mostly data with session guarantees is cached write-through: each write updates the store and then the cache, so the writer's next read hits its own write; a TTL bounds how long others' changes from elsewhere stay unseen.",
+    citation: CACHING,
+};
+
 /// Write-heavy counters: write-behind.
 pub const WRITE_BEHIND: Rule = Rule {
     id: "CACHE-WRITE-BEHIND",
@@ -99,9 +106,27 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
             "one store write per increment at the full write rate",
         );
     }
+    if ratio >= 10.0 && d.reads_per_sec > 0.0 && model == Model::Session {
+        let ttl = ttl_ms(d);
+        return Decision::new(
+            Topic::Caching,
+            name,
+            WRITE_THROUGH,
+            "write-through, with a TTL for what other writers change",
+        )
+        .set("ttl", format!("{ttl} ms"))
+        .set("order", "write the store, then the cache; on a failed cache write, delete the entry")
+        .because(rates)
+        .because("consistency: session guarantees (read-your-writes)")
+        .rejects(
+            "cache-aside",
+            "a write deletes the entry and the writer's next read may refill it from a lagging replica",
+        )
+        .rejects("no cache", format!("{ratio:.0} reads per write all reach the store"));
+    }
     if ratio >= 10.0 && d.reads_per_sec > 0.0 {
         let ttl = ttl_ms(d);
-        let mut decision = Decision::new(
+        return Decision::new(
             Topic::Caching,
             name,
             ASIDE,
@@ -116,19 +141,12 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         ))
         .rejects(
             "write-through",
-            "every write pays the cache too, for data read mostly",
+            "every write pays the cache too, for data read mostly by others",
         )
         .rejects(
             "no cache",
             format!("{ratio:.0} reads per write all reach the store"),
         );
-        if model == Model::Session {
-            decision = decision.set(
-                "read-your-writes",
-                "after a write, read the writer's session from the store until the TTL has passed",
-            );
-        }
-        return decision;
     }
     Decision::new(Topic::Caching, name, NONE, "no cache")
         .because(rates)
@@ -158,14 +176,17 @@ mod tests {
 
     #[test]
     fn read_mostly_data_is_cached_aside_for_its_staleness() {
+        // A catalog without a stated bound has session guarantees: write-through.
         let d = decided("catalog", "reads_per_sec = 5000\nwrites_per_sec = 5");
-        assert_eq!((d.rule, d.settings["ttl"].as_str()), (ASIDE, "30000 ms"));
+        assert_eq!(
+            (d.rule, d.settings["ttl"].as_str()),
+            (WRITE_THROUGH, "30000 ms")
+        );
         let d = decided(
             "catalog",
             "reads_per_sec = 5000\nwrites_per_sec = 5\nmax_staleness_ms = 2000",
         );
-        assert_eq!(d.settings["ttl"], "2000 ms");
-        assert!(!d.settings.contains_key("read-your-writes"));
+        assert_eq!((d.rule, d.settings["ttl"].as_str()), (ASIDE, "2000 ms"));
         let d = decided("feed", "reads_per_sec = 100");
         assert_eq!((d.rule, d.settings["ttl"].as_str()), (ASIDE, "10000 ms"));
     }
