@@ -1,0 +1,87 @@
+//! Time as the components see it: a monotonic duration since the clock's own start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A monotonic clock. Components read it; tests drive a [`ManualClock`].
+pub trait Clock: Send + Sync + 'static {
+    /// Time since the clock's start; never decreases.
+    fn now(&self) -> Duration;
+}
+
+/// The machine's monotonic clock.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemClock {
+    start: Instant,
+}
+
+impl SystemClock {
+    /// A clock starting now.
+    // The one place this crate reads the machine's clock: real services run on it;
+    // tests and simulations hand in a `ManualClock` instead.
+    #[allow(clippy::disallowed_methods)]
+    pub fn new() -> Self {
+        SystemClock {
+            start: Instant::now(),
+        }
+    }
+}
+
+impl Default for SystemClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for SystemClock {
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// A clock that moves only when told; clones share one time.
+#[derive(Clone, Debug, Default)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock at zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Move forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::AcqRel);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Acquire))
+    }
+}
+
+impl<C: Clock> Clock for Arc<C> {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clones_of_a_manual_clock_share_its_time() {
+        let a = ManualClock::new();
+        let b = a.clone();
+        a.advance(Duration::from_millis(5));
+        assert_eq!(b.now(), Duration::from_millis(5));
+        let s = SystemClock::new();
+        assert!(s.now() <= s.now());
+    }
+}

@@ -1,0 +1,19 @@
+//! Resilience patterns for services that call other services, on a clock you choose.
+//!
+//! Every time-based component takes a [`Clock`]: [`SystemClock`] in production,
+//! [`ManualClock`] in tests, so behaviour over minutes is tested in microseconds and
+//! exactly. Handles are cheap to clone and clones share state: cloning a limiter never
+//! multiplies its limit. Invalid configuration is a [`ConfigError`], never a panic.
+//!
+//! - [`retry`]: backoff with full, equal or decorrelated jitter ([`retry::Backoff`]);
+//!   retry budgets ([`retry::RetryBudget`]); `Retry-After` parsing
+//!   ([`retry::parse_retry_after`]).
+//! - [`rate`]: the generic cell rate algorithm ([`rate::Gcra`]).
+
+mod clock;
+mod error;
+pub mod rate;
+pub mod retry;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::ConfigError;

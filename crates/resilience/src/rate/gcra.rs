@@ -1,0 +1,325 @@
+//! The generic cell rate algorithm (GCRA, ITU-T I.371): a token bucket kept as one
+//! number, the theoretical arrival time (TAT) of the next cell. A check is one
+//! compare-and-swap; no timer, no refill loop.
+//!
+//! With emission interval `T` (one cell per `T`) and burst `b`, cells are admitted while
+//! the new TAT stays within `now + b × T`. Over any window of length `W`, at most
+//! `b + W / T` cells are admitted.
+
+use super::{Denied, Snapshot};
+use crate::{Clock, ConfigError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Bits of the packed quota that hold the emission interval (nanoseconds, up to about
+/// 18 minutes); the rest hold the burst (up to 16,777,215).
+const INTERVAL_BITS: u32 = 40;
+const INTERVAL_MAX: u64 = (1 << INTERVAL_BITS) - 1;
+const BURST_MAX: u64 = (1 << (64 - INTERVAL_BITS)) - 1;
+
+/// A rate and a burst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    interval_ns: u64,
+    burst: u32,
+}
+
+impl Quota {
+    /// One cell per `interval`, up to `burst` at once.
+    pub fn new(interval: Duration, burst: u32) -> Result<Quota, ConfigError> {
+        let interval_ns = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        if interval_ns == 0 {
+            return Err(ConfigError::Zero { name: "interval" });
+        }
+        if interval_ns > INTERVAL_MAX {
+            return Err(ConfigError::OutOfRange {
+                name: "interval (ns)",
+                value: interval_ns as f64,
+                expected: "at most 2^40 ns (about 18 minutes)",
+            });
+        }
+        if burst == 0 {
+            return Err(ConfigError::Zero { name: "burst" });
+        }
+        if u64::from(burst) > BURST_MAX {
+            return Err(ConfigError::OutOfRange {
+                name: "burst",
+                value: f64::from(burst),
+                expected: "at most 16,777,215",
+            });
+        }
+        Ok(Quota { interval_ns, burst })
+    }
+
+    /// `rate` cells per second (positive, finite), up to `burst` at once.
+    pub fn per_second(rate: f64, burst: u32) -> Result<Quota, ConfigError> {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(ConfigError::OutOfRange {
+                name: "rate",
+                value: rate,
+                expected: "a positive number of cells per second",
+            });
+        }
+        Quota::new(Duration::from_secs_f64(1.0 / rate), burst)
+    }
+
+    fn pack(self) -> u64 {
+        (u64::from(self.burst) << INTERVAL_BITS) | self.interval_ns
+    }
+
+    fn unpack(word: u64) -> Quota {
+        Quota {
+            interval_ns: word & INTERVAL_MAX,
+            burst: (word >> INTERVAL_BITS) as u32,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// Theoretical arrival time of the next cell, nanoseconds on the clock.
+    tat: AtomicU64,
+    /// The packed [`Quota`], so a reconfiguration is one store.
+    quota: AtomicU64,
+}
+
+/// A GCRA rate limiter. Clones share one limit.
+#[derive(Clone, Debug)]
+pub struct Gcra<C> {
+    inner: Arc<Inner>,
+    clock: C,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl<C: Clock> Gcra<C> {
+    /// A limiter with `quota`, full at start.
+    pub fn new(quota: Quota, clock: C) -> Self {
+        Gcra {
+            inner: Arc::new(Inner {
+                tat: AtomicU64::new(0),
+                quota: AtomicU64::new(quota.pack()),
+            }),
+            clock,
+        }
+    }
+
+    /// The quota in force.
+    pub fn quota(&self) -> Quota {
+        Quota::unpack(self.inner.quota.load(Ordering::Acquire))
+    }
+
+    /// Change the quota, keeping what has been admitted: cells already counted stay
+    /// counted under the new rate.
+    pub fn set_quota(&self, quota: Quota) {
+        self.inner.quota.store(quota.pack(), Ordering::Release);
+    }
+
+    /// Admit one cell.
+    pub fn check(&self) -> Result<Snapshot, Denied> {
+        self.check_n(1)
+    }
+
+    /// Admit `n` cells at once, or none.
+    pub fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
+        let now = nanos(self.clock.now());
+        let mut tat = self.inner.tat.load(Ordering::Acquire);
+        loop {
+            let q = Quota::unpack(self.inner.quota.load(Ordering::Acquire));
+            if n > q.burst {
+                return Err(Denied::ExceedsBurst {
+                    requested: n,
+                    burst: q.burst,
+                });
+            }
+            let limit = now.saturating_add(q.interval_ns * u64::from(q.burst));
+            let new_tat = tat.max(now).saturating_add(q.interval_ns * u64::from(n));
+            if new_tat > limit {
+                return Err(Denied::NotUntil {
+                    retry_after: Duration::from_nanos(new_tat - limit),
+                });
+            }
+            match self.inner.tat.compare_exchange_weak(
+                tat,
+                new_tat,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    return Ok(Snapshot {
+                        remaining: u32::try_from((limit - new_tat) / q.interval_ns)
+                            .unwrap_or(u32::MAX),
+                        reset_after: Duration::from_nanos(new_tat - now),
+                    });
+                }
+                Err(current) => tat = current,
+            }
+        }
+    }
+
+    /// Wait (on `sleep`, which sleeps for a duration on whatever runtime the caller
+    /// uses) until `n` cells are admitted; fails only if `n` exceeds the burst.
+    pub async fn until_n_ready<S, F>(&self, n: u32, mut sleep: S) -> Result<Snapshot, Denied>
+    where
+        S: FnMut(Duration) -> F,
+        F: std::future::Future<Output = ()>,
+    {
+        loop {
+            match self.check_n(n) {
+                Err(Denied::NotUntil { retry_after }) => sleep(retry_after).await,
+                done => return done,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+    use proptest::prelude::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_full_burst_then_one_per_interval() {
+        let clock = ManualClock::new();
+        let g = Gcra::new(Quota::new(ms(100), 3).unwrap(), clock.clone());
+        let s = g.check().unwrap();
+        assert_eq!((s.remaining, s.reset_after), (2, ms(100)));
+        g.check().unwrap();
+        assert_eq!(g.check().unwrap().remaining, 0);
+        assert_eq!(
+            g.check(),
+            Err(Denied::NotUntil {
+                retry_after: ms(100)
+            })
+        );
+        clock.advance(ms(60));
+        assert_eq!(
+            g.check(),
+            Err(Denied::NotUntil {
+                retry_after: ms(40)
+            })
+        );
+        clock.advance(ms(40));
+        assert!(g.check().is_ok());
+        assert_eq!(
+            g.check_n(4),
+            Err(Denied::ExceedsBurst {
+                requested: 4,
+                burst: 3
+            })
+        );
+        // A long quiet spell refills to the burst, no further.
+        clock.advance(ms(10_000));
+        assert_eq!(g.check_n(3).unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn clones_share_one_limit() {
+        let clock = ManualClock::new();
+        let a = Gcra::new(Quota::per_second(10.0, 5).unwrap(), clock);
+        let handles: Vec<_> = (0..4).map(|_| a.clone()).collect();
+        let admitted = (0..40).filter(|i| handles[i % 4].check().is_ok()).count();
+        assert_eq!(admitted, 5);
+    }
+
+    #[test]
+    fn reconfiguring_keeps_what_was_admitted() {
+        let clock = ManualClock::new();
+        let g = Gcra::new(Quota::new(ms(100), 2).unwrap(), clock.clone());
+        g.check_n(2).unwrap();
+        // Ten times faster, ten times the burst: the two cells admitted carry their
+        // 200 ms of TAT over, which fills the new 200 ms window exactly.
+        g.set_quota(Quota::new(ms(10), 20).unwrap());
+        assert_eq!(g.quota().burst, 20);
+        assert_eq!(
+            g.check(),
+            Err(Denied::NotUntil {
+                retry_after: ms(10)
+            })
+        );
+        clock.advance(ms(10));
+        assert_eq!(g.check().unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn until_ready_sleeps_exactly_the_wait() {
+        let clock = ManualClock::new();
+        let g = Gcra::new(Quota::new(ms(100), 1).unwrap(), clock.clone());
+        g.check().unwrap();
+        let sleeper = clock.clone();
+        let fut = g.until_n_ready(1, move |d| {
+            sleeper.advance(d);
+            std::future::ready(())
+        });
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(clock.now(), ms(100));
+        let never = g.until_n_ready(2, |_| std::future::ready(()));
+        let mut never = std::pin::pin!(never);
+        assert_eq!(
+            never.as_mut().poll(&mut cx),
+            std::task::Poll::Ready(Err(Denied::ExceedsBurst {
+                requested: 2,
+                burst: 1
+            }))
+        );
+    }
+
+    #[test]
+    fn bad_quotas_are_errors() {
+        assert_eq!(
+            Quota::new(Duration::ZERO, 1),
+            Err(ConfigError::Zero { name: "interval" })
+        );
+        assert_eq!(
+            Quota::new(ms(1), 0),
+            Err(ConfigError::Zero { name: "burst" })
+        );
+        assert!(Quota::per_second(-1.0, 1).is_err());
+        assert!(Quota::per_second(f64::INFINITY, 1).is_err());
+        assert!(Quota::per_second(0.0, 1).is_err());
+        assert!(Quota::new(Duration::from_secs(3_600), 1).is_err());
+        assert!(Quota::new(ms(1), 1 << 24).is_err());
+    }
+
+    proptest! {
+        /// Random arrivals through cloned handles: in every window between two admitted
+        /// cells, no more than `burst + window / interval` were admitted.
+        #[test]
+        fn no_window_admits_more_than_rate_times_interval_plus_burst(
+            interval_us in 1u64..5_000,
+            burst in 1u32..20,
+            steps in proptest::collection::vec((0u64..10_000, 0usize..4, 1u32..4), 1..300),
+        ) {
+            let clock = ManualClock::new();
+            let g = Gcra::new(Quota::new(Duration::from_micros(interval_us), burst).unwrap(), clock.clone());
+            let handles: Vec<_> = (0..4).map(|_| g.clone()).collect();
+            let mut admitted: Vec<u64> = Vec::new();
+            for (gap_us, h, n) in steps {
+                clock.advance(Duration::from_micros(gap_us));
+                if handles[h].check_n(n).is_ok() {
+                    let now = nanos(clock.now());
+                    admitted.extend(std::iter::repeat_n(now, n as usize));
+                }
+            }
+            let interval = interval_us * 1_000;
+            for i in 0..admitted.len() {
+                for j in i..admitted.len() {
+                    let window = admitted[j] - admitted[i];
+                    let count = (j - i + 1) as u64;
+                    prop_assert!(count <= u64::from(burst) + window / interval,
+                        "{count} cells in {window} ns (interval {interval}, burst {burst})");
+                }
+            }
+        }
+    }
+}
