@@ -9,7 +9,11 @@
 //!   retry budgets ([`retry::RetryBudget`]); `Retry-After` parsing
 //!   ([`retry::parse_retry_after`]).
 //! - [`rate`]: the generic cell rate algorithm ([`rate::Gcra`]).
+//! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
+//!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
+//!   half-open probes, open time with backoff and jitter, and operator overrides.
 
+pub mod breaker;
 mod clock;
 mod error;
 pub mod rate;
