@@ -120,6 +120,9 @@ fn ms_until(now: u32, then: u32) -> i64 {
 struct Inner {
     config: BreakerConfig,
     record: Record,
+    /// Whether counting a call needs the time (slow calls, or a time window): if not,
+    /// a closed breaker never reads the clock.
+    needs_time: bool,
     word: AtomicU64,
     mode: AtomicU8,
     /// Openings since the breaker last closed (how far the open time has grown).
@@ -129,7 +132,6 @@ struct Inner {
     /// SplitMix64 state for jitter.
     rng: AtomicU64,
     opened: AtomicU64,
-    rejected: AtomicU64,
 }
 
 /// A circuit breaker. Clones share one state.
@@ -139,13 +141,12 @@ pub struct CircuitBreaker<C> {
     clock: C,
 }
 
-/// Counters of what a breaker did.
+/// Counters of what a breaker did. (Rejections are not counted here: a shared counter
+/// written on every rejection would make an open breaker contended across cores.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BreakerMetrics {
     /// Times it opened.
     pub opened: u64,
-    /// Calls it rejected.
-    pub rejected: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,7 +184,7 @@ impl<C: Clock> Permit<'_, C> {
     pub fn record(mut self, failed: bool) {
         self.reported = true;
         let b = self.breaker;
-        let now_ns = b.now_ns();
+        let now_ns = if b.inner.needs_time { b.now_ns() } else { 0 };
         let slow = match b.inner.config.trip {
             Trip::Rates { slow: Some(s), .. } => {
                 now_ns.saturating_sub(self.started_ns) > nanos(s.after)
@@ -220,6 +221,14 @@ impl<C: Clock> CircuitBreaker<C> {
         Ok(CircuitBreaker {
             inner: Arc::new(Inner {
                 record: Record::new(config.trip),
+                needs_time: matches!(
+                    config.trip,
+                    Trip::Rates { slow: Some(_), .. }
+                        | Trip::Rates {
+                            window: Window::Time { .. },
+                            ..
+                        }
+                ),
                 config,
                 word: AtomicU64::new(0),
                 mode: AtomicU8::new(0),
@@ -227,19 +236,18 @@ impl<C: Clock> CircuitBreaker<C> {
                 last_open_ms: AtomicU64::new(0),
                 rng: AtomicU64::new(0x5eed),
                 opened: AtomicU64::new(0),
-                rejected: AtomicU64::new(0),
             }),
             clock,
         })
     }
 
     fn now_ns(&self) -> u64 {
-        nanos(self.clock.now())
+        self.clock.now_nanos()
     }
 
     fn now_ms(&self) -> u32 {
         // Wrapping on purpose: only differences are used.
-        (self.clock.now().as_millis() as u64) as u32
+        (self.clock.now_nanos() / 1_000_000) as u32
     }
 
     /// The state now.
@@ -276,7 +284,6 @@ impl<C: Clock> CircuitBreaker<C> {
     pub fn metrics(&self) -> BreakerMetrics {
         BreakerMetrics {
             opened: self.inner.opened.load(Ordering::Relaxed),
-            rejected: self.inner.rejected.load(Ordering::Relaxed),
         }
     }
 
@@ -299,7 +306,6 @@ impl<C: Clock> CircuitBreaker<C> {
         if self.mode() == Mode::MetricsOnly {
             return Ok(self.permit(0, PermitKind::Untracked));
         }
-        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
         Err(Rejected { retry_after })
     }
 
@@ -307,10 +313,7 @@ impl<C: Clock> CircuitBreaker<C> {
     pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
         match self.mode() {
             Mode::Disabled => return Ok(self.permit(0, PermitKind::Untracked)),
-            Mode::ForcedOpen => {
-                self.inner.rejected.fetch_add(1, Ordering::Relaxed);
-                return Err(Rejected { retry_after: None });
-            }
+            Mode::ForcedOpen => return Err(Rejected { retry_after: None }),
             Mode::Normal | Mode::MetricsOnly => {}
         }
         let word = &self.inner.word;

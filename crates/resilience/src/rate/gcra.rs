@@ -91,10 +91,6 @@ pub struct Gcra<C> {
     clock: C,
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl<C: Clock> Gcra<C> {
     /// A limiter with `quota`, full at start.
     pub fn new(quota: Quota, clock: C) -> Self {
@@ -125,7 +121,7 @@ impl<C: Clock> Gcra<C> {
 
     /// Admit `n` cells at once, or none.
     pub fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
-        let now = nanos(self.clock.now());
+        let now = self.clock.now_nanos();
         let mut tat = self.inner.tat.load(Ordering::Acquire);
         loop {
             let q = Quota::unpack(self.inner.quota.load(Ordering::Acquire));
@@ -149,11 +145,7 @@ impl<C: Clock> Gcra<C> {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    return Ok(Snapshot {
-                        remaining: u32::try_from((limit - new_tat) / q.interval_ns)
-                            .unwrap_or(u32::MAX),
-                        reset_after: Duration::from_nanos(new_tat - now),
-                    });
+                    return Ok(Snapshot::new(limit - new_tat, q.interval_ns, new_tat - now));
                 }
                 Err(current) => tat = current,
             }
@@ -191,9 +183,9 @@ mod tests {
         let clock = ManualClock::new();
         let g = Gcra::new(Quota::new(ms(100), 3).unwrap(), clock.clone());
         let s = g.check().unwrap();
-        assert_eq!((s.remaining, s.reset_after), (2, ms(100)));
+        assert_eq!((s.remaining(), s.reset_after()), (2, ms(100)));
         g.check().unwrap();
-        assert_eq!(g.check().unwrap().remaining, 0);
+        assert_eq!(g.check().unwrap().remaining(), 0);
         assert_eq!(
             g.check(),
             Err(Denied::NotUntil {
@@ -218,7 +210,7 @@ mod tests {
         );
         // A long quiet spell refills to the burst, no further.
         clock.advance(ms(10_000));
-        assert_eq!(g.check_n(3).unwrap().remaining, 0);
+        assert_eq!(g.check_n(3).unwrap().remaining(), 0);
     }
 
     #[test]
@@ -246,7 +238,7 @@ mod tests {
             })
         );
         clock.advance(ms(10));
-        assert_eq!(g.check().unwrap().remaining, 0);
+        assert_eq!(g.check().unwrap().remaining(), 0);
     }
 
     #[test]
@@ -307,7 +299,7 @@ mod tests {
             for (gap_us, h, n) in steps {
                 clock.advance(Duration::from_micros(gap_us));
                 if handles[h].check_n(n).is_ok() {
-                    let now = nanos(clock.now());
+                    let now = clock.now_nanos();
                     admitted.extend(std::iter::repeat_n(now, n as usize));
                 }
             }
