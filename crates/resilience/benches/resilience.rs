@@ -6,7 +6,7 @@
 use divan::Bencher;
 use dsys_resilience::SystemClock;
 use dsys_resilience::breaker::{BreakerConfig, CircuitBreaker, Trip};
-use dsys_resilience::rate::{Gcra, Quota};
+use dsys_resilience::rate::{Gcra, Limiter, Quota};
 use dsys_resilience::retry::{Backoff, Jitter};
 use std::num::NonZeroU32;
 use std::time::Duration;

@@ -8,7 +8,8 @@
 //! - [`retry`]: backoff with full, equal or decorrelated jitter ([`retry::Backoff`]);
 //!   retry budgets ([`retry::RetryBudget`]); `Retry-After` parsing
 //!   ([`retry::parse_retry_after`]).
-//! - [`rate`]: the generic cell rate algorithm ([`rate::Gcra`]).
+//! - [`rate`]: rate limiters behind one [`rate::Limiter`] API: GCRA, token bucket, fixed
+//!   window, sliding log, sliding window counter.
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.

@@ -6,7 +6,7 @@
 //! the new TAT stays within `now + b × T`. Over any window of length `W`, at most
 //! `b + W / T` cells are admitted.
 
-use super::{Denied, Snapshot};
+use super::{Denied, Limiter, Snapshot};
 use crate::{Clock, ConfigError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,14 +113,10 @@ impl<C: Clock> Gcra<C> {
     pub fn set_quota(&self, quota: Quota) {
         self.inner.quota.store(quota.pack(), Ordering::Release);
     }
+}
 
-    /// Admit one cell.
-    pub fn check(&self) -> Result<Snapshot, Denied> {
-        self.check_n(1)
-    }
-
-    /// Admit `n` cells at once, or none.
-    pub fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
+impl<C: Clock> Limiter for Gcra<C> {
+    fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
         let now = self.clock.now_nanos();
         let mut tat = self.inner.tat.load(Ordering::Acquire);
         loop {
@@ -151,27 +147,13 @@ impl<C: Clock> Gcra<C> {
             }
         }
     }
-
-    /// Wait (on `sleep`, which sleeps for a duration on whatever runtime the caller
-    /// uses) until `n` cells are admitted; fails only if `n` exceeds the burst.
-    pub async fn until_n_ready<S, F>(&self, n: u32, mut sleep: S) -> Result<Snapshot, Denied>
-    where
-        S: FnMut(Duration) -> F,
-        F: std::future::Future<Output = ()>,
-    {
-        loop {
-            match self.check_n(n) {
-                Err(Denied::NotUntil { retry_after }) => sleep(retry_after).await,
-                done => return done,
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ManualClock;
+    use crate::rate::testing::{arrivals, within};
     use proptest::prelude::*;
 
     fn ms(n: u64) -> Duration {
@@ -294,24 +276,9 @@ mod tests {
         ) {
             let clock = ManualClock::new();
             let g = Gcra::new(Quota::new(Duration::from_micros(interval_us), burst).unwrap(), clock.clone());
-            let handles: Vec<_> = (0..4).map(|_| g.clone()).collect();
-            let mut admitted: Vec<u64> = Vec::new();
-            for (gap_us, h, n) in steps {
-                clock.advance(Duration::from_micros(gap_us));
-                if handles[h].check_n(n).is_ok() {
-                    let now = clock.now_nanos();
-                    admitted.extend(std::iter::repeat_n(now, n as usize));
-                }
-            }
+            let admitted = arrivals(&g, &clock, &steps);
             let interval = interval_us * 1_000;
-            for i in 0..admitted.len() {
-                for j in i..admitted.len() {
-                    let window = admitted[j] - admitted[i];
-                    let count = (j - i + 1) as u64;
-                    prop_assert!(count <= u64::from(burst) + window / interval,
-                        "{count} cells in {window} ns (interval {interval}, burst {burst})");
-                }
-            }
+            within(&admitted, |span| u64::from(burst) + span / interval)?;
         }
     }
 }

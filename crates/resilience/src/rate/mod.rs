@@ -1,9 +1,46 @@
-//! Rate limiting. One shape of answer for every algorithm: a decision now, with a
+//! Rate limiting. One API for every algorithm ([`Limiter`]): a decision now, with a
 //! [`Snapshot`] of what remains when admitted or the wait when not.
+//!
+//! | limiter | admits | memory |
+//! | --- | --- | --- |
+//! | [`Gcra`] | `burst` at once, then one per interval, exactly | one word |
+//! | [`TokenBucket`] | `capacity` at once, refilled in steps | two words |
+//! | [`FixedWindow`] | `limit` per aligned period (up to twice that around a boundary) | two words |
+//! | [`SlidingWindowCounter`] | about `limit` per sliding period | three words |
+//! | [`SlidingLog`] | `limit` per sliding period, exactly | one time per cell |
 
 mod gcra;
+mod windows;
 
 pub use gcra::{Gcra, Quota};
+pub use windows::{FixedWindow, SLIDING_LOG_MAX, SlidingLog, SlidingWindowCounter, TokenBucket};
+
+/// What every limiter answers to: admit `n` cells now, or say why not.
+pub trait Limiter {
+    /// Admit `n` cells at once, or none.
+    fn check_n(&self, n: u32) -> Result<Snapshot, Denied>;
+
+    /// Admit one cell.
+    fn check(&self) -> Result<Snapshot, Denied> {
+        self.check_n(1)
+    }
+
+    /// Wait (on `sleep`, which sleeps for a duration on whatever runtime the caller
+    /// uses) until `n` cells are admitted; fails only if `n` can never be.
+    #[allow(async_fn_in_trait)] // callers choose their runtime; no Send bound is implied
+    async fn until_n_ready<S, F>(&self, n: u32, mut sleep: S) -> Result<Snapshot, Denied>
+    where
+        S: FnMut(Duration) -> F,
+        F: std::future::Future<Output = ()>,
+    {
+        loop {
+            match self.check_n(n) {
+                Err(Denied::NotUntil { retry_after }) => sleep(retry_after).await,
+                done => return done,
+            }
+        }
+    }
+}
 
 use std::time::Duration;
 
@@ -21,6 +58,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of a limiter that counts cells: `remaining` now, full again after
+    /// `reset_ns`.
+    pub(crate) fn counted(remaining: u32, reset_ns: u64) -> Self {
+        Snapshot::new(u64::from(remaining), 1, reset_ns)
+    }
+
     pub(crate) fn new(headroom_ns: u64, cell_ns: u64, reset_ns: u64) -> Self {
         Snapshot {
             headroom_ns,
@@ -57,4 +100,48 @@ pub enum Denied {
         /// The most admitted at once.
         burst: u32,
     },
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! The harness the limiters' property tests share.
+    use super::Limiter;
+    use crate::{Clock, ManualClock};
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    /// Run random arrivals through four cloned handles of `limiter`; the admission times.
+    pub(crate) fn arrivals<L: Limiter + Clone>(
+        limiter: &L,
+        clock: &ManualClock,
+        steps: &[(u64, usize, u32)],
+    ) -> Vec<u64> {
+        let handles: Vec<L> = (0..4).map(|_| limiter.clone()).collect();
+        let mut admitted = Vec::new();
+        for &(gap_us, h, n) in steps {
+            clock.advance(Duration::from_micros(gap_us));
+            if handles[h].check_n(n).is_ok() {
+                admitted.extend(std::iter::repeat_n(clock.now_nanos(), n as usize));
+            }
+        }
+        admitted
+    }
+
+    /// Every span between two admissions holds at most `bound(span)` cells.
+    pub(crate) fn within(
+        admitted: &[u64],
+        bound: impl Fn(u64) -> u64,
+    ) -> Result<(), TestCaseError> {
+        for i in 0..admitted.len() {
+            for j in i..admitted.len() {
+                let span = admitted[j] - admitted[i];
+                prop_assert!(
+                    (j - i + 1) as u64 <= bound(span),
+                    "{} cells in {span} ns",
+                    j - i + 1
+                );
+            }
+        }
+        Ok(())
+    }
 }
