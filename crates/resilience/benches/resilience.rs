@@ -90,3 +90,42 @@ fn gcra_check_governor(bencher: Bencher) {
     let g = governor::RateLimiter::direct(quota);
     bencher.bench(|| g.check().is_ok());
 }
+
+/// Keys the keyed benchmarks spread over, all remembered before timing starts.
+const KEYS: u64 = 1 << 20;
+
+/// The i-th key of a fixed pseudo-random walk over `KEYS` keys.
+fn key(i: u64) -> u64 {
+    (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7) % KEYS
+}
+
+/// A keyed check, 1M keys remembered, keys in pseudo-random order.
+#[divan::bench(sample_size = 10_000)]
+fn keyed_check_dsys(bencher: Bencher) {
+    use dsys_resilience::rate::KeyedGcra;
+    let quota = Quota::new(Duration::from_nanos(1), 1 << 20).expect("valid");
+    let l = KeyedGcra::new(quota, KEYS as usize, SystemClock::new()).expect("valid");
+    for k in 0..KEYS {
+        let _ = l.check(&k);
+    }
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        i += 1;
+        l.check(&key(i)).is_ok()
+    });
+}
+
+#[divan::bench(sample_size = 10_000)]
+fn keyed_check_governor(bencher: Bencher) {
+    let quota = governor::Quota::per_second(NonZeroU32::new(1_000_000_000).expect("non-zero"))
+        .allow_burst(NonZeroU32::new(1 << 20).expect("non-zero"));
+    let l = governor::RateLimiter::keyed(quota);
+    for k in 0..KEYS {
+        let _ = l.check_key(&k);
+    }
+    let mut i = 0u64;
+    bencher.bench_local(|| {
+        i += 1;
+        l.check_key(&key(i)).is_ok()
+    });
+}

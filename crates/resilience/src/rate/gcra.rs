@@ -64,11 +64,11 @@ impl Quota {
         Quota::new(Duration::from_secs_f64(1.0 / rate), burst)
     }
 
-    fn pack(self) -> u64 {
+    pub(super) fn pack(self) -> u64 {
         (u64::from(self.burst) << INTERVAL_BITS) | self.interval_ns
     }
 
-    fn unpack(word: u64) -> Quota {
+    pub(super) fn unpack(word: u64) -> Quota {
         Quota {
             interval_ns: word & INTERVAL_MAX,
             burst: (word >> INTERVAL_BITS) as u32,
@@ -117,34 +117,40 @@ impl<C: Clock> Gcra<C> {
 
 impl<C: Clock> Limiter for Gcra<C> {
     fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
-        let now = self.clock.now_nanos();
-        let mut tat = self.inner.tat.load(Ordering::Acquire);
-        loop {
-            let q = Quota::unpack(self.inner.quota.load(Ordering::Acquire));
-            if n > q.burst {
-                return Err(Denied::ExceedsBurst {
-                    requested: n,
-                    burst: q.burst,
-                });
-            }
-            let limit = now.saturating_add(q.interval_ns * u64::from(q.burst));
-            let new_tat = tat.max(now).saturating_add(q.interval_ns * u64::from(n));
-            if new_tat > limit {
-                return Err(Denied::NotUntil {
-                    retry_after: Duration::from_nanos(new_tat - limit),
-                });
-            }
-            match self.inner.tat.compare_exchange_weak(
-                tat,
-                new_tat,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    return Ok(Snapshot::new(limit - new_tat, q.interval_ns, new_tat - now));
-                }
-                Err(current) => tat = current,
-            }
+        let quota = || Quota::unpack(self.inner.quota.load(Ordering::Acquire));
+        admit(&self.inner.tat, quota, self.clock.now_nanos(), n)
+    }
+}
+
+/// One GCRA decision on the TAT in `tat` at time `now`, for `n` cells: a compare-and-swap
+/// loop. `quota` is read on every attempt, so a reconfiguration takes effect at once.
+pub(super) fn admit(
+    tat: &AtomicU64,
+    quota: impl Fn() -> Quota,
+    now: u64,
+    n: u32,
+) -> Result<Snapshot, Denied> {
+    let mut current = tat.load(Ordering::Acquire);
+    loop {
+        let q = quota();
+        if n > q.burst {
+            return Err(Denied::ExceedsBurst {
+                requested: n,
+                burst: q.burst,
+            });
+        }
+        let limit = now.saturating_add(q.interval_ns * u64::from(q.burst));
+        let new_tat = current
+            .max(now)
+            .saturating_add(q.interval_ns * u64::from(n));
+        if new_tat > limit {
+            return Err(Denied::NotUntil {
+                retry_after: Duration::from_nanos(new_tat - limit),
+            });
+        }
+        match tat.compare_exchange_weak(current, new_tat, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(Snapshot::new(limit - new_tat, q.interval_ns, new_tat - now)),
+            Err(seen) => current = seen,
         }
     }
 }

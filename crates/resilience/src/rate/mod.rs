@@ -8,11 +8,14 @@
 //! | [`FixedWindow`] | `limit` per aligned period (up to twice that around a boundary) | two words |
 //! | [`SlidingWindowCounter`] | about `limit` per sliding period | three words |
 //! | [`SlidingLog`] | `limit` per sliding period, exactly | one time per cell |
+//! | [`KeyedGcra`] | GCRA per key, a default quota or one per key | one slot per busy key, bounded |
 
 mod gcra;
+mod keyed;
 mod windows;
 
 pub use gcra::{Gcra, Quota};
+pub use keyed::KeyedGcra;
 pub use windows::{FixedWindow, SLIDING_LOG_MAX, SlidingLog, SlidingWindowCounter, TokenBucket};
 
 /// What every limiter answers to: admit `n` cells now, or say why not.
