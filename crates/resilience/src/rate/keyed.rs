@@ -1,8 +1,9 @@
 //! GCRA per key (per client, per IP, per API token) in bounded memory.
 //!
-//! Keys live in shards, each a hash map behind a read-write lock: a check on a known key
-//! takes the shard's read lock and does the one-CAS GCRA step on that key's TAT, so
-//! checks on different keys, and on the same key, run in parallel. A key whose TAT is in
+//! Keys live in shards, each a hash table behind a read-write lock: a check hashes the key
+//! once (foldhash, seeded per limiter, so clients cannot aim keys at one shard), takes the
+//! shard's read lock and does the one-CAS GCRA step on that key's TAT, so checks on
+//! different keys, and on the same key, run in parallel. A key whose TAT is in
 //! the past holds no state worth keeping (its bucket is full), so a shard that reaches its
 //! share of the key limit first drops those; only if every key is busy does it evict the
 //! least constrained one (the smallest TAT), which then starts again with a full burst.
@@ -10,15 +11,14 @@
 use super::gcra::{Quota, admit};
 use super::{Denied, Snapshot};
 use crate::{Clock, ConfigError};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-// Lookups only: no decision depends on the maps' iteration order (pruning keeps exactly
-// the busy keys; eviction picks the smallest TAT, ties broken by key order). The hasher
-// is std's randomly keyed one, so clients cannot aim keys at one shard.
-#[allow(clippy::disallowed_types)]
-type Map<K> = std::collections::HashMap<K, Slot>;
+// No decision depends on a table's iteration order: pruning keeps exactly the busy keys;
+// eviction picks the smallest TAT, ties broken by key order.
+type Map<K> = HashTable<(K, Slot)>;
 
 #[derive(Debug)]
 struct Slot {
@@ -30,7 +30,7 @@ struct Slot {
 #[derive(Debug)]
 struct Inner<K> {
     shards: Box<[RwLock<Map<K>>]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: DefaultHashBuilder,
     default: AtomicU64,
     per_shard: usize,
 }
@@ -61,8 +61,8 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
         let shards = max_keys.div_ceil(4_096).clamp(1, 64).next_power_of_two();
         Ok(KeyedGcra {
             inner: Arc::new(Inner {
-                shards: (0..shards).map(|_| RwLock::new(Map::default())).collect(),
-                hasher: std::collections::hash_map::RandomState::new(),
+                shards: (0..shards).map(|_| RwLock::new(Map::new())).collect(),
+                hasher: DefaultHashBuilder::default(),
                 default: AtomicU64::new(quota.pack()),
                 per_shard: max_keys.div_ceil(shards),
             }),
@@ -70,9 +70,20 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
         })
     }
 
-    fn shard(&self, key: &K) -> &RwLock<Map<K>> {
-        let h = self.inner.hasher.hash_one(key) as usize;
-        &self.inner.shards[h & (self.inner.shards.len() - 1)]
+    /// The key's hash, and its shard (from the hash's top bits: the table uses the low).
+    fn locate(&self, key: &K) -> (u64, &RwLock<Map<K>>) {
+        let h = self.inner.hasher.hash_one(key);
+        let shards = &self.inner.shards;
+        (h, &shards[(h >> 58) as usize & (shards.len() - 1)])
+    }
+
+    fn insert(&self, map: &mut Map<K>, hash: u64, key: K) {
+        let slot = Slot {
+            tat: AtomicU64::new(0),
+            quota: AtomicU64::new(0),
+        };
+        let hasher = &self.inner.hasher;
+        map.insert_unique(hash, (key, slot), |(k, _)| hasher.hash_one(k));
     }
 
     /// Change the default quota (keys keep what they have used).
@@ -83,18 +94,15 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
     /// Give `key` a quota of its own.
     pub fn set_key_quota(&self, key: K, quota: Quota) {
         let now = self.clock.now_nanos();
-        let mut map = self
-            .shard(&key)
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        self.make_room(&mut map, &key, now);
-        map.entry(key)
-            .or_insert_with(|| Slot {
-                tat: AtomicU64::new(0),
-                quota: AtomicU64::new(0),
-            })
-            .quota
-            .store(quota.pack(), Ordering::Release);
+        let (hash, shard) = self.locate(&key);
+        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
+        if map.find(hash, |(k, _)| *k == key).is_none() {
+            self.make_room(&mut map, now);
+            self.insert(&mut map, hash, key.clone());
+        }
+        if let Some((_, slot)) = map.find(hash, |(k, _)| *k == key) {
+            slot.quota.store(quota.pack(), Ordering::Release);
+        }
     }
 
     /// Admit one cell for `key`.
@@ -105,28 +113,23 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
     /// Admit `n` cells for `key` at once, or none.
     pub fn check_n(&self, key: &K, n: u32) -> Result<Snapshot, Denied> {
         let now = self.clock.now_nanos();
-        let shard = self.shard(key);
+        let (hash, shard) = self.locate(key);
         {
             let map = shard.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(slot) = map.get(key) {
+            if let Some((_, slot)) = map.find(hash, |(k, _)| k == key) {
                 return admit(&slot.tat, || self.quota_of(slot), now, n);
             }
         }
         let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
-        if !map.contains_key(key) {
-            self.make_room(&mut map, key, now);
-            map.insert(
-                key.clone(),
-                Slot {
-                    tat: AtomicU64::new(0),
-                    quota: AtomicU64::new(0),
-                },
-            );
+        // Another thread may have added it between the two locks.
+        if map.find(hash, |(k, _)| k == key).is_none() {
+            self.make_room(&mut map, now);
+            self.insert(&mut map, hash, key.clone());
         }
-        let slot = map
-            .get(key)
-            .unwrap_or_else(|| unreachable!("inserted above"));
-        admit(&slot.tat, || self.quota_of(slot), now, n)
+        match map.find(hash, |(k, _)| k == key) {
+            Some((_, slot)) => admit(&slot.tat, || self.quota_of(slot), now, n),
+            None => unreachable!("present or inserted above"),
+        }
     }
 
     fn quota_of(&self, slot: &Slot) -> Quota {
@@ -139,11 +142,11 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
     /// Make room for `key` in a full shard: drop keys whose bucket is full again (their
     /// TAT is in the past and they have no quota of their own), else evict the smallest
     /// TAT.
-    fn make_room(&self, map: &mut Map<K>, key: &K, now: u64) {
-        if map.len() < self.inner.per_shard || map.contains_key(key) {
+    fn make_room(&self, map: &mut Map<K>, now: u64) {
+        if map.len() < self.inner.per_shard {
             return;
         }
-        map.retain(|_, s| {
+        map.retain(|(_, s)| {
             s.tat.load(Ordering::Acquire) > now || s.quota.load(Ordering::Acquire) != 0
         });
         if map.len() >= self.inner.per_shard {
@@ -151,11 +154,14 @@ impl<K: Hash + Eq + Ord + Clone, C: Clock> KeyedGcra<K, C> {
                 .iter()
                 .min_by(|a, b| {
                     let t = |s: &Slot| s.tat.load(Ordering::Acquire);
-                    t(a.1).cmp(&t(b.1)).then_with(|| a.0.cmp(b.0))
+                    t(&a.1).cmp(&t(&b.1)).then_with(|| a.0.cmp(&b.0))
                 })
                 .map(|(k, _)| k.clone());
             if let Some(k) = least {
-                map.remove(&k);
+                let hash = self.inner.hasher.hash_one(&k);
+                if let Ok(entry) = map.find_entry(hash, |(x, _)| *x == k) {
+                    entry.remove();
+                }
             }
         }
     }
