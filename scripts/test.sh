@@ -18,6 +18,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --locked --doc
 
+step "model check (loom)"
+scripts/model-check.sh
+
 # Last, so the runner's summary closes the output.
 step "tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -19,6 +19,7 @@ mod clock;
 mod error;
 pub mod rate;
 pub mod retry;
+mod sync;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;

@@ -22,9 +22,8 @@ mod window;
 pub use config::{BreakerConfig, SlowCalls, Trip, Window};
 use window::{Call, Record};
 
+use crate::sync::{Arc, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::{Clock, ConfigError};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The state a breaker is in.
@@ -498,5 +497,7 @@ pub enum CallError<E> {
     Inner(E),
 }
 
+#[cfg(test)]
+mod model;
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,7 @@
 //! a time span in buckets, or a run of failures.
 
 use super::config::{Trip, Window};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use crate::sync::{AtomicU32, Mutex, MutexGuard, Ordering};
 
 /// How one call went, as the breaker counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +79,7 @@ pub(super) struct Record {
     trip: Trip,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves only counters behind: keep using them.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
