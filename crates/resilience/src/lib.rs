@@ -10,11 +10,14 @@
 //!   ([`retry::parse_retry_after`]).
 //! - [`rate`]: rate limiters behind one [`rate::Limiter`] API: GCRA, token bucket, fixed
 //!   window, sliding log, sliding window counter.
+//! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
+//!   served ([`bulkhead::Bulkhead`]).
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.
 
 pub mod breaker;
+pub mod bulkhead;
 mod clock;
 mod error;
 pub mod rate;
