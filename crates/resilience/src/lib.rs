@@ -23,6 +23,7 @@ mod error;
 pub mod rate;
 pub mod retry;
 mod sync;
+pub mod timeout;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::ConfigError;

@@ -1,10 +1,13 @@
-//! Retrying: how long to wait ([`Backoff`]), whether there is budget to retry at all
-//! ([`RetryBudget`]), and what the server asked for ([`parse_retry_after`]).
+//! Retrying: running an operation with retries ([`Retry`]), how long to wait between
+//! attempts ([`Backoff`]), whether there is budget to retry at all ([`RetryBudget`]), and
+//! what the server asked for ([`parse_retry_after`]).
 
 mod backoff;
 mod budget;
+mod executor;
 mod retry_after;
 
 pub use backoff::{Backoff, Delays, Jitter};
 pub use budget::{RetryBudget, RetryPermit};
+pub use executor::{Attempt, Retry, RetryError, Verdict};
 pub use retry_after::{RetryAfterError, parse_retry_after};
