@@ -6,6 +6,7 @@ use crate::rules::consistency::{self, Model};
 use crate::rules::replication::{Topology, topology};
 use crate::spec::Spec;
 use dsys_diagram::{Diagram, Shape};
+use std::collections::BTreeMap;
 
 /// Of `candidates`, the one nearest `from` (itself if listed; ties by name).
 fn nearest<'a>(spec: &Spec, from: &str, candidates: &'a [String]) -> Option<&'a String> {
@@ -49,7 +50,9 @@ pub fn architecture(spec: &Spec) -> Diagram {
             );
         }
     }
-    // Stores, and replication from each leader copy to the others.
+    // Stores, and replication from each leader copy to the others. Per data class: the
+    // regions that take its writes (and linearizable reads), and every copy.
+    let mut copies: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for data in &spec.data {
         let name = data.name.get_ref();
         let topo = topology(spec, data);
@@ -70,23 +73,24 @@ pub fn architecture(spec: &Spec) -> Diagram {
             }
             Topology::MultiLeader { conflict, .. } => format!("multi-leader, {conflict}"),
         };
-        let leaders: Vec<&String> = placement
-            .iter()
-            .filter(|(_, role)| role.ends_with("leader"))
-            .map(|(r, _)| r)
-            .collect();
+        let leaders = topo.leaders();
+        let all: Vec<String> = placement.into_iter().map(|(region, _)| region).collect();
         for leader in &leaders {
-            for (other, _) in &placement {
-                if other != *leader
-                    && let (Some(a), Some(b)) = (
-                        d.node_index(&store_id(name, leader)),
-                        d.node_index(&store_id(name, other)),
-                    )
-                {
+            for other in all.iter().filter(|other| *other != leader) {
+                if let (Some(a), Some(b)) = (
+                    d.node_index(&store_id(name, leader)),
+                    d.node_index(&store_id(name, other)),
+                ) {
                     d.edge(a, b, &label);
                 }
             }
         }
+        let readable = if consistency::model(data).0 == Model::Linearizable {
+            leaders.clone()
+        } else {
+            all
+        };
+        copies.insert(name, (leaders, readable));
     }
     // Calls, then reads and writes, from every copy of every service.
     for s in &spec.services {
@@ -108,27 +112,12 @@ pub fn architecture(spec: &Spec) -> Diagram {
             }
             for (names, verb) in [(&s.writes, "writes"), (&s.reads, "reads")] {
                 for data_name in names {
-                    let Some(data) = spec.data_class(data_name.get_ref()) else {
+                    let Some((leaders, readable)) = copies.get(data_name.get_ref().as_str()) else {
                         continue;
                     };
-                    let topo = topology(spec, data);
-                    // Writes go to a leader; linearizable reads too; other reads to any copy.
-                    let targets: Vec<String> =
-                        if verb == "writes" || consistency::model(data).0 == Model::Linearizable {
-                            topo.placement()
-                                .into_iter()
-                                .filter(|(_, role)| {
-                                    role.ends_with("leader") || role.starts_with("raft group")
-                                })
-                                .map(|(region, _)| region)
-                                .collect()
-                        } else {
-                            topo.placement()
-                                .into_iter()
-                                .map(|(region, _)| region)
-                                .collect()
-                        };
-                    if let Some(to) = nearest(spec, r.get_ref(), &targets)
+                    // Writes go to a leader; reads to any copy they may be served from.
+                    let targets = if verb == "writes" { leaders } else { readable };
+                    if let Some(to) = nearest(spec, r.get_ref(), targets)
                         .and_then(|to| d.node_index(&store_id(data_name.get_ref(), to)))
                     {
                         d.edge(from, to, verb);

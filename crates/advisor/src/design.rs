@@ -112,6 +112,13 @@ impl Decision {
         }
     }
 
+    /// Name it `id` instead of `subject/topic`: for a second decision of one topic on one
+    /// subject.
+    pub fn with_id(mut self, id: String) -> Self {
+        self.id = id;
+        self
+    }
+
     /// Add a requirement that triggered the rule.
     pub fn because(mut self, why: impl Into<String>) -> Self {
         self.because.push(why.into());

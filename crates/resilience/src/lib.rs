@@ -20,6 +20,7 @@ pub mod breaker;
 pub mod bulkhead;
 mod clock;
 mod error;
+mod random;
 pub mod rate;
 pub mod retry;
 mod sync;

@@ -11,3 +11,9 @@ pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 #[cfg(not(all(loom, test)))]
 pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Lock `m`, going on if another thread panicked while holding it: what these locks guard
+/// is counters and queues that stay usable whatever state the panic left them in.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -120,6 +120,18 @@ pub enum Topology {
 }
 
 impl Topology {
+    /// The regions whose copy takes writes (and linearizable reads).
+    pub fn leaders(&self) -> Vec<String> {
+        match self {
+            Topology::Consensus { regions } => regions.iter().take(1).cloned().collect(),
+            Topology::LeaderPerPartition { leader, .. }
+            | Topology::LeaderFollower { leader, .. } => {
+                vec![leader.clone()]
+            }
+            Topology::MultiLeader { leaders, .. } => leaders.clone(),
+        }
+    }
+
     /// Every region holding a copy, with its role ("raft leader", "follower", ...).
     pub fn placement(&self) -> Vec<(String, &'static str)> {
         let with = |first: &[String], role: &'static str, rest: &[String], other: &'static str| {

@@ -64,7 +64,7 @@ pub fn decide(spec: &Spec) -> Vec<Decision> {
         }
         if s.requests_per_sec > 0.0 {
             let limit = (s.requests_per_sec * 1.2).ceil();
-            let mut d = Decision::new(
+            let d = Decision::new(
                 Topic::Resilience,
                 name,
                 RATE_LIMIT,
@@ -76,8 +76,8 @@ pub fn decide(spec: &Spec) -> Vec<Decision> {
             .rejects(
                 "unbounded queueing",
                 "past capacity, queued requests time out anyway after using capacity",
-            );
-            d.id = format!("{name}/rate-limit");
+            )
+            .with_id(format!("{name}/rate-limit"));
             out.push(d);
         }
     }

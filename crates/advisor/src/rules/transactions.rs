@@ -106,11 +106,11 @@ pub fn decide(spec: &Spec) -> Vec<Decision> {
             .map(|other| other.name.get_ref().as_str())
             .collect();
         if !writes.is_empty() && !consumers.is_empty() {
-            let mut decision = Decision::new(Topic::Transactions, &format!("{name} events"), OUTBOX, "transactional outbox, relayed at least once")
+            let decision = Decision::new(Topic::Transactions, &format!("{name} events"), OUTBOX, "transactional outbox, relayed at least once")
                 .set("consumers", "deduplicate by event id (inbox)")
                 .because(format!("{name} writes {} and {} consume it", writes.join(", "), consumers.join(", ")))
-                .rejects("write, then publish", "a crash between the two loses the event; publishing first can announce a change that never commits");
-            decision.id = format!("{name}/outbox");
+                .rejects("write, then publish", "a crash between the two loses the event; publishing first can announce a change that never commits")
+                .with_id(format!("{name}/outbox"));
             out.push(decision);
         }
     }

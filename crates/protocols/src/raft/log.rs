@@ -34,6 +34,19 @@ pub struct Entry {
     pub command: Command,
 }
 
+/// Big-endian words as bytes: the stored forms of entries and snapshots.
+pub(super) fn to_bytes(words: impl IntoIterator<Item = u64>) -> Vec<u8> {
+    words.into_iter().flat_map(u64::to_be_bytes).collect()
+}
+
+/// Bytes as big-endian words; `None` unless the length is a whole number of words.
+pub(super) fn to_words(bytes: &[u8]) -> Option<Vec<u64>> {
+    if bytes.len() % 8 != 0 {
+        return None;
+    }
+    bytes.chunks_exact(8).map(decode_u64).collect()
+}
+
 /// The stored form: term, then a tag and the command's words.
 pub fn encode(e: &Entry) -> Vec<u8> {
     let words: Vec<u64> = match e.command {
@@ -51,21 +64,12 @@ pub fn encode(e: &Entry) -> Vec<u8> {
             vec![tag, request.client, request.seq, key, a, b]
         }
     };
-    std::iter::once(e.term)
-        .chain(words)
-        .flat_map(u64::to_be_bytes)
-        .collect()
+    to_bytes(std::iter::once(e.term).chain(words))
 }
 
 /// Parse the stored form; `None` if it is malformed.
 pub fn decode(bytes: &[u8]) -> Option<Entry> {
-    if bytes.len() % 8 != 0 {
-        return None;
-    }
-    let words: Vec<u64> = bytes
-        .chunks_exact(8)
-        .map(decode_u64)
-        .collect::<Option<_>>()?;
+    let words = to_words(bytes)?;
     let command = match words.as_slice() {
         [_, 0] => Command::Noop,
         [_, 7, voters] => Command::Config { voters: *voters },

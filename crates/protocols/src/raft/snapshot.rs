@@ -2,8 +2,9 @@
 //! frozen at a log index so the entries up to it can be dropped (log compaction) and a
 //! follower too far behind can be brought up to date in one message.
 
+use super::log::{to_bytes, to_words};
 use crate::kv::KvData;
-use dsys_node::{Op, RequestId, Response, Value, decode_u64};
+use dsys_node::{Op, RequestId, Response, Value};
 use std::collections::BTreeMap;
 
 /// The state machine: key-value data plus each client's latest request.
@@ -130,19 +131,13 @@ pub fn encode(s: &Snapshot) -> Vec<u8> {
         let [tag, value] = answer_words(answer);
         words.extend([client, *seq, tag, value]);
     }
-    words.into_iter().flat_map(u64::to_be_bytes).collect()
+    to_bytes(words)
 }
 
 /// Parse the stored form; `None` if it is malformed (wrong format or length, keys or
 /// clients out of order, an unknown answer).
 pub fn decode(bytes: &[u8]) -> Option<Snapshot> {
-    if bytes.len() % 8 != 0 {
-        return None;
-    }
-    let words: Vec<u64> = bytes
-        .chunks_exact(8)
-        .map(decode_u64)
-        .collect::<Option<_>>()?;
+    let words = to_words(bytes)?;
     let (header, rest) = words.split_at_checked(HEADER_WORDS)?;
     let &[format, index, term, prefix_hash, config_index, voters, keys] = header else {
         return None;

@@ -23,7 +23,7 @@ pub use config::{BreakerConfig, SlowCalls, Trip, Window};
 use window::{Call, Record};
 
 use crate::sync::{Arc, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use crate::{Clock, ConfigError};
+use crate::{Clock, ConfigError, random};
 use std::time::Duration;
 
 /// The state a breaker is in.
@@ -399,17 +399,10 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
-    /// A uniform number in [0, 1) for jitter (SplitMix64 over a shared counter).
+    /// A uniform number in [0, 1) for jitter, from the breaker's shared counter.
     fn unit(&self) -> f64 {
-        let mut z = self
-            .inner
-            .rng
-            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
-            .wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        let previous = self.inner.rng.fetch_add(random::GAMMA, Ordering::Relaxed);
+        random::unit(previous.wrapping_add(random::GAMMA))
     }
 
     fn report(&self, generation: u64, kind: PermitKind, call: Call, now_ns: u64) {

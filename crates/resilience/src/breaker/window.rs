@@ -2,7 +2,7 @@
 //! a time span in buckets, or a run of failures.
 
 use super::config::{Trip, Window};
-use crate::sync::{AtomicU32, Mutex, MutexGuard, Ordering};
+use crate::sync::{AtomicU32, Mutex, Ordering, lock};
 
 /// How one call went, as the breaker counts it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,11 +77,6 @@ enum Kind {
 pub(super) struct Record {
     kind: Kind,
     trip: Trip,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves only counters behind: keep using them.
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Record {

@@ -3,15 +3,11 @@
 //! little state under a mutex: their decisions need several fields at once.
 
 use super::{Denied, Limiter, Snapshot};
+use crate::sync::{Mutex, lock};
 use crate::{Clock, ConfigError};
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves only counters behind: keep using them.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 fn period_ns(period: Duration) -> Result<u64, ConfigError> {
     let ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);

@@ -1,7 +1,7 @@
 //! Exponential backoff with jitter (Brooker, "Exponential Backoff And Jitter", AWS
 //! Architecture Blog, 2015): without jitter, clients that failed together retry together.
 
-use crate::ConfigError;
+use crate::{ConfigError, random};
 use std::time::Duration;
 
 /// How the exponential delay is randomised.
@@ -117,14 +117,10 @@ pub struct Delays {
 }
 
 impl Delays {
-    /// SplitMix64: a uniform number in `[0, 1)`.
+    /// The next uniform number in `[0, 1)`.
     fn unit(&mut self) -> f64 {
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        self.state = self.state.wrapping_add(random::GAMMA);
+        random::unit(self.state)
     }
 }
 

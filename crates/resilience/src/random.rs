@@ -1,0 +1,14 @@
+//! The randomness jitter needs: SplitMix64 (Steele, Lea and Flood, 2014) over a counter
+//! that callers advance by [`GAMMA`], plain or atomically, so runs are reproducible from
+//! a seed.
+
+/// What a SplitMix64 counter advances by per draw.
+pub(crate) const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The uniform number in `[0, 1)` that counter value `z` draws.
+pub(crate) fn unit(mut z: u64) -> f64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
