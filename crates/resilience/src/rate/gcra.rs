@@ -64,6 +64,20 @@ impl Quota {
         Quota::new(Duration::from_secs_f64(1.0 / rate), burst)
     }
 
+    /// One cell per this long.
+    pub fn interval(self) -> Duration {
+        Duration::from_nanos(self.interval_ns)
+    }
+
+    /// The most cells admitted at once.
+    pub fn burst(self) -> u32 {
+        self.burst
+    }
+
+    pub(super) fn interval_ns(self) -> u64 {
+        self.interval_ns
+    }
+
     pub(super) fn pack(self) -> u64 {
         (u64::from(self.burst) << INTERVAL_BITS) | self.interval_ns
     }

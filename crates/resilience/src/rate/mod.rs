@@ -4,6 +4,7 @@
 //! | limiter | admits | memory |
 //! | --- | --- | --- |
 //! | [`Gcra`] | `burst` at once, then one per interval, exactly | one word |
+//! | [`LeakyBucket`] | `capacity` queued, leaving one per interval (a queue and a shaper) | one word |
 //! | [`TokenBucket`] | `capacity` at once, refilled in steps | two words |
 //! | [`FixedWindow`] | `limit` per aligned period (up to twice that around a boundary) | two words |
 //! | [`SlidingWindowCounter`] | about `limit` per sliding period | three words |
@@ -12,10 +13,12 @@
 
 mod gcra;
 mod keyed;
+mod leaky;
 mod windows;
 
 pub use gcra::{Gcra, Quota};
 pub use keyed::KeyedGcra;
+pub use leaky::{Departure, LeakyBucket};
 pub use windows::{FixedWindow, SLIDING_LOG_MAX, SlidingLog, SlidingWindowCounter, TokenBucket};
 
 /// What every limiter answers to: admit `n` cells now, or say why not.
