@@ -8,14 +8,17 @@
 //! - [`retry`]: backoff with full, equal or decorrelated jitter ([`retry::Backoff`]);
 //!   retry budgets ([`retry::RetryBudget`]); `Retry-After` parsing
 //!   ([`retry::parse_retry_after`]).
-//! - [`rate`]: rate limiters behind one [`rate::Limiter`] API: GCRA, token bucket, fixed
-//!   window, sliding log, sliding window counter.
+//! - [`rate`]: rate limiters behind one [`rate::Limiter`] API: GCRA, token bucket, leaky
+//!   bucket, fixed window, sliding log, sliding window counter.
+//! - [`adaptive`]: concurrency limits that follow the dependency — AIMD, Vegas and a
+//!   gradient limit ([`adaptive::AdaptiveLimiter`]).
 //! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
 //!   served ([`bulkhead::Bulkhead`]).
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.
 
+pub mod adaptive;
 pub mod breaker;
 pub mod bulkhead;
 mod clock;
