@@ -12,6 +12,9 @@
 //!   bucket, fixed window, sliding log, sliding window counter.
 //! - [`adaptive`]: concurrency limits that follow the dependency — AIMD, Vegas and a
 //!   gradient limit ([`adaptive::AdaptiveLimiter`]).
+//! - [`shed`]: load shedding by queue time, CoDel-style ([`shed::QueueTimeShedder`]),
+//!   and client-side admission by the backend's success ratio
+//!   ([`shed::SuccessRatioAdmission`]).
 //! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
 //!   served ([`bulkhead::Bulkhead`]).
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
@@ -26,6 +29,7 @@ mod error;
 mod random;
 pub mod rate;
 pub mod retry;
+pub mod shed;
 mod sync;
 pub mod timeout;
 

@@ -162,7 +162,10 @@ fn a_lasting_rise_in_base_latency_does_not_pin_the_limit_at_its_minimum() {
     };
     for (name, mut algo) in algorithms() {
         let settled = drive(&mut algo, before, MANY, 300);
-        assert!(settled[250..].iter().all(|&l| l >= 150), "{name}: {settled:?}");
+        assert!(
+            settled[250..].iter().all(|&l| l >= 150),
+            "{name}: {settled:?}"
+        );
         let after = drive(&mut algo, slower, MANY, 600);
         assert!(after[500..].iter().all(|&l| l >= 150), "{name}: {after:?}");
     }
