@@ -10,15 +10,18 @@
 //! | [`SlidingWindowCounter`] | about `limit` per sliding period | three words |
 //! | [`SlidingLog`] | `limit` per sliding period, exactly | one time per cell |
 //! | [`KeyedGcra`] | GCRA per key, a default quota or one per key | one slot per busy key, bounded |
+//! | [`RedisGcra`] | GCRA per key, shared by every process using one Redis | one Redis key per busy key, expiring |
 
 mod gcra;
 mod keyed;
 mod leaky;
+mod redis;
 mod windows;
 
 pub use gcra::{Gcra, Quota};
 pub use keyed::KeyedGcra;
 pub use leaky::{Departure, LeakyBucket};
+pub use redis::{FailMode, RedisError, RedisGcra, RedisKey};
 pub use windows::{FixedWindow, SLIDING_LOG_MAX, SlidingLog, SlidingWindowCounter, TokenBucket};
 
 /// What every limiter answers to: admit `n` cells now, or say why not.
@@ -106,6 +109,10 @@ pub enum Denied {
         /// The most admitted at once.
         burst: u32,
     },
+    /// A shared limiter could not be reached, and it fails closed
+    /// ([`FailMode::Closed`]).
+    #[error("the rate limiter's store is unreachable (failing closed)")]
+    Unavailable,
 }
 
 #[cfg(test)]

@@ -1,0 +1,397 @@
+//! GCRA shared by many processes through one Redis: each check is one atomic script on
+//! the server, which reads the key's theoretical arrival time, decides, and writes it
+//! back, on the server's clock — so the processes' own clocks do not matter, and no two
+//! checks interleave.
+//!
+//! When Redis cannot be reached (refused, timed out, or answering nonsense), the limiter
+//! does what it was told: [`FailMode::Open`] admits (availability first: a limiter that
+//! is down should not take the service down with it), [`FailMode::Closed`] refuses
+//! (protection first: an expensive or abusable endpoint). Either way it stops trying for
+//! a while (`reconnect_after`), so an outage costs a lock and a clock read per check, not
+//! a connection attempt, and it counts every check it answered without Redis.
+
+mod resp;
+
+pub use resp::RedisError;
+
+use super::gcra::Quota;
+use super::{Denied, Limiter, Snapshot};
+use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::{Clock, ConfigError};
+use resp::{Reply, read_reply, write_command};
+use std::io::BufReader;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The check, run atomically by Redis. Times in microseconds (Redis's `TIME`).
+/// KEYS[1]: the key. ARGV: interval, burst, cells.
+/// Replies {1, headroom, reset} when admitted, {0, retry_after} when not.
+const SCRIPT: &str = r"
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local n = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tat < now then tat = now end
+local new_tat = tat + n * interval
+local limit = now + burst * interval
+if new_tat > limit then
+  return {0, new_tat - limit}
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, limit - new_tat, new_tat - now}
+";
+
+/// What a shared limiter does when its store cannot be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailMode {
+    /// Admit: the limit lapses while the store is down.
+    Open,
+    /// Refuse, with [`Denied::Unavailable`].
+    Closed,
+}
+
+struct Connection {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// The script's digest on this server.
+    sha: Vec<u8>,
+}
+
+enum Link {
+    Up(Connection),
+    /// Down; try again from this time (clock nanoseconds).
+    Down {
+        retry_at: u64,
+    },
+}
+
+struct Inner {
+    addr: SocketAddr,
+    prefix: String,
+    quota: AtomicU64,
+    fail: FailMode,
+    timeout: Duration,
+    reconnect_after: u64,
+    link: Mutex<Link>,
+    unavailable: AtomicU64,
+}
+
+/// A GCRA limiter kept in Redis, keyed. Clones share one connection.
+#[derive(Clone)]
+pub struct RedisGcra<C> {
+    inner: Arc<Inner>,
+    clock: C,
+}
+
+impl<C> std::fmt::Debug for RedisGcra<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisGcra")
+            .field("addr", &self.inner.addr)
+            .field("prefix", &self.inner.prefix)
+            .field("fail", &self.inner.fail)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Clock> RedisGcra<C> {
+    /// Limit keys under `prefix` to `quota` each, in the Redis at `addr`; `fail` says what
+    /// to do when it cannot be reached. Redis keeps time in microseconds, so the quota's
+    /// interval must be at least one (it is rounded to whole microseconds). Connects on
+    /// first use; waits at most 50 ms for Redis (see [`RedisGcra::with_timeout`]).
+    pub fn new(
+        addr: SocketAddr,
+        prefix: impl Into<String>,
+        quota: Quota,
+        fail: FailMode,
+        clock: C,
+    ) -> Result<Self, ConfigError> {
+        check_micros(quota)?;
+        Ok(RedisGcra {
+            inner: Arc::new(Inner {
+                addr,
+                prefix: prefix.into(),
+                quota: AtomicU64::new(quota.pack()),
+                fail,
+                timeout: Duration::from_millis(50),
+                reconnect_after: 100_000_000,
+                link: Mutex::new(Link::Down { retry_at: 0 }),
+                unavailable: AtomicU64::new(0),
+            }),
+            clock,
+        })
+    }
+
+    /// Wait at most `timeout` for Redis on any one connect, read or write (not zero), and
+    /// after a failure, answer by the fail mode for `reconnect_after` before trying again.
+    /// Only before the first clone.
+    pub fn with_timeout(
+        mut self,
+        timeout: Duration,
+        reconnect_after: Duration,
+    ) -> Result<Self, ConfigError> {
+        if timeout.is_zero() {
+            return Err(ConfigError::Zero { name: "timeout" });
+        }
+        let inner = Arc::get_mut(&mut self.inner).ok_or(ConfigError::Inconsistent(
+            "set the timeout before cloning the limiter",
+        ))?;
+        inner.timeout = timeout;
+        inner.reconnect_after = u64::try_from(reconnect_after.as_nanos()).unwrap_or(u64::MAX);
+        Ok(self)
+    }
+
+    /// The quota in force.
+    pub fn quota(&self) -> Quota {
+        Quota::unpack(self.inner.quota.load(Ordering::Acquire))
+    }
+
+    /// Change the quota for every key; what each key has used stays counted.
+    pub fn set_quota(&self, quota: Quota) -> Result<(), ConfigError> {
+        check_micros(quota)?;
+        self.inner.quota.store(quota.pack(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Checks answered by the fail mode because Redis could not be reached.
+    pub fn unavailable(&self) -> u64 {
+        self.inner.unavailable.load(Ordering::Relaxed)
+    }
+
+    /// A handle that limits one key, with the [`Limiter`] API.
+    pub fn key(&self, key: impl Into<String>) -> RedisKey<C>
+    where
+        C: Clone,
+    {
+        RedisKey {
+            limiter: self.clone(),
+            key: key.into(),
+        }
+    }
+
+    /// Admit `n` cells for `key`, or say why not.
+    pub fn check_key_n(&self, key: &str, n: u32) -> Result<Snapshot, Denied> {
+        let quota = self.quota();
+        if n > quota.burst() {
+            return Err(Denied::ExceedsBurst {
+                requested: n,
+                burst: quota.burst(),
+            });
+        }
+        let interval_us = quota.interval_ns().div_ceil(1_000);
+        let mut link = lock(&self.inner.link);
+        let now = self.clock.now_nanos();
+        if let Link::Down { retry_at } = *link {
+            if now < retry_at {
+                return self.unreachable();
+            }
+        }
+        match self.ask(&mut link, key, interval_us, quota.burst(), n) {
+            Ok(reply) => decode(&reply, interval_us),
+            Err(_) => {
+                *link = Link::Down {
+                    retry_at: now.saturating_add(self.inner.reconnect_after),
+                };
+                self.unreachable()
+            }
+        }
+    }
+
+    fn unreachable(&self) -> Result<Snapshot, Denied> {
+        self.inner.unavailable.fetch_add(1, Ordering::Relaxed);
+        match self.inner.fail {
+            FailMode::Open => Ok(Snapshot::counted(0, 0)),
+            FailMode::Closed => Err(Denied::Unavailable),
+        }
+    }
+
+    /// Run the script, connecting (and loading it) if need be, and loading it again if
+    /// the server has forgotten it (a restart, `SCRIPT FLUSH`).
+    fn ask(
+        &self,
+        link: &mut Link,
+        key: &str,
+        interval_us: u64,
+        burst: u32,
+        n: u32,
+    ) -> Result<Reply, RedisError> {
+        if let Link::Down { .. } = link {
+            *link = Link::Up(self.connect()?);
+        }
+        let Link::Up(conn) = link else {
+            unreachable!("connected just above")
+        };
+        let full_key = format!("{}{}", self.inner.prefix, key);
+        let (interval, burst, n) = (interval_us.to_string(), burst.to_string(), n.to_string());
+        for attempt in 0..2 {
+            let args: [&[u8]; 7] = [
+                b"EVALSHA",
+                &conn.sha,
+                b"1",
+                full_key.as_bytes(),
+                interval.as_bytes(),
+                burst.as_bytes(),
+                n.as_bytes(),
+            ];
+            let reply = call(&mut conn.writer, &mut conn.reader, &args)?;
+            match reply {
+                Reply::Error(e) if e.starts_with("NOSCRIPT") && attempt == 0 => {
+                    conn.sha = load_script(conn)?;
+                }
+                Reply::Error(e) => return Err(RedisError::Server(e)),
+                reply => return Ok(reply),
+            }
+        }
+        Err(RedisError::Protocol("the script would not load".into()))
+    }
+
+    fn connect(&self) -> Result<Connection, RedisError> {
+        let stream = TcpStream::connect_timeout(&self.inner.addr, self.inner.timeout)?;
+        stream.set_read_timeout(Some(self.inner.timeout))?;
+        stream.set_write_timeout(Some(self.inner.timeout))?;
+        stream.set_nodelay(true)?;
+        let mut conn = Connection {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+            sha: Vec::new(),
+        };
+        conn.sha = load_script(&mut conn)?;
+        Ok(conn)
+    }
+}
+
+fn check_micros(quota: Quota) -> Result<(), ConfigError> {
+    if quota.interval_ns() < 1_000 {
+        return Err(ConfigError::OutOfRange {
+            name: "interval (ns)",
+            value: quota.interval_ns() as f64,
+            expected: "at least 1,000 (Redis keeps time in microseconds)",
+        });
+    }
+    Ok(())
+}
+
+fn call(
+    writer: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    args: &[&[u8]],
+) -> Result<Reply, RedisError> {
+    write_command(writer, args)?;
+    read_reply(reader)
+}
+
+fn load_script(conn: &mut Connection) -> Result<Vec<u8>, RedisError> {
+    match call(
+        &mut conn.writer,
+        &mut conn.reader,
+        &[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()],
+    )? {
+        Reply::Bulk(Some(sha)) => Ok(sha),
+        Reply::Error(e) => Err(RedisError::Server(e)),
+        other => Err(RedisError::Protocol(format!(
+            "SCRIPT LOAD answered {other:?}"
+        ))),
+    }
+}
+
+/// The script's reply as a decision.
+fn decode(reply: &Reply, interval_us: u64) -> Result<Snapshot, Denied> {
+    let us = |v: i64| u64::try_from(v).unwrap_or(0).saturating_mul(1_000);
+    match reply {
+        Reply::Array(Some(items)) => match items.as_slice() {
+            [
+                Reply::Integer(1),
+                Reply::Integer(headroom),
+                Reply::Integer(reset),
+            ] => Ok(Snapshot::new(
+                us(*headroom),
+                interval_us * 1_000,
+                us(*reset),
+            )),
+            [Reply::Integer(0), Reply::Integer(retry)] => Err(Denied::NotUntil {
+                retry_after: Duration::from_nanos(us(*retry)),
+            }),
+            _ => Err(Denied::Unavailable),
+        },
+        _ => Err(Denied::Unavailable),
+    }
+}
+
+/// One key of a [`RedisGcra`], as a [`Limiter`].
+#[derive(Clone, Debug)]
+pub struct RedisKey<C> {
+    limiter: RedisGcra<C>,
+    key: String,
+}
+
+impl<C: Clock> Limiter for RedisKey<C> {
+    fn check_n(&self, n: u32) -> Result<Snapshot, Denied> {
+        self.limiter.check_key_n(&self.key, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_decode_to_decisions() {
+        let ok = Reply::Array(Some(vec![
+            Reply::Integer(1),
+            Reply::Integer(2_000),
+            Reply::Integer(3_000),
+        ]));
+        let s = decode(&ok, 1_000).unwrap();
+        assert_eq!(
+            (s.remaining(), s.reset_after()),
+            (2, Duration::from_millis(3))
+        );
+        let no = Reply::Array(Some(vec![Reply::Integer(0), Reply::Integer(500)]));
+        assert_eq!(
+            decode(&no, 1_000),
+            Err(Denied::NotUntil {
+                retry_after: Duration::from_micros(500)
+            })
+        );
+        for odd in [
+            Reply::Integer(1),
+            Reply::Array(None),
+            Reply::Array(Some(vec![Reply::Integer(7)])),
+            Reply::Array(Some(vec![Reply::Simple("1".into()), Reply::Integer(1)])),
+        ] {
+            assert_eq!(decode(&odd, 1_000), Err(Denied::Unavailable), "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn sub_microsecond_intervals_are_refused() {
+        let quota = Quota::new(Duration::from_nanos(500), 1).unwrap();
+        let addr = "127.0.0.1:1".parse().unwrap();
+        assert!(
+            RedisGcra::new(addr, "k:", quota, FailMode::Open, crate::ManualClock::new()).is_err()
+        );
+    }
+
+    #[test]
+    fn an_unreachable_redis_is_answered_by_the_fail_mode_and_not_retried_at_once() {
+        // Port 1 on loopback: nothing listens, the connection is refused at once.
+        let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let quota = Quota::new(Duration::from_millis(1), 1).unwrap();
+        let clock = crate::ManualClock::new();
+        let open = RedisGcra::new(addr, "k:", quota, FailMode::Open, clock.clone()).unwrap();
+        let closed = RedisGcra::new(addr, "k:", quota, FailMode::Closed, clock.clone()).unwrap();
+        for _ in 0..3 {
+            assert!(open.check_key_n("a", 1).is_ok());
+            assert_eq!(closed.key("a").check(), Err(Denied::Unavailable));
+        }
+        assert_eq!((open.unavailable(), closed.unavailable()), (3, 3));
+        // More cells than the burst are refused without asking anyone.
+        assert!(matches!(
+            open.check_key_n("a", 2),
+            Err(Denied::ExceedsBurst { .. })
+        ));
+        assert_eq!(open.unavailable(), 3);
+    }
+}
