@@ -1,11 +1,19 @@
 //! A bulkhead: at most `max_concurrent` calls at once, at most `max_queued` waiting, served
 //! first come first served, so one slow dependency cannot take every thread or task.
+//! Also: [`PartitionedBulkhead`], with a guaranteed share per class of caller, and
+//! [`BlockingPool`], threads of its own for blocking work.
 //!
 //! Runtime-agnostic: waiting is a future woken when a slot is handed over, and a bounded
 //! wait takes the caller's own sleep (`acquire_within`). A slot freed while others wait
 //! goes straight to the first of them, never to a newcomer. A waiter that gives up (its
 //! future dropped) leaves the queue; if a slot had just been handed to it, the slot moves
 //! on to the next.
+
+mod blocking;
+mod partitioned;
+
+pub use blocking::{BlockingPool, JobHandle, Panicked};
+pub use partitioned::{PartitionPermit, PartitionedBulkhead, Share};
 
 use crate::ConfigError;
 use crate::sync::{Mutex, MutexGuard};
@@ -30,6 +38,9 @@ pub enum BulkheadError {
     /// Waited the longest allowed without a slot.
     #[error("no bulkhead slot within {0:?}")]
     TimedOut(Duration),
+    /// A partitioned bulkhead has no class with this number.
+    #[error("no class number {0} in this bulkhead")]
+    NoSuchClass(usize),
 }
 
 #[derive(Debug)]
