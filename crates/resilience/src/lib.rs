@@ -17,6 +17,7 @@
 //!   ([`shed::SuccessRatioAdmission`]).
 //! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
 //!   served ([`bulkhead::Bulkhead`]).
+//! - [`layer`] (feature `tower`, on by default): each of them as a tower `Layer`.
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.
@@ -26,6 +27,8 @@ pub mod breaker;
 pub mod bulkhead;
 mod clock;
 mod error;
+#[cfg(feature = "tower")]
+pub mod layer;
 mod random;
 pub mod rate;
 pub mod retry;

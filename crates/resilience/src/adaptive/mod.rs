@@ -348,6 +348,34 @@ impl<A: LimitAlgorithm, C: Clock> Token<'_, A, C> {
     }
 }
 
+/// A [`Token`] parted from its limiter's borrow (see the breaker's detached permit).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DetachedToken {
+    started_ns: u64,
+    in_flight: u32,
+}
+
+impl<A: LimitAlgorithm, C: Clock> Token<'_, A, C> {
+    pub(crate) fn detach(mut self) -> DetachedToken {
+        self.finished = true; // the reattached token finishes instead
+        DetachedToken {
+            started_ns: self.started_ns,
+            in_flight: self.in_flight,
+        }
+    }
+}
+
+impl<A: LimitAlgorithm, C: Clock> AdaptiveLimiter<A, C> {
+    pub(crate) fn reattach(&self, d: DetachedToken) -> Token<'_, A, C> {
+        Token {
+            limiter: self,
+            started_ns: d.started_ns,
+            in_flight: d.in_flight,
+            finished: false,
+        }
+    }
+}
+
 impl<A: LimitAlgorithm, C: Clock> Drop for Token<'_, A, C> {
     fn drop(&mut self) {
         if !self.finished {

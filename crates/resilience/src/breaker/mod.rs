@@ -194,6 +194,39 @@ impl<C: Clock> Permit<'_, C> {
     }
 }
 
+/// A [`Permit`] parted from its breaker's borrow, so that a `'static` future (a tower
+/// service's) can hold it beside an owned clone of the breaker. Reattach it to report or
+/// abandon the call; it must go back to the breaker it came from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DetachedPermit {
+    generation: u64,
+    kind: PermitKind,
+    started_ns: u64,
+}
+
+impl<'a, C: Clock> Permit<'a, C> {
+    pub(crate) fn detach(mut self) -> DetachedPermit {
+        self.reported = true; // the reattached permit reports, or releases, instead
+        DetachedPermit {
+            generation: self.generation,
+            kind: self.kind,
+            started_ns: self.started_ns,
+        }
+    }
+}
+
+impl<C: Clock> CircuitBreaker<C> {
+    pub(crate) fn reattach(&self, d: DetachedPermit) -> Permit<'_, C> {
+        Permit {
+            breaker: self,
+            generation: d.generation,
+            kind: d.kind,
+            started_ns: d.started_ns,
+            reported: false,
+        }
+    }
+}
+
 impl<C: Clock> Drop for Permit<'_, C> {
     fn drop(&mut self) {
         if !self.reported && self.kind == PermitKind::Probe {

@@ -1,0 +1,210 @@
+use super::*;
+use crate::ManualClock;
+use crate::adaptive::{Aimd, Bounds};
+use crate::breaker::{BreakerConfig, State, Trip};
+use crate::bulkhead::BulkheadError;
+use crate::rate::{Gcra, Quota};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+/// A backend that counts its calls, fails while `fail` is set, and never answers while
+/// `hang` is set.
+#[derive(Clone, Default)]
+struct Backend {
+    calls: Arc<AtomicU32>,
+    fail: Arc<AtomicBool>,
+    hang: Arc<AtomicBool>,
+}
+
+type Reply = Pin<Box<dyn Future<Output = Result<u32, &'static str>> + Send>>;
+
+impl Service<u32> for Backend {
+    type Response = u32;
+    type Error = &'static str;
+    type Future = Reply;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: u32) -> Reply {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
+        let fail = self.fail.load(Ordering::SeqCst);
+        Box::pin(std::future::ready(if fail {
+            Err("backend failed")
+        } else {
+            Ok(req)
+        }))
+    }
+}
+
+fn cx() -> Context<'static> {
+    Context::from_waker(std::task::Waker::noop())
+}
+
+/// `poll_ready` then `call`, polled once.
+fn call<S: Service<u32, Error = BoxError>>(
+    svc: &mut S,
+    req: u32,
+) -> Poll<Result<S::Response, BoxError>> {
+    match svc.poll_ready(&mut cx()) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => return Poll::Pending,
+    }
+    let mut fut = std::pin::pin!(svc.call(req));
+    fut.as_mut().poll(&mut cx())
+}
+
+fn refusal<T: std::error::Error + 'static>(p: Poll<Result<u32, BoxError>>) -> bool {
+    matches!(p, Poll::Ready(Err(e)) if e.is::<T>())
+}
+
+fn breaker(clock: &ManualClock) -> CircuitBreaker<ManualClock> {
+    let config = BreakerConfig {
+        trip: Trip::Consecutive(2),
+        probes: 1,
+        ..BreakerConfig::default()
+    };
+    CircuitBreaker::new(config, clock.clone()).unwrap()
+}
+
+#[test]
+fn the_breaker_layer_opens_on_failures_and_spares_the_backend() {
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    let mut svc = CircuitBreakerLayer::new(breaker(&clock)).layer(backend.clone());
+    assert!(matches!(call(&mut svc, 1), Poll::Ready(Ok(1))));
+    backend.fail.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        assert!(
+            matches!(call(&mut svc, 1), Poll::Ready(Err(e)) if e.to_string() == "backend failed")
+        );
+    }
+    let before = backend.calls.load(Ordering::SeqCst);
+    assert!(refusal::<Rejected>(call(&mut svc, 1)));
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        before,
+        "not called while open"
+    );
+}
+
+#[test]
+fn an_abandoned_probe_through_the_layer_frees_its_slot() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    let backend = Backend::default();
+    let mut svc = CircuitBreakerLayer::new(b.clone()).layer(backend.clone());
+    backend.fail.store(true, Ordering::SeqCst);
+    let _ = call(&mut svc, 1);
+    let _ = call(&mut svc, 1);
+    assert_eq!(b.state(), State::Open);
+    clock.advance(Duration::from_secs(3_600));
+    backend.fail.store(false, Ordering::SeqCst);
+    backend.hang.store(true, Ordering::SeqCst);
+    // The probe hangs and its caller gives up (call polls once, then drops it).
+    assert!(call(&mut svc, 1).is_pending());
+    backend.hang.store(false, Ordering::SeqCst);
+    // Its slot came back: the next call is a probe, and closes the breaker.
+    assert!(matches!(call(&mut svc, 2), Poll::Ready(Ok(2))));
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn a_classifier_can_count_an_ok_as_a_failure() {
+    let clock = ManualClock::new();
+    let b = breaker(&clock);
+    let layer = CircuitBreakerLayer::new(b.clone())
+        .classify(|r: &Result<u32, &'static str>| matches!(r, Ok(503) | Err(_)));
+    let mut svc = layer.layer(Backend::default());
+    let _ = call(&mut svc, 503);
+    let _ = call(&mut svc, 503);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn the_rate_limit_layer_refuses_past_the_burst() {
+    let clock = ManualClock::new();
+    let gcra = Gcra::new(
+        Quota::new(Duration::from_secs(1), 2).unwrap(),
+        clock.clone(),
+    );
+    let layer = RateLimitLayer::new(gcra);
+    let mut a = layer.layer(Backend::default());
+    let mut b = layer.layer(Backend::default());
+    assert!(matches!(call(&mut a, 1), Poll::Ready(Ok(1))));
+    assert!(matches!(call(&mut b, 1), Poll::Ready(Ok(1))));
+    // Two services from one layer share one limit.
+    assert!(refusal::<Denied>(call(&mut a, 1)));
+    clock.advance(Duration::from_secs(1));
+    assert!(matches!(call(&mut b, 1), Poll::Ready(Ok(1))));
+}
+
+#[test]
+fn the_bulkhead_layer_holds_a_slot_until_the_call_ends() {
+    let backend = Backend::default();
+    let layer = BulkheadLayer::new(Bulkhead::new(1, 0).unwrap());
+    let mut a = layer.layer(backend.clone());
+    let mut b = a.clone();
+    backend.hang.store(true, Ordering::SeqCst);
+    assert!(a.poll_ready(&mut cx()).is_ready());
+    let mut running = Box::pin(a.call(1));
+    assert!(running.as_mut().poll(&mut cx()).is_pending());
+    // The one slot is taken and nobody may queue: refused at once.
+    assert!(matches!(b.poll_ready(&mut cx()), Poll::Ready(Err(e)) if e.is::<BulkheadError>()));
+    drop(running);
+    backend.hang.store(false, Ordering::SeqCst);
+    assert!(matches!(call(&mut b, 7), Poll::Ready(Ok(7))));
+    // Called without poll_ready: refused, not a panic.
+    assert!(matches!(
+        Pin::new(&mut b.call(1)).poll(&mut cx()),
+        Poll::Ready(Err(_))
+    ));
+}
+
+#[test]
+fn the_adaptive_layer_keeps_calls_within_the_limit() {
+    let clock = ManualClock::new();
+    let limiter = AdaptiveLimiter::new(
+        Aimd::new(Bounds::new(1, 1, 10).unwrap(), 0.5).unwrap(),
+        clock.clone(),
+    );
+    let backend = Backend::default();
+    let layer = AdaptiveLimitLayer::new(limiter.clone());
+    let mut a = layer.layer(backend.clone());
+    backend.hang.store(true, Ordering::SeqCst);
+    assert!(a.poll_ready(&mut cx()).is_ready());
+    let mut running = Box::pin(a.call(1));
+    assert!(running.as_mut().poll(&mut cx()).is_pending());
+    assert!(refusal::<Overloaded>(call(&mut a, 2)));
+    drop(running);
+    assert_eq!(limiter.in_flight(), 0);
+    backend.hang.store(false, Ordering::SeqCst);
+    // A success at the limit raises it.
+    assert!(matches!(call(&mut a, 3), Poll::Ready(Ok(3))));
+    assert_eq!(limiter.limit(), 2);
+}
+
+#[test]
+fn the_admission_layer_throttles_a_failing_backend() {
+    let clock = ManualClock::new();
+    let admission =
+        SuccessRatioAdmission::new(2.0, 0.9, Duration::from_secs(10), 10, 1, clock.clone())
+            .unwrap();
+    let backend = Backend::default();
+    backend.fail.store(true, Ordering::SeqCst);
+    let mut svc = AdmissionLayer::new(admission.clone()).layer(backend.clone());
+    let throttled = (0..200)
+        .filter(|_| refusal::<Throttled>(call(&mut svc, 1)))
+        .count();
+    assert!(throttled > 100, "{throttled}");
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst) as usize + throttled,
+        200
+    );
+}
