@@ -11,7 +11,7 @@ mod progress;
 use anyhow::Context as _;
 use args::{
     CheckArgs, Cli, Command, DesignArgs, DesignFormat, DiagramArgs, DiagramFormat, Format,
-    GridArgs, GridFormat, ReplayArgs, SimulateArgs,
+    GridArgs, GridFormat, ReplayArgs, ResilienceArgs, SimulateArgs, TableFormat,
 };
 use clap::Parser;
 use dsys_lab::checking::{CheckRequest, check_file, check_run};
@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         Command::Grid(a) => grid(a),
         Command::Design(a) => design(a),
         Command::Diagram(a) => diagram(a),
+        Command::Resilience(a) => resilience(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,6 +138,35 @@ fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
         .with_context(|| format!("cannot read the spec {name}"))
         .map_err(bad_input)?;
     dsys_advisor::Spec::parse(&name, &text).map_err(|e| bad_input(e.into()))
+}
+
+fn resilience(a: ResilienceArgs) -> Result<(), Failure> {
+    use dsys_lab::resilience::{Pattern, Traffic, run_all, table};
+    let patterns = if a.patterns.is_empty() {
+        Pattern::ALL.to_vec()
+    } else {
+        a.patterns
+    };
+    let traffic = Traffic {
+        seed: a.seed,
+        rate: a.rate,
+        seconds: a.seconds,
+    };
+    let rows = run_all(&patterns, traffic);
+    let rendered = match a.format {
+        TableFormat::Text => format!(
+            "{} calls/s for {} s, seed {}; the service is sick from 20 s to 35 s\n\n{}",
+            a.rate,
+            a.seconds,
+            a.seed,
+            table(&rows)
+        ),
+        TableFormat::Json => {
+            let doc = serde_json::json!({ "traffic": traffic, "rows": rows });
+            serde_json::to_string_pretty(&doc).context("cannot render the table")? + "\n"
+        }
+    };
+    write_stdout(rendered.as_bytes())
 }
 
 fn diagram(a: DiagramArgs) -> Result<(), Failure> {

@@ -10,6 +10,7 @@ pub mod grid;
 pub mod grid_plot;
 pub mod protocol;
 mod report;
+pub mod resilience;
 mod scenario;
 
 pub use artifact::{ARTIFACT_FORMAT, ARTIFACT_VERSION, RunArtifact};
