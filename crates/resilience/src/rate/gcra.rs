@@ -7,9 +7,8 @@
 //! `b + W / T` cells are admitted.
 
 use super::{Denied, Limiter, Snapshot};
+use crate::sync::{Arc, AtomicU64, Ordering};
 use crate::{Clock, ConfigError};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bits of the packed quota that hold the emission interval (nanoseconds, up to about

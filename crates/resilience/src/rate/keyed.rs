@@ -10,11 +10,11 @@
 
 use super::gcra::{Quota, admit};
 use super::{Denied, Snapshot};
+use crate::sync::{Arc, AtomicU64, Ordering, RwLock};
 use crate::{Clock, ConfigError};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::{BuildHasher, Hash};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::PoisonError;
 
 // No decision depends on a table's iteration order: pruning keeps exactly the busy keys;
 // eviction picks the smallest TAT, ties broken by key order.

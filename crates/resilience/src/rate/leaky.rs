@@ -7,9 +7,8 @@
 
 use super::gcra::admit;
 use super::{Denied, Limiter, Quota, Snapshot};
+use crate::sync::{Arc, AtomicU64};
 use crate::{Clock, ConfigError};
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// A place in a leaky bucket's queue.

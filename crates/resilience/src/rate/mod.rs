@@ -15,6 +15,8 @@
 mod gcra;
 mod keyed;
 mod leaky;
+#[cfg(test)]
+mod model;
 mod redis;
 mod windows;
 

@@ -3,8 +3,7 @@
 //! struggling dependency is not buried under retries of its own failures.
 
 use crate::ConfigError;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use crate::sync::{Arc, AtomicI64, AtomicU32, Ordering};
 
 /// One token, in the thousandths the budget counts in (a ratio of 0.6 deposits 600 per
 /// request, exactly).

@@ -5,6 +5,8 @@
 mod backoff;
 mod budget;
 mod executor;
+#[cfg(test)]
+mod model;
 mod retry_after;
 
 pub use backoff::{Backoff, Delays, Jitter};
