@@ -17,6 +17,7 @@
 //!   ([`shed::SuccessRatioAdmission`]).
 //! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
 //!   served ([`bulkhead::Bulkhead`]).
+//! - [`events`]: state changes to a listener, a channel, or `metrics` counters.
 //! - [`layer`] (feature `tower`, on by default): each of them as a tower `Layer`.
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
@@ -27,6 +28,7 @@ pub mod breaker;
 pub mod bulkhead;
 mod clock;
 mod error;
+pub mod events;
 #[cfg(feature = "tower")]
 pub mod layer;
 mod random;

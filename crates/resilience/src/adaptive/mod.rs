@@ -24,6 +24,7 @@ pub use aimd::Aimd;
 pub use gradient::Gradient;
 pub use vegas::Vegas;
 
+use crate::events::{Event, Events};
 use crate::sync::{AtomicU32, Mutex, Ordering, lock};
 use crate::{Clock, ConfigError};
 use std::time::Duration;
@@ -228,6 +229,7 @@ struct Shared<A> {
     /// A copy of the algorithm's limit, so admission reads one atomic.
     limit: AtomicU32,
     algorithm: Mutex<Windowed<A>>,
+    events: Events,
 }
 
 /// A concurrency limiter driven by an algorithm. Clones share one limit.
@@ -260,11 +262,17 @@ pub struct Token<'a, A: LimitAlgorithm, C: Clock> {
 impl<A: LimitAlgorithm, C: Clock> AdaptiveLimiter<A, C> {
     /// A limiter run by `algorithm`, timing calls on `clock`.
     pub fn new(algorithm: A, clock: C) -> Self {
+        Self::observed(algorithm, clock, Events::default())
+    }
+
+    /// As [`AdaptiveLimiter::new`], telling `events` of every change of the limit.
+    pub fn observed(algorithm: A, clock: C, events: Events) -> Self {
         AdaptiveLimiter {
             shared: crate::sync::Arc::new(Shared {
                 in_flight: AtomicU32::new(0),
                 limit: AtomicU32::new(algorithm.limit()),
                 algorithm: Mutex::new(Windowed::new(algorithm)),
+                events,
             }),
             clock,
         }
@@ -311,7 +319,12 @@ impl<A: LimitAlgorithm, C: Clock> AdaptiveLimiter<A, C> {
         self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
         if let Some(sample) = sample {
             let limit = lock(&self.shared.algorithm).record(sample);
-            self.shared.limit.store(limit, Ordering::Release);
+            let from = self.shared.limit.swap(limit, Ordering::AcqRel);
+            if from != limit {
+                self.shared
+                    .events
+                    .emit(|| Event::LimitChanged { from, to: limit });
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ mod window;
 pub use config::{BreakerConfig, SlowCalls, Trip, Window};
 use window::{Call, Record};
 
+use crate::events::{Event, Events};
 use crate::sync::{Arc, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use crate::{Clock, ConfigError, random};
 use std::time::Duration;
@@ -35,6 +36,25 @@ pub enum State {
     Open,
     /// A limited number of probe calls go through.
     HalfOpen,
+}
+
+impl State {
+    /// Its name in logs and metrics: `closed`, `open` or `half_open`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+        }
+    }
+
+    fn of(word_state: u64) -> State {
+        match word_state {
+            CLOSED => State::Closed,
+            OPEN => State::Open,
+            _ => State::HalfOpen,
+        }
+    }
 }
 
 /// An operator's override of the state machine.
@@ -131,6 +151,7 @@ struct Inner {
     /// SplitMix64 state for jitter.
     rng: AtomicU64,
     opened: AtomicU64,
+    events: Events,
 }
 
 /// A circuit breaker. Clones share one state.
@@ -242,6 +263,11 @@ fn nanos(d: Duration) -> u64 {
 impl<C: Clock> CircuitBreaker<C> {
     /// A closed breaker with `config`, on `clock`.
     pub fn new(config: BreakerConfig, clock: C) -> Result<Self, ConfigError> {
+        Self::observed(config, clock, Events::default())
+    }
+
+    /// As [`CircuitBreaker::new`], telling `events` of every change of state.
+    pub fn observed(config: BreakerConfig, clock: C, events: Events) -> Result<Self, ConfigError> {
         config.validate()?;
         if config.probes > MAX_PROBES {
             return Err(ConfigError::OutOfRange {
@@ -268,6 +294,7 @@ impl<C: Clock> CircuitBreaker<C> {
                 last_open_ms: AtomicU64::new(0),
                 rng: AtomicU64::new(0x5eed),
                 opened: AtomicU64::new(0),
+                events,
             }),
             clock,
         })
@@ -284,11 +311,7 @@ impl<C: Clock> CircuitBreaker<C> {
 
     /// The state now.
     pub fn state(&self) -> State {
-        match Word::unpack(self.inner.word.load(Ordering::Acquire)).state {
-            CLOSED => State::Closed,
-            OPEN => State::Open,
-            _ => State::HalfOpen,
-        }
+        State::of(Word::unpack(self.inner.word.load(Ordering::Acquire)).state)
     }
 
     /// The operator's override in force.
@@ -363,7 +386,13 @@ impl<C: Clock> CircuitBreaker<C> {
                     let probes = u64::from(self.inner.config.probes);
                     let half_open = s.next(HALF_OPEN, now, probes).pack();
                     match word.compare_exchange(w, half_open, Ordering::AcqRel, Ordering::Acquire) {
-                        Ok(_) => w = half_open,
+                        Ok(_) => {
+                            self.inner.events.emit(|| Event::Transition {
+                                from: State::Open,
+                                to: State::HalfOpen,
+                            });
+                            w = half_open;
+                        }
                         Err(current) => w = current,
                     }
                 }
@@ -429,6 +458,10 @@ impl<C: Clock> CircuitBreaker<C> {
             i.openings.fetch_add(1, Ordering::AcqRel);
             i.last_open_ms.store(u64::from(ms), Ordering::Release);
             i.opened.fetch_add(1, Ordering::Relaxed);
+            i.events.emit(|| Event::Transition {
+                from: State::of(s.state),
+                to: State::Open,
+            });
         }
     }
 
@@ -482,6 +515,10 @@ impl<C: Clock> CircuitBreaker<C> {
                 Ok(_) => {
                     if next.state == CLOSED {
                         i.openings.store(0, Ordering::Release);
+                        i.events.emit(|| Event::Transition {
+                            from: State::HalfOpen,
+                            to: State::Closed,
+                        });
                     }
                     return;
                 }

@@ -3,6 +3,7 @@
 //! budget, and the server's own `Retry-After` when the caller's classification finds one.
 
 use super::{Backoff, RetryBudget};
+use crate::events::{Event, Events};
 use crate::timeout::timeout;
 use crate::{Clock, ConfigError};
 use std::future::Future;
@@ -58,6 +59,7 @@ pub struct Retry<C> {
     per_attempt: Option<Duration>,
     budget: Option<RetryBudget>,
     seed: u64,
+    events: Events,
     clock: C,
 }
 
@@ -76,6 +78,7 @@ impl<C: Clock> Retry<C> {
             per_attempt: None,
             budget: None,
             seed: 0,
+            events: Events::default(),
             clock,
         })
     }
@@ -102,6 +105,12 @@ impl<C: Clock> Retry<C> {
     /// Jitter from `seed` (the same seed gives the same delays).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// Tell `events` of each retry before its wait.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
         self
     }
 
@@ -169,6 +178,10 @@ impl<C: Clock> Retry<C> {
             if number >= self.max_attempts || out_of_time || no_budget() {
                 return finish(outcome);
             }
+            self.events.emit(|| Event::Retrying {
+                attempt: number + 1,
+                after: wait,
+            });
             sleep(wait).await;
             number += 1;
         }
