@@ -11,6 +11,11 @@ use dsys_resilience::retry::{Backoff, Jitter};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+/// Counts allocations per benchmark (divan reports them beside the times): the closed
+/// breaker's call must make none.
+#[global_allocator]
+static ALLOC: divan::AllocProfiler = divan::AllocProfiler::system();
+
 fn main() {
     divan::main();
 }
