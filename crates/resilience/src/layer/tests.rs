@@ -208,3 +208,28 @@ fn the_admission_layer_throttles_a_failing_backend() {
         200
     );
 }
+
+#[test]
+fn the_timeout_layer_gives_up_on_a_hanging_call() {
+    use crate::timeout::Elapsed;
+    let backend = Backend::default();
+    // A timer that has already run out: a call that answers at once still wins (it is
+    // polled first), one that hangs times out.
+    let layer = TimeoutLayer::new(Duration::from_millis(50), |_| std::future::ready(()));
+    let mut svc = layer.layer(backend.clone());
+    assert!(matches!(call(&mut svc, 4), Poll::Ready(Ok(4))));
+    backend.hang.store(true, Ordering::SeqCst);
+    match call(&mut svc, 5) {
+        Poll::Ready(Err(e)) => {
+            assert_eq!(
+                e.downcast_ref::<Elapsed>(),
+                Some(&Elapsed(Duration::from_millis(50)))
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A timer still running leaves a hanging call pending.
+    let mut patient =
+        TimeoutLayer::new(Duration::from_secs(1), |_| std::future::pending::<()>()).layer(backend);
+    assert!(call(&mut patient, 6).is_pending());
+}
