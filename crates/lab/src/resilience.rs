@@ -8,6 +8,7 @@
 //! given rate. Every pattern but `none` gives up on an attempt after 200 ms (a timeout
 //! frees the caller, not the service: the service works on until its own reply).
 
+use dsys_check::stats::percentile;
 use dsys_node::DetRng;
 use dsys_resilience::adaptive::{AdaptiveLimiter, Bounds, Gradient, Token};
 use dsys_resilience::breaker::{BreakerConfig, CircuitBreaker, Permit, Trip, Window};
@@ -333,6 +334,9 @@ pub fn run(pattern: Pattern, traffic: Traffic) -> Row {
         }
     }
     let n = calls.len() as u64;
+    waits.sort_unstable();
+    ok_waits.sort_unstable();
+    let ms_of = |ns: u64| ns as f64 / 1e6;
     Row {
         pattern,
         calls: n,
@@ -341,9 +345,9 @@ pub fn run(pattern: Pattern, traffic: Traffic) -> Row {
         rejected,
         service_calls,
         service_peak,
-        p50_ms: percentile_ms(&mut waits, 0.50),
-        p99_ms: percentile_ms(&mut waits, 0.99),
-        ok_p99_ms: percentile_ms(&mut ok_waits, 0.99),
+        p50_ms: ms_of(percentile(&waits, 50.0)),
+        p99_ms: ms_of(percentile(&waits, 99.0)),
+        ok_p99_ms: ms_of(percentile(&ok_waits, 99.0)),
     }
 }
 
@@ -357,15 +361,6 @@ fn serve(rng: &mut DetRng, now: u64, load: u32) -> (u64, bool) {
         return (1_000_000_000, false);
     }
     (slowed as u64, !rng.chance(0.01))
-}
-
-fn percentile_ms(samples: &mut [u64], q: f64) -> f64 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    samples.sort_unstable();
-    let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
-    samples[i] as f64 / 1e6
 }
 
 /// Run every pattern in `patterns` over the same traffic.

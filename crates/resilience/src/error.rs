@@ -23,3 +23,31 @@ pub enum ConfigError {
     #[error("{0}")]
     Inconsistent(&'static str),
 }
+
+/// `value` if strictly between 0 and 1 (a fraction that must neither vanish nor be
+/// whole), else an error naming the setting.
+pub(crate) fn open_fraction(name: &'static str, value: f64) -> Result<f64, ConfigError> {
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            name,
+            value,
+            expected: "between 0 and 1, exclusive",
+        })
+    }
+}
+
+/// `value` if finite and at least 1 (a multiplier or tolerance), else an error naming the
+/// setting.
+pub(crate) fn at_least_one(name: &'static str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() && value >= 1.0 {
+        Ok(value)
+    } else {
+        Err(ConfigError::OutOfRange {
+            name,
+            value,
+            expected: "finite and at least 1",
+        })
+    }
+}

@@ -2,8 +2,16 @@
 //! that callers advance by [`GAMMA`], plain or atomically, so runs are reproducible from
 //! a seed.
 
+use crate::sync::{AtomicU64, Ordering};
+
 /// What a SplitMix64 counter advances by per draw.
 pub(crate) const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The next uniform number in `[0, 1)` from a counter shared between threads.
+pub(crate) fn draw(counter: &AtomicU64) -> f64 {
+    let previous = counter.fetch_add(GAMMA, Ordering::Relaxed);
+    unit(previous.wrapping_add(GAMMA))
+}
 
 /// The uniform number in `[0, 1)` that counter value `z` draws.
 pub(crate) fn unit(mut z: u64) -> f64 {

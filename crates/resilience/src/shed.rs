@@ -15,8 +15,9 @@
 //!   bring the ratio back. The probability is capped (as Envoy's admission control caps
 //!   it) so a share of requests always reaches the backend and sees it recover.
 
-use crate::random::{GAMMA, unit};
-use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::error::{at_least_one, open_fraction};
+use crate::random::draw;
+use crate::sync::{AtomicU64, Mutex, lock};
 use crate::{Clock, ConfigError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,20 +153,8 @@ impl<C: Clock> SuccessRatioAdmission<C> {
         seed: u64,
         clock: C,
     ) -> Result<Self, ConfigError> {
-        if !(k.is_finite() && k >= 1.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "k",
-                value: k,
-                expected: "at least 1",
-            });
-        }
-        if !(max_refusal > 0.0 && max_refusal < 1.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "max_refusal",
-                value: max_refusal,
-                expected: "between 0 and 1, exclusive",
-            });
-        }
+        let k = at_least_one("k", k)?;
+        let max_refusal = open_fraction("max_refusal", max_refusal)?;
         if buckets == 0 {
             return Err(ConfigError::Zero { name: "buckets" });
         }
@@ -229,11 +218,9 @@ impl<C: Clock> SuccessRatioAdmission<C> {
         let probability = self.probability(&c);
         c.requests[i] += 1;
         drop(c);
-        if probability > 0.0 {
-            let z = self.draws.fetch_add(GAMMA, Ordering::Relaxed);
-            if unit(z.wrapping_add(GAMMA)) < probability {
-                return Err(Throttled { probability });
-            }
+        // No draw when nothing is refused, so a healthy backend costs no randomness.
+        if probability > 0.0 && draw(&self.draws) < probability {
+            return Err(Throttled { probability });
         }
         Ok(())
     }

@@ -2,8 +2,9 @@
 //! use, a fraction off for a window with drops. Deaf to latency — it backs off only when
 //! calls time out or are refused — so it suits dependencies that shed load explicitly.
 
-use super::{Bounds, LimitAlgorithm, Window, ratio};
+use super::{Bounds, LimitAlgorithm, Window};
 use crate::ConfigError;
+use crate::error::open_fraction;
 
 /// The AIMD limit.
 #[derive(Clone, Debug)]
@@ -19,7 +20,7 @@ impl Aimd {
     pub fn new(bounds: Bounds, backoff: f64) -> Result<Aimd, ConfigError> {
         Ok(Aimd {
             bounds,
-            backoff: ratio("backoff", backoff)?,
+            backoff: open_fraction("backoff", backoff)?,
             limit: f64::from(bounds.initial),
         })
     }

@@ -23,8 +23,9 @@
 //! hold the gradient at 1 long after. (Set the minimum below what the dependency can
 //! serve unqueued.)
 
-use super::{Bounds, LimitAlgorithm, Window, ratio};
+use super::{Bounds, LimitAlgorithm, Window};
 use crate::ConfigError;
+use crate::error::{at_least_one, open_fraction};
 
 /// The gradient limit.
 #[derive(Clone, Debug)]
@@ -50,21 +51,14 @@ impl Gradient {
         smoothing: f64,
         window: u32,
     ) -> Result<Gradient, ConfigError> {
-        if !(tolerance.is_finite() && tolerance >= 1.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "tolerance",
-                value: tolerance,
-                expected: "at least 1",
-            });
-        }
         if window == 0 {
             return Err(ConfigError::Zero { name: "window" });
         }
         Ok(Gradient {
             bounds,
             limit: f64::from(bounds.initial),
-            tolerance,
-            smoothing: ratio("smoothing", smoothing)?,
+            tolerance: at_least_one("tolerance", tolerance)?,
+            smoothing: open_fraction("smoothing", smoothing)?,
             long_weight: 2.0 / (f64::from(window) + 1.0),
             long_rtt: 0.0,
         })

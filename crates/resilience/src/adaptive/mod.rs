@@ -202,19 +202,6 @@ impl Default for Bounds {
     }
 }
 
-/// `f64` ratio in `(0, 1)` or an error naming it.
-fn ratio(name: &'static str, value: f64) -> Result<f64, ConfigError> {
-    if value > 0.0 && value < 1.0 {
-        Ok(value)
-    } else {
-        Err(ConfigError::OutOfRange {
-            name,
-            value,
-            expected: "between 0 and 1, exclusive",
-        })
-    }
-}
-
 /// Rejected: the calls in flight are at the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("concurrency limit of {limit} reached")]

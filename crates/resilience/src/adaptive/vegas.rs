@@ -64,13 +64,17 @@ impl Vegas {
         if window.dropped < window.calls {
             self.noload_ns = window.min_rtt_ns.max(1);
         }
-        let step = resume.log10().max(1.0);
         self.limit = if window.dropped > 0 {
-            resume - step
+            resume - step(resume)
         } else {
             resume
         };
     }
+}
+
+/// How far a limit moves in one revision: its order of magnitude, at least 1.
+fn step(limit: f64) -> f64 {
+    limit.log10().max(1.0)
 }
 
 impl LimitAlgorithm for Vegas {
@@ -88,11 +92,11 @@ impl LimitAlgorithm for Vegas {
         } else if window.dropped > 0 {
             // Drops' times are the timeout's, not the dependency's: left out of the
             // no-load estimate (the window's figures cover only calls that succeeded).
-            self.limit -= self.limit.log10().max(1.0);
+            self.limit -= step(self.limit);
         } else {
             self.noload_ns = self.noload_ns.min(window.min_rtt_ns.max(1));
             if !window.app_limited(self.limit) {
-                let step = self.limit.log10().max(1.0);
+                let step = step(self.limit);
                 let queue =
                     self.limit * (1.0 - self.noload_ns as f64 / window.mean_rtt_ns.max(1.0));
                 let (alpha, beta) = (3.0 * step, 6.0 * step);

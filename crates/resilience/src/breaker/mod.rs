@@ -467,8 +467,7 @@ impl<C: Clock> CircuitBreaker<C> {
 
     /// A uniform number in [0, 1) for jitter, from the breaker's shared counter.
     fn unit(&self) -> f64 {
-        let previous = self.inner.rng.fetch_add(random::GAMMA, Ordering::Relaxed);
-        random::unit(previous.wrapping_add(random::GAMMA))
+        random::draw(&self.inner.rng)
     }
 
     fn report(&self, generation: u64, kind: PermitKind, call: Call, now_ns: u64) {

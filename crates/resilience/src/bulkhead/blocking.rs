@@ -11,10 +11,11 @@
 
 use super::BulkheadError;
 use crate::ConfigError;
+use crate::sync::{Condvar, Mutex, MutexGuard, lock, wait};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle as ThreadHandle;
 
@@ -34,8 +35,8 @@ struct Shared {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        lock(&self.queue)
     }
 
     /// A worker: take jobs until the pool closes and the queue is empty.
@@ -51,7 +52,7 @@ impl Shared {
             } else if q.closing {
                 return;
             } else {
-                q = self.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+                q = wait(&self.work, q);
             }
         }
     }
@@ -116,8 +117,8 @@ impl<T> std::fmt::Debug for JobHandle<T> {
 }
 
 impl<T> JobHandle<T> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slot<T>> {
-        self.slot.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Slot<T>> {
+        lock(&self.slot.0)
     }
 
     /// Block this thread until the job is done.
@@ -127,11 +128,7 @@ impl<T> JobHandle<T> {
             if let Some(result) = slot.result.take() {
                 return result;
             }
-            slot = self
-                .slot
-                .1
-                .wait(slot)
-                .unwrap_or_else(PoisonError::into_inner);
+            slot = wait(&self.slot.1, slot);
         }
     }
 }
@@ -225,7 +222,7 @@ impl BlockingPool {
         let run: Job = Box::new(move || {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
                 .map_err(|payload| Panicked(panic_message(payload.as_ref())));
-            let mut s = done.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut s = lock(&done.0);
             s.result = Some(result);
             let waker = s.waker.take();
             drop(s);
@@ -254,27 +251,9 @@ impl BlockingPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bulkhead::tests::block_on;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::mpsc;
-
-    /// Poll a future to completion on this thread.
-    fn block_on<F: Future>(fut: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl std::task::Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        let mut fut = std::pin::pin!(fut);
-        loop {
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return out;
-            }
-            std::thread::park();
-        }
-    }
 
     #[test]
     fn jobs_run_on_the_pools_own_threads() {

@@ -352,8 +352,9 @@ mod tests {
         assert_eq!(b.load(), (1, 0));
     }
 
-    /// Run a future on this thread, parking while it waits.
-    fn block_on<F: Future>(f: F) -> F::Output {
+    /// Run a future on this thread, parking while it waits (the blocking pool's tests
+    /// use it too).
+    pub(super) fn block_on<F: Future>(f: F) -> F::Output {
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
             fn wake(self: Arc<Self>) {

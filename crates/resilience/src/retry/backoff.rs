@@ -1,6 +1,7 @@
 //! Exponential backoff with jitter (Brooker, "Exponential Backoff And Jitter", AWS
 //! Architecture Blog, 2015): without jitter, clients that failed together retry together.
 
+use crate::error::at_least_one;
 use crate::{ConfigError, random};
 use std::time::Duration;
 
@@ -48,14 +49,7 @@ impl Backoff {
 
     /// Grow by `multiplier` per attempt instead of 2 (at least 1, finite).
     pub fn with_multiplier(mut self, multiplier: f64) -> Result<Self, ConfigError> {
-        if !(multiplier.is_finite() && multiplier >= 1.0) {
-            return Err(ConfigError::OutOfRange {
-                name: "multiplier",
-                value: multiplier,
-                expected: "finite and at least 1",
-            });
-        }
-        self.multiplier = multiplier;
+        self.multiplier = at_least_one("multiplier", multiplier)?;
         Ok(self)
     }
 

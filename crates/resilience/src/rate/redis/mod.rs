@@ -60,12 +60,11 @@ struct Connection {
     sha: Vec<u8>,
 }
 
-enum Link {
-    Up(Connection),
-    /// Down; try again from this time (clock nanoseconds).
-    Down {
-        retry_at: u64,
-    },
+/// The connection, if up; if down, when to try again.
+struct Link {
+    conn: Option<Connection>,
+    /// Clock nanoseconds before which a down link is not retried.
+    retry_at: u64,
 }
 
 struct Inner {
@@ -117,7 +116,10 @@ impl<C: Clock> RedisGcra<C> {
                 fail,
                 timeout: Duration::from_millis(50),
                 reconnect_after: 100_000_000,
-                link: Mutex::new(Link::Down { retry_at: 0 }),
+                link: Mutex::new(Link {
+                    conn: None,
+                    retry_at: 0,
+                }),
                 unavailable: AtomicU64::new(0),
             }),
             clock,
@@ -183,17 +185,14 @@ impl<C: Clock> RedisGcra<C> {
         let interval_us = quota.interval_ns().div_ceil(1_000);
         let mut link = lock(&self.inner.link);
         let now = self.clock.now_nanos();
-        if let Link::Down { retry_at } = *link {
-            if now < retry_at {
-                return self.unreachable();
-            }
+        if link.conn.is_none() && now < link.retry_at {
+            return self.unreachable();
         }
-        match self.ask(&mut link, key, interval_us, quota.burst(), n) {
+        match self.ask(&mut link.conn, key, interval_us, quota.burst(), n) {
             Ok(reply) => decode(&reply, interval_us),
             Err(_) => {
-                *link = Link::Down {
-                    retry_at: now.saturating_add(self.inner.reconnect_after),
-                };
+                link.conn = None;
+                link.retry_at = now.saturating_add(self.inner.reconnect_after);
                 self.unreachable()
             }
         }
@@ -211,17 +210,15 @@ impl<C: Clock> RedisGcra<C> {
     /// the server has forgotten it (a restart, `SCRIPT FLUSH`).
     fn ask(
         &self,
-        link: &mut Link,
+        conn: &mut Option<Connection>,
         key: &str,
         interval_us: u64,
         burst: u32,
         n: u32,
     ) -> Result<Reply, RedisError> {
-        if let Link::Down { .. } = link {
-            *link = Link::Up(self.connect()?);
-        }
-        let Link::Up(conn) = link else {
-            unreachable!("connected just above")
+        let conn = match conn {
+            Some(up) => up,
+            None => conn.insert(self.connect()?),
         };
         let full_key = format!("{}{}", self.inner.prefix, key);
         let (interval, burst, n) = (interval_us.to_string(), burst.to_string(), n.to_string());
