@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/dsys-target}/loom"
-RUSTFLAGS="--cfg loom" cargo test --locked --release -p dsys-resilience --lib -- breaker::model rate::model retry::model
+RUSTFLAGS="--cfg loom" cargo test --locked --release -p dsys-resilience --lib -- breaker::model bulkhead::model rate::model retry::model

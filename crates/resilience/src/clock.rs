@@ -49,6 +49,74 @@ impl Clock for SystemClock {
     }
 }
 
+/// The machine's monotonic clock read from memory: a background thread stores
+/// [`SystemClock`]'s time every `resolution`, and a read is one atomic load. For hot paths
+/// that can tolerate time running up to one `resolution` behind: a rate limiter on it
+/// admits at the same long-run rate, and over any window at most `rate × resolution`
+/// cells more or less than on [`SystemClock`].
+///
+/// Each clock has its own thread (no process-wide singleton to collide with); it stops
+/// within one `resolution` of the last clone being dropped.
+#[derive(Clone, Debug)]
+pub struct CoarseClock {
+    shared: Arc<CoarseTime>,
+}
+
+#[derive(Debug)]
+struct CoarseTime {
+    nanos: AtomicU64,
+    source: SystemClock,
+}
+
+impl CoarseClock {
+    /// A clock refreshed every `resolution` (at least 1 µs). Fails if `resolution` is
+    /// shorter, or if the refresh thread cannot be started.
+    pub fn new(resolution: Duration) -> Result<CoarseClock, CoarseClockError> {
+        if resolution < Duration::from_micros(1) {
+            return Err(CoarseClockError::Resolution(resolution));
+        }
+        let source = SystemClock::new();
+        let shared = Arc::new(CoarseTime {
+            nanos: AtomicU64::new(source.now_nanos()),
+            source,
+        });
+        // The thread holds only a weak reference, so dropping the last clone ends it.
+        let time = Arc::downgrade(&shared);
+        std::thread::Builder::new()
+            .name("dsys-coarse-clock".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(resolution);
+                    let Some(time) = time.upgrade() else { return };
+                    time.nanos.store(time.source.now_nanos(), Ordering::Release);
+                }
+            })
+            .map_err(CoarseClockError::Spawn)?;
+        Ok(CoarseClock { shared })
+    }
+}
+
+impl Clock for CoarseClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_nanos())
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.shared.nanos.load(Ordering::Acquire)
+    }
+}
+
+/// Why a [`CoarseClock`] could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CoarseClockError {
+    /// A resolution below 1 µs would spend a core refreshing the clock.
+    #[error("a coarse clock's resolution must be at least 1 µs, not {0:?}")]
+    Resolution(Duration),
+    /// The refresh thread could not be started.
+    #[error("cannot start the coarse clock's thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
 /// A clock that moves only when told; clones share one time.
 #[derive(Clone, Debug, Default)]
 pub struct ManualClock {
@@ -100,5 +168,47 @@ mod tests {
         assert_eq!(b.now(), Duration::from_millis(5));
         let s = SystemClock::new();
         assert!(s.now() <= s.now());
+    }
+
+    #[test]
+    fn a_coarse_clock_moves_and_its_thread_stops_with_it() {
+        let c = CoarseClock::new(Duration::from_micros(100)).unwrap();
+        let start = c.now();
+        let weak = Arc::downgrade(&c.shared);
+        // Real time: wait (boundedly) for the refresh thread to move the clock on.
+        let mut moved = false;
+        for _ in 0..1_000 {
+            std::thread::sleep(Duration::from_millis(1));
+            if c.now() > start {
+                moved = true;
+                break;
+            }
+        }
+        assert!(moved, "the coarse clock never moved");
+        let later = c.clone();
+        drop(c);
+        assert!(later.now() >= start);
+        drop(later);
+        // The thread holds a strong reference only while it stores a reading.
+        for _ in 0..1_000 {
+            if weak.strong_count() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(
+            weak.strong_count(),
+            0,
+            "the refresh thread kept the clock alive"
+        );
+    }
+
+    #[test]
+    fn a_coarse_clock_needs_a_resolution_of_a_microsecond() {
+        for bad in [Duration::ZERO, Duration::from_nanos(999)] {
+            let err = CoarseClock::new(bad).unwrap_err();
+            assert!(matches!(err, CoarseClockError::Resolution(d) if d == bad));
+            assert!(err.to_string().contains("at least 1 µs"));
+        }
     }
 }

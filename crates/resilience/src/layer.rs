@@ -1,6 +1,6 @@
 //! The patterns as tower [`Layer`]s, for any [`Service`]: a circuit breaker, a rate
 //! limiter, a bulkhead, an adaptive concurrency limit, client-side admission by success
-//! ratio, and a timeout on the caller's own timer. Each decides at `call` time (the bulkhead, which may queue, in
+//! ratio, a timeout on the caller's own timer, and retries ([`RetryLayer`]). Each decides at `call` time (the bulkhead, which may queue, in
 //! `poll_ready`), refuses with its own error boxed into a [`BoxError`] (downcast to
 //! [`Rejected`], [`Denied`], [`BulkheadError`], [`Overloaded`] or [`Throttled`] to tell
 //! them apart), and learns from the outcome when the inner future completes. A future
@@ -499,6 +499,10 @@ where
     type Future = GuardedFuture<S::Future, BulkheadPermit>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        if self.permit.is_none() && self.acquiring.is_none() {
+            // A free slot, without making a future to wait for one.
+            self.permit = self.bulkhead.try_acquire().ok();
+        }
         if self.permit.is_none() {
             let bulkhead = &self.bulkhead;
             let acquiring = self.acquiring.get_or_insert_with(|| bulkhead.acquire());
@@ -608,6 +612,9 @@ where
             .map(|()| Err(Box::new(Elapsed(*this.max)) as BoxError))
     }
 }
+
+mod retry;
+pub use retry::{RetryErrors, RetryFuture, RetryLayer, RetryService, RetryWhen};
 
 #[cfg(test)]
 mod tests;

@@ -38,5 +38,5 @@ pub mod shed;
 mod sync;
 pub mod timeout;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, CoarseClock, CoarseClockError, ManualClock, SystemClock};
 pub use error::ConfigError;

@@ -348,6 +348,7 @@ impl<A: LimitAlgorithm, C: Clock> Token<'_, A, C> {
     }
 }
 
+#[cfg(feature = "tower")] // the layers hold these in their futures
 /// A [`Token`] parted from its limiter's borrow (see the breaker's detached permit).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DetachedToken {
@@ -355,6 +356,7 @@ pub(crate) struct DetachedToken {
     in_flight: u32,
 }
 
+#[cfg(feature = "tower")]
 impl<A: LimitAlgorithm, C: Clock> Token<'_, A, C> {
     pub(crate) fn detach(mut self) -> DetachedToken {
         self.finished = true; // the reattached token finishes instead
@@ -365,6 +367,7 @@ impl<A: LimitAlgorithm, C: Clock> Token<'_, A, C> {
     }
 }
 
+#[cfg(feature = "tower")]
 impl<A: LimitAlgorithm, C: Clock> AdaptiveLimiter<A, C> {
     pub(crate) fn reattach(&self, d: DetachedToken) -> Token<'_, A, C> {
         Token {

@@ -215,6 +215,7 @@ impl<C: Clock> Permit<'_, C> {
     }
 }
 
+#[cfg(feature = "tower")] // the layers hold these in their futures
 /// A [`Permit`] parted from its breaker's borrow, so that a `'static` future (a tower
 /// service's) can hold it beside an owned clone of the breaker. Reattach it to report or
 /// abandon the call; it must go back to the breaker it came from.
@@ -225,6 +226,7 @@ pub(crate) struct DetachedPermit {
     started_ns: u64,
 }
 
+#[cfg(feature = "tower")]
 impl<'a, C: Clock> Permit<'a, C> {
     pub(crate) fn detach(mut self) -> DetachedPermit {
         self.reported = true; // the reattached permit reports, or releases, instead
@@ -236,6 +238,7 @@ impl<'a, C: Clock> Permit<'a, C> {
     }
 }
 
+#[cfg(feature = "tower")]
 impl<C: Clock> CircuitBreaker<C> {
     pub(crate) fn reattach(&self, d: DetachedPermit) -> Permit<'_, C> {
         Permit {

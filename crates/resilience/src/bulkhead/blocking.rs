@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle as ThreadHandle;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job, given what to call once it has finished and before it hands its result over (so
+/// that a caller who has the result sees the pool's load without it).
+type Job = Box<dyn FnOnce(&dyn Fn()) + Send>;
 
 #[derive(Default)]
 struct Queue {
@@ -46,9 +48,8 @@ impl Shared {
             if let Some(job) = q.jobs.pop_front() {
                 q.running += 1;
                 drop(q);
-                job();
+                job(&|| self.lock().running -= 1);
                 q = self.lock();
-                q.running -= 1;
             } else if q.closing {
                 return;
             } else {
@@ -219,9 +220,10 @@ impl BlockingPool {
             Condvar::new(),
         ));
         let done = Arc::clone(&slot);
-        let run: Job = Box::new(move || {
+        let run: Job = Box::new(move |finished| {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))
                 .map_err(|payload| Panicked(panic_message(payload.as_ref())));
+            finished();
             let mut s = lock(&done.0);
             s.result = Some(result);
             let waker = s.waker.take();

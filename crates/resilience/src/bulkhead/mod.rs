@@ -10,13 +10,15 @@
 //! on to the next.
 
 mod blocking;
+#[cfg(test)]
+mod model;
 mod partitioned;
 
 pub use blocking::{BlockingPool, JobHandle, Panicked};
 pub use partitioned::{PartitionPermit, PartitionedBulkhead, Share};
 
 use crate::ConfigError;
-use crate::sync::{Mutex, MutexGuard};
+use crate::sync::{AtomicU64, Mutex, MutexGuard, Ordering};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -52,39 +54,90 @@ struct Waiter {
 }
 
 #[derive(Debug)]
-struct State {
-    free: u32,
-    queue: VecDeque<Waiter>,
+struct Queue {
+    waiters: VecDeque<Waiter>,
     next_id: u64,
+}
+
+/// One waiter in [`Inner::slots`]' high half.
+const WAITER: u64 = 1 << 32;
+
+fn free(slots: u64) -> u32 {
+    slots as u32
+}
+
+fn waiting(slots: u64) -> u32 {
+    (slots >> 32) as u32
 }
 
 #[derive(Debug)]
 struct Inner {
     max_concurrent: u32,
     max_queued: u32,
-    state: Mutex<State>,
+    /// Free slots (low half) and waiters not yet handed one (high half), in one word, so
+    /// that taking or returning a slot while nobody waits is one compare-and-swap, with
+    /// no lock. Free slots and waiters never coexist: a slot returned while someone waits
+    /// goes to them, and a caller queues only when no slot is free. The waiter count
+    /// changes only under the queue's lock, so it always equals the queue's ungranted
+    /// waiters.
+    slots: AtomicU64,
+    queue: Mutex<Queue>,
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        crate::sync::lock(&self.state)
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        crate::sync::lock(&self.queue)
     }
 
-    /// Give a slot back: to the first waiter, else to the pool.
+    /// Take a free slot, if there is one and nobody waits for it.
+    fn try_take(&self) -> bool {
+        let mut slots = self.slots.load(Ordering::Acquire);
+        while free(slots) > 0 && waiting(slots) == 0 {
+            match self.slots.compare_exchange_weak(
+                slots,
+                slots - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => slots = seen,
+            }
+        }
+        false
+    }
+
+    /// A slot comes back: free, unless someone waits for it.
     fn release(&self) {
-        let mut s = self.lock();
-        Self::hand_on(&mut s);
+        let mut slots = self.slots.load(Ordering::Acquire);
+        while waiting(slots) == 0 {
+            match self.slots.compare_exchange_weak(
+                slots,
+                slots + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(seen) => slots = seen,
+            }
+        }
+        let mut queue = self.lock();
+        self.hand_on(&mut queue);
     }
 
-    fn hand_on(s: &mut State) {
-        match s.queue.iter_mut().find(|w| !w.granted) {
+    /// Under the queue's lock: give a slot to the first waiter without one, or free it
+    /// (the waiters may have left since the caller looked).
+    fn hand_on(&self, queue: &mut Queue) {
+        match queue.waiters.iter_mut().find(|w| !w.granted) {
             Some(w) => {
                 w.granted = true;
+                self.slots.fetch_sub(WAITER, Ordering::AcqRel);
                 if let Some(waker) = w.waker.take() {
                     waker.wake();
                 }
             }
-            None => s.free += 1,
+            None => {
+                self.slots.fetch_add(1, Ordering::AcqRel);
+            }
         }
     }
 }
@@ -121,9 +174,9 @@ impl Bulkhead {
             inner: Arc::new(Inner {
                 max_concurrent,
                 max_queued,
-                state: Mutex::new(State {
-                    free: max_concurrent,
-                    queue: VecDeque::new(),
+                slots: AtomicU64::new(u64::from(max_concurrent)),
+                queue: Mutex::new(Queue {
+                    waiters: VecDeque::new(),
                     next_id: 0,
                 }),
             }),
@@ -136,24 +189,19 @@ impl Bulkhead {
         }
     }
 
-    /// Calls running and waiting now.
+    /// Calls running (holding or handed a slot) and waiting now.
     pub fn load(&self) -> (u32, u32) {
-        let s = self.inner.lock();
-        let queued = s.queue.len() as u32;
-        (self.inner.max_concurrent - s.free, queued)
+        let slots = self.inner.slots.load(Ordering::Acquire);
+        (self.inner.max_concurrent - free(slots), waiting(slots))
     }
 
     /// A slot now, without waiting (and without jumping the queue).
     pub fn try_acquire(&self) -> Result<BulkheadPermit, BulkheadError> {
-        let mut s = self.inner.lock();
-        if s.free > 0 && s.queue.is_empty() {
-            s.free -= 1;
+        if self.inner.try_take() {
             return Ok(self.permit());
         }
-        Err(BulkheadError::Full {
-            in_flight: self.inner.max_concurrent - s.free,
-            queued: s.queue.len() as u32,
-        })
+        let (in_flight, queued) = self.load();
+        Err(BulkheadError::Full { in_flight, queued })
     }
 
     /// A slot, waiting in line for it if need be; rejected at once if the queue is full.
@@ -204,44 +252,64 @@ pub struct Acquire {
 impl Future for Acquire {
     type Output = Result<BulkheadPermit, BulkheadError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = Arc::clone(&self.bulkhead.inner);
-        let mut s = inner.lock();
-        match self.id {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Acquire {
+            bulkhead,
+            id: place,
+        } = self.get_mut();
+        let inner = &bulkhead.inner;
+        match *place {
             None => {
-                if s.free > 0 && s.queue.is_empty() {
-                    s.free -= 1;
-                    drop(s);
-                    return Poll::Ready(Ok(self.bulkhead.permit()));
+                if inner.try_take() {
+                    return Poll::Ready(Ok(bulkhead.permit()));
                 }
-                if s.queue.len() as u32 >= inner.max_queued {
-                    return Poll::Ready(Err(BulkheadError::Full {
-                        in_flight: inner.max_concurrent - s.free,
-                        queued: s.queue.len() as u32,
-                    }));
+                let mut queue = inner.lock();
+                let mut slots = inner.slots.load(Ordering::Acquire);
+                loop {
+                    // A slot may have come back since `try_take` looked.
+                    let (next, take) = match free(slots) > 0 && waiting(slots) == 0 {
+                        true => (slots - 1, true),
+                        false if queue.waiters.len() as u32 >= inner.max_queued => {
+                            return Poll::Ready(Err(BulkheadError::Full {
+                                in_flight: inner.max_concurrent - free(slots),
+                                queued: queue.waiters.len() as u32,
+                            }));
+                        }
+                        false => (slots + WAITER, false),
+                    };
+                    match inner.slots.compare_exchange_weak(
+                        slots,
+                        next,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) if take => return Poll::Ready(Ok(bulkhead.permit())),
+                        Ok(_) => break,
+                        Err(seen) => slots = seen,
+                    }
                 }
-                let id = s.next_id;
-                s.next_id += 1;
-                s.queue.push_back(Waiter {
+                let id = queue.next_id;
+                queue.next_id += 1;
+                queue.waiters.push_back(Waiter {
                     id,
                     waker: Some(cx.waker().clone()),
                     granted: false,
                 });
-                self.id = Some(id);
+                *place = Some(id);
                 Poll::Pending
             }
             Some(id) => {
-                let Some(pos) = s.queue.iter().position(|w| w.id == id) else {
+                let mut queue = inner.lock();
+                let Some(pos) = queue.waiters.iter().position(|w| w.id == id) else {
                     return Poll::Pending;
                 };
-                if s.queue[pos].granted {
-                    s.queue.remove(pos);
-                    self.id = None;
-                    drop(s);
-                    // The slot was handed over by `hand_on`: it is already counted.
-                    return Poll::Ready(Ok(self.bulkhead.permit()));
+                if queue.waiters[pos].granted {
+                    queue.waiters.remove(pos);
+                    *place = None;
+                    // The slot was counted as taken when it was handed over.
+                    return Poll::Ready(Ok(bulkhead.permit()));
                 }
-                s.queue[pos].waker = Some(cx.waker().clone());
+                queue.waiters[pos].waker = Some(cx.waker().clone());
                 Poll::Pending
             }
         }
@@ -254,13 +322,17 @@ impl Drop for Acquire {
             return;
         };
         let inner = &self.bulkhead.inner;
-        let mut s = inner.lock();
-        if let Some(pos) = s.queue.iter().position(|w| w.id == id)
-            && let Some(w) = s.queue.remove(pos)
-            && w.granted
-        {
-            // Handed a slot it will never use: pass it on.
-            Inner::hand_on(&mut s);
+        let mut queue = inner.lock();
+        let Some(pos) = queue.waiters.iter().position(|w| w.id == id) else {
+            return;
+        };
+        if let Some(w) = queue.waiters.remove(pos) {
+            if w.granted {
+                // A slot had just been handed to us: it moves on.
+                inner.hand_on(&mut queue);
+            } else {
+                inner.slots.fetch_sub(WAITER, Ordering::AcqRel);
+            }
         }
     }
 }

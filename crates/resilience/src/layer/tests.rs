@@ -15,6 +15,8 @@ struct Backend {
     calls: Arc<AtomicU32>,
     fail: Arc<AtomicBool>,
     hang: Arc<AtomicBool>,
+    /// Calls still to fail before `fail` decides again.
+    fail_next: Arc<AtomicU32>,
 }
 
 type Reply = Pin<Box<dyn Future<Output = Result<u32, &'static str>> + Send>>;
@@ -33,7 +35,11 @@ impl Service<u32> for Backend {
         if self.hang.load(Ordering::SeqCst) {
             return Box::pin(std::future::pending());
         }
-        let fail = self.fail.load(Ordering::SeqCst);
+        let fail = self.fail.load(Ordering::SeqCst)
+            || self
+                .fail_next
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         Box::pin(std::future::ready(if fail {
             Err("backend failed")
         } else {
@@ -232,4 +238,206 @@ fn the_timeout_layer_gives_up_on_a_hanging_call() {
     let mut patient =
         TimeoutLayer::new(Duration::from_secs(1), |_| std::future::pending::<()>()).layer(backend);
     assert!(call(&mut patient, 6).is_pending());
+}
+
+// ---- retry ---------------------------------------------------------------------------
+
+/// A retry policy on `clock`: up to 4 attempts, 100 ms doubling to 1 s, no jitter.
+fn retry_policy(clock: &ManualClock) -> crate::retry::Retry<ManualClock> {
+    use crate::retry::{Backoff, Jitter, Retry};
+    let backoff = Backoff::new(
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+        Jitter::None,
+    );
+    Retry::new(backoff.unwrap(), 4, clock.clone()).unwrap()
+}
+
+/// A sleep on the manual clock that moves it when first polled (a timer that loses its
+/// race is never polled, so takes no time).
+fn manual_sleep(
+    clock: &ManualClock,
+) -> impl Fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> + Clone {
+    let clock = clock.clone();
+    move |d| {
+        let clock = clock.clone();
+        Box::pin(async move { clock.advance(d) })
+    }
+}
+
+/// Drive a call to completion when every wait is a manual-clock sleep.
+fn call_to_end<S: Service<u32, Error = BoxError>>(
+    svc: &mut S,
+    req: u32,
+) -> Result<S::Response, BoxError> {
+    match call(svc, req) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("a wait that is not a clock sleep"),
+    }
+}
+
+#[test]
+fn the_retry_layer_retries_errors_with_backoff_until_one_succeeds() {
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    backend.fail_next.store(2, Ordering::SeqCst);
+    let mut svc =
+        RetryLayer::new(retry_policy(&clock), manual_sleep(&clock)).layer(backend.clone());
+    assert_eq!(call_to_end(&mut svc, 7).unwrap(), 7);
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        clock.now(),
+        Duration::from_millis(300),
+        "waited 100 ms, then 200 ms"
+    );
+}
+
+#[test]
+fn the_retry_layer_fails_with_the_last_error_when_out_of_attempts() {
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    backend.fail.store(true, Ordering::SeqCst);
+    let mut svc =
+        RetryLayer::new(retry_policy(&clock), manual_sleep(&clock)).layer(backend.clone());
+    let err = call_to_end(&mut svc, 1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "backend failed",
+        "transparent: the inner error"
+    );
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 4);
+    assert_eq!(clock.now(), Duration::from_millis(700));
+}
+
+#[test]
+fn the_retry_layer_times_out_hanging_attempts_within_the_deadline() {
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    backend.hang.store(true, Ordering::SeqCst);
+    let policy = retry_policy(&clock)
+        .with_attempt_timeout(Duration::from_millis(50))
+        .with_deadline(Duration::from_millis(400));
+    let mut svc = RetryLayer::new(policy, manual_sleep(&clock)).layer(backend.clone());
+    let err = call_to_end(&mut svc, 1).unwrap_err();
+    assert_eq!(
+        err.downcast_ref::<Elapsed>(),
+        Some(&Elapsed(Duration::from_millis(50)))
+    );
+    // 50 + 100 + 50 + 200 = 400 ms: a third attempt would start at the deadline.
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        clock.now(),
+        Duration::from_millis(200),
+        "the second wait is not taken"
+    );
+}
+
+#[test]
+fn the_retry_layer_retries_what_its_judge_says_and_honours_retry_after() {
+    use crate::retry::Verdict;
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    // Replies of 503 are retried after the 250 ms the "server" asks for.
+    let judge = |r: &Result<u32, BoxError>| match r {
+        Ok(503) => Verdict::RetryAfter(Duration::from_millis(250)),
+        _ => Verdict::Done,
+    };
+    let mut svc =
+        RetryLayer::when(retry_policy(&clock), judge, manual_sleep(&clock)).layer(backend.clone());
+    assert_eq!(
+        call_to_end(&mut svc, 503).unwrap(),
+        503,
+        "the last reply, as it was"
+    );
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 4);
+    // The server's 250 ms, or the backoff's own delay once that is longer: 250, 250, 400.
+    assert_eq!(clock.now(), Duration::from_millis(900));
+    backend.fail.store(true, Ordering::SeqCst);
+    assert!(call_to_end(&mut svc, 1).is_err());
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        5,
+        "errors are final to this judge"
+    );
+}
+
+#[test]
+fn the_retry_layer_spends_a_shared_budget() {
+    use crate::retry::RetryBudget;
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    backend.fail.store(true, Ordering::SeqCst);
+    // Half a retry per request: two failing calls earn one retry between them.
+    let budget = RetryBudget::new(0.5, 10, 10).unwrap();
+    let layer = RetryLayer::new(
+        retry_policy(&clock).with_budget(budget),
+        manual_sleep(&clock),
+    );
+    let mut a = layer.layer(backend.clone());
+    let mut b = layer.clone().layer(backend.clone());
+    assert!(call_to_end(&mut a, 1).is_err());
+    assert!(call_to_end(&mut b, 1).is_err());
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        3,
+        "two calls and one retry"
+    );
+}
+
+/// Ready once, then never again (its calls fail): a retry meets a refusal in
+/// `poll_ready`.
+#[derive(Clone, Default)]
+struct ReadyOnce {
+    readies: Arc<AtomicU32>,
+    calls: Arc<AtomicU32>,
+}
+
+impl Service<u32> for ReadyOnce {
+    type Response = u32;
+    type Error = &'static str;
+    type Future = std::future::Ready<Result<u32, &'static str>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), &'static str>> {
+        match self.readies.fetch_add(1, Ordering::SeqCst) {
+            0 => Poll::Ready(Ok(())),
+            _ => Poll::Ready(Err("not ready")),
+        }
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Err("failed"))
+    }
+}
+
+#[test]
+fn a_service_not_ready_for_a_retry_fails_that_attempt() {
+    let clock = ManualClock::new();
+    let backend = ReadyOnce::default();
+    let mut svc =
+        RetryLayer::new(retry_policy(&clock), manual_sleep(&clock)).layer(backend.clone());
+    let err = call_to_end(&mut svc, 1).unwrap_err();
+    assert_eq!(err.to_string(), "not ready");
+    assert_eq!(
+        backend.calls.load(Ordering::SeqCst),
+        1,
+        "only the first attempt was made"
+    );
+    assert_eq!(
+        backend.readies.load(Ordering::SeqCst),
+        4,
+        "and three refused"
+    );
+}
+
+#[test]
+fn a_dropped_retried_call_stops_retrying() {
+    let clock = ManualClock::new();
+    let backend = Backend::default();
+    backend.fail.store(true, Ordering::SeqCst);
+    // A sleep that never ends: the call waits after its first failure, then is dropped.
+    let never = |_: Duration| std::future::pending::<()>();
+    let mut svc = RetryLayer::new(retry_policy(&clock), never).layer(backend.clone());
+    assert!(call(&mut svc, 1).is_pending());
+    assert_eq!(backend.calls.load(Ordering::SeqCst), 1);
 }

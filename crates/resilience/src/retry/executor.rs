@@ -128,23 +128,10 @@ impl<C: Clock> Retry<C> {
         S: FnMut(Duration) -> SF,
         SF: Future<Output = ()>,
     {
-        let start = self.clock.now();
-        let remaining = |clock: &C| self.deadline.map(|d| d.saturating_sub(clock.now() - start));
-        if let Some(budget) = &self.budget {
-            budget.deposit();
-        }
-        let mut delays = self.backoff.delays(self.seed);
-        let mut number = 1;
+        let mut progress = self.begin();
         loop {
-            let left = remaining(&self.clock);
-            let attempt = op(Attempt {
-                number,
-                remaining: left,
-            });
-            let limit = match (self.per_attempt, left) {
-                (Some(a), Some(l)) => Some(a.min(l)),
-                (a, l) => a.or(l),
-            };
+            let (attempt, limit) = self.attempt(&progress);
+            let attempt = op(attempt);
             let outcome = match limit {
                 Some(max) => timeout(max, attempt, &mut sleep).await,
                 None => Ok(attempt.await),
@@ -153,39 +140,91 @@ impl<C: Clock> Retry<C> {
                 Ok(result) => classify(result),
                 Err(_) => Verdict::Retry,
             };
-            let finish = |outcome: Result<Result<T, E>, _>| match outcome {
-                Ok(Ok(t)) => Ok(t),
-                Ok(Err(last)) => Err(RetryError::Failed {
-                    last,
-                    attempts: number,
-                }),
-                Err(_) => Err(RetryError::TimedOut { attempts: number }),
-            };
-            let wait = match verdict {
-                Verdict::Done => return finish(outcome),
-                Verdict::Retry => delays.next().unwrap_or_default(),
-                Verdict::RetryAfter(asked) => {
-                    let backoff = delays.next().unwrap_or_default();
-                    asked.min(self.backoff.exponential(u32::MAX)).max(backoff)
+            match self.after(&mut progress, verdict) {
+                Some(wait) => sleep(wait).await,
+                None => {
+                    let attempts = progress.number;
+                    return match outcome {
+                        Ok(Ok(t)) => Ok(t),
+                        Ok(Err(last)) => Err(RetryError::Failed { last, attempts }),
+                        Err(_) => Err(RetryError::TimedOut { attempts }),
+                    };
                 }
-            };
-            let out_of_time = remaining(&self.clock).is_some_and(|left| wait >= left);
-            let no_budget = || {
-                self.budget
-                    .as_ref()
-                    .is_some_and(|b| b.try_withdraw().is_none())
-            };
-            if number >= self.max_attempts || out_of_time || no_budget() {
-                return finish(outcome);
             }
-            self.events.emit(|| Event::Retrying {
-                attempt: number + 1,
-                after: wait,
-            });
-            sleep(wait).await;
-            number += 1;
         }
     }
+
+    /// A new operation: its start, its delays, and its deposit in the budget. The steps
+    /// of an operation ([`Retry::begin`], then [`Retry::attempt`] and [`Retry::after`] for
+    /// each attempt) are shared by [`Retry::run`] and the tower retry layer.
+    pub(crate) fn begin(&self) -> Progress {
+        if let Some(budget) = &self.budget {
+            budget.deposit();
+        }
+        Progress {
+            start: self.clock.now(),
+            delays: self.backoff.delays(self.seed),
+            number: 1,
+        }
+    }
+
+    /// Time left before the overall deadline, if there is one.
+    fn remaining(&self, progress: &Progress) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_sub(self.clock.now() - progress.start))
+    }
+
+    /// The next attempt, and how long it may take: the per-attempt timeout or the time
+    /// left, whichever is shorter.
+    pub(crate) fn attempt(&self, progress: &Progress) -> (Attempt, Option<Duration>) {
+        let left = self.remaining(progress);
+        let limit = match (self.per_attempt, left) {
+            (Some(a), Some(l)) => Some(a.min(l)),
+            (a, l) => a.or(l),
+        };
+        let attempt = Attempt {
+            number: progress.number,
+            remaining: left,
+        };
+        (attempt, limit)
+    }
+
+    /// After an attempt judged `verdict`: how long to wait before the next one, or `None`
+    /// to finish with this attempt's outcome (done, out of attempts, time or budget).
+    pub(crate) fn after(&self, progress: &mut Progress, verdict: Verdict) -> Option<Duration> {
+        let wait = match verdict {
+            Verdict::Done => return None,
+            Verdict::Retry => progress.delays.next().unwrap_or_default(),
+            Verdict::RetryAfter(asked) => {
+                let backoff = progress.delays.next().unwrap_or_default();
+                asked.min(self.backoff.exponential(u32::MAX)).max(backoff)
+            }
+        };
+        let out_of_time = self.remaining(progress).is_some_and(|left| wait >= left);
+        let no_budget = || {
+            self.budget
+                .as_ref()
+                .is_some_and(|b| b.try_withdraw().is_none())
+        };
+        if progress.number >= self.max_attempts || out_of_time || no_budget() {
+            return None;
+        }
+        progress.number += 1;
+        self.events.emit(|| Event::Retrying {
+            attempt: progress.number,
+            after: wait,
+        });
+        Some(wait)
+    }
+}
+
+/// Where one operation's retries stand.
+#[derive(Debug)]
+pub(crate) struct Progress {
+    start: Duration,
+    delays: super::Delays,
+    /// The attempt under way (1 for the first).
+    pub(crate) number: u32,
 }
 
 #[cfg(test)]
