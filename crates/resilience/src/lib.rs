@@ -1,6 +1,7 @@
 //! Resilience patterns for services that call other services, on a clock you choose.
 //!
-//! Every time-based component takes a [`Clock`]: [`SystemClock`] in production,
+//! Every time-based component takes a [`Clock`]: [`SystemClock`] in production
+//! ([`CoarseClock`], time read from memory, where a few nanoseconds per call matter),
 //! [`ManualClock`] in tests, so behaviour over minutes is tested in microseconds and
 //! exactly. Handles are cheap to clone and clones share state: cloning a limiter never
 //! multiplies its limit. Invalid configuration is a [`ConfigError`], never a panic.
@@ -18,7 +19,8 @@
 //! - [`bulkhead`]: at most so many calls at once and so many waiting, first come first
 //!   served ([`bulkhead::Bulkhead`]).
 //! - [`events`]: state changes to a listener, a channel, or `metrics` counters.
-//! - [`layer`] (feature `tower`, on by default): each of them as a tower `Layer`.
+//! - [`layer`] (feature `tower`, on by default): each of them as a tower `Layer`,
+//!   retries included.
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.
