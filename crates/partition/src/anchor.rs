@@ -1,0 +1,173 @@
+//! AnchorHash (Mendelson et al., IEEE/ACM ToN 2021): consistent hashing that survives the
+//! removal of *any* node with minimal disruption — only the removed node's keys move, and
+//! they spread evenly over the rest — in constant memory per bucket and a few steps per
+//! lookup.
+//!
+//! A fixed *anchor* of `capacity` buckets; nodes occupy the working ones. A key hashes to
+//! an anchor bucket; if that bucket was removed, the key rehashes into the buckets that
+//! were still working at the moment of its removal (following, for each bucket removed
+//! before it, the bucket that took its place). Adding a node reuses the most recently
+//! removed bucket, which undoes that removal exactly.
+
+use crate::hash::{salted, scale};
+use crate::placement::Placement;
+use crate::{Node, Nodes, PartitionError};
+
+/// AnchorHash over equal-weight nodes.
+#[derive(Clone, Debug)]
+pub struct Anchor {
+    /// For each bucket: 0 while it works; once removed, how many buckets still worked
+    /// just after (the paper's `A`).
+    removed_at: Vec<u32>,
+    /// For each removed bucket, the bucket that took its place in the working list
+    /// (`K`); a working bucket is its own.
+    successor: Vec<u32>,
+    /// The working buckets in positions `0..working`, then removed ones (`W`).
+    list: Vec<u32>,
+    /// Each bucket's position in `list` (`L`).
+    position: Vec<u32>,
+    /// Removed buckets, most recent last (`R`).
+    removed: Vec<u32>,
+    working: u32,
+    /// The node in each working bucket.
+    occupant: Vec<Option<Node>>,
+    /// The working nodes, in bucket order, and each bucket's index among them.
+    nodes: Nodes,
+    index_of_bucket: Vec<u32>,
+}
+
+impl Anchor {
+    /// `nodes` (equal weights) in buckets `0..nodes.len()` of an anchor of `capacity`
+    /// buckets (at least the number of nodes, at most 2^31): room for that many nodes.
+    pub fn new(nodes: Nodes, capacity: usize) -> Result<Anchor, PartitionError> {
+        if !nodes.uniform_weights() {
+            return Err(PartitionError::Unsupported {
+                algorithm: "anchor",
+                what: "weights (give every node the same weight)",
+            });
+        }
+        if capacity < nodes.len() || capacity > 1 << 31 {
+            return Err(PartitionError::OutOfRange {
+                name: "anchor capacity",
+                value: capacity as u64,
+                expected: "at least the number of nodes, at most 2^31",
+            });
+        }
+        let working = nodes.len() as u32;
+        let cap = capacity as u32;
+        let mut occupant: Vec<Option<Node>> = nodes.nodes().iter().cloned().map(Some).collect();
+        occupant.resize(capacity, None);
+        let mut anchor = Anchor {
+            // Buckets past the nodes start removed, as if removed last to first.
+            removed_at: (0..cap).map(|b| if b < working { 0 } else { b }).collect(),
+            successor: (0..cap).collect(),
+            list: (0..cap).collect(),
+            position: (0..cap).collect(),
+            removed: (working..cap).rev().collect(),
+            working,
+            occupant,
+            nodes,
+            index_of_bucket: Vec::new(),
+        };
+        anchor.index_buckets()?;
+        Ok(anchor)
+    }
+
+    /// Rebuild the node set from the working buckets, in bucket order.
+    fn index_buckets(&mut self) -> Result<(), PartitionError> {
+        let mut index_of_bucket = vec![u32::MAX; self.occupant.len()];
+        let mut nodes = Vec::with_capacity(self.working as usize);
+        for (b, node) in self.occupant.iter().enumerate() {
+            if let Some(node) = node {
+                index_of_bucket[b] = nodes.len() as u32;
+                nodes.push(node.clone());
+            }
+        }
+        self.nodes = Nodes::new(nodes)?;
+        self.index_of_bucket = index_of_bucket;
+        Ok(())
+    }
+
+    /// The bucket that owns `key`.
+    pub fn bucket(&self, key: u64) -> u32 {
+        let a = &self.removed_at;
+        let mut b = scale(key, a.len() as u64) as u32;
+        while a[b as usize] > 0 {
+            let size = a[b as usize];
+            let mut h = scale(salted(key, u64::from(b)), u64::from(size)) as u32;
+            // A bucket removed before `b` was not working when `b` went: follow the
+            // buckets that took its place until one that was.
+            while a[h as usize] >= size {
+                h = self.successor[h as usize];
+            }
+            b = h;
+        }
+        b
+    }
+
+    /// Take node `id` out; only its keys move. The last node cannot be removed.
+    pub fn remove(&mut self, id: &str) -> Result<(), PartitionError> {
+        let b = self
+            .occupant
+            .iter()
+            .position(|n| n.as_ref().is_some_and(|n| n.id == id))
+            .ok_or_else(|| PartitionError::NoSuchNode(id.to_string()))? as u32;
+        if self.working == 1 {
+            return Err(PartitionError::NoNodes);
+        }
+        self.working -= 1;
+        let last = self.list[self.working as usize];
+        let at = self.position[b as usize];
+        self.removed.push(b);
+        self.removed_at[b as usize] = self.working;
+        self.list[at as usize] = last;
+        self.position[last as usize] = at;
+        self.successor[b as usize] = last;
+        self.occupant[b as usize] = None;
+        self.index_buckets()
+    }
+
+    /// Put `node` in the most recently removed bucket, which takes back exactly the keys
+    /// that bucket had. Fails if the anchor is full or the id is taken.
+    pub fn add(&mut self, node: Node) -> Result<(), PartitionError> {
+        if self.nodes.index_of(&node.id).is_some() {
+            return Err(PartitionError::DuplicateNode(node.id));
+        }
+        if node.weight != self.nodes.node(0).weight {
+            return Err(PartitionError::Unsupported {
+                algorithm: "anchor",
+                what: "weights (give every node the same weight)",
+            });
+        }
+        let Some(b) = self.removed.pop() else {
+            return Err(PartitionError::OutOfRange {
+                name: "nodes",
+                value: self.occupant.len() as u64 + 1,
+                expected: "at most the anchor's capacity",
+            });
+        };
+        // Undo b's removal: the bucket that moved into its place goes back to the end.
+        let moved = self.list[self.working as usize];
+        self.position[moved as usize] = self.working;
+        self.list[self.position[b as usize] as usize] = b;
+        self.successor[b as usize] = b;
+        self.removed_at[b as usize] = 0;
+        self.working += 1;
+        self.occupant[b as usize] = Some(node);
+        self.index_buckets()
+    }
+}
+
+impl Placement for Anchor {
+    fn name(&self) -> &'static str {
+        "anchor"
+    }
+
+    fn nodes(&self) -> &Nodes {
+        &self.nodes
+    }
+
+    fn locate(&self, key: u64) -> usize {
+        self.index_of_bucket[self.bucket(key) as usize] as usize
+    }
+}

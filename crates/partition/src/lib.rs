@@ -1,0 +1,42 @@
+//! Partitioning: where each key lives, and what moves when nodes come and go.
+//!
+//! Hash placement behind one trait, [`Placement`] (which node owns a key; replicas on
+//! distinct nodes and zones):
+//!
+//! | algorithm | lookup | balance | on a change of nodes | weights | any node removable |
+//! | --- | --- | --- | --- | --- | --- |
+//! | [`Ring`] (virtual nodes) | `O(log points)` | ~`1/sqrt(vnodes)` spread | minimal | yes | yes |
+//! | [`Jump`] | `O(ln n)`, no memory | even | minimal, at the end only | no | last only |
+//! | [`Rendezvous`] | `O(n)` | even | minimal | yes | yes |
+//! | [`Maglev`] | one table read | even | a little above minimal | yes | yes |
+//! | [`Anchor`] (AnchorHash) | a few steps | even | minimal | no | yes |
+//! | [`BoundedLoads`] | ring walk | capped at `c ×` fair share | more, as loads shift | yes | yes |
+//!
+//! Keys are 64-bit positions: [`key_hash`] for bytes (XXH3, fixed for all time), [`mix`]
+//! for numbers.
+
+mod anchor;
+mod bounded;
+mod error;
+mod hash;
+mod jump;
+mod maglev;
+mod nodes;
+mod placement;
+pub mod quality;
+mod rendezvous;
+mod ring;
+
+pub use anchor::Anchor;
+pub use bounded::BoundedLoads;
+pub use error::PartitionError;
+pub use hash::{key_hash, mix};
+pub use jump::{Jump, jump};
+pub use maglev::{ENTRIES_PER_NODE, MAX_TABLE, MIN_TABLE, Maglev};
+pub use nodes::{Node, Nodes};
+pub use placement::{Placement, ReplicaPicker};
+pub use rendezvous::Rendezvous;
+pub use ring::{DEFAULT_VNODES, Ring};
+
+#[cfg(test)]
+mod tests;
