@@ -48,6 +48,66 @@ pub enum Command {
     /// time: calls, failures, refusals, the load the service bore, and what callers waited.
     #[command(after_help = RESILIENCE_EXAMPLES)]
     Resilience(ResilienceArgs),
+    /// Hash placements compared on one node set and key stream: balance (peak over
+    /// average), keys moved when a node joins or leaves (against the minimum), lookup time.
+    #[command(after_help = PARTITION_EXAMPLES)]
+    Partition(PartitionArgs),
+}
+
+const PARTITION_EXAMPLES: &str = "\
+Examples:
+  dsys partition
+  dsys partition --nodes 1000 --keys 10000000 --algorithm jump --algorithm maglev
+  dsys partition --distribution zipf:0.99 --format json
+  dsys partition --format svg > placement.svg
+
+Algorithms: ring (100 virtual nodes per node), jump, rendezvous, maglev, anchor
+(AnchorHash), bounded (the ring with loads capped at 1.25 x the average). Key
+distributions: uniform, sequential (0, 1, 2, ... hashed), zipf or zipf:S (requests
+skewed toward a few hot keys). The node added is node-N; the node removed is the middle
+one. Every figure but lookup ns comes out the same for the same flags.";
+
+fn parse_algorithm(name: &str) -> Result<dsys_lab::partition::Algorithm, String> {
+    use dsys_lab::partition::Algorithm;
+    Algorithm::parse(name).ok_or_else(|| {
+        let known: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+        format!("unknown algorithm '{name}' (known: {})", known.join(", "))
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct PartitionArgs {
+    /// Nodes (weight 1 each).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub nodes: u32,
+    /// Zones the nodes are spread over, round-robin.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub zones: u32,
+    /// Keys placed (for zipf, requests).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub keys: u64,
+    /// Key distribution: uniform, sequential, zipf or zipf:S.
+    #[arg(long, default_value = "uniform", value_parser = dsys_lab::partition::Keys::parse)]
+    pub distribution: dsys_lab::partition::Keys,
+    /// An algorithm to evaluate (repeat for several; default: all).
+    #[arg(long = "algorithm", value_parser = parse_algorithm)]
+    pub algorithms: Vec<dsys_lab::partition::Algorithm>,
+    /// Seed for the keys.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ChartFormat::Text)]
+    pub format: ChartFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartFormat {
+    /// A table for people.
+    Text,
+    /// The rows as JSON.
+    Json,
+    /// A bar chart.
+    Svg,
 }
 
 const RESILIENCE_EXAMPLES: &str = "\

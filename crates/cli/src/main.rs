@@ -10,8 +10,9 @@ mod progress;
 
 use anyhow::Context as _;
 use args::{
-    CheckArgs, Cli, Command, DesignArgs, DesignFormat, DiagramArgs, DiagramFormat, Format,
-    GridArgs, GridFormat, ReplayArgs, ResilienceArgs, SimulateArgs, TableFormat,
+    ChartFormat, CheckArgs, Cli, Command, DesignArgs, DesignFormat, DiagramArgs, DiagramFormat,
+    Format, GridArgs, GridFormat, PartitionArgs, ReplayArgs, ResilienceArgs, SimulateArgs,
+    TableFormat,
 };
 use clap::Parser;
 use dsys_lab::checking::{CheckRequest, check_file, check_run};
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         Command::Design(a) => design(a),
         Command::Diagram(a) => diagram(a),
         Command::Resilience(a) => resilience(a),
+        Command::Partition(a) => partition(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -163,6 +165,37 @@ fn resilience(a: ResilienceArgs) -> Result<(), Failure> {
         ),
         TableFormat::Json => {
             let doc = serde_json::json!({ "traffic": traffic, "rows": rows });
+            serde_json::to_string_pretty(&doc).context("cannot render the table")? + "\n"
+        }
+    };
+    write_stdout(rendered.as_bytes())
+}
+
+fn partition(a: PartitionArgs) -> Result<(), Failure> {
+    use dsys_lab::partition::{Algorithm, Setup, evaluate, svg, table};
+    let algorithms = if a.algorithms.is_empty() {
+        Algorithm::ALL.to_vec()
+    } else {
+        a.algorithms
+    };
+    let setup = Setup {
+        nodes: a.nodes as usize,
+        zones: a.zones as usize,
+        keys: a.keys,
+        distribution: a.distribution,
+        seed: a.seed,
+    };
+    // Flags are checked by clap; what is left to refuse is a node set the algorithms
+    // cannot take, which is bad input too.
+    let rows = evaluate(&setup, &algorithms).map_err(|e| Failure {
+        code: 2,
+        error: e.into(),
+    })?;
+    let rendered = match a.format {
+        ChartFormat::Text => table(&setup, &rows),
+        ChartFormat::Svg => svg(&setup, &rows),
+        ChartFormat::Json => {
+            let doc = serde_json::json!({ "setup": setup, "rows": rows });
             serde_json::to_string_pretty(&doc).context("cannot render the table")? + "\n"
         }
     };

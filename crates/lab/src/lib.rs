@@ -8,6 +8,7 @@ pub mod checking;
 mod error;
 pub mod grid;
 pub mod grid_plot;
+pub mod partition;
 pub mod protocol;
 mod report;
 pub mod resilience;

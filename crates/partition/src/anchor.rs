@@ -12,6 +12,8 @@
 use crate::hash::{salted, scale};
 use crate::placement::Placement;
 use crate::{Node, Nodes, PartitionError};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 /// AnchorHash over equal-weight nodes.
 #[derive(Clone, Debug)]
@@ -31,7 +33,16 @@ pub struct Anchor {
     working: u32,
     /// The node in each working bucket.
     occupant: Vec<Option<Node>>,
-    /// The working nodes, in bucket order, and each bucket's index among them.
+    /// Each working node's bucket, by id.
+    bucket_of: BTreeMap<String, u32>,
+    /// The working nodes as a [`Nodes`] set, built when first asked for after a change
+    /// (so that removing many nodes costs one rebuild, not one each).
+    view: OnceLock<View>,
+}
+
+/// The working nodes, in bucket order, and each bucket's index among them.
+#[derive(Clone, Debug)]
+struct View {
     nodes: Nodes,
     index_of_bucket: Vec<u32>,
 }
@@ -57,7 +68,13 @@ impl Anchor {
         let cap = capacity as u32;
         let mut occupant: Vec<Option<Node>> = nodes.nodes().iter().cloned().map(Some).collect();
         occupant.resize(capacity, None);
-        let mut anchor = Anchor {
+        let bucket_of = (0..working)
+            .map(|b| (nodes.node(b as usize).id.clone(), b))
+            .collect();
+        let index_of_bucket = (0..cap)
+            .map(|b| if b < working { b } else { u32::MAX })
+            .collect();
+        Ok(Anchor {
             // Buckets past the nodes start removed, as if removed last to first.
             removed_at: (0..cap).map(|b| if b < working { 0 } else { b }).collect(),
             successor: (0..cap).collect(),
@@ -66,26 +83,32 @@ impl Anchor {
             removed: (working..cap).rev().collect(),
             working,
             occupant,
-            nodes,
-            index_of_bucket: Vec::new(),
-        };
-        anchor.index_buckets()?;
-        Ok(anchor)
+            bucket_of,
+            view: OnceLock::from(View {
+                nodes,
+                index_of_bucket,
+            }),
+        })
     }
 
-    /// Rebuild the node set from the working buckets, in bucket order.
-    fn index_buckets(&mut self) -> Result<(), PartitionError> {
-        let mut index_of_bucket = vec![u32::MAX; self.occupant.len()];
-        let mut nodes = Vec::with_capacity(self.working as usize);
-        for (b, node) in self.occupant.iter().enumerate() {
-            if let Some(node) = node {
-                index_of_bucket[b] = nodes.len() as u32;
-                nodes.push(node.clone());
+    /// The working nodes in bucket order, rebuilt if they changed since last asked.
+    fn view(&self) -> &View {
+        self.view.get_or_init(|| {
+            let mut index_of_bucket = vec![u32::MAX; self.occupant.len()];
+            let mut nodes = Vec::with_capacity(self.working as usize);
+            for (b, node) in self.occupant.iter().enumerate() {
+                if let Some(node) = node {
+                    index_of_bucket[b] = nodes.len() as u32;
+                    nodes.push(node.clone());
+                }
             }
-        }
-        self.nodes = Nodes::new(nodes)?;
-        self.index_of_bucket = index_of_bucket;
-        Ok(())
+            View {
+                // At least one node works and ids are unique (`bucket_of` is keyed by
+                // them), so the set is valid.
+                nodes: Nodes::new(nodes).unwrap_or_else(|e| unreachable!("{e}")),
+                index_of_bucket,
+            }
+        })
     }
 
     /// The bucket that owns `key`.
@@ -107,14 +130,14 @@ impl Anchor {
 
     /// Take node `id` out; only its keys move. The last node cannot be removed.
     pub fn remove(&mut self, id: &str) -> Result<(), PartitionError> {
-        let b = self
-            .occupant
-            .iter()
-            .position(|n| n.as_ref().is_some_and(|n| n.id == id))
-            .ok_or_else(|| PartitionError::NoSuchNode(id.to_string()))? as u32;
+        let b = *self
+            .bucket_of
+            .get(id)
+            .ok_or_else(|| PartitionError::NoSuchNode(id.to_string()))?;
         if self.working == 1 {
             return Err(PartitionError::NoNodes);
         }
+        self.bucket_of.remove(id);
         self.working -= 1;
         let last = self.list[self.working as usize];
         let at = self.position[b as usize];
@@ -124,16 +147,26 @@ impl Anchor {
         self.position[last as usize] = at;
         self.successor[b as usize] = last;
         self.occupant[b as usize] = None;
-        self.index_buckets()
+        self.view = OnceLock::new();
+        Ok(())
     }
 
     /// Put `node` in the most recently removed bucket, which takes back exactly the keys
     /// that bucket had. Fails if the anchor is full or the id is taken.
     pub fn add(&mut self, node: Node) -> Result<(), PartitionError> {
-        if self.nodes.index_of(&node.id).is_some() {
+        if self.bucket_of.contains_key(&node.id) {
             return Err(PartitionError::DuplicateNode(node.id));
         }
-        if node.weight != self.nodes.node(0).weight {
+        if node.id.is_empty() {
+            return Err(PartitionError::EmptyId);
+        }
+        let weight = self
+            .occupant
+            .iter()
+            .flatten()
+            .next()
+            .map_or(1, |n| n.weight);
+        if node.weight != weight {
             return Err(PartitionError::Unsupported {
                 algorithm: "anchor",
                 what: "weights (give every node the same weight)",
@@ -153,8 +186,10 @@ impl Anchor {
         self.successor[b as usize] = b;
         self.removed_at[b as usize] = 0;
         self.working += 1;
+        self.bucket_of.insert(node.id.clone(), b);
         self.occupant[b as usize] = Some(node);
-        self.index_buckets()
+        self.view = OnceLock::new();
+        Ok(())
     }
 }
 
@@ -164,10 +199,10 @@ impl Placement for Anchor {
     }
 
     fn nodes(&self) -> &Nodes {
-        &self.nodes
+        &self.view().nodes
     }
 
     fn locate(&self, key: u64) -> usize {
-        self.index_of_bucket[self.bucket(key) as usize] as usize
+        self.view().index_of_bucket[self.bucket(key) as usize] as usize
     }
 }

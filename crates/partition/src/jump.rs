@@ -61,3 +61,14 @@ impl Placement for Jump {
         jump(key, self.buckets) as usize
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_examples() {
+        // From the reference implementation's documentation.
+        assert_eq!([jump(0, 60), jump(1, 60), jump(2, 60)], [0, 55, 46]);
+    }
+}

@@ -1,0 +1,101 @@
+//! `dsys partition`: the table of placements, its JSON and SVG, and its refusals of bad
+//! flags.
+
+#![allow(clippy::unwrap_used)] // tests and their helpers may panic
+
+mod common;
+
+use common::{dsys, stderr, stdout};
+use serde_json::Value;
+
+#[test]
+fn the_table_has_a_row_per_algorithm() {
+    let o = dsys(&["partition", "--nodes", "20", "--keys", "20000"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("peak/avg") && text.contains("moved on add"),
+        "{text}"
+    );
+    for a in ["ring", "jump", "rendezvous", "maglev", "anchor", "bounded"] {
+        assert!(
+            text.lines().any(|l| l.split_whitespace().next() == Some(a)),
+            "{a} missing:\n{text}"
+        );
+    }
+}
+
+/// Everything but the measured lookup time, as JSON.
+fn figures(args: &[&str]) -> Value {
+    let o = dsys(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for row in doc["rows"].as_array_mut().unwrap() {
+        row.as_object_mut().unwrap().remove("lookup_ns");
+    }
+    doc
+}
+
+#[test]
+fn json_figures_repeat_for_the_same_flags() {
+    let args = [
+        "partition",
+        "--nodes",
+        "10",
+        "--keys",
+        "5000",
+        "--distribution",
+        "zipf:0.99",
+        "--algorithm",
+        "maglev",
+        "--algorithm",
+        "anchor",
+        "--format",
+        "json",
+    ];
+    let doc = figures(&args);
+    assert_eq!(doc, figures(&args));
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["algorithm"], "maglev");
+    assert_eq!(doc["setup"]["distribution"]["exponent"], 0.99);
+    for row in rows {
+        let moved = row["moved_on_add"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&moved), "{row}");
+    }
+}
+
+#[test]
+fn svg_draws_every_algorithm() {
+    let o = dsys(&[
+        "partition",
+        "--nodes",
+        "8",
+        "--keys",
+        "2000",
+        "--format",
+        "svg",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = stdout(&o);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("bounded") && svg.contains("peak / average"));
+}
+
+#[test]
+fn bad_flags_are_refused_with_exit_2() {
+    for args in [
+        &["partition", "--nodes", "1"][..],
+        &["partition", "--keys", "0"],
+        &["partition", "--distribution", "gaussian"],
+        &["partition", "--distribution", "zipf:-1"],
+        &["partition", "--algorithm", "consistent"],
+        &["partition", "--zones", "0"],
+        &["partition", "--format", "png"],
+    ] {
+        let o = dsys(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(!stderr(&o).is_empty(), "{args:?}: says why");
+        assert!(stdout(&o).is_empty(), "{args:?}: prints no table");
+    }
+}

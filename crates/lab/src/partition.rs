@@ -1,0 +1,525 @@
+//! Hash placements compared on one node set and one key stream: how evenly they spread
+//! the keys, how many keys move when a node is added or removed (against the minimum),
+//! and what a lookup costs. What `dsys partition` prints.
+//!
+//! Keys: `uniform` (random 64-bit ids), `sequential` (the integers 0, 1, 2, ... as bytes,
+//! hashed), or `zipf:S` (requests for keys drawn with probability proportional to
+//! `1 / (k + 1)^S`, so a few hot keys carry much of the load). The node added is
+//! `node-N`, appended; the node removed is the middle one, `node-N/2` (jump can only drop
+//! its last bucket, so it renumbers the rest and moves their keys: the table shows what
+//! that costs).
+
+use dsys_node::DetRng;
+use dsys_partition::quality::{moved, peak_over_share};
+use dsys_partition::{
+    Anchor, BoundedLoads, Jump, Maglev, Node, Nodes, PartitionError, Placement, Rendezvous, Ring,
+    key_hash, mix,
+};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// A placement algorithm, as `dsys partition --algorithm` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Ring with 100 virtual nodes per node.
+    Ring,
+    /// Jump consistent hash.
+    Jump,
+    /// Rendezvous (highest random weight).
+    Rendezvous,
+    /// Maglev.
+    Maglev,
+    /// AnchorHash.
+    Anchor,
+    /// The ring with loads bounded at 1.25 × the average.
+    Bounded,
+}
+
+impl Algorithm {
+    /// Every algorithm, in table order.
+    pub const ALL: [Algorithm; 6] = [
+        Algorithm::Ring,
+        Algorithm::Jump,
+        Algorithm::Rendezvous,
+        Algorithm::Maglev,
+        Algorithm::Anchor,
+        Algorithm::Bounded,
+    ];
+
+    /// Its name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Ring => "ring",
+            Algorithm::Jump => "jump",
+            Algorithm::Rendezvous => "rendezvous",
+            Algorithm::Maglev => "maglev",
+            Algorithm::Anchor => "anchor",
+            Algorithm::Bounded => "bounded",
+        }
+    }
+
+    /// The algorithm called `name`.
+    pub fn parse(name: &str) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Which keys are placed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Keys {
+    /// Random 64-bit ids.
+    Uniform,
+    /// 0, 1, 2, ... as 8 bytes each, hashed.
+    Sequential,
+    /// Requests for key `k` with probability proportional to `1 / (k + 1)^exponent`.
+    Zipf {
+        /// The skew (0: uniform; 1: classic Zipf).
+        exponent: f64,
+    },
+}
+
+impl Keys {
+    /// `uniform`, `sequential`, `zipf` (exponent 1) or `zipf:S`.
+    pub fn parse(s: &str) -> Result<Keys, String> {
+        match s {
+            "uniform" => Ok(Keys::Uniform),
+            "sequential" => Ok(Keys::Sequential),
+            "zipf" => Ok(Keys::Zipf { exponent: 1.0 }),
+            _ => match s.strip_prefix("zipf:").map(str::parse::<f64>) {
+                Some(Ok(exponent)) if exponent.is_finite() && exponent >= 0.0 => {
+                    Ok(Keys::Zipf { exponent })
+                }
+                Some(_) => Err(format!(
+                    "`{s}`: the Zipf exponent must be a non-negative number"
+                )),
+                None => Err(format!(
+                    "unknown key distribution `{s}` (known: uniform, sequential, zipf, zipf:S)"
+                )),
+            },
+        }
+    }
+
+    /// Its name, as parsed.
+    pub fn name(self) -> String {
+        match self {
+            Keys::Uniform => "uniform".into(),
+            Keys::Sequential => "sequential".into(),
+            Keys::Zipf { exponent } => format!("zipf:{exponent}"),
+        }
+    }
+}
+
+/// What to evaluate on.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Setup {
+    /// Nodes, all of weight 1.
+    pub nodes: usize,
+    /// Zones the nodes are spread over, round-robin.
+    pub zones: usize,
+    /// Keys (or, for Zipf, requests) placed.
+    pub keys: u64,
+    /// Which keys.
+    pub distribution: Keys,
+    /// Seed for the keys.
+    pub seed: u64,
+}
+
+/// One algorithm's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The most loaded node's keys over the average (1.0 is perfect).
+    pub peak_over_average: f64,
+    /// Share of keys that moved when `node-N` was added.
+    pub moved_on_add: f64,
+    /// The least that must move: `1 / (N + 1)`.
+    pub minimum_on_add: f64,
+    /// Share of keys that moved when the middle node was removed.
+    pub moved_on_remove: f64,
+    /// The least that must move: the removed node's keys, about `1 / N`.
+    pub minimum_on_remove: f64,
+    /// Nanoseconds per lookup over the key stream, this machine, one thread (for bounded
+    /// loads, per assignment). Measured, so it varies from run to run.
+    pub lookup_ns: f64,
+}
+
+/// The key stream for `setup`: 64-bit positions.
+pub fn keys(setup: &Setup) -> Vec<u64> {
+    let mut rng = DetRng::from_seed(setup.seed);
+    match setup.distribution {
+        Keys::Uniform => (0..setup.keys).map(|_| rng.next_u64()).collect(),
+        Keys::Sequential => (0..setup.keys)
+            .map(|i| key_hash(&i.to_le_bytes()))
+            .collect(),
+        Keys::Zipf { exponent } => {
+            // Key k's cumulative probability, then one binary search per request.
+            let universe = setup.keys.max(1);
+            let mut cdf = Vec::with_capacity(universe as usize);
+            let mut total = 0.0;
+            for k in 0..universe {
+                total += ((k + 1) as f64).powf(-exponent);
+                cdf.push(total);
+            }
+            (0..setup.keys)
+                .map(|_| {
+                    let u = rng.unit_f64() * total;
+                    let k = cdf.partition_point(|&c| c < u).min(cdf.len() - 1);
+                    mix(k as u64 ^ setup.seed.rotate_left(32))
+                })
+                .collect()
+        }
+    }
+}
+
+/// Nanoseconds per call of `f` over `keys`.
+fn time_per_key(keys: &[u64], mut f: impl FnMut(u64) -> usize) -> f64 {
+    // Wall time is what this figure is; nothing here runs in a simulated world.
+    #[allow(clippy::disallowed_methods)]
+    let start = std::time::Instant::now();
+    let mut sink = 0usize;
+    for &k in keys {
+        sink = sink.wrapping_add(f(std::hint::black_box(k)));
+    }
+    std::hint::black_box(sink);
+    start.elapsed().as_nanos() as f64 / keys.len().max(1) as f64
+}
+
+/// The node set, grown by `node-N` and shrunk by the middle node.
+struct NodeSets {
+    base: Nodes,
+    grown: Nodes,
+    shrunk: Nodes,
+    removed: String,
+}
+
+impl NodeSets {
+    fn new(setup: &Setup) -> Result<NodeSets, PartitionError> {
+        let base = Nodes::uniform(setup.nodes, setup.zones)?;
+        let n = setup.nodes;
+        let grown = base.with(Node::new(
+            format!("node-{n}"),
+            format!("zone-{}", n % setup.zones.max(1)),
+        ))?;
+        let removed = format!("node-{}", n / 2);
+        let shrunk = base.without(&removed)?;
+        Ok(NodeSets {
+            base,
+            grown,
+            shrunk,
+            removed,
+        })
+    }
+}
+
+/// Evaluate one placement: built on the base set, the grown one and the shrunk one.
+fn placement_row(
+    algorithm: Algorithm,
+    keys: &[u64],
+    removed: &str,
+    base: &dyn Placement,
+    grown: &dyn Placement,
+    shrunk: &dyn Placement,
+) -> Row {
+    let n = base.nodes().len();
+    let mut count = vec![0u64; n];
+    let lookup_ns = time_per_key(keys, |k| {
+        let i = base.locate(k);
+        count[i] += 1;
+        i
+    });
+    let held = base.nodes().index_of(removed).map_or(0, |i| count[i]);
+    Row {
+        algorithm,
+        peak_over_average: peak_over_share(base, &count, keys.len() as u64),
+        moved_on_add: moved(base, grown, keys.iter().copied()),
+        minimum_on_add: 1.0 / (n as f64 + 1.0),
+        moved_on_remove: moved(base, shrunk, keys.iter().copied()),
+        minimum_on_remove: held as f64 / keys.len().max(1) as f64,
+        lookup_ns,
+    }
+}
+
+/// Evaluate a placement built afresh on each node set: the base, the grown, the shrunk.
+fn rebuilt<P: Placement>(
+    algorithm: Algorithm,
+    keys: &[u64],
+    sets: &NodeSets,
+    build: impl Fn(Nodes) -> Result<P, PartitionError>,
+) -> Result<Row, PartitionError> {
+    Ok(placement_row(
+        algorithm,
+        keys,
+        &sets.removed,
+        &build(sets.base.clone())?,
+        &build(sets.grown.clone())?,
+        &build(sets.shrunk.clone())?,
+    ))
+}
+
+/// The bounded-loads ring: keys assigned in stream order, on each node set.
+fn bounded_row(sets: &NodeSets, keys: &[u64]) -> Result<Row, PartitionError> {
+    const C: f64 = 1.25;
+    let assign_all = |nodes: &Nodes| -> Result<(Vec<String>, f64, f64), PartitionError> {
+        let mut b = BoundedLoads::new(Ring::new(nodes.clone(), 100)?, C)?;
+        let mut owners = Vec::with_capacity(keys.len());
+        let ns = time_per_key(keys, |k| {
+            let i = b.assign(k);
+            owners.push(i as u32);
+            i
+        });
+        let peak = b.loads().iter().copied().max().unwrap_or(0) as f64;
+        let average = keys.len() as f64 / nodes.len() as f64;
+        let ids = owners
+            .into_iter()
+            .map(|i| nodes.node(i as usize).id.clone())
+            .collect();
+        Ok((ids, if average > 0.0 { peak / average } else { 0.0 }, ns))
+    };
+    let (base, peak, ns) = assign_all(&sets.base)?;
+    let held = base.iter().filter(|id| **id == sets.removed).count();
+    let share_moved = |other: &[String]| {
+        let changed = base.iter().zip(other).filter(|(a, b)| a != b).count();
+        changed as f64 / keys.len().max(1) as f64
+    };
+    let (grown, _, _) = assign_all(&sets.grown)?;
+    let (shrunk, _, _) = assign_all(&sets.shrunk)?;
+    Ok(Row {
+        algorithm: Algorithm::Bounded,
+        peak_over_average: peak,
+        moved_on_add: share_moved(&grown),
+        minimum_on_add: 1.0 / (sets.base.len() as f64 + 1.0),
+        moved_on_remove: share_moved(&shrunk),
+        minimum_on_remove: held as f64 / keys.len().max(1) as f64,
+        lookup_ns: ns,
+    })
+}
+
+/// Evaluate `algorithms` on `setup`.
+pub fn evaluate(setup: &Setup, algorithms: &[Algorithm]) -> Result<Vec<Row>, PartitionError> {
+    if setup.nodes < 2 {
+        return Err(PartitionError::OutOfRange {
+            name: "nodes",
+            value: setup.nodes as u64,
+            expected: "at least 2 (one is removed to measure movement)",
+        });
+    }
+    let sets = NodeSets::new(setup)?;
+    let keys = keys(setup);
+    let removed = sets.removed.as_str();
+    let mut rows = Vec::with_capacity(algorithms.len());
+    for &algorithm in algorithms {
+        let row = match algorithm {
+            Algorithm::Ring => rebuilt(algorithm, &keys, &sets, |n| Ring::new(n, 100))?,
+            Algorithm::Jump => rebuilt(algorithm, &keys, &sets, Jump::new)?,
+            Algorithm::Rendezvous => rebuilt(algorithm, &keys, &sets, Rendezvous::new)?,
+            Algorithm::Maglev => rebuilt(algorithm, &keys, &sets, Maglev::new)?,
+            Algorithm::Anchor => {
+                // Room for the node added; the removal and the addition each change the
+                // base anchor, as a running system would.
+                let base = Anchor::new(sets.base.clone(), sets.base.len() + 1)?;
+                let mut grown = base.clone();
+                grown.add(sets.grown.node(sets.base.len()).clone())?;
+                let mut shrunk = base.clone();
+                shrunk.remove(&sets.removed)?;
+                placement_row(algorithm, &keys, removed, &base, &grown, &shrunk)
+            }
+            Algorithm::Bounded => bounded_row(&sets, &keys)?,
+        };
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// The rows as a table.
+pub fn table(setup: &Setup, rows: &[Row]) -> String {
+    let n = setup.nodes;
+    let mut out = format!(
+        "{} nodes in {} zones, {} {} keys, seed {}\n\n",
+        n,
+        setup.zones,
+        setup.keys,
+        setup.distribution.name(),
+        setup.seed
+    );
+    let _ = writeln!(
+        out,
+        "{:<11} {:>10} {:>14} {:>10} {:>16} {:>10} {:>10}",
+        "algorithm",
+        "peak/avg",
+        "moved on add",
+        "x minimum",
+        "moved on remove",
+        "x minimum",
+        "lookup ns"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<11} {:>10.4} {:>13.3}% {:>10.3} {:>15.3}% {:>10.3} {:>10.1}",
+            r.algorithm.name(),
+            r.peak_over_average,
+            100.0 * r.moved_on_add,
+            ratio(r.moved_on_add, r.minimum_on_add),
+            100.0 * r.moved_on_remove,
+            ratio(r.moved_on_remove, r.minimum_on_remove),
+            r.lookup_ns
+        );
+    }
+    let _ = write!(
+        out,
+        "\npeak/avg: the most loaded node over the average (1 is perfect).\n\
+         moved on add: keys that changed node when node-{n} joined; the minimum is 1/(N+1).\n\
+         moved on remove: keys that changed node when node-{} left; the minimum is its own.\n\
+         lookup ns: this machine, one thread (for bounded, one assignment).\n",
+        n / 2
+    );
+    out
+}
+
+/// The rows as an SVG: peak over average, and keys moved on add and remove as a
+/// multiple of the minimum, one bar per algorithm.
+pub fn svg(setup: &Setup, rows: &[Row]) -> String {
+    use crate::grid_plot::escape;
+    const BAR_H: f64 = 18.0;
+    const LABEL_W: f64 = 100.0;
+    const PANEL_W: f64 = 260.0;
+    const GAP: f64 = 40.0;
+    // Each panel's title and value; 1 is the ideal in all three.
+    let panels: [Panel; 3] = [
+        ("peak / average", |r| r.peak_over_average),
+        ("moved on add, x minimum", |r| {
+            ratio(r.moved_on_add, r.minimum_on_add)
+        }),
+        ("moved on remove, x minimum", |r| {
+            ratio(r.moved_on_remove, r.minimum_on_remove)
+        }),
+    ];
+    let height = 70.0 + rows.len() as f64 * (BAR_H + 6.0) + 30.0;
+    let width = LABEL_W + 3.0 * (PANEL_W + GAP);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height:.0}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
+         <text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
+        escape(&format!(
+            "{} nodes, {} {} keys: balance and movement (1 is ideal)",
+            setup.nodes,
+            setup.keys,
+            setup.distribution.name()
+        ))
+    );
+    for (p, (title, value)) in panels.iter().enumerate() {
+        let x0 = LABEL_W + p as f64 * (PANEL_W + GAP);
+        let top = 50.0;
+        let most = rows.iter().map(value).fold(1.1, f64::max);
+        let _ = write!(
+            s,
+            "<text x=\"{x0}\" y=\"{:.0}\" font-weight=\"bold\">{title}</text>",
+            top - 12.0
+        );
+        for (i, r) in rows.iter().enumerate() {
+            let y = top + i as f64 * (BAR_H + 6.0);
+            let v = value(r);
+            let w = PANEL_W * v / most;
+            if p == 0 {
+                let _ = write!(
+                    s,
+                    "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                    LABEL_W - 8.0,
+                    y + BAR_H - 4.0,
+                    r.algorithm.name()
+                );
+            }
+            let _ = write!(
+                s,
+                "<rect x=\"{x0}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BAR_H}\" fill=\"#1f77b4\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\">{v:.3}</text>",
+                x0 + w + 4.0,
+                y + BAR_H - 4.0
+            );
+        }
+        let ideal_x = x0 + PANEL_W / most;
+        let bottom = top + rows.len() as f64 * (BAR_H + 6.0);
+        let _ = write!(
+            s,
+            "<line x1=\"{ideal_x:.1}\" y1=\"{:.0}\" x2=\"{ideal_x:.1}\" y2=\"{bottom:.0}\" \
+             stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>",
+            top - 4.0
+        );
+    }
+    s += "</svg>\n";
+    s
+}
+
+/// A chart panel: its title and the value it shows per row.
+type Panel = (&'static str, fn(&Row) -> f64);
+
+fn ratio(moved: f64, minimum: f64) -> f64 {
+    if minimum > 0.0 { moved / minimum } else { 0.0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup(keys: u64, distribution: Keys) -> Setup {
+        Setup {
+            nodes: 20,
+            zones: 3,
+            keys,
+            distribution,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn the_figures_say_what_each_algorithm_is_known_for() {
+        let s = setup(200_000, Keys::Uniform);
+        let rows = evaluate(&s, &Algorithm::ALL).unwrap();
+        let row = |a: Algorithm| rows.iter().find(|r| r.algorithm == a).unwrap();
+        for a in [Algorithm::Jump, Algorithm::Rendezvous, Algorithm::Anchor] {
+            let r = row(a);
+            assert!(r.moved_on_add <= 1.1 * r.minimum_on_add, "{a:?}: {r:?}");
+            assert!(r.peak_over_average < 1.05, "{a:?}: {r:?}");
+        }
+        for a in [Algorithm::Ring, Algorithm::Rendezvous, Algorithm::Anchor] {
+            let r = row(a);
+            assert!(
+                (r.moved_on_remove - r.minimum_on_remove).abs() < 1e-9,
+                "{a:?}: only the removed node's keys move: {r:?}"
+            );
+        }
+        // Jump renumbers the nodes after the middle one: about half the keys move.
+        assert!(row(Algorithm::Jump).moved_on_remove > 0.3);
+        assert!(row(Algorithm::Bounded).peak_over_average <= 1.25 + 1e-9);
+        let text = table(&s, &rows);
+        assert!(text.contains("rendezvous") && text.contains("x minimum"));
+        let picture = svg(&s, &rows);
+        assert!(picture.starts_with("<svg") && picture.contains("maglev"));
+    }
+
+    #[test]
+    fn key_streams_are_deterministic_and_zipf_is_skewed() {
+        let s = setup(50_000, Keys::Zipf { exponent: 1.0 });
+        assert_eq!(keys(&s), keys(&s));
+        let rows = evaluate(&s, &[Algorithm::Maglev]).unwrap();
+        // The hottest key alone carries several nodes' fair share.
+        assert!(rows[0].peak_over_average > 1.5, "{rows:?}");
+        assert_eq!(keys(&setup(10, Keys::Sequential)).len(), 10);
+    }
+
+    #[test]
+    fn bad_setups_are_errors() {
+        assert!(Keys::parse("zipf:-1").is_err());
+        assert!(Keys::parse("gaussian").is_err());
+        assert_eq!(Keys::parse("zipf:0.99"), Ok(Keys::Zipf { exponent: 0.99 }));
+        let mut s = setup(10, Keys::Uniform);
+        s.nodes = 1;
+        assert!(evaluate(&s, &Algorithm::ALL).is_err());
+        assert_eq!(Algorithm::parse("maglev"), Some(Algorithm::Maglev));
+        assert_eq!(Algorithm::parse("consistent"), None);
+    }
+}
