@@ -16,7 +16,17 @@ pub fn mix(mut z: u64) -> u64 {
 
 /// A second, independent position for `key` under `salt` (a node, a replica number).
 pub(crate) fn salted(key: u64, salt: u64) -> u64 {
-    mix(key ^ mix(salt.wrapping_add(0x9e37_79b9_7f4a_7c15)))
+    salted_by(key, prepare(salt))
+}
+
+/// The part of [`salted`] that depends on the salt alone, computed once per node.
+pub(crate) fn prepare(salt: u64) -> u64 {
+    mix(salt.wrapping_add(0x9e37_79b9_7f4a_7c15))
+}
+
+/// [`salted`] with a salt already [`prepare`]d.
+pub(crate) fn salted_by(key: u64, prepared: u64) -> u64 {
+    mix(key ^ prepared)
 }
 
 /// `x` scaled into `0..n` by its high bits (a multiply and a shift, not a division).

@@ -4,7 +4,7 @@
 //! one), weights by the logarithmic method (Schindelhauer and Schomaker), no state but
 //! the node list, and `O(n)` per lookup: the choice for tens of nodes, not thousands.
 
-use crate::hash::salted;
+use crate::hash::{prepare, salted_by};
 use crate::placement::{Placement, ReplicaPicker};
 use crate::{Nodes, PartitionError};
 
@@ -14,13 +14,22 @@ pub struct Rendezvous {
     nodes: Nodes,
     /// With equal weights the raw hash orders nodes just as the weighted score would.
     weighted: bool,
+    /// Each node's id, prepared as a salt (half the hashing of a score, done once).
+    salts: Vec<u64>,
 }
 
 impl Rendezvous {
     /// Over `nodes`.
     pub fn new(nodes: Nodes) -> Result<Rendezvous, PartitionError> {
         let weighted = !nodes.uniform_weights();
-        Ok(Rendezvous { nodes, weighted })
+        let salts = (0..nodes.len())
+            .map(|i| prepare(nodes.id_hash(i)))
+            .collect();
+        Ok(Rendezvous {
+            nodes,
+            weighted,
+            salts,
+        })
     }
 
     /// Node `i`'s score for `key`: `weight / -ln(u)` for `u` uniform in (0, 1) drawn
@@ -28,7 +37,7 @@ impl Rendezvous {
     /// to its weight. Compared as `f64`, whose order for these positive values is that
     /// of their bits.
     fn score(&self, key: u64, i: usize) -> u64 {
-        let h = salted(key, self.nodes.id_hash(i));
+        let h = salted_by(key, self.salts[i]);
         if !self.weighted {
             return h;
         }
@@ -49,9 +58,14 @@ impl Placement for Rendezvous {
 
     fn locate(&self, key: u64) -> usize {
         // Ties (vanishingly rare) go to the node listed first.
-        (0..self.nodes.len())
-            .max_by_key(|&i| (self.score(key, i), std::cmp::Reverse(i)))
-            .unwrap_or(0)
+        let (mut best, mut best_score) = (0, self.score(key, 0));
+        for i in 1..self.nodes.len() {
+            let score = self.score(key, i);
+            if score > best_score {
+                (best, best_score) = (i, score);
+            }
+        }
+        best
     }
 
     fn offer_candidates(&self, key: u64, picker: &mut ReplicaPicker<'_>) {
