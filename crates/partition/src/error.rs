@@ -41,6 +41,15 @@ pub enum PartitionError {
         /// What it cannot do (weights, say).
         what: &'static str,
     },
+    /// A shard listed twice in a plan's input.
+    #[error("shard {0} appears more than once")]
+    DuplicateShard(u64),
+    /// A shard with no replica before or after a change.
+    #[error("shard {shard} has no replica before or after the change")]
+    NoReplicas {
+        /// The shard.
+        shard: u64,
+    },
     /// A node that is not in the set.
     #[error("no node {0:?} in the set")]
     NoSuchNode(String),

@@ -23,6 +23,7 @@ mod jump;
 mod maglev;
 mod nodes;
 mod placement;
+pub mod planner;
 pub mod quality;
 mod rendezvous;
 mod ring;

@@ -317,3 +317,163 @@ fn anchor_spreads_the_keys_of_removed_nodes_evenly() {
     let b = balance(&anchor, sample(420_000));
     assert!(b <= 1.05, "peak / average {b}");
 }
+
+mod planning {
+    use crate::planner::{Plan, ShardChange, Throttle, hash_changes, plan};
+    use crate::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Replay `plan` on `changes`, checking every step; the holders at the end.
+    fn replay(
+        changes: &[ShardChange],
+        plan: &Plan,
+        throttle: Throttle,
+        replicas: usize,
+    ) -> Result<Vec<BTreeSet<String>>, TestCaseError> {
+        let index: BTreeMap<u64, usize> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.shard, i))
+            .collect();
+        let mut holders: Vec<BTreeSet<String>> = changes
+            .iter()
+            .map(|c| c.before.iter().cloned().collect())
+            .collect();
+        for wave in &plan.waves {
+            prop_assert!(!wave.is_empty(), "an empty wave");
+            let mut busy: BTreeMap<&str, usize> = BTreeMap::new();
+            let mut bytes = 0;
+            for t in wave {
+                let held = &holders[index[&t.shard]];
+                prop_assert!(
+                    held.contains(&t.from),
+                    "copied from a node without the shard"
+                );
+                prop_assert!(!held.contains(&t.to), "copied to a node that has it");
+                *busy.entry(&t.from).or_default() += 1;
+                *busy.entry(&t.to).or_default() += 1;
+                bytes += t.bytes;
+            }
+            prop_assert!(busy.values().all(|&b| b <= throttle.per_node), "{busy:?}");
+            if let Some(max) = throttle.wave_bytes {
+                prop_assert!(bytes <= max || wave.len() == 1, "{bytes} bytes in a wave");
+            }
+            for t in wave {
+                holders[index[&t.shard]].insert(t.to.clone());
+            }
+            for t in wave {
+                if let Some(d) = &t.drop {
+                    holders[index[&t.shard]].remove(d);
+                }
+            }
+            for h in &holders {
+                prop_assert!(h.len() >= replicas, "a shard fell to {} replicas", h.len());
+            }
+        }
+        for (shard, node) in &plan.drops {
+            holders[index[shard]].remove(node);
+        }
+        Ok(holders)
+    }
+
+    fn placement(kind: usize, nodes: Nodes) -> Box<dyn Placement> {
+        match kind {
+            0 => Box::new(Ring::new(nodes, 16).unwrap()),
+            1 => Box::new(Rendezvous::new(nodes).unwrap()),
+            _ => Box::new(Maglev::with_table(nodes, 1_009).unwrap()),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plans_move_the_minimum_keep_replicas_and_end_at_the_new_placement(
+            count in 3usize..16,
+            zones in 1usize..4,
+            replicas in 1usize..4,
+            kind in 0usize..3,
+            added in 0usize..3,
+            removed in 0usize..3,
+            sizes in proptest::collection::vec(1u64..1_000_000, 1..120),
+            per_node in 1usize..4,
+            wave_bytes in proptest::option::of(1u64..3_000_000),
+        ) {
+            let before_nodes = Nodes::uniform(count, zones).unwrap();
+            let mut after_nodes = before_nodes.clone();
+            for i in 0..removed.min(count - replicas) {
+                after_nodes = after_nodes.without(&format!("node-{}", i * 2 % count)).unwrap_or(after_nodes);
+            }
+            for i in 0..added {
+                after_nodes = after_nodes.with(Node::new(format!("new-{i}"), format!("zone-{i}"))).unwrap();
+            }
+            prop_assume!(replicas <= after_nodes.len() && replicas <= count);
+            let before = placement(kind, before_nodes);
+            let after = placement(kind, after_nodes);
+            let shards: Vec<(u64, u64)> =
+                sizes.iter().enumerate().map(|(i, &b)| (mix(i as u64), b)).collect();
+            let changes = hash_changes(before.as_ref(), after.as_ref(), &shards, replicas).unwrap();
+            let throttle = Throttle { per_node, wave_bytes };
+            let p = plan(&changes, throttle).unwrap();
+            // The least any plan must copy, counted here on its own: each replica a shard
+            // gains, once.
+            let minimum: u64 = changes
+                .iter()
+                .map(|c| c.bytes * c.after.iter().filter(|n| !c.before.contains(n)).count() as u64)
+                .sum();
+            prop_assert_eq!(p.minimum_bytes, minimum);
+            prop_assert!(p.bytes_moved as f64 <= 1.05 * minimum as f64, "{} > 1.05 x {minimum}", p.bytes_moved);
+            let end = replay(&changes, &p, throttle, replicas)?;
+            for (c, h) in changes.iter().zip(&end) {
+                let want: BTreeSet<String> = c.after.iter().cloned().collect();
+                prop_assert_eq!(h, &want, "shard {} ends elsewhere", c.shard);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_plans_are_errors() {
+        let change = |shard, before: &[&str], after: &[&str]| ShardChange {
+            shard,
+            bytes: 10,
+            before: before.iter().map(|s| s.to_string()).collect(),
+            after: after.iter().map(|s| s.to_string()).collect(),
+        };
+        let throttle = Throttle {
+            per_node: 1,
+            wave_bytes: None,
+        };
+        assert_eq!(
+            plan(&[change(1, &[], &["a"])], throttle),
+            Err(PartitionError::NoReplicas { shard: 1 })
+        );
+        assert_eq!(
+            plan(
+                &[change(1, &["a"], &["b"]), change(1, &["a"], &["c"])],
+                throttle
+            ),
+            Err(PartitionError::DuplicateShard(1))
+        );
+        assert!(matches!(
+            plan(
+                &[change(1, &["a"], &["b"])],
+                Throttle {
+                    per_node: 0,
+                    wave_bytes: None
+                }
+            ),
+            Err(PartitionError::OutOfRange { .. })
+        ));
+        // One node sends to three: with one transfer per node, three waves.
+        let p = plan(
+            &[
+                change(1, &["a"], &["b"]),
+                change(2, &["a"], &["c"]),
+                change(3, &["a"], &["d"]),
+            ],
+            throttle,
+        )
+        .unwrap();
+        assert_eq!(p.waves.len(), 3);
+        assert_eq!((p.bytes_moved, p.minimum_bytes, p.transfers()), (30, 30, 3));
+    }
+}
