@@ -50,6 +50,9 @@ pub enum PartitionError {
         /// The shard.
         shard: u64,
     },
+    /// A split that would not divide a range.
+    #[error("cannot split there: {0}")]
+    BadSplit(String),
     /// A node that is not in the set.
     #[error("no node {0:?} in the set")]
     NoSuchNode(String),

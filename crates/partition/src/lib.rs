@@ -25,6 +25,7 @@ mod nodes;
 mod placement;
 pub mod planner;
 pub mod quality;
+pub mod range;
 mod rendezvous;
 mod ring;
 
