@@ -53,6 +53,22 @@ pub enum PartitionError {
     /// A split that would not divide a range.
     #[error("cannot split there: {0}")]
     BadSplit(String),
+    /// Two regions with one name.
+    #[error("region {0:?} is listed twice")]
+    DuplicateRegion(String),
+    /// A region nobody defined.
+    #[error("no region {0:?}")]
+    NoSuchRegion(String),
+    /// Residency rules leave too few nodes for the replicas.
+    #[error(
+        "{replicas} replicas needed but the regions this data may live in hold only {available} nodes"
+    )]
+    Residency {
+        /// Replicas asked for.
+        replicas: usize,
+        /// Nodes available under the rule.
+        available: usize,
+    },
     /// A node that is not in the set.
     #[error("no node {0:?} in the set")]
     NoSuchNode(String),

@@ -14,10 +14,20 @@
 //!
 //! Keys are 64-bit positions: [`key_hash`] for bytes (XXH3, fixed for all time), [`mix`]
 //! for numbers.
+//!
+//! Beyond hashing:
+//! - [`range`]: contiguous key ranges split by size or load, merged when small, hot
+//!   spots and hot keys reported.
+//! - [`geo`]: replicas only in the regions a class of data may live in, with a fallback
+//!   rule (refuse, or borrow listed regions and say so).
+//! - [`planner`]: what to copy where when nodes change or ranges split, the bytes that
+//!   takes, in waves that keep every shard's replica count and a per-node throttle.
+//! - [`quality`]: balance and movement, as `dsys partition` reports them.
 
 mod anchor;
 mod bounded;
 mod error;
+pub mod geo;
 mod hash;
 mod jump;
 mod maglev;
