@@ -12,6 +12,8 @@
 
 use crate::PartitionError;
 use crate::hash::key_hash;
+use crate::planner::ShardChange;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Keys each range samples to choose split points.
 pub const SAMPLE: usize = 64;
@@ -390,6 +392,106 @@ impl RangeMap {
         changes
     }
 
+    /// Even out bytes over `nodes`: move replicas of ranges from the fullest node to the
+    /// emptiest while that narrows the gap (never two replicas of a range on one node,
+    /// every range keeping its replica count). Updates the map and returns each moved
+    /// range's change, for [`crate::planner::plan`]; a range's shard id is the hash of
+    /// its first key.
+    pub fn balance(&mut self, nodes: &[String]) -> Result<Vec<ShardChange>, PartitionError> {
+        let pool: BTreeSet<&String> = nodes.iter().collect();
+        if pool.is_empty() {
+            return Err(PartitionError::NoNodes);
+        }
+        if pool.len() != nodes.len() {
+            return Err(PartitionError::DuplicateNode(
+                "(in the balance pool)".into(),
+            ));
+        }
+        let most = self
+            .ranges
+            .iter()
+            .map(|r| r.replicas.len())
+            .max()
+            .unwrap_or(0);
+        if most > pool.len() {
+            return Err(PartitionError::TooManyReplicas {
+                replicas: most,
+                nodes: pool.len(),
+            });
+        }
+        let before: Vec<Vec<String>> = self.ranges.iter().map(|r| r.replicas.clone()).collect();
+        // Replicas on nodes outside the pool must move first: onto the emptiest node.
+        let mut held: BTreeMap<String, u64> = nodes.iter().map(|n| (n.clone(), 0)).collect();
+        for r in &self.ranges {
+            for n in &r.replicas {
+                if let Some(b) = held.get_mut(n) {
+                    *b += r.bytes;
+                }
+            }
+        }
+        let emptiest = |held: &BTreeMap<String, u64>, avoid: &[String]| {
+            held.iter()
+                .filter(|(n, _)| !avoid.contains(n))
+                .min_by_key(|(n, b)| (**b, (*n).clone()))
+                .map(|(n, _)| n.clone())
+        };
+        for r in &mut self.ranges {
+            for k in 0..r.replicas.len() {
+                if !pool.contains(&r.replicas[k]) {
+                    let to = emptiest(&held, &r.replicas).ok_or(PartitionError::NoNodes)?;
+                    *held.entry(to.clone()).or_default() += r.bytes;
+                    r.replicas[k] = to;
+                }
+            }
+        }
+        // Then from fullest to emptiest, the largest range that narrows the gap.
+        let extremes = |held: &BTreeMap<String, u64>| {
+            let (full, most) = held
+                .iter()
+                .max_by_key(|(n, b)| (**b, std::cmp::Reverse((*n).clone())))?;
+            let (empty, least) = held.iter().min_by_key(|(n, b)| (**b, (*n).clone()))?;
+            Some((full.clone(), empty.clone(), most - least))
+        };
+        while let Some((full, empty, gap)) = extremes(&held) {
+            // Moving b bytes narrows the gap if 0 < b < gap; the largest such range.
+            let candidate = self
+                .ranges
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.replicas.contains(&full)
+                        && !r.replicas.contains(&empty)
+                        && r.bytes > 0
+                        && r.bytes < gap
+                })
+                .max_by_key(|(i, r)| (r.bytes, std::cmp::Reverse(*i)))
+                .map(|(i, _)| i);
+            let Some(i) = candidate else { break };
+            let r = &mut self.ranges[i];
+            if let Some(slot) = r.replicas.iter_mut().find(|n| **n == full) {
+                *slot = empty.clone();
+            }
+            *held.entry(full).or_default() -= r.bytes;
+            *held.entry(empty).or_default() += r.bytes;
+        }
+        Ok(self
+            .ranges
+            .iter()
+            .zip(before)
+            .filter(|(r, b)| {
+                let now: BTreeSet<&String> = r.replicas.iter().collect();
+                let was: BTreeSet<&String> = b.iter().collect();
+                now != was
+            })
+            .map(|(r, b)| ShardChange {
+                shard: key_hash(&r.start),
+                bytes: r.bytes,
+                before: b,
+                after: r.replicas.clone(),
+            })
+            .collect())
+    }
+
     /// Range `i`'s dominant key: one surely carrying over half its load (its count less
     /// its possible error).
     fn hot_key(&self, i: usize) -> Option<Vec<u8>> {
@@ -539,6 +641,56 @@ mod tests {
         m.split(b"m").unwrap();
         assert!(matches!(m.split(b"m"), Err(PartitionError::BadSplit(_))));
         assert!(tiles(&m));
+    }
+
+    #[test]
+    fn new_nodes_take_an_even_share_through_a_plan_that_moves_the_minimum() {
+        use crate::planner::{Throttle, plan};
+        let mut m = map();
+        for i in 0..3_000u32 {
+            m.record(format!("k{i:06}").as_bytes(), 100, 0.0);
+        }
+        m.maintain();
+        let nodes: Vec<String> = ["a", "b", "c", "d", "e", "f"].map(String::from).to_vec();
+        let changes = m.balance(&nodes).unwrap();
+        assert!(!changes.is_empty());
+        let mut held: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in m.ranges() {
+            assert_eq!(r.replicas.len(), 3);
+            let distinct: BTreeSet<&String> = r.replicas.iter().collect();
+            assert_eq!(distinct.len(), 3, "two replicas on one node");
+            for n in &r.replicas {
+                *held.entry(n.as_str()).or_default() += r.bytes;
+            }
+        }
+        // 300,000 bytes x 3 replicas over 6 nodes: 150,000 each, within a range's size.
+        let largest = m.ranges().iter().map(|r| r.bytes).max().unwrap();
+        for (n, b) in &held {
+            assert!(b.abs_diff(150_000) <= largest, "{n}: {b} bytes ({held:?})");
+        }
+        let p = plan(
+            &changes,
+            Throttle {
+                per_node: 2,
+                wave_bytes: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(p.bytes_moved, p.minimum_bytes);
+        // Half of every replica's bytes had to move to the new nodes, at least.
+        assert!(p.bytes_moved >= 3 * 150_000);
+        // Nodes leaving: their replicas go, the rest stay balanced.
+        let fewer: Vec<String> = ["a", "b", "d", "e"].map(String::from).to_vec();
+        m.balance(&fewer).unwrap();
+        assert!(
+            m.ranges()
+                .iter()
+                .all(|r| r.replicas.iter().all(|n| fewer.contains(n)))
+        );
+        assert!(matches!(
+            m.balance(&["a".into(), "b".into()]),
+            Err(PartitionError::TooManyReplicas { .. })
+        ));
     }
 
     proptest! {
