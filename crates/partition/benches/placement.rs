@@ -38,6 +38,23 @@ fn jump_peer_jump_consistent_hash(bencher: Bencher, nodes: usize) {
     lookups(bencher, |k| jump_consistent_hash::hash(k, nodes) as usize);
 }
 
+/// Jump over a batch of 64 keys at a time (`Jump::locate_batch`); divan's item rate is
+/// per key.
+#[divan::bench(args = [10, 100, 1_000], sample_size = 100)]
+fn jump_batch_of_64_dsys(bencher: Bencher, nodes: usize) {
+    let jump = Jump::new(Nodes::uniform(nodes, 1).expect("nodes")).expect("jump");
+    let keys = keys();
+    let mut out = Vec::with_capacity(64);
+    let mut i = 0usize;
+    bencher
+        .counter(divan::counter::ItemsCount::new(64usize))
+        .bench_local(|| {
+            i = (i + 64) & (KEYS - 1);
+            jump.locate_batch(divan::black_box(&keys[i..i + 64]), &mut out);
+            out.len()
+        });
+}
+
 #[divan::bench(args = [10, 100, 1_000], sample_size = 10_000)]
 fn maglev_dsys(bencher: Bencher, nodes: usize) {
     let maglev = Maglev::new(Nodes::uniform(nodes, 1).expect("nodes")).expect("maglev");

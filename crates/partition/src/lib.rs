@@ -43,7 +43,7 @@ pub use anchor::Anchor;
 pub use bounded::BoundedLoads;
 pub use error::PartitionError;
 pub use hash::{key_hash, mix};
-pub use jump::{Jump, jump};
+pub use jump::{Jump, jump, jump_batch};
 pub use maglev::{ENTRIES_PER_NODE, MAX_TABLE, MIN_TABLE, Maglev};
 pub use nodes::{Node, Nodes};
 pub use placement::{Placement, ReplicaPicker};
