@@ -297,6 +297,9 @@ fn bounded_row(sets: &NodeSets, keys: &[u64]) -> Result<Row, PartitionError> {
     })
 }
 
+/// The most node scores rendezvous may be asked for (nodes × keys): about half a minute.
+const RENDEZVOUS_WORK: u64 = 5_000_000_000;
+
 /// Evaluate `algorithms` on `setup`.
 pub fn evaluate(setup: &Setup, algorithms: &[Algorithm]) -> Result<Vec<Row>, PartitionError> {
     if setup.nodes < 2 {
@@ -304,6 +307,16 @@ pub fn evaluate(setup: &Setup, algorithms: &[Algorithm]) -> Result<Vec<Row>, Par
             name: "nodes",
             value: setup.nodes as u64,
             expected: "at least 2 (one is removed to measure movement)",
+        });
+    }
+    // Rendezvous scores every node for every key, three times over: past this it would
+    // run for minutes, which a typo should not cost.
+    let work = setup.nodes as u64 * setup.keys;
+    if algorithms.contains(&Algorithm::Rendezvous) && work > RENDEZVOUS_WORK {
+        return Err(PartitionError::OutOfRange {
+            name: "nodes x keys with rendezvous",
+            value: work,
+            expected: "at most 5 x 10^9 (fewer keys, or leave rendezvous out)",
         });
     }
     let sets = NodeSets::new(setup)?;
@@ -519,6 +532,12 @@ mod tests {
         let mut s = setup(10, Keys::Uniform);
         s.nodes = 1;
         assert!(evaluate(&s, &Algorithm::ALL).is_err());
+        s.nodes = 100_000;
+        s.keys = 100_000;
+        assert!(matches!(
+            evaluate(&s, &[Algorithm::Rendezvous]),
+            Err(PartitionError::OutOfRange { .. })
+        ));
         assert_eq!(Algorithm::parse("maglev"), Some(Algorithm::Maglev));
         assert_eq!(Algorithm::parse("consistent"), None);
     }

@@ -49,7 +49,8 @@ struct View {
 
 impl Anchor {
     /// `nodes` (equal weights) in buckets `0..nodes.len()` of an anchor of `capacity`
-    /// buckets (at least the number of nodes, at most 2^31): room for that many nodes.
+    /// buckets (at least the number of nodes, at most [`crate::MAX_ENTRIES`]): room for
+    /// that many nodes.
     pub fn new(nodes: Nodes, capacity: usize) -> Result<Anchor, PartitionError> {
         if !nodes.uniform_weights() {
             return Err(PartitionError::Unsupported {
@@ -57,11 +58,11 @@ impl Anchor {
                 what: "weights (give every node the same weight)",
             });
         }
-        if capacity < nodes.len() || capacity > 1 << 31 {
+        if capacity < nodes.len() || capacity as u64 > crate::MAX_ENTRIES {
             return Err(PartitionError::OutOfRange {
                 name: "anchor capacity",
                 value: capacity as u64,
-                expected: "at least the number of nodes, at most 2^31",
+                expected: "at least the number of nodes, at most 2^28",
             });
         }
         let working = nodes.len() as u32;

@@ -39,6 +39,11 @@ pub mod range;
 mod rendezvous;
 mod ring;
 
+/// The most entries (ring points, Maglev table slots, anchor buckets) one structure may
+/// have: larger would take gigabytes, and a typo in a setting should be an error, not an
+/// out-of-memory abort.
+pub const MAX_ENTRIES: u64 = 1 << 28;
+
 pub use anchor::Anchor;
 pub use bounded::BoundedLoads;
 pub use error::PartitionError;

@@ -16,7 +16,7 @@ pub const ENTRIES_PER_NODE: u64 = 100;
 pub const MIN_TABLE: u64 = 65_537;
 
 /// The largest table (entries are 4 bytes: 1 GiB).
-pub const MAX_TABLE: u64 = 1 << 28;
+pub const MAX_TABLE: u64 = crate::MAX_ENTRIES;
 
 /// A Maglev lookup table.
 #[derive(Clone, Debug)]

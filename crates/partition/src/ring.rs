@@ -25,7 +25,8 @@ pub struct Ring {
 }
 
 impl Ring {
-    /// `vnodes` points per unit of weight (at least 1; at most 2^32 points in all).
+    /// `vnodes` points per unit of weight (at least 1; at most [`crate::MAX_ENTRIES`]
+    /// points in all).
     pub fn new(nodes: Nodes, vnodes: u32) -> Result<Ring, PartitionError> {
         if vnodes == 0 {
             return Err(PartitionError::OutOfRange {
@@ -35,11 +36,11 @@ impl Ring {
             });
         }
         let total = nodes.total_weight() * u64::from(vnodes);
-        if total > u64::from(u32::MAX) {
+        if total > crate::MAX_ENTRIES {
             return Err(PartitionError::OutOfRange {
                 name: "points (virtual nodes x total weight)",
                 value: total,
-                expected: "at most 2^32",
+                expected: "at most 2^28",
             });
         }
         let mut points: Vec<(u64, u32)> = Vec::with_capacity(total as usize);

@@ -191,6 +191,20 @@ fn weighted_placements_give_each_node_its_share() {
 #[test]
 fn bad_settings_are_errors() {
     let nodes = Nodes::uniform(4, 2).unwrap();
+    // Sizes that would take gigabytes are refused, not allocated.
+    let huge = Nodes::uniform(2, 1).unwrap();
+    assert!(matches!(
+        Anchor::new(huge.clone(), 1 << 29),
+        Err(PartitionError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Ring::new(huge.clone(), 1 << 28),
+        Err(PartitionError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Maglev::with_table(huge, 536_870_909),
+        Err(PartitionError::OutOfRange { .. })
+    ));
     assert!(matches!(
         Ring::new(nodes.clone(), 0),
         Err(PartitionError::OutOfRange { .. })
