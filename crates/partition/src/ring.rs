@@ -15,7 +15,7 @@ use crate::{Nodes, PartitionError};
 pub const DEFAULT_VNODES: u32 = 100;
 
 /// A consistent-hashing ring.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ring {
     nodes: Nodes,
     /// Point positions, ascending.
@@ -50,6 +50,27 @@ impl Ring {
             points.extend((0..count).map(|v| (salted(id, v), i as u32)));
         }
         // Ties (vanishingly rare) go to the node listed first, the same in every process.
+        Ring::with_points(nodes, points)
+    }
+
+    /// A ring on points chosen by the caller: `(position, node index)` pairs, at least
+    /// one, each node's index within `nodes` (a simulator that must keep the positions
+    /// its recorded runs were made with, say). A node without points owns no keys.
+    pub fn with_points(nodes: Nodes, mut points: Vec<(u64, u32)>) -> Result<Ring, PartitionError> {
+        if points.is_empty() {
+            return Err(PartitionError::OutOfRange {
+                name: "points",
+                value: 0,
+                expected: "at least 1",
+            });
+        }
+        if let Some(&(_, owner)) = points.iter().find(|&&(_, o)| o as usize >= nodes.len()) {
+            return Err(PartitionError::OutOfRange {
+                name: "point owner (node index)",
+                value: u64::from(owner),
+                expected: "below the number of nodes",
+            });
+        }
         points.sort_unstable();
         let (points, owners) = points.into_iter().unzip();
         Ok(Ring {
@@ -63,6 +84,15 @@ impl Ring {
     fn first_point(&self, key: u64) -> usize {
         let i = self.points.partition_point(|&p| p < key);
         if i == self.points.len() { 0 } else { i }
+    }
+
+    /// Every node once, in the order `key` prefers them: the owners met walking clockwise
+    /// from it (Dynamo's preference list: home replicas first, then fallbacks).
+    pub fn preference(&self, key: u64) -> impl Iterator<Item = usize> + '_ {
+        let mut seen = vec![false; self.nodes.len()];
+        self.clockwise(key)
+            .filter(move |&owner| !std::mem::replace(&mut seen[owner], true))
+            .take(self.nodes.len())
     }
 
     /// The owner of every point from `key` on, clockwise, once round.

@@ -191,6 +191,17 @@ fn weighted_placements_give_each_node_its_share() {
 #[test]
 fn bad_settings_are_errors() {
     let nodes = Nodes::uniform(4, 2).unwrap();
+    assert!(matches!(
+        Ring::with_points(nodes.clone(), vec![]),
+        Err(PartitionError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Ring::with_points(nodes.clone(), vec![(7, 4)]),
+        Err(PartitionError::OutOfRange { .. })
+    ));
+    let two_points = Ring::with_points(nodes.clone(), vec![(100, 2), (50, 1)]).unwrap();
+    assert_eq!([two_points.locate(60), two_points.locate(101)], [2, 1]);
+    assert_eq!(two_points.preference(60).collect::<Vec<_>>(), [2, 1]);
     // Sizes that would take gigabytes are refused, not allocated.
     let huge = Nodes::uniform(2, 1).unwrap();
     assert!(matches!(

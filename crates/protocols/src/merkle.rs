@@ -11,12 +11,9 @@ use std::ops::RangeInclusive;
 /// The deepest tree built: 2^20 leaves.
 pub const MAX_DEPTH: u32 = 20;
 
-/// The SplitMix64 finaliser: a fast, well-mixing bijection on `u64`.
-pub(crate) fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
+/// The SplitMix64 finaliser: a fast, well-mixing bijection on `u64` (the partition
+/// crate's, so the ring and the trees mix alike).
+pub(crate) use dsys_partition::mix;
 
 /// A Merkle tree in heap layout: node 1 is the root, node `i` has children `2i`, `2i+1`,
 /// leaves are `2^depth .. 2^(depth+1)`.

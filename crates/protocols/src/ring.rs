@@ -1,12 +1,15 @@
 //! A consistent-hashing ring with virtual nodes: where a key lives in a leaderless store.
 //!
-//! Each node owns `vnodes` tokens (pseudo-random ring positions). A key hashes to a ring
-//! position; walking clockwise from there, the first `n` distinct nodes are the key's
-//! *home replicas* and the nodes after them are its *fallbacks*, in the order a sloppy
-//! quorum borrows them (Dynamo's preference list).
+//! The ring itself is `dsys-partition`'s; this gives it the simulator's token positions,
+//! names its nodes `0..nodes` as the simulator does, and places keys at
+//! [`Ring::position`]. Walking clockwise from a key's
+//! position, the first `n` distinct nodes are the key's *home replicas* and the nodes
+//! after them are its *fallbacks*, in the order a sloppy quorum borrows them (Dynamo's
+//! preference list).
 
 use crate::merkle::mix;
 use dsys_node::{Key, NodeId};
+use dsys_partition::Nodes;
 
 /// Virtual nodes per node: enough to spread keys evenly over a handful of nodes.
 pub const DEFAULT_VNODES: usize = 16;
@@ -14,23 +17,25 @@ pub const DEFAULT_VNODES: usize = 16;
 /// A consistent-hashing ring over nodes `0..nodes`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Ring {
-    /// `(position, owner)`, sorted by position.
-    tokens: Vec<(u64, NodeId)>,
-    nodes: usize,
+    /// `None` with no nodes: every list is empty.
+    ring: Option<dsys_partition::Ring>,
 }
 
 impl Ring {
     /// The ring of `nodes` nodes with `vnodes` tokens each (at least one).
     pub fn new(nodes: usize, vnodes: usize) -> Self {
         let vnodes = vnodes.max(1) as u64;
-        let mut tokens: Vec<(u64, NodeId)> = (0..nodes as u32)
+        // The simulator's own token positions (recorded runs and the pinned grid depend
+        // on them), on the partition crate's ring; node i is its set's node i.
+        let tokens: Vec<(u64, u32)> = (0..nodes as u32)
             .flat_map(|node| {
-                (0..vnodes)
-                    .map(move |v| (mix((u64::from(node) << 32) ^ v ^ 0x7269_6e67), NodeId(node)))
+                (0..vnodes).map(move |v| (mix((u64::from(node) << 32) ^ v ^ 0x7269_6e67), node))
             })
             .collect();
-        tokens.sort_unstable();
-        Ring { tokens, nodes }
+        let ring = Nodes::uniform(nodes, 1)
+            .and_then(|set| dsys_partition::Ring::with_points(set, tokens))
+            .ok();
+        Ring { ring }
     }
 
     /// The ring position of `key`.
@@ -40,21 +45,11 @@ impl Ring {
 
     /// Every node, in the order `key` prefers them: home replicas first, then fallbacks.
     pub fn preference_list(&self, key: Key) -> Vec<NodeId> {
-        let start = self
-            .tokens
-            .partition_point(|&(position, _)| position < Ring::position(key));
-        let mut list = Vec::with_capacity(self.nodes);
-        let mut seen = vec![false; self.nodes];
-        for i in 0..self.tokens.len() {
-            let (_, node) = self.tokens[(start + i) % self.tokens.len()];
-            if !std::mem::replace(&mut seen[node.index()], true) {
-                list.push(node);
-                if list.len() == self.nodes {
-                    break;
-                }
-            }
-        }
-        list
+        self.ring.as_ref().map_or_else(Vec::new, |ring| {
+            ring.preference(Ring::position(key))
+                .map(|i| NodeId(i as u32))
+                .collect()
+        })
     }
 
     /// The first `n` nodes of `key`'s preference list.
