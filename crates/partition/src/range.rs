@@ -707,6 +707,11 @@ mod tests {
                 if n % every == 0 {
                     m.maintain();
                 }
+                if n % 7 == 3 {
+                    // An operator's split anywhere: refused only at a range's start.
+                    let starts_a_range = m.ranges().iter().any(|r| r.start == *key);
+                    prop_assert_eq!(m.split(key).is_err(), starts_a_range);
+                }
                 prop_assert!(m.locate(key).contains(key));
             }
             m.maintain();
