@@ -60,12 +60,15 @@ Examples:
   dsys partition --nodes 1000 --keys 10000000 --algorithm jump --algorithm maglev
   dsys partition --distribution zipf:0.99 --format json
   dsys partition --format svg > placement.svg
+  dsys partition --plan --shards 1024 --shard-bytes 1073741824 --replicas 3
 
 Algorithms: ring (100 virtual nodes per node), jump, rendezvous, maglev, anchor
 (AnchorHash), bounded (the ring with loads capped at 1.25 x the average). Key
 distributions: uniform, sequential (0, 1, 2, ... hashed), zipf or zipf:S (requests
 skewed toward a few hot keys). The node added is node-N; the node removed is the middle
-one. Every figure but lookup ns comes out the same for the same flags.";
+one. Every figure but lookup ns comes out the same for the same flags. With --plan, a
+second table: for node-N joining, the shards whose replicas change, the bytes copied
+(each new replica once: the minimum), and the waves of transfers under --per-node.";
 
 fn parse_algorithm(name: &str) -> Result<dsys_lab::partition::Algorithm, String> {
     use dsys_lab::partition::Algorithm;
@@ -95,6 +98,21 @@ pub struct PartitionArgs {
     /// Seed for the keys.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also plan the data movement for node-N's join (text and JSON).
+    #[arg(long)]
+    pub plan: bool,
+    /// Shards (key groups) in the plan.
+    #[arg(long, default_value_t = 4_096, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub shards: u64,
+    /// Bytes per shard in the plan.
+    #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_bytes: u64,
+    /// Replicas per shard in the plan (at most the nodes).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub replicas: u32,
+    /// Transfers one node may take part in at once, in the plan.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub per_node: u32,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ChartFormat::Text)]
     pub format: ChartFormat,

@@ -172,7 +172,9 @@ fn resilience(a: ResilienceArgs) -> Result<(), Failure> {
 }
 
 fn partition(a: PartitionArgs) -> Result<(), Failure> {
-    use dsys_lab::partition::{Algorithm, Setup, evaluate, svg, table};
+    use dsys_lab::partition::{
+        Algorithm, PlanSetup, Setup, evaluate, plan_join, plan_table, svg, table,
+    };
     let algorithms = if a.algorithms.is_empty() {
         Algorithm::ALL.to_vec()
     } else {
@@ -187,15 +189,37 @@ fn partition(a: PartitionArgs) -> Result<(), Failure> {
     };
     // Flags are checked by clap; what is left to refuse is a node set the algorithms
     // cannot take, which is bad input too.
-    let rows = evaluate(&setup, &algorithms).map_err(|e| Failure {
+    let bad = |e: dsys_lab::dsys_partition::PartitionError| Failure {
         code: 2,
         error: e.into(),
-    })?;
+    };
+    let rows = evaluate(&setup, &algorithms).map_err(bad)?;
+    let plan_setup = PlanSetup {
+        shards: a.shards,
+        shard_bytes: a.shard_bytes,
+        replicas: a.replicas as usize,
+        per_node: a.per_node as usize,
+    };
+    let plan = match a.plan {
+        true => Some(plan_join(&setup, &plan_setup, &algorithms).map_err(bad)?),
+        false => None,
+    };
     let rendered = match a.format {
-        ChartFormat::Text => table(&setup, &rows),
+        ChartFormat::Text => {
+            let mut text = table(&setup, &rows);
+            if let Some(plan) = &plan {
+                text += &plan_table(&setup, &plan_setup, plan);
+            }
+            text
+        }
         ChartFormat::Svg => svg(&setup, &rows),
         ChartFormat::Json => {
-            let doc = serde_json::json!({ "setup": setup, "rows": rows });
+            let doc = match &plan {
+                Some(plan) => serde_json::json!({
+                    "setup": setup, "rows": rows, "plan_setup": plan_setup, "plan": plan
+                }),
+                None => serde_json::json!({ "setup": setup, "rows": rows }),
+            };
             serde_json::to_string_pretty(&doc).context("cannot render the table")? + "\n"
         }
     };

@@ -83,6 +83,39 @@ fn svg_draws_every_algorithm() {
 }
 
 #[test]
+fn a_join_plan_copies_exactly_the_minimum() {
+    const JOIN: [&str; 8] = [
+        "partition",
+        "--nodes",
+        "12",
+        "--keys",
+        "1000",
+        "--plan",
+        "--shards",
+        "300",
+    ];
+    let json = [
+        &JOIN[..],
+        &["--shard-bytes", "10", "--replicas", "2", "--format", "json"],
+    ]
+    .concat();
+    let o = dsys(&json);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let plan = doc["plan"].as_array().unwrap();
+    assert_eq!(plan.len(), 5, "every algorithm but bounded loads");
+    for row in plan {
+        assert_eq!(row["bytes_moved"], row["minimum_bytes"], "{row}");
+        assert!(row["waves"].as_u64().unwrap() > 0, "{row}");
+    }
+    let text = stdout(&dsys(&JOIN));
+    assert!(
+        text.contains("node-12 joins") && text.contains("minimum bytes"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_flags_are_refused_with_exit_2() {
     for args in [
         &["partition", "--nodes", "1"][..],
@@ -92,6 +125,9 @@ fn bad_flags_are_refused_with_exit_2() {
         &["partition", "--algorithm", "consistent"],
         &["partition", "--zones", "0"],
         &["partition", "--format", "png"],
+        &["partition", "--nodes", "4", "--plan", "--replicas", "9"],
+        &["partition", "--plan", "--per-node", "0"],
+        &["partition", "--plan", "--shards", "0"],
     ] {
         let o = dsys(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

@@ -22,5 +22,6 @@ pub use scenario::{RunResult, Scenario};
 
 /// Re-exported so the CLI needs no direct dependency on the libraries below the lab.
 pub use dsys_check;
+pub use dsys_partition;
 /// Re-exported so the CLI needs no direct dependency on the simulator.
 pub use dsys_sim;

@@ -242,21 +242,41 @@ fn placement_row(
     }
 }
 
-/// Evaluate a placement built afresh on each node set: the base, the grown, the shrunk.
-fn rebuilt<P: Placement>(
+/// A placement on the base node set, the grown one and the shrunk one.
+type BaseGrownShrunk = [Box<dyn Placement>; 3];
+
+/// `algorithm` on each node set, or `None` for bounded loads (not a pure placement).
+fn placements(
     algorithm: Algorithm,
-    keys: &[u64],
     sets: &NodeSets,
-    build: impl Fn(Nodes) -> Result<P, PartitionError>,
-) -> Result<Row, PartitionError> {
-    Ok(placement_row(
-        algorithm,
-        keys,
-        &sets.removed,
-        &build(sets.base.clone())?,
-        &build(sets.grown.clone())?,
-        &build(sets.shrunk.clone())?,
-    ))
+) -> Result<Option<BaseGrownShrunk>, PartitionError> {
+    fn each<P: Placement + 'static>(
+        sets: &NodeSets,
+        build: impl Fn(Nodes) -> Result<P, PartitionError>,
+    ) -> Result<Option<BaseGrownShrunk>, PartitionError> {
+        Ok(Some([
+            Box::new(build(sets.base.clone())?),
+            Box::new(build(sets.grown.clone())?),
+            Box::new(build(sets.shrunk.clone())?),
+        ]))
+    }
+    match algorithm {
+        Algorithm::Ring => each(sets, |n| Ring::new(n, 100)),
+        Algorithm::Jump => each(sets, Jump::new),
+        Algorithm::Rendezvous => each(sets, Rendezvous::new),
+        Algorithm::Maglev => each(sets, Maglev::new),
+        Algorithm::Anchor => {
+            // Room for the node added; the removal and the addition each change the base
+            // anchor, as a running system would.
+            let base = Anchor::new(sets.base.clone(), sets.base.len() + 1)?;
+            let mut grown = base.clone();
+            grown.add(sets.grown.node(sets.base.len()).clone())?;
+            let mut shrunk = base.clone();
+            shrunk.remove(&sets.removed)?;
+            Ok(Some([Box::new(base), Box::new(grown), Box::new(shrunk)]))
+        }
+        Algorithm::Bounded => Ok(None),
+    }
 }
 
 /// The bounded-loads ring: keys assigned in stream order, on each node set.
@@ -324,26 +344,102 @@ pub fn evaluate(setup: &Setup, algorithms: &[Algorithm]) -> Result<Vec<Row>, Par
     let removed = sets.removed.as_str();
     let mut rows = Vec::with_capacity(algorithms.len());
     for &algorithm in algorithms {
-        let row = match algorithm {
-            Algorithm::Ring => rebuilt(algorithm, &keys, &sets, |n| Ring::new(n, 100))?,
-            Algorithm::Jump => rebuilt(algorithm, &keys, &sets, Jump::new)?,
-            Algorithm::Rendezvous => rebuilt(algorithm, &keys, &sets, Rendezvous::new)?,
-            Algorithm::Maglev => rebuilt(algorithm, &keys, &sets, Maglev::new)?,
-            Algorithm::Anchor => {
-                // Room for the node added; the removal and the addition each change the
-                // base anchor, as a running system would.
-                let base = Anchor::new(sets.base.clone(), sets.base.len() + 1)?;
-                let mut grown = base.clone();
-                grown.add(sets.grown.node(sets.base.len()).clone())?;
-                let mut shrunk = base.clone();
-                shrunk.remove(&sets.removed)?;
-                placement_row(algorithm, &keys, removed, &base, &grown, &shrunk)
+        let row = match placements(algorithm, &sets)? {
+            Some([base, grown, shrunk]) => {
+                placement_row(algorithm, &keys, removed, &*base, &*grown, &*shrunk)
             }
-            Algorithm::Bounded => bounded_row(&sets, &keys)?,
+            None => bounded_row(&sets, &keys)?,
         };
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// What moving data for a join takes: shards of equal size, each on `replicas` nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanSetup {
+    /// Shards (key groups); shard `i` sits at key position `mix(i)`.
+    pub shards: u64,
+    /// Bytes per shard.
+    pub shard_bytes: u64,
+    /// Replicas per shard.
+    pub replicas: usize,
+    /// Transfers one node may take part in at once.
+    pub per_node: usize,
+}
+
+/// One algorithm's plan for `node-N` joining.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlanRow {
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Shards that gain a replica.
+    pub shards_moved: usize,
+    /// Bytes the plan copies.
+    pub bytes_moved: u64,
+    /// Bytes any plan must copy.
+    pub minimum_bytes: u64,
+    /// Waves of transfers under the throttle.
+    pub waves: usize,
+}
+
+/// Plan `node-N`'s join for each of `algorithms` that places by hash alone (bounded loads
+/// depends on assignment order, so it is left out).
+pub fn plan_join(
+    setup: &Setup,
+    plan: &PlanSetup,
+    algorithms: &[Algorithm],
+) -> Result<Vec<PlanRow>, PartitionError> {
+    use dsys_partition::planner::{Throttle, hash_changes, plan as make_plan};
+    let sets = NodeSets::new(setup)?;
+    let shards: Vec<(u64, u64)> = (0..plan.shards)
+        .map(|i| (mix(i), plan.shard_bytes))
+        .collect();
+    let throttle = Throttle {
+        per_node: plan.per_node,
+        wave_bytes: None,
+    };
+    let mut rows = Vec::new();
+    for &algorithm in algorithms {
+        let Some([before, after, _]) = placements(algorithm, &sets)? else {
+            continue; // bounded loads depends on assignment order
+        };
+        let changes = hash_changes(before.as_ref(), after.as_ref(), &shards, plan.replicas)?;
+        let p = make_plan(&changes, throttle)?;
+        rows.push(PlanRow {
+            algorithm,
+            shards_moved: changes.iter().filter(|c| c.before != c.after).count(),
+            bytes_moved: p.bytes_moved,
+            minimum_bytes: p.minimum_bytes,
+            waves: p.waves.len(),
+        });
+    }
+    Ok(rows)
+}
+
+/// The plan rows as a table.
+pub fn plan_table(setup: &Setup, plan: &PlanSetup, rows: &[PlanRow]) -> String {
+    let mut out = format!(
+        "\nnode-{} joins: {} shards of {} bytes, {} replicas each, at most {} transfers per node at once\n\n",
+        setup.nodes, plan.shards, plan.shard_bytes, plan.replicas, plan.per_node
+    );
+    let _ = writeln!(
+        out,
+        "{:<11} {:>13} {:>16} {:>16} {:>6}",
+        "algorithm", "shards moved", "bytes moved", "minimum bytes", "waves"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<11} {:>13} {:>16} {:>16} {:>6}",
+            r.algorithm.name(),
+            r.shards_moved,
+            r.bytes_moved,
+            r.minimum_bytes,
+            r.waves
+        );
+    }
+    out
 }
 
 /// The rows as a table.
@@ -512,6 +608,36 @@ mod tests {
         assert!(text.contains("rendezvous") && text.contains("x minimum"));
         let picture = svg(&s, &rows);
         assert!(picture.starts_with("<svg") && picture.contains("maglev"));
+    }
+
+    #[test]
+    fn a_join_plan_copies_the_minimum_and_the_newcomer_takes_its_share() {
+        let s = setup(1_000, Keys::Uniform);
+        let plan = PlanSetup {
+            shards: 2_000,
+            shard_bytes: 1_000,
+            replicas: 3,
+            per_node: 2,
+        };
+        let rows = plan_join(&s, &plan, &Algorithm::ALL).unwrap();
+        assert_eq!(rows.len(), 5, "bounded loads has no plan");
+        for r in &rows {
+            assert_eq!(r.bytes_moved, r.minimum_bytes, "{r:?}");
+            // 6,000 replicas over 21 nodes: the newcomer's share is about 286 shards.
+            assert!(r.shards_moved >= 150, "{r:?}");
+        }
+        // Ring and rendezvous choose replicas down one preference order, so the only
+        // shards that change are those the newcomer joins, and it takes two copies at a
+        // time.
+        for r in rows
+            .iter()
+            .filter(|r| matches!(r.algorithm, Algorithm::Ring | Algorithm::Rendezvous))
+        {
+            assert!(r.shards_moved <= 450, "{r:?}");
+            assert_eq!(r.minimum_bytes, r.shards_moved as u64 * 1_000, "{r:?}");
+            assert!(r.waves * 2 >= r.shards_moved, "{r:?}");
+        }
+        assert!(plan_table(&s, &plan, &rows).contains("minimum bytes"));
     }
 
     #[test]
