@@ -1,0 +1,233 @@
+//! The conformance suite: what every [`EventStore`] backend must do, as checks a backend's
+//! tests run against a fresh store (`conformance::run(|| MyStore::open(...))`). Each
+//! check panics with what went wrong.
+
+use crate::error::Actual;
+use crate::{EventStore, Expected, NewEvent, StoreError, StreamAppend};
+use std::sync::Arc;
+
+/// Run every check, each on a store from `fresh`.
+pub fn run<S, F>(fresh: F)
+where
+    S: EventStore + Send + Sync + 'static,
+    F: Fn() -> S,
+{
+    expected_versions_are_enforced(&fresh());
+    a_resent_append_returns_where_it_went_and_writes_nothing(&fresh());
+    a_failed_append_writes_nothing_in_any_stream(&fresh());
+    positions_are_gapless_and_streams_numbered_from_zero(&fresh());
+    bad_appends_are_refused(&fresh());
+    racing_writers_at_one_version_exactly_one_wins(Arc::new(fresh()));
+}
+
+fn event(id: u128) -> NewEvent {
+    NewEvent::new(id, "Happened", id.to_le_bytes().to_vec())
+}
+
+fn wrong_version(r: Result<crate::Appended, StoreError>, actual: Actual) -> bool {
+    matches!(r, Err(StoreError::WrongVersion { actual: a, .. }) if a == actual)
+}
+
+/// Any, no stream, stream exists, exact: each honoured and each refused as it should be.
+pub fn expected_versions_are_enforced(store: &impl EventStore) {
+    assert!(wrong_version(
+        store.append("s", Expected::StreamExists, &[event(1)]),
+        Actual::NoStream
+    ));
+    assert!(wrong_version(
+        store.append("s", Expected::Exact(0), &[event(1)]),
+        Actual::NoStream
+    ));
+    let first = store
+        .append("s", Expected::NoStream, &[event(1), event(2)])
+        .expect("new stream");
+    assert_eq!(first.last_version, 1);
+    assert!(wrong_version(
+        store.append("s", Expected::NoStream, &[event(3)]),
+        Actual::At(1)
+    ));
+    assert!(wrong_version(
+        store.append("s", Expected::Exact(0), &[event(3)]),
+        Actual::At(1)
+    ));
+    assert_eq!(
+        store
+            .append("s", Expected::Exact(1), &[event(3)])
+            .expect("exact")
+            .last_version,
+        2
+    );
+    assert_eq!(
+        store
+            .append("s", Expected::StreamExists, &[event(4)])
+            .expect("exists")
+            .last_version,
+        3
+    );
+    assert_eq!(
+        store
+            .append("s", Expected::Any, &[event(5)])
+            .expect("any")
+            .last_version,
+        4
+    );
+    assert_eq!(
+        store
+            .append("t", Expected::Any, &[event(6)])
+            .expect("any, new")
+            .last_version,
+        0
+    );
+    assert_eq!(store.stream_version("s").expect("read"), Some(4));
+    assert_eq!(store.stream_version("nothing").expect("read"), None);
+}
+
+/// The same ids again return the first positions; a batch only partly stored before is
+/// a conflict; neither writes.
+pub fn a_resent_append_returns_where_it_went_and_writes_nothing(store: &impl EventStore) {
+    store
+        .append("other", Expected::Any, &[event(100)])
+        .expect("first");
+    let batch = [event(1), event(2), event(3)];
+    let first = store
+        .append("s", Expected::NoStream, &batch)
+        .expect("first");
+    // A resend, even with an expectation that no longer holds, is the same append.
+    let again = store
+        .append("s", Expected::NoStream, &batch)
+        .expect("resend");
+    assert_eq!(again, first);
+    let before = store.read_all(0, usize::MAX).expect("read").len();
+    let partly = store.append("s", Expected::Any, &[event(3), event(4)]);
+    assert!(
+        matches!(partly, Err(StoreError::IdempotencyConflict { .. })),
+        "{partly:?}"
+    );
+    let elsewhere = store.append("t", Expected::Any, &[event(1), event(2), event(3)]);
+    assert!(
+        matches!(elsewhere, Err(StoreError::IdempotencyConflict { .. })),
+        "{elsewhere:?}"
+    );
+    assert_eq!(
+        store.read_all(0, usize::MAX).expect("read").len(),
+        before,
+        "nothing written"
+    );
+}
+
+/// A multi-stream append whose one expectation fails leaves every stream untouched.
+pub fn a_failed_append_writes_nothing_in_any_stream(store: &impl EventStore) {
+    store
+        .append("a", Expected::NoStream, &[event(1)])
+        .expect("a");
+    let both = store.append_all(&[
+        StreamAppend::new("b", Expected::NoStream, &[event(2)]),
+        StreamAppend::new("a", Expected::NoStream, &[event(3)]),
+    ]);
+    assert!(
+        matches!(both, Err(StoreError::WrongVersion { .. })),
+        "{both:?}"
+    );
+    assert_eq!(
+        store.stream_version("b").expect("read"),
+        None,
+        "b untouched"
+    );
+    assert_eq!(
+        store.stream_version("a").expect("read"),
+        Some(0),
+        "a untouched"
+    );
+    let done = store
+        .append_all(&[
+            StreamAppend::new("b", Expected::NoStream, &[event(2)]),
+            StreamAppend::new("a", Expected::Exact(0), &[event(3)]),
+        ])
+        .expect("both");
+    assert_eq!(done.len(), 2);
+    assert_eq!(store.read_all(0, usize::MAX).expect("read").len(), 3);
+}
+
+/// Global positions run 0, 1, 2, ... in append order; stream versions from 0.
+pub fn positions_are_gapless_and_streams_numbered_from_zero(store: &impl EventStore) {
+    for i in 0..30u128 {
+        let stream = format!("s{}", i % 3);
+        store
+            .append(&stream, Expected::Any, &[event(i)])
+            .expect("append");
+    }
+    let all = store.read_all(0, usize::MAX).expect("read");
+    assert_eq!(all.len(), 30);
+    for (i, e) in all.iter().enumerate() {
+        assert_eq!(
+            e.position,
+            all[0].position + i as u64,
+            "a gap or a reorder at {i}"
+        );
+        assert_eq!(e.event.id.0, i as u128, "append order");
+    }
+    let page = store.read_all(all[10].position, 5).expect("read");
+    assert_eq!(page, all[10..15].to_vec());
+    let s1 = store.read_stream("s1", 0, usize::MAX).expect("read");
+    assert_eq!(s1.len(), 10);
+    assert!(
+        s1.iter()
+            .enumerate()
+            .all(|(v, e)| e.version == v as u64 && e.stream == "s1")
+    );
+    assert_eq!(store.read_stream("s1", 8, 10).expect("read").len(), 2);
+    assert!(store.read_stream("none", 0, 10).expect("read").is_empty());
+}
+
+/// Empty names, empty batches, one stream twice, one id twice: refused, nothing written.
+pub fn bad_appends_are_refused(store: &impl EventStore) {
+    assert!(matches!(
+        store.append("", Expected::Any, &[event(1)]),
+        Err(StoreError::BadAppend(_))
+    ));
+    assert!(matches!(
+        store.append("s", Expected::Any, &[]),
+        Err(StoreError::BadAppend(_))
+    ));
+    assert!(matches!(
+        store.append_all(&[]),
+        Err(StoreError::BadAppend(_))
+    ));
+    assert!(matches!(
+        store.append("s", Expected::Any, &[event(1), event(1)]),
+        Err(StoreError::DuplicateEvent(_))
+    ));
+    let twice = store.append_all(&[
+        StreamAppend::new("s", Expected::Any, &[event(1)]),
+        StreamAppend::new("s", Expected::Any, &[event(2)]),
+    ]);
+    assert!(matches!(twice, Err(StoreError::BadAppend(_))), "{twice:?}");
+    assert!(store.read_all(0, usize::MAX).expect("read").is_empty());
+}
+
+/// Eight writers append to one stream at the same expected version: exactly one wins.
+pub fn racing_writers_at_one_version_exactly_one_wins<S>(store: Arc<S>)
+where
+    S: EventStore + Send + Sync + 'static,
+{
+    store
+        .append("race", Expected::NoStream, &[event(0)])
+        .expect("start");
+    let writers: Vec<_> = (1..=8u128)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store
+                    .append("race", Expected::Exact(0), &[event(w)])
+                    .is_ok()
+            })
+        })
+        .collect();
+    let wins = writers
+        .into_iter()
+        .map(|w| w.join().unwrap_or(false))
+        .filter(|&won| won)
+        .count();
+    assert_eq!(wins, 1, "exactly one writer at version 0 wins");
+    assert_eq!(store.stream_version("race").expect("read"), Some(1));
+}

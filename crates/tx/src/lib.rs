@@ -1,0 +1,20 @@
+//! Transaction patterns for services that cannot share one database transaction: an
+//! event store with a global order subscribers can follow, and (to come) projections,
+//! outbox and inbox, and durable sagas.
+//!
+//! - [`EventStore`]: streams of events with optimistic concurrency ([`Expected`]),
+//!   idempotent appends by event id, atomic appends across streams, and one global
+//!   position per event, in commit order.
+//! - [`MemoryStore`]: the contract in memory.
+//! - [`conformance`]: the checks every backend passes.
+
+pub mod conformance;
+mod error;
+mod event;
+mod memory;
+mod store;
+
+pub use error::{Actual, StoreError};
+pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
+pub use memory::MemoryStore;
+pub use store::{EventStore, StreamAppend};
