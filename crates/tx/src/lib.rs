@@ -6,15 +6,18 @@
 //!   idempotent appends by event id, atomic appends across streams, and one global
 //!   position per event, in commit order.
 //! - [`MemoryStore`]: the contract in memory.
+//! - [`SqliteStore`]: the embedded default, durable (`synchronous=FULL`).
 //! - [`conformance`]: the checks every backend passes.
 
 pub mod conformance;
 mod error;
 mod event;
 mod memory;
+mod sqlite;
 mod store;
 
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
 pub use store::{EventStore, StreamAppend};
