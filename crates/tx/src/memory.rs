@@ -1,8 +1,7 @@
 //! The in-memory event store: the contract with nothing durable, for tests and for
 //! services whose events live only as long as the process.
 
-use crate::error::Actual;
-use crate::store::{EventStore, StreamAppend, check_append, meets};
+use crate::store::{EventStore, StreamAppend, check_append, decide, resend_of};
 use crate::{Appended, EventId, RecordedEvent, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -37,81 +36,24 @@ impl MemoryStore {
     }
 }
 
-/// What an append is, against the log: new, or a resend of events already stored.
-enum Kind {
-    Fresh,
-    Resend(Appended),
-}
-
-/// Classify one stream's append: all its ids new, or all already in that stream in this
-/// order (a resend), or a conflict.
-fn classify(log: &Log, a: &StreamAppend<'_>) -> Result<Kind, StoreError> {
-    let found: Vec<Option<u64>> = a
-        .events
-        .iter()
-        .map(|e| log.ids.get(&e.id).copied())
-        .collect();
-    if found.iter().all(Option::is_none) {
-        return Ok(Kind::Fresh);
-    }
-    let conflict = |i: usize| StoreError::IdempotencyConflict {
-        stream: a.stream.to_string(),
-        id: a.events[i].id,
-    };
-    let Some(first) = found[0] else {
-        return Err(conflict(0));
-    };
-    let first_event = &log.events[first as usize];
-    for (i, (pos, e)) in found.iter().zip(a.events).enumerate() {
-        let Some(pos) = *pos else {
-            return Err(conflict(i));
-        };
-        let stored = &log.events[pos as usize];
-        if stored.stream != a.stream
-            || stored.version != first_event.version + i as u64
-            || stored.event != *e
-        {
-            return Err(conflict(i));
-        }
-    }
-    Ok(Kind::Resend(Appended {
-        first_position: first,
-        last_version: first_event.version + a.events.len() as u64 - 1,
-    }))
-}
-
 impl EventStore for MemoryStore {
     fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
         check_append(appends)?;
         let mut log = self.lock();
-        let kinds = appends
+        let resends = appends
             .iter()
-            .map(|a| classify(&log, a))
-            .collect::<Result<Vec<_>, _>>()?;
-        let resent: Vec<Appended> = kinds
-            .iter()
-            .filter_map(|k| match k {
-                Kind::Resend(done) => Some(*done),
-                Kind::Fresh => None,
+            .map(|a| {
+                let found: Vec<Option<RecordedEvent>> = a
+                    .events
+                    .iter()
+                    .map(|e| log.ids.get(&e.id).map(|&p| log.events[p as usize].clone()))
+                    .collect();
+                resend_of(a, &found)
             })
-            .collect();
-        if resent.len() == appends.len() {
-            return Ok(resent);
-        }
-        if !resent.is_empty() {
-            return Err(StoreError::BadAppend(
-                "part of this append was made before and part was not".into(),
-            ));
-        }
-        for a in appends {
-            let current = log.streams.get(a.stream).map(|s| s.len() as u64 - 1);
-            if !meets(a.expected, current) {
-                return Err(StoreError::WrongVersion {
-                    stream: a.stream.to_string(),
-                    expected: a.expected,
-                    actual: current.map_or(Actual::NoStream, Actual::At),
-                });
-            }
+            .collect::<Result<Vec<_>, _>>()?;
+        let version = |stream: &str| Ok(log.streams.get(stream).map(|s| s.len() as u64 - 1));
+        if let Some(first) = decide(appends, resends, version)? {
+            return Ok(first);
         }
         // Every check passed: now write, all of it.
         let mut done = Vec::with_capacity(appends.len());

@@ -6,8 +6,7 @@
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
-use crate::error::Actual;
-use crate::store::{EventStore, StreamAppend, check_append, meets};
+use crate::store::{EventStore, StreamAppend, check_append, decide, resend_of};
 use crate::{Appended, EventId, NewEvent, RecordedEvent, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -113,51 +112,23 @@ fn current_version(
     Ok(v.map(|v| v as u64))
 }
 
-/// Whether this stream's append was made before: `Some` with where it went, `None` if
-/// all its ids are new, or a conflict.
-fn resent(
+/// What `tx` holds under each of the append's event ids.
+fn stored(
     tx: &rusqlite::Transaction<'_>,
     a: &StreamAppend<'_>,
-) -> Result<Option<Appended>, StoreError> {
-    let mut found = Vec::with_capacity(a.events.len());
-    {
-        let mut q = tx
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
-            .map_err(storage)?;
-        for e in a.events {
-            let row = q
-                .query_row(params![e.id.0.to_be_bytes()], |r| Ok(decode(r)))
+) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+    let mut q = tx
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
+        .map_err(storage)?;
+    a.events
+        .iter()
+        .map(|e| {
+            q.query_row(params![e.id.0.to_be_bytes()], |r| Ok(decode(r)))
                 .optional()
                 .map_err(storage)?
-                .transpose()?;
-            found.push(row);
-        }
-    }
-    if found.iter().all(Option::is_none) {
-        return Ok(None);
-    }
-    let conflict = |i: usize| StoreError::IdempotencyConflict {
-        stream: a.stream.to_string(),
-        id: a.events[i].id,
-    };
-    let first_version = match &found[0] {
-        Some(first) => first.version,
-        None => return Err(conflict(0)),
-    };
-    for (i, (stored, e)) in found.iter().zip(a.events).enumerate() {
-        match stored {
-            Some(s)
-                if s.stream == a.stream
-                    && s.version == first_version + i as u64
-                    && s.event == *e => {}
-            _ => return Err(conflict(i)),
-        }
-    }
-    let first_position = found[0].as_ref().map_or(0, |f| f.position);
-    Ok(Some(Appended {
-        first_position,
-        last_version: first_version + a.events.len() as u64 - 1,
-    }))
+                .transpose()
+        })
+        .collect()
 }
 
 impl EventStore for SqliteStore {
@@ -169,28 +140,12 @@ impl EventStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(storage)?;
-        let mut before = Vec::with_capacity(appends.len());
-        for a in appends {
-            before.push(resent(&tx, a)?);
-        }
-        let resends = before.iter().filter(|b| b.is_some()).count();
-        if resends == appends.len() {
-            return Ok(before.into_iter().flatten().collect());
-        }
-        if resends > 0 {
-            return Err(StoreError::BadAppend(
-                "part of this append was made before and part was not".into(),
-            ));
-        }
-        for a in appends {
-            let current = current_version(&tx, a.stream)?;
-            if !meets(a.expected, current) {
-                return Err(StoreError::WrongVersion {
-                    stream: a.stream.to_string(),
-                    expected: a.expected,
-                    actual: current.map_or(Actual::NoStream, Actual::At),
-                });
-            }
+        let resends = appends
+            .iter()
+            .map(|a| resend_of(a, &stored(&tx, a)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(first) = decide(appends, resends, |stream| current_version(&tx, stream))? {
+            return Ok(first);
         }
         let mut done = Vec::with_capacity(appends.len());
         {

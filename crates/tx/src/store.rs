@@ -1,6 +1,7 @@
 //! The event store's contract, which every backend keeps (the conformance suite in
 //! [`crate::conformance`] checks it).
 
+use crate::error::Actual;
 use crate::{Appended, Expected, NewEvent, RecordedEvent, StoreError};
 
 /// Events for one stream within an append.
@@ -98,11 +99,73 @@ pub(crate) fn check_append(appends: &[StreamAppend<'_>]) -> Result<(), StoreErro
 }
 
 /// Whether a stream at `current` (its last version) is as `expected`.
-pub(crate) fn meets(expected: Expected, current: Option<u64>) -> bool {
+fn meets(expected: Expected, current: Option<u64>) -> bool {
     match expected {
         Expected::Any => true,
         Expected::NoStream => current.is_none(),
         Expected::StreamExists => current.is_some(),
         Expected::Exact(v) => current == Some(v),
     }
+}
+
+/// Whether one stream's append was made before, given what the store holds under each of
+/// its event ids: `Some` with where it went (every id stored, in this stream, in this
+/// order, unchanged), `None` if every id is new, else a conflict.
+pub(crate) fn resend_of(
+    a: &StreamAppend<'_>,
+    found: &[Option<RecordedEvent>],
+) -> Result<Option<Appended>, StoreError> {
+    if found.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let conflict = |i: usize| StoreError::IdempotencyConflict {
+        stream: a.stream.to_string(),
+        id: a.events[i].id,
+    };
+    let Some(first) = &found[0] else {
+        return Err(conflict(0));
+    };
+    for (i, (stored, e)) in found.iter().zip(a.events).enumerate() {
+        match stored {
+            Some(s)
+                if s.stream == a.stream
+                    && s.version == first.version + i as u64
+                    && s.event == *e => {}
+            _ => return Err(conflict(i)),
+        }
+    }
+    Ok(Some(Appended {
+        first_position: first.position,
+        last_version: first.version + a.events.len() as u64 - 1,
+    }))
+}
+
+/// What to do with an append once each stream's resend check is known: return the first
+/// results (a whole resend), refuse (a partial resend, or an expectation not met), or
+/// write. `current` reads a stream's last version.
+pub(crate) fn decide(
+    appends: &[StreamAppend<'_>],
+    resends: Vec<Option<Appended>>,
+    mut current: impl FnMut(&str) -> Result<Option<u64>, StoreError>,
+) -> Result<Option<Vec<Appended>>, StoreError> {
+    let count = resends.iter().filter(|r| r.is_some()).count();
+    if count == appends.len() {
+        return Ok(Some(resends.into_iter().flatten().collect()));
+    }
+    if count > 0 {
+        return Err(StoreError::BadAppend(
+            "part of this append was made before and part was not".into(),
+        ));
+    }
+    for a in appends {
+        let now = current(a.stream)?;
+        if !meets(a.expected, now) {
+            return Err(StoreError::WrongVersion {
+                stream: a.stream.to_string(),
+                expected: a.expected,
+                actual: now.map_or(Actual::NoStream, Actual::At),
+            });
+        }
+    }
+    Ok(None)
 }
