@@ -18,6 +18,59 @@ where
     positions_are_gapless_and_streams_numbered_from_zero(&fresh());
     bad_appends_are_refused(&fresh());
     racing_writers_at_one_version_exactly_one_wins(Arc::new(fresh()));
+    a_subscriber_sees_every_event_once_in_order_while_writers_append(Arc::new(fresh()));
+}
+
+/// Four writers append while a subscriber follows from the start, catching up and then
+/// live: it sees every event exactly once, in increasing position order.
+pub fn a_subscriber_sees_every_event_once_in_order_while_writers_append<S>(store: Arc<S>)
+where
+    S: EventStore + Send + Sync + 'static,
+{
+    const WRITERS: u128 = 4;
+    const EACH: u128 = 50;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let id = w * 1_000 + i;
+                    store
+                        .append(&format!("writer-{w}"), Expected::Any, &[event(id)])
+                        .expect("append");
+                }
+            })
+        })
+        .collect();
+    let mut sub = crate::Subscription::from(0, 7);
+    let mut seen = Vec::new();
+    let mut done = false;
+    while !done {
+        done = writers.iter().all(|w| w.is_finished());
+        // One more poll after the writers finish, to drain what they committed.
+        loop {
+            let batch = sub.poll(store.as_ref()).expect("poll");
+            if batch.is_empty() {
+                break;
+            }
+            seen.extend(batch);
+        }
+        std::thread::yield_now();
+    }
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let mut ids: Vec<u128> = seen.iter().map(|e| e.event.id.0).collect();
+    assert!(
+        seen.windows(2).all(|p| p[0].position < p[1].position),
+        "out of order"
+    );
+    ids.sort_unstable();
+    let want: Vec<u128> = (0..WRITERS)
+        .flat_map(|w| (0..EACH).map(move |i| w * 1_000 + i))
+        .collect();
+    assert_eq!(ids, want, "every event exactly once");
+    assert_eq!(sub.checkpoint(), seen.last().map_or(0, |e| e.position + 1));
 }
 
 fn event(id: u128) -> NewEvent {

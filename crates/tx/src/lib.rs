@@ -7,6 +7,8 @@
 //!   position per event, in commit order.
 //! - [`MemoryStore`]: the contract in memory.
 //! - [`SqliteStore`]: the embedded default, durable (`synchronous=FULL`).
+//! - [`Subscription`]: the global order followed from a checkpoint, catch-up and live
+//!   alike.
 //! - [`conformance`]: the checks every backend passes.
 
 pub mod conformance;
@@ -15,9 +17,11 @@ mod event;
 mod memory;
 mod sqlite;
 mod store;
+mod subscription;
 
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, StreamAppend};
+pub use subscription::Subscription;
