@@ -1,7 +1,7 @@
 //! The in-memory event store: the contract with nothing durable, for tests and for
 //! services whose events live only as long as the process.
 
-use crate::store::{EventStore, StreamAppend, check_append, decide, resend_of};
+use crate::store::{Decision, EventStore, StreamAppend, check_append, decide, resend_of};
 use crate::{Appended, EventId, RecordedEvent, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -52,14 +52,14 @@ impl EventStore for MemoryStore {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let version = |stream: &str| Ok(log.streams.get(stream).map(|s| s.len() as u64 - 1));
-        if let Some(first) = decide(appends, resends, version)? {
-            return Ok(first);
-        }
+        let starts = match decide(appends, resends, version)? {
+            Decision::Resent(first) => return Ok(first),
+            Decision::Write(starts) => starts,
+        };
         // Every check passed: now write, all of it.
         let mut done = Vec::with_capacity(appends.len());
-        for a in appends {
+        for (a, start) in appends.iter().zip(starts) {
             let first_position = log.events.len() as u64;
-            let start = log.streams.get(a.stream).map_or(0, |s| s.len() as u64);
             for (i, e) in a.events.iter().enumerate() {
                 let position = log.events.len() as u64;
                 log.events.push(RecordedEvent {

@@ -6,7 +6,7 @@
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
-use crate::store::{EventStore, StreamAppend, check_append, decide, resend_of};
+use crate::store::{Decision, EventStore, StreamAppend, check_append, decide, resend_of};
 use crate::{Appended, EventId, NewEvent, RecordedEvent, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -97,12 +97,9 @@ fn decode(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
 
 const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
 
-/// `stream`'s last version, in `tx`.
-fn current_version(
-    tx: &rusqlite::Transaction<'_>,
-    stream: &str,
-) -> Result<Option<u64>, StoreError> {
-    let v: Option<i64> = tx
+/// `stream`'s last version (read inside the append's transaction when an append asks).
+fn current_version(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {
+    let v: Option<i64> = conn
         .query_row(
             "SELECT MAX(version) FROM events WHERE stream = ?1",
             params![stream],
@@ -144,9 +141,10 @@ impl EventStore for SqliteStore {
             .iter()
             .map(|a| resend_of(a, &stored(&tx, a)?))
             .collect::<Result<Vec<_>, _>>()?;
-        if let Some(first) = decide(appends, resends, |stream| current_version(&tx, stream))? {
-            return Ok(first);
-        }
+        let starts = match decide(appends, resends, |stream| current_version(&tx, stream))? {
+            Decision::Resent(first) => return Ok(first),
+            Decision::Write(starts) => starts,
+        };
         let mut done = Vec::with_capacity(appends.len());
         {
             let mut insert = tx
@@ -155,8 +153,7 @@ impl EventStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(storage)?;
-            for a in appends {
-                let start = current_version(&tx, a.stream)?.map_or(0, |v| v + 1);
+            for (a, start) in appends.iter().zip(starts) {
                 let mut first_position = None;
                 for (i, e) in a.events.iter().enumerate() {
                     insert
@@ -224,9 +221,7 @@ impl EventStore for SqliteStore {
     }
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(storage)?;
-        current_version(&tx, stream)
+        current_version(&self.lock(), stream)
     }
 }
 

@@ -140,23 +140,32 @@ pub(crate) fn resend_of(
     }))
 }
 
+/// What to do with an append, once checked.
+pub(crate) enum Decision {
+    /// A whole resend: where its events went the first time.
+    Resent(Vec<Appended>),
+    /// Write: each stream's events start at this version.
+    Write(Vec<u64>),
+}
+
 /// What to do with an append once each stream's resend check is known: return the first
 /// results (a whole resend), refuse (a partial resend, or an expectation not met), or
-/// write. `current` reads a stream's last version.
+/// write from each stream's next version. `current` reads a stream's last version.
 pub(crate) fn decide(
     appends: &[StreamAppend<'_>],
     resends: Vec<Option<Appended>>,
     mut current: impl FnMut(&str) -> Result<Option<u64>, StoreError>,
-) -> Result<Option<Vec<Appended>>, StoreError> {
+) -> Result<Decision, StoreError> {
     let count = resends.iter().filter(|r| r.is_some()).count();
     if count == appends.len() {
-        return Ok(Some(resends.into_iter().flatten().collect()));
+        return Ok(Decision::Resent(resends.into_iter().flatten().collect()));
     }
     if count > 0 {
         return Err(StoreError::BadAppend(
             "part of this append was made before and part was not".into(),
         ));
     }
+    let mut starts = Vec::with_capacity(appends.len());
     for a in appends {
         let now = current(a.stream)?;
         if !meets(a.expected, now) {
@@ -166,6 +175,7 @@ pub(crate) fn decide(
                 actual: now.map_or(Actual::NoStream, Actual::At),
             });
         }
+        starts.push(now.map_or(0, |v| v + 1));
     }
-    Ok(None)
+    Ok(Decision::Write(starts))
 }
