@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The servers the tests need, on 127.0.0.1 only.
 #
-#   scripts/services.sh install redis        install what is missing (Debian packages)
-#   scripts/services.sh start redis PORT     start one on 127.0.0.1:PORT, wait until it answers
-#   scripts/services.sh stop redis PORT      stop it (no error if it is not running)
+#   scripts/services.sh install redis postgres   install what is missing (Debian packages)
+#   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
+#   scripts/services.sh stop NAME PORT           stop it (no error if it is not running)
+#
+# NAME is redis or postgres. PostgreSQL runs with fsync and synchronous_commit on (a
+# commit is durable), trusts local connections as user `dsys`, database `postgres`:
+#   host=127.0.0.1 port=PORT user=dsys dbname=postgres
 #
 # Each server keeps its files under ${DSYS_SERVICES_DIR:-/tmp/dsys-services}/NAME-PORT and
 # persists nothing: tests start the servers they need and stop them, even mid-test.
@@ -22,21 +26,30 @@ as_root() {
 package_of() {
     case "$1" in
         redis) echo redis-server ;;
-        *) die "unknown service '$1' (known: redis)" ;;
+        postgres) echo postgresql ;;
+        *) die "unknown service '$1' (known: redis, postgres)" ;;
     esac
 }
 
-binary_of() {
+# Where PostgreSQL's server programs are: Debian keeps them off PATH, by version.
+pg_bin() {
+    local bin
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$bin" ] && [ -x "$bin/initdb" ] && echo "$bin"
+}
+
+installed() {
     case "$1" in
-        redis) echo redis-server ;;
-        *) die "unknown service '$1' (known: redis)" ;;
+        redis) command -v redis-server >/dev/null 2>&1 ;;
+        postgres) pg_bin >/dev/null ;;
+        *) die "unknown service '$1' (known: redis, postgres)" ;;
     esac
 }
 
 install() {
     local missing=()
     for service in "$@"; do
-        command -v "$(binary_of "$service")" >/dev/null 2>&1 || missing+=("$(package_of "$service")")
+        installed "$service" || missing+=("$(package_of "$service")")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "services.sh: installing ${missing[*]}" >&2
@@ -72,6 +85,33 @@ stop_redis() {
     rm -f "$dir/pid"
 }
 
+# PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package
+# made, in a directory that user owns.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+    local port="$1" dir="$dir_root/postgres-$1" bin
+    bin="$(pg_bin)" || die "PostgreSQL is not installed: scripts/services.sh install postgres"
+    stop_postgres "$port"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    as_pg "$bin/initdb" -D "$dir/data" -U dsys -A trust --no-sync >"$dir/initdb.log" 2>&1 \
+        || die "initdb failed; see $dir/initdb.log"
+    as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on -c synchronous_commit=on -c max_connections=200" \
+        start >/dev/null || die "postgres on port $port did not start; see $dir/log"
+}
+
+stop_postgres() {
+    local port="$1" dir="$dir_root/postgres-$1" bin
+    [ -f "$dir/data/postmaster.pid" ] || return 0
+    bin="$(pg_bin)" || return 0
+    as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 [ $# -ge 2 ] || die "usage: services.sh install NAME... | start NAME PORT | stop NAME PORT"
 verb="$1"; shift
 case "$verb" in
@@ -79,7 +119,7 @@ case "$verb" in
     start|stop)
         [ $# -eq 2 ] || die "usage: services.sh $verb NAME PORT"
         case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
-        binary_of "$1" >/dev/null
+        installed "$1" >/dev/null || true
         "${verb}_$1" "$2" ;;
     *) die "unknown verb '$verb' (install, start, stop)" ;;
 esac

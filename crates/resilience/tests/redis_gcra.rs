@@ -1,64 +1,36 @@
 //! The distributed GCRA against a real Redis, started and stopped by
-//! `scripts/services.sh` (each test its own server, on its own port). `scripts/test.sh`
-//! installs Redis and sets `DSYS_REQUIRE_SERVICES`, so there a missing server fails the
-//! test; run alone without Redis installed, the tests say so and pass.
+//! `scripts/services.sh` through `dsys-services` (each test its own server, on its own
+//! port). `scripts/test.sh` installs Redis and sets `DSYS_REQUIRE_SERVICES`, so there a
+//! missing server fails the test; run alone without Redis installed, the tests say so
+//! and pass.
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_resilience::ManualClock;
 use dsys_resilience::rate::{Denied, FailMode, Limiter, Quota, RedisGcra};
+use dsys_services::{Kind, Server};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::Command;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-struct Redis {
-    port: u16,
-}
+/// A Redis of the test's own, stopped when dropped.
+struct Redis(Server);
 
 impl Redis {
-    fn services(verb: &str, port: u16) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services.sh");
-        let status = Command::new(script)
-            .args([verb, "redis", &port.to_string()])
-            .status()
-            .expect("run scripts/services.sh");
-        assert!(status.success(), "services.sh {verb} redis {port} failed");
-    }
-
-    /// A fresh Redis, or `None` (with a note) where none is installed and none is required.
     fn start() -> Option<Redis> {
-        let installed = Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !installed {
-            assert!(
-                std::env::var_os("DSYS_REQUIRE_SERVICES").is_none(),
-                "redis-server is not installed: run scripts/services.sh install redis"
-            );
-            eprintln!("skipped: redis-server is not installed (scripts/services.sh install redis)");
-            return None;
-        }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        Self::services("start", port);
-        Some(Redis { port })
+        Server::start(Kind::Redis).map(Redis)
     }
 
     fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.0.addr()
     }
 
     fn stop(&self) {
-        Self::services("stop", self.port);
+        self.0.stop();
     }
 
     fn restart(&self) {
-        Self::services("start", self.port);
+        self.0.restart();
     }
 
     /// Run one command on a connection of its own; the reply's first line.
@@ -72,12 +44,6 @@ impl Redis {
         let mut line = String::new();
         BufReader::new(stream).read_line(&mut line).unwrap();
         line.trim_end().to_string()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
 

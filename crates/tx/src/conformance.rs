@@ -201,16 +201,36 @@ pub fn a_failed_append_writes_nothing_in_any_stream(store: &impl EventStore) {
     assert_eq!(store.read_all(0, usize::MAX).expect("read").len(), 3);
 }
 
-/// Global positions run 0, 1, 2, ... in append order; stream versions from 0.
+/// Global positions run on without gaps in append order, within a batch, across
+/// batches and across the streams of one append; each append reports where its events
+/// went; stream versions count from 0.
 pub fn positions_are_gapless_and_streams_numbered_from_zero(store: &impl EventStore) {
-    for i in 0..30u128 {
+    let mut firsts = Vec::new();
+    let mut id = 0u128;
+    for i in 0..12u128 {
+        // Batches of one, two and three events, one stream at a time, round the streams.
+        let size = 1 + (i % 3);
+        let batch: Vec<NewEvent> = (id..id + size).map(event).collect();
         let stream = format!("s{}", i % 3);
-        store
-            .append(&stream, Expected::Any, &[event(i)])
+        let done = store
+            .append(&stream, Expected::Any, &batch)
             .expect("append");
+        firsts.push((id, done.first_position));
+        id += size;
     }
+    // Then two streams in one append: the second stream's events follow the first's.
+    let (a, b) = ([event(id), event(id + 1)], [event(id + 2)]);
+    let both = store
+        .append_all(&[
+            StreamAppend::new("s0", Expected::Any, &a),
+            StreamAppend::new("s1", Expected::Any, &b),
+        ])
+        .expect("append both");
+    firsts.push((id, both[0].first_position));
+    firsts.push((id + 2, both[1].first_position));
+    id += 3;
     let all = store.read_all(0, usize::MAX).expect("read");
-    assert_eq!(all.len(), 30);
+    assert_eq!(all.len() as u128, id);
     for (i, e) in all.iter().enumerate() {
         assert_eq!(
             e.position,
@@ -219,16 +239,38 @@ pub fn positions_are_gapless_and_streams_numbered_from_zero(store: &impl EventSt
         );
         assert_eq!(e.event.id.0, i as u128, "append order");
     }
+    for (first_id, first_position) in firsts {
+        assert_eq!(
+            all[first_id as usize].position, first_position,
+            "where the append said event {first_id} went"
+        );
+    }
+    positions_follow_stream_versions(store);
+}
+
+/// Stream reads: versions from 0, pages, an unknown stream.
+fn positions_follow_stream_versions(store: &impl EventStore) {
+    for i in 0..30u128 {
+        let stream = format!("t{}", i % 3);
+        store
+            .append(&stream, Expected::Any, &[event(1_000 + i)])
+            .expect("append");
+    }
+    let all = store.read_all(0, usize::MAX).expect("read");
+    let all: Vec<_> = all
+        .into_iter()
+        .filter(|e| e.stream.starts_with('t'))
+        .collect();
     let page = store.read_all(all[10].position, 5).expect("read");
     assert_eq!(page, all[10..15].to_vec());
-    let s1 = store.read_stream("s1", 0, usize::MAX).expect("read");
-    assert_eq!(s1.len(), 10);
+    let t1 = store.read_stream("t1", 0, usize::MAX).expect("read");
+    assert_eq!(t1.len(), 10);
     assert!(
-        s1.iter()
+        t1.iter()
             .enumerate()
-            .all(|(v, e)| e.version == v as u64 && e.stream == "s1")
+            .all(|(v, e)| e.version == v as u64 && e.stream == "t1")
     );
-    assert_eq!(store.read_stream("s1", 8, 10).expect("read").len(), 2);
+    assert_eq!(store.read_stream("t1", 8, 10).expect("read").len(), 2);
     assert!(store.read_stream("none", 0, 10).expect("read").is_empty());
 }
 

@@ -6,7 +6,10 @@
 //!   idempotent appends by event id, atomic appends across streams, and one global
 //!   position per event, in commit order.
 //! - [`MemoryStore`]: the contract in memory.
-//! - [`SqliteStore`]: the embedded default, durable (`synchronous=FULL`).
+//! - [`SqliteStore`]: the embedded default, durable (`synchronous=FULL`), committing
+//!   concurrent appends in groups.
+//! - `PostgresStore` (feature `postgres`, on by default): for systems that outgrow one
+//!   machine; appends can join the caller's own transaction.
 //! - [`Subscription`]: the global order followed from a checkpoint, catch-up and live
 //!   alike.
 //! - [`conformance`]: the checks every backend passes.
@@ -15,6 +18,8 @@ pub mod conformance;
 mod error;
 mod event;
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg;
 mod sqlite;
 mod store;
 mod subscription;
@@ -22,6 +27,8 @@ mod subscription;
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use pg::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, StreamAppend};
 pub use subscription::Subscription;

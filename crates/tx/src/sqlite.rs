@@ -1,16 +1,27 @@
 //! The SQLite event store: the embedded default. One file; every acknowledged append is
 //! on disk (`synchronous=FULL` in WAL mode, so a commit is fsynced before it returns).
 //!
+//! Concurrent appends commit in groups: a writer queues its append, and if no writer is
+//! committing, it becomes the one that does: it writes every queued append in one
+//! transaction, each in its own savepoint (so one refused append does not undo the
+//! others), commits them with one fsync, and wakes the rest, which find their results
+//! (or, if theirs came too late for that group, one of them commits the next).
+//!
+//! Reads use a second connection: in WAL mode they see the last commit without waiting
+//! for a writer's fsync.
+//!
 //! Global positions are SQLite rowids. SQLite admits one writer at a time, and a rolled-
 //! back insert gives its rowid back (the table has no AUTOINCREMENT), so positions are
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
-use crate::store::{Decision, EventStore, StreamAppend, check_append, decide, resend_of};
-use crate::{Appended, EventId, NewEvent, RecordedEvent, StoreError};
+use crate::store::{
+    Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
+};
+use crate::{Appended, NewEvent, RecordedEvent, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -29,7 +40,42 @@ CREATE TABLE IF NOT EXISTS events (
 /// An event store in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteStore {
+    /// The writing connection, held by the writer committing a group.
     conn: Mutex<Connection>,
+    /// Appends waiting for the next group, and whether a writer is committing one.
+    group: Mutex<Group>,
+    /// Signalled when a group has committed.
+    committed: Condvar,
+    /// The reading connection.
+    reader: Mutex<Connection>,
+}
+
+/// The group-commit queue.
+#[derive(Debug, Default)]
+struct Group {
+    queue: Vec<Arc<Queued>>,
+    committing: bool,
+}
+
+/// One append waiting in the group-commit queue, and where its result goes.
+#[derive(Debug)]
+struct Queued {
+    appends: Vec<OwnedAppend>,
+    result: Mutex<Option<Result<Vec<Appended>, StoreError>>>,
+}
+
+/// A [`StreamAppend`] the committing writer can hold for another thread.
+#[derive(Debug)]
+struct OwnedAppend {
+    stream: String,
+    expected: crate::Expected,
+    events: Vec<NewEvent>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // SQLite rolls back a transaction dropped unfinished, and the queue and result slots
+    // are whole between statements, so a panic under a lock leaves nothing half-done.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn storage(e: rusqlite::Error) -> StoreError {
@@ -39,60 +85,123 @@ fn storage(e: rusqlite::Error) -> StoreError {
 impl SqliteStore {
     /// Open (creating if need be) the store in `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        SqliteStore::with(Connection::open(path).map_err(storage)?)
-    }
-
-    /// A store in memory (for tests of code above the store).
-    pub fn in_memory() -> Result<SqliteStore, StoreError> {
-        SqliteStore::with(Connection::open_in_memory().map_err(storage)?)
-    }
-
-    fn with(conn: Connection) -> Result<SqliteStore, StoreError> {
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(storage)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(storage)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(storage)?;
+        let path = path.as_ref();
+        let conn = configure(Connection::open(path).map_err(storage)?)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
-        })
+        let reader = configure(Connection::open(path).map_err(storage)?)?;
+        Ok(SqliteStore::with(conn, reader))
     }
 
+    /// A store in memory (for tests of code above the store): one database shared by its
+    /// two connections, gone when the store is dropped.
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "file:dsys-tx-{}-{}?mode=memory&cache=shared",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(&name, flags).map_err(storage)?;
+        conn.execute_batch(SCHEMA).map_err(storage)?;
+        let reader = Connection::open_with_flags(&name, flags).map_err(storage)?;
+        // A shared in-memory database locks by table; let a reader wait out a commit.
+        for c in [&conn, &reader] {
+            c.busy_timeout(std::time::Duration::from_secs(10))
+                .map_err(storage)?;
+            c.pragma_update(None, "read_uncommitted", false)
+                .map_err(storage)?;
+        }
+        Ok(SqliteStore::with(conn, reader))
+    }
+
+    fn with(conn: Connection, reader: Connection) -> SqliteStore {
+        SqliteStore {
+            conn: Mutex::new(conn),
+            group: Mutex::new(Group::default()),
+            committed: Condvar::new(),
+            reader: Mutex::new(reader),
+        }
+    }
+
+    /// The writing connection (for tests that need to reach under the store).
+    #[cfg(test)]
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // SQLite rolls back a transaction dropped unfinished, so a panic under the lock
-        // leaves the database whole.
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.conn)
+    }
+
+    /// Commit every queued append, each in its own savepoint, in one transaction; hand
+    /// each its result.
+    fn commit_group(conn: &mut Connection, group: Vec<Arc<Queued>>) {
+        let results = match write_group(conn, &group) {
+            Ok(results) => results,
+            // The transaction failed as a whole (say, the disk is full): every append in
+            // it failed, and nothing of any of them was written.
+            Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
+        };
+        for (q, r) in group.iter().zip(results) {
+            *lock(&q.result) = Some(r);
+        }
     }
 }
 
-/// A row back into an event; a row that does not decode is [`StoreError::Corrupt`].
-fn decode(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, StoreError> {
-    let position: i64 = row.get(0).map_err(storage)?;
-    let corrupt = |why: String| StoreError::Corrupt {
-        position: position as u64,
-        why,
-    };
-    let id: Vec<u8> = row.get(3).map_err(|e| corrupt(e.to_string()))?;
-    let id: [u8; 16] = id
-        .try_into()
-        .map_err(|v: Vec<u8>| corrupt(format!("an event id of {} bytes", v.len())))?;
-    let version: i64 = row.get(2).map_err(|e| corrupt(e.to_string()))?;
-    let schema: i64 = row.get(5).map_err(|e| corrupt(e.to_string()))?;
-    Ok(RecordedEvent {
-        position: position as u64,
-        stream: row.get(1).map_err(|e| corrupt(e.to_string()))?,
-        version: u64::try_from(version).map_err(|_| corrupt(format!("version {version}")))?,
-        event: NewEvent {
-            id: EventId(u128::from_be_bytes(id)),
-            kind: row.get(4).map_err(|e| corrupt(e.to_string()))?,
-            version: u32::try_from(schema)
-                .map_err(|_| corrupt(format!("schema version {schema}")))?,
-            data: row.get(6).map_err(|e| corrupt(e.to_string()))?,
-            metadata: row.get(7).map_err(|e| corrupt(e.to_string()))?,
-        },
-    })
+/// WAL, fsync on every commit, and a wait rather than an error if another process holds
+/// the database.
+fn configure(conn: Connection) -> Result<Connection, StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(storage)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(storage)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(storage)?;
+    Ok(conn)
+}
+
+/// One transaction for a group of appends: each in a savepoint, rolled back alone if it
+/// is refused. The outer error is the transaction's own failure.
+#[allow(clippy::type_complexity)]
+fn write_group(
+    conn: &mut Connection,
+    group: &[Arc<Queued>],
+) -> Result<Vec<Result<Vec<Appended>, StoreError>>, StoreError> {
+    // IMMEDIATE: take the write lock now, so the checks below see what the writes will be
+    // made against.
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    let mut results = Vec::with_capacity(group.len());
+    for q in group {
+        let appends: Vec<StreamAppend<'_>> = q
+            .appends
+            .iter()
+            .map(|a| StreamAppend::new(&a.stream, a.expected, &a.events))
+            .collect();
+        let sp = tx.savepoint().map_err(storage)?;
+        let result = write_one(&sp, &appends);
+        if result.is_ok() {
+            sp.commit().map_err(storage)?;
+        }
+        // A savepoint dropped uncommitted rolls back to where it began.
+        results.push(result);
+    }
+    tx.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+    tx.commit().map_err(storage)?;
+    Ok(results)
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, column: usize) -> Result<i64, String> {
+        self.get(column).map_err(|e| e.to_string())
+    }
+
+    fn text(&self, column: usize) -> Result<String, String> {
+        self.get(column).map_err(|e| e.to_string())
+    }
+
+    fn bytes(&self, column: usize) -> Result<Vec<u8>, String> {
+        self.get(column).map_err(|e| e.to_string())
+    }
 }
 
 const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
@@ -110,10 +219,7 @@ fn current_version(conn: &Connection, stream: &str) -> Result<Option<u64>, Store
 }
 
 /// What `tx` holds under each of the append's event ids.
-fn stored(
-    tx: &rusqlite::Transaction<'_>,
-    a: &StreamAppend<'_>,
-) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+fn stored(tx: &Connection, a: &StreamAppend<'_>) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
     let mut q = tx
         .prepare_cached(&format!("SELECT {COLUMNS} FROM events WHERE id = ?1"))
         .map_err(storage)?;
@@ -128,55 +234,84 @@ fn stored(
         .collect()
 }
 
+/// One append within the group's transaction: resend check, expectations, inserts.
+fn write_one(tx: &Connection, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
+    let resends = appends
+        .iter()
+        .map(|a| resend_of(a, &stored(tx, a)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    let starts = match decide(appends, resends, |stream| current_version(tx, stream))? {
+        Decision::Resent(first) => return Ok(first),
+        Decision::Write(starts) => starts,
+    };
+    let mut done = Vec::with_capacity(appends.len());
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO events (stream, version, id, kind, schema, data, metadata)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(storage)?;
+    for (a, start) in appends.iter().zip(starts) {
+        let mut first_position = None;
+        for (i, e) in a.events.iter().enumerate() {
+            insert
+                .execute(params![
+                    a.stream,
+                    (start + i as u64) as i64,
+                    e.id.0.to_be_bytes(),
+                    e.kind,
+                    i64::from(e.version),
+                    e.data,
+                    e.metadata
+                ])
+                .map_err(storage)?;
+            first_position.get_or_insert(tx.last_insert_rowid() as u64);
+        }
+        done.push(Appended {
+            first_position: first_position.unwrap_or_default(),
+            last_version: start + a.events.len() as u64 - 1,
+        });
+    }
+    Ok(done)
+}
+
 impl EventStore for SqliteStore {
     fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
         check_append(appends)?;
-        let mut conn = self.lock();
-        // IMMEDIATE: take the write lock now, so the checks below see what the writes
-        // will be made against.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(storage)?;
-        let resends = appends
-            .iter()
-            .map(|a| resend_of(a, &stored(&tx, a)?))
-            .collect::<Result<Vec<_>, _>>()?;
-        let starts = match decide(appends, resends, |stream| current_version(&tx, stream))? {
-            Decision::Resent(first) => return Ok(first),
-            Decision::Write(starts) => starts,
-        };
-        let mut done = Vec::with_capacity(appends.len());
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (stream, version, id, kind, schema, data, metadata)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(storage)?;
-            for (a, start) in appends.iter().zip(starts) {
-                let mut first_position = None;
-                for (i, e) in a.events.iter().enumerate() {
-                    insert
-                        .execute(params![
-                            a.stream,
-                            (start + i as u64) as i64,
-                            e.id.0.to_be_bytes(),
-                            e.kind,
-                            i64::from(e.version),
-                            e.data,
-                            e.metadata
-                        ])
-                        .map_err(storage)?;
-                    first_position.get_or_insert(tx.last_insert_rowid() as u64);
-                }
-                done.push(Appended {
-                    first_position: first_position.unwrap_or_default(),
-                    last_version: start + a.events.len() as u64 - 1,
-                });
+        let mine = Arc::new(Queued {
+            appends: appends
+                .iter()
+                .map(|a| OwnedAppend {
+                    stream: a.stream.to_string(),
+                    expected: a.expected,
+                    events: a.events.to_vec(),
+                })
+                .collect(),
+            result: Mutex::new(None),
+        });
+        let mut group = lock(&self.group);
+        group.queue.push(Arc::clone(&mine));
+        loop {
+            if let Some(done) = lock(&mine.result).take() {
+                return done;
             }
+            if group.committing {
+                group = self
+                    .committed
+                    .wait(group)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            // No one is committing: this writer commits everything queued, its own
+            // append included, while new appends queue for the next group.
+            group.committing = true;
+            let queued = std::mem::take(&mut group.queue);
+            drop(group);
+            SqliteStore::commit_group(&mut lock(&self.conn), queued);
+            group = lock(&self.group);
+            group.committing = false;
+            self.committed.notify_all();
         }
-        tx.commit().map_err(storage)?;
-        Ok(done)
     }
 
     fn read_stream(
@@ -185,7 +320,7 @@ impl EventStore for SqliteStore {
         from: u64,
         max: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let conn = self.lock();
+        let conn = lock(&self.reader);
         let mut q = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM events WHERE stream = ?1 AND version >= ?2
@@ -202,7 +337,7 @@ impl EventStore for SqliteStore {
     }
 
     fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let conn = self.lock();
+        let conn = lock(&self.reader);
         let mut q = conn
             .prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM events WHERE position >= ?1 ORDER BY position LIMIT ?2"
@@ -221,7 +356,7 @@ impl EventStore for SqliteStore {
     }
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        current_version(&self.lock(), stream)
+        current_version(&lock(&self.reader), stream)
     }
 }
 

@@ -2,7 +2,7 @@
 //! [`crate::conformance`] checks it).
 
 use crate::error::Actual;
-use crate::{Appended, Expected, NewEvent, RecordedEvent, StoreError};
+use crate::{Appended, EventId, Expected, NewEvent, RecordedEvent, StoreError};
 
 /// Events for one stream within an append.
 #[derive(Clone, Copy, Debug)]
@@ -178,4 +178,44 @@ pub(crate) fn decide(
         starts.push(now.map_or(0, |v| v + 1));
     }
     Ok(Decision::Write(starts))
+}
+
+/// A stored row's columns, in the order every backend selects them: position, stream,
+/// version, id, kind, schema, data, metadata. Each read says why it failed, as text.
+pub(crate) trait Columns {
+    /// An integer column.
+    fn int(&self, column: usize) -> Result<i64, String>;
+    /// A text column.
+    fn text(&self, column: usize) -> Result<String, String>;
+    /// A binary column.
+    fn bytes(&self, column: usize) -> Result<Vec<u8>, String>;
+}
+
+/// A row back into an event; a row that does not decode is [`StoreError::Corrupt`].
+pub(crate) fn decode(row: &impl Columns) -> Result<RecordedEvent, StoreError> {
+    let position = row.int(0).map_err(StoreError::Storage)?;
+    let corrupt = |why: String| StoreError::Corrupt {
+        position: position as u64,
+        why,
+    };
+    let id: [u8; 16] = row
+        .bytes(3)
+        .map_err(corrupt)?
+        .try_into()
+        .map_err(|v: Vec<u8>| corrupt(format!("an event id of {} bytes", v.len())))?;
+    let version = row.int(2).map_err(corrupt)?;
+    let schema = row.int(5).map_err(corrupt)?;
+    Ok(RecordedEvent {
+        position: position as u64,
+        stream: row.text(1).map_err(corrupt)?,
+        version: u64::try_from(version).map_err(|_| corrupt(format!("version {version}")))?,
+        event: NewEvent {
+            id: EventId(u128::from_be_bytes(id)),
+            kind: row.text(4).map_err(corrupt)?,
+            version: u32::try_from(schema)
+                .map_err(|_| corrupt(format!("schema version {schema}")))?,
+            data: row.bytes(6).map_err(corrupt)?,
+            metadata: row.bytes(7).map_err(corrupt)?,
+        },
+    })
 }

@@ -1,0 +1,170 @@
+//! Event store throughput: durable appends (one event each, `synchronous=FULL`), from one
+//! writer and from sixteen at once, and catch-up reads of the global order. The baseline
+//! in the same run is plain SQLite: one INSERT per fsynced transaction, the same schema
+//! and pragmas, no group commit.
+//!
+//! cargo bench -p dsys-tx --bench store
+//!
+//! The database files go under `DSYS_BENCH_DIR` (default: the system temporary
+//! directory); its file system decides what an fsync costs, so state it with the figures.
+
+#![allow(clippy::unwrap_used)] // a benchmark may panic
+
+use divan::{Bencher, counter::ItemsCount};
+use dsys_tx::{EventStore, Expected, NewEvent, SqliteStore, Subscription};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn main() {
+    divan::main();
+}
+
+fn fresh_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("DSYS_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("dsys-tx-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+/// Ids unique across every thread of a run.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_event() -> NewEvent {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    NewEvent::new(u128::from(id), "Deposited", id.to_le_bytes().to_vec())
+}
+
+/// One event per append, each to its own stream (no contention on a version), durable.
+#[divan::bench(threads = [1, 16], sample_count = 20, sample_size = 20)]
+fn sqlite_append_one_event(bencher: Bencher) {
+    let store = SqliteStore::open(fresh_path("append")).unwrap();
+    bencher.bench(|| {
+        let e = next_event();
+        let stream = format!("account-{}", e.id.0);
+        store.append(&stream, Expected::NoStream, &[e]).unwrap();
+    });
+}
+
+/// The baseline: plain SQLite, one INSERT per transaction, each commit fsynced; sixteen
+/// threads share one connection, as without group commit they must.
+#[divan::bench(threads = [1, 16], sample_count = 20, sample_size = 20)]
+fn plain_sqlite_insert_per_transaction(bencher: Bencher) {
+    let conn = rusqlite::Connection::open(fresh_path("plain")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.pragma_update(None, "synchronous", "FULL").unwrap();
+    conn.execute_batch(
+        "CREATE TABLE events (position INTEGER PRIMARY KEY, stream TEXT NOT NULL,
+         data BLOB NOT NULL)",
+    )
+    .unwrap();
+    let conn = std::sync::Mutex::new(conn);
+    bencher.bench(|| {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let mut conn = conn.lock().unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute(
+            "INSERT INTO events (stream, data) VALUES (?1, ?2)",
+            rusqlite::params![format!("account-{id}"), id.to_le_bytes()],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    });
+}
+
+/// Read the whole store from the start, 1,000 events a page: how many there were.
+fn catch_up(store: &impl EventStore) -> u64 {
+    let mut sub = Subscription::from(0, 1_000);
+    let mut seen = 0;
+    loop {
+        let page = sub.poll(store).unwrap();
+        if page.is_empty() {
+            return seen;
+        }
+        seen += page.len() as u64;
+    }
+}
+
+/// Catch-up: a subscriber reading 100,000 stored events from the start, 1,000 a page.
+#[divan::bench(sample_count = 10)]
+fn sqlite_catch_up_read(bencher: Bencher) {
+    const EVENTS: u64 = 100_000;
+    let store = SqliteStore::open(fresh_path("read")).unwrap();
+    let batch: Vec<NewEvent> = (0..1_000).map(|_| next_event()).collect();
+    for chunk in 0..EVENTS / 1_000 {
+        let events: Vec<NewEvent> = batch
+            .iter()
+            .map(|e| NewEvent {
+                id: dsys_tx::EventId(e.id.0 + u128::from(chunk) * 1_000_000),
+                ..e.clone()
+            })
+            .collect();
+        store
+            .append(&format!("s{chunk}"), Expected::NoStream, &events)
+            .unwrap();
+    }
+    bencher
+        .counter(ItemsCount::new(EVENTS))
+        .bench(|| assert_eq!(catch_up(&store), EVENTS));
+}
+
+#[cfg(feature = "postgres")]
+/// A PostgreSQL of the bench's own (scripts/services.sh: fsync and synchronous_commit
+/// on), with the store in a fresh schema; `None` where PostgreSQL is not installed.
+fn postgres_store() -> Option<(dsys_services::Server, dsys_tx::PostgresStore)> {
+    let server = dsys_services::Server::start(dsys_services::Kind::Postgres)?;
+    let store = dsys_tx::PostgresStore::open(&server.postgres_params()).unwrap();
+    Some((server, store))
+}
+
+#[cfg(feature = "postgres")]
+/// Sequential durable appends of one event, each a new stream (one round trip each).
+#[divan::bench(sample_count = 20, sample_size = 50)]
+fn postgres_append_one_event(bencher: Bencher) {
+    let Some((_server, store)) = postgres_store() else {
+        return;
+    };
+    bencher.bench_local(|| {
+        let e = next_event();
+        let stream = format!("account-{}", e.id.0);
+        store.append(&stream, Expected::NoStream, &[e]).unwrap();
+    });
+}
+
+#[cfg(feature = "postgres")]
+/// One append of 100 events to a new stream.
+#[divan::bench(sample_count = 20, sample_size = 5)]
+fn postgres_append_batch_of_100(bencher: Bencher) {
+    let Some((_server, store)) = postgres_store() else {
+        return;
+    };
+    bencher.counter(ItemsCount::new(100u32)).bench_local(|| {
+        let events: Vec<NewEvent> = (0..100).map(|_| next_event()).collect();
+        let stream = format!("batch-{}", events[0].id.0);
+        store.append(&stream, Expected::NoStream, &events).unwrap();
+    });
+}
+
+#[cfg(feature = "postgres")]
+/// Catch-up on PostgreSQL: 100,000 stored events from the start, 1,000 a page.
+#[divan::bench(sample_count = 10)]
+fn postgres_catch_up_read(bencher: Bencher) {
+    const EVENTS: u64 = 100_000;
+    let Some((_server, store)) = postgres_store() else {
+        return;
+    };
+    for chunk in 0..EVENTS / 1_000 {
+        let events: Vec<NewEvent> = (0..1_000).map(|_| next_event()).collect();
+        store
+            .append(&format!("s{chunk}"), Expected::NoStream, &events)
+            .unwrap();
+    }
+    bencher
+        .counter(ItemsCount::new(EVENTS))
+        .bench_local(|| assert_eq!(catch_up(&store), EVENTS));
+}

@@ -1,0 +1,408 @@
+//! The PostgreSQL event store: for systems that outgrow one machine's file.
+//!
+//! Positions are gapless and in commit order, as in SQLite, and for the same reason:
+//! appends are serialised. Every append takes one transaction-scoped advisory lock (keyed
+//! by the events table, so stores in other schemas do not contend), reads the last
+//! position under it, and releases it only at commit. A transaction that has appended and
+//! not yet committed therefore holds back every later append, and a reader can never see
+//! position `p + 1` while `p` is uncommitted: the gap a sequence leaves (`p` allocated,
+//! `p + 1` committed first, a subscriber moving past `p`) cannot open.
+//!
+//! An append is one round trip in the common case. The server holds one primitive,
+//! `dsys_insert_at`: under the lock, insert these events at exactly these stream
+//! versions if every stream is where the writer believes and no event id is stored yet,
+//! else insert nothing and say so. Where the versions follow from the expectation
+//! ([`Expected::NoStream`], [`Expected::Exact`]), the store calls it straight away. When
+//! it refuses, or the expectation gives no version ([`Expected::Any`],
+//! [`Expected::StreamExists`]), the store reads what is stored under the ids and each
+//! stream's version, decides as every backend does ([`crate::store::decide`]), and calls
+//! it again with what it found; if another writer moved in between, it reads again.
+//!
+//! Durability is PostgreSQL's: with `synchronous_commit = on` (the default) an
+//! acknowledged append is in the server's fsynced WAL.
+
+use crate::store::{
+    Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
+};
+use crate::{Appended, Expected, RecordedEvent, StoreError};
+use postgres::{Client, GenericClient, NoTls, Row, Statement};
+use std::sync::{Mutex, PoisonError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    position BIGINT  PRIMARY KEY,
+    stream   TEXT    NOT NULL,
+    version  BIGINT  NOT NULL,
+    id       BYTEA   NOT NULL UNIQUE,
+    kind     TEXT    NOT NULL,
+    schema   INTEGER NOT NULL,
+    data     BYTEA   NOT NULL,
+    metadata BYTEA   NOT NULL,
+    UNIQUE (stream, version)
+);
+
+-- Insert the events at exactly the versions given (per event: its stream and version),
+-- if each stream's last version is one below the first version given for it and none
+-- of the ids is stored; return the first global position, or NULL having written
+-- nothing. The check and the insert run under one advisory lock held to commit, so
+-- positions are gapless and in commit order.
+CREATE OR REPLACE FUNCTION dsys_insert_at(
+    p_streams text[], p_versions bigint[], p_ids bytea[], p_kinds text[],
+    p_schemas integer[], p_data bytea[], p_metadata bytea[]
+) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    first bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock('events'::regclass::oid::bigint);
+    IF EXISTS (
+        SELECT 1
+        FROM (SELECT s, min(v) AS start
+              FROM unnest(p_streams, p_versions) AS given(s, v) GROUP BY s) AS want
+        WHERE coalesce((SELECT max(version) FROM events WHERE stream = want.s), -1)
+              <> want.start - 1
+    ) OR EXISTS (SELECT 1 FROM events WHERE id = ANY (p_ids)) THEN
+        RETURN NULL;
+    END IF;
+    SELECT coalesce(max(position), 0) + 1 INTO first FROM events;
+    INSERT INTO events (position, stream, version, id, kind, schema, data, metadata)
+    SELECT first + e.n - 1, e.s, e.v, e.i, e.k, e.sc, e.d, e.m
+    FROM unnest(p_streams, p_versions, p_ids, p_kinds, p_schemas, p_data, p_metadata)
+         WITH ORDINALITY AS e(s, v, i, k, sc, d, m, n);
+    RETURN first;
+END
+$$;
+";
+
+const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
+
+/// An event store in a PostgreSQL database (in the connection's `search_path` schema).
+pub struct PostgresStore {
+    config: postgres::Config,
+    /// Idle connections; an operation takes one, or opens one if none is idle.
+    idle: Mutex<Vec<Conn>>,
+}
+
+/// A pooled connection with the store's statements prepared on it: a statement sent as
+/// text costs a round trip of its own to prepare, as much again as running it.
+struct Conn {
+    client: Client,
+    statements: Statements,
+}
+
+/// The store's statements, prepared on one connection.
+pub(crate) struct Statements {
+    insert_at: Statement,
+    stored: Statement,
+    version: Statement,
+    read_all: Statement,
+    read_stream: Statement,
+}
+
+impl Statements {
+    fn prepare(client: &mut impl GenericClient) -> Result<Statements, StoreError> {
+        let mut prepare = |sql: &str| client.prepare(sql).map_err(storage);
+        Ok(Statements {
+            insert_at: prepare("SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7)")?,
+            stored: prepare(&format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)"))?,
+            version: prepare("SELECT max(version) FROM events WHERE stream = $1")?,
+            read_all: prepare(&format!(
+                "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
+            ))?,
+            read_stream: prepare(&format!(
+                "SELECT {COLUMNS} FROM events WHERE stream = $1 AND version >= $2
+                 ORDER BY version LIMIT $3"
+            ))?,
+        })
+    }
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+fn storage(e: postgres::Error) -> StoreError {
+    StoreError::Storage(e.to_string())
+}
+
+impl PostgresStore {
+    /// Connect with a libpq-style string (`host=127.0.0.1 port=5432 user=dsys
+    /// dbname=postgres`; `options='-c search_path=myschema'` to keep the store in a
+    /// schema) and create the store's table and function if they are missing.
+    pub fn open(params: &str) -> Result<PostgresStore, StoreError> {
+        let config: postgres::Config = params
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::Storage(format!("{params:?}: {e}")))?;
+        let store = PostgresStore {
+            config,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut client = store.config.connect(NoTls).map_err(storage)?;
+        // Two stores opening one schema at once would race to create the same table: a
+        // session lock on a fixed key makes the second wait and then find it.
+        client
+            .batch_execute(&format!(
+                "SELECT pg_advisory_lock(7471203); {SCHEMA}; SELECT pg_advisory_unlock(7471203);"
+            ))
+            .map_err(storage)?;
+        let statements = Statements::prepare(&mut client)?;
+        store.release(Conn { client, statements });
+        Ok(store)
+    }
+
+    /// Run `f` on a connection of the pool (opened if none is idle). A connection that
+    /// failed is dropped rather than returned.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let mut conn = match idle {
+            Some(c) => c,
+            None => {
+                let mut client = self.config.connect(NoTls).map_err(storage)?;
+                let statements = Statements::prepare(&mut client)?;
+                Conn { client, statements }
+            }
+        };
+        let result = f(&mut conn.client, &conn.statements);
+        self.release(conn);
+        result
+    }
+
+    fn release(&self, conn: Conn) {
+        if !conn.client.is_closed() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+    }
+}
+
+impl Columns for Row {
+    fn int(&self, column: usize) -> Result<i64, String> {
+        // Positions and versions are BIGINT, the schema version INTEGER.
+        self.try_get::<_, i64>(column)
+            .or_else(|_| self.try_get::<_, i32>(column).map(i64::from))
+            .map_err(|e| e.to_string())
+    }
+
+    fn text(&self, column: usize) -> Result<String, String> {
+        self.try_get(column).map_err(|e| e.to_string())
+    }
+
+    fn bytes(&self, column: usize) -> Result<Vec<u8>, String> {
+        self.try_get(column).map_err(|e| e.to_string())
+    }
+}
+
+/// The versions an append's streams start at if its expectations hold, where they say:
+/// `None` if any stream's expectation gives no version.
+fn starts_from_expectations(appends: &[StreamAppend<'_>]) -> Option<Vec<u64>> {
+    appends
+        .iter()
+        .map(|a| match a.expected {
+            Expected::NoStream => Some(0),
+            Expected::Exact(v) => v.checked_add(1),
+            Expected::Any | Expected::StreamExists => None,
+        })
+        .collect()
+}
+
+/// Call `dsys_insert_at` for `appends` at `starts`: where they went, or `None` if a
+/// stream was not where `starts` says or an id was already stored (nothing written).
+fn insert_at(
+    client: &mut impl GenericClient,
+    statements: &Statements,
+    appends: &[StreamAppend<'_>],
+    starts: &[u64],
+) -> Result<Option<Vec<Appended>>, StoreError> {
+    let count: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut streams = Vec::with_capacity(count);
+    let mut versions = Vec::with_capacity(count);
+    let mut ids = Vec::with_capacity(count);
+    let mut kinds = Vec::with_capacity(count);
+    let mut schemas = Vec::with_capacity(count);
+    let mut data = Vec::with_capacity(count);
+    let mut metadata = Vec::with_capacity(count);
+    for (a, &start) in appends.iter().zip(starts) {
+        for (i, e) in a.events.iter().enumerate() {
+            let version = i64::try_from(start + i as u64).map_err(|_| {
+                StoreError::BadAppend(format!("stream {:?} past version 2^63", a.stream))
+            })?;
+            let schema = i32::try_from(e.version).map_err(|_| {
+                StoreError::BadAppend(format!("schema version {} over 2^31", e.version))
+            })?;
+            streams.push(a.stream);
+            versions.push(version);
+            ids.push(e.id.0.to_be_bytes().to_vec());
+            kinds.push(e.kind.as_str());
+            schemas.push(schema);
+            data.push(e.data.as_slice());
+            metadata.push(e.metadata.as_slice());
+        }
+    }
+    let row = client
+        .query_one(
+            &statements.insert_at,
+            &[
+                &streams, &versions, &ids, &kinds, &schemas, &data, &metadata,
+            ],
+        )
+        .map_err(storage)?;
+    let Some(first) = row.try_get::<_, Option<i64>>(0).map_err(storage)? else {
+        return Ok(None);
+    };
+    let mut next = first as u64;
+    Ok(Some(
+        appends
+            .iter()
+            .zip(starts)
+            .map(|(a, &start)| {
+                let done = Appended {
+                    first_position: next,
+                    last_version: start + a.events.len() as u64 - 1,
+                };
+                next += a.events.len() as u64;
+                done
+            })
+            .collect(),
+    ))
+}
+
+/// What the store holds under each of `a`'s event ids.
+fn stored(
+    client: &mut impl GenericClient,
+    statements: &Statements,
+    a: &StreamAppend<'_>,
+) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
+    let ids: Vec<Vec<u8>> = a
+        .events
+        .iter()
+        .map(|e| e.id.0.to_be_bytes().to_vec())
+        .collect();
+    let rows = client.query(&statements.stored, &[&ids]).map_err(storage)?;
+    let mut found: Vec<Option<RecordedEvent>> = vec![None; a.events.len()];
+    for row in &rows {
+        let event = decode(row)?;
+        if let Some(i) = a.events.iter().position(|e| e.id == event.event.id) {
+            found[i] = Some(event);
+        }
+    }
+    Ok(found)
+}
+
+fn current_version(
+    client: &mut impl GenericClient,
+    statements: &Statements,
+    stream: &str,
+) -> Result<Option<u64>, StoreError> {
+    let row = client
+        .query_one(&statements.version, &[&stream])
+        .map_err(storage)?;
+    Ok(row
+        .try_get::<_, Option<i64>>(0)
+        .map_err(storage)?
+        .map(|v| v as u64))
+}
+
+/// An append through `client`, which may be a transaction of the caller's: the events
+/// then commit (and become visible) with it.
+pub(crate) fn append_with(
+    client: &mut impl GenericClient,
+    statements: &Statements,
+    appends: &[StreamAppend<'_>],
+) -> Result<Vec<Appended>, StoreError> {
+    check_append(appends)?;
+    if let Some(starts) = starts_from_expectations(appends) {
+        if let Some(done) = insert_at(client, statements, appends, &starts)? {
+            return Ok(done);
+        }
+    }
+    // Another writer may move a stream between the read and the insert; each turn round
+    // means one did, so this ends when writers stop racing on these streams.
+    loop {
+        let resends = appends
+            .iter()
+            .map(|a| resend_of(a, &stored(client, statements, a)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let starts = match decide(appends, resends, |s| current_version(client, statements, s))? {
+            Decision::Resent(first) => return Ok(first),
+            Decision::Write(starts) => starts,
+        };
+        if let Some(done) = insert_at(client, statements, appends, &starts)? {
+            return Ok(done);
+        }
+    }
+}
+
+impl PostgresStore {
+    /// Append within `tx`, a transaction of the caller's on this store's database (READ
+    /// COMMITTED, PostgreSQL's default): the events commit with whatever else it writes
+    /// (a read model, an outbox row), or not at all. Until it commits, every other append
+    /// waits.
+    pub fn append_in(
+        tx: &mut postgres::Transaction<'_>,
+        appends: &[StreamAppend<'_>],
+    ) -> Result<Vec<Appended>, StoreError> {
+        let statements = Statements::prepare(tx)?;
+        append_with(tx, &statements, appends)
+    }
+
+    /// A connection of the store's own (for work beside the store in one transaction).
+    pub fn connect(&self) -> Result<Client, StoreError> {
+        self.config.connect(NoTls).map_err(storage)
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
+        self.with_conn(|c, st| append_with(c, st, appends))
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.with_conn(|c, st| {
+            let rows = c
+                .query(
+                    &st.read_stream,
+                    &[
+                        &stream,
+                        &(from.min(i64::MAX as u64) as i64),
+                        &(max.min(i64::MAX as usize) as i64),
+                    ],
+                )
+                .map_err(storage)?;
+            rows.iter().map(decode).collect()
+        })
+    }
+
+    fn read_all(&self, from: u64, max: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.with_conn(|c, st| {
+            let rows = c
+                .query(
+                    &st.read_all,
+                    &[
+                        &(from.min(i64::MAX as u64) as i64),
+                        &(max.min(i64::MAX as usize) as i64),
+                    ],
+                )
+                .map_err(storage)?;
+            rows.iter().map(decode).collect()
+        })
+    }
+
+    fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
+        self.with_conn(|c, st| current_version(c, st, stream))
+    }
+}
