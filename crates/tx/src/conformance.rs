@@ -3,15 +3,16 @@
 //! check panics with what went wrong.
 
 use crate::error::Actual;
-use crate::{EventStore, Expected, NewEvent, StoreError, StreamAppend};
+use crate::{EventStore, Expected, NewEvent, Snapshot, SnapshotStore, StoreError, StreamAppend};
 use std::sync::Arc;
 
 /// Run every check, each on a store from `fresh`.
 pub fn run<S, F>(fresh: F)
 where
-    S: EventStore + Send + Sync + 'static,
+    S: EventStore + SnapshotStore + Send + Sync + 'static,
     F: Fn() -> S,
 {
+    snapshots_are_kept_per_stream_and_schema(&fresh());
     expected_versions_are_enforced(&fresh());
     a_resent_append_returns_where_it_went_and_writes_nothing(&fresh());
     a_failed_append_writes_nothing_in_any_stream(&fresh());
@@ -325,4 +326,68 @@ where
         .count();
     assert_eq!(wins, 1, "exactly one writer at version 0 wins");
     assert_eq!(store.stream_version("race").expect("read"), Some(1));
+}
+
+/// The latest snapshot per stream and schema: a newer one replaces it, an older one does
+/// not, another schema's is never returned, one past the stream's end is refused.
+pub fn snapshots_are_kept_per_stream_and_schema(store: &(impl EventStore + SnapshotStore)) {
+    let snapshot = |version: u64, schema: u32, data: &str| Snapshot {
+        stream: "account".into(),
+        version,
+        schema,
+        data: data.as_bytes().to_vec(),
+    };
+    assert_eq!(store.load_snapshot("account", 1).expect("load"), None);
+    assert!(matches!(
+        store.save_snapshot(&snapshot(0, 1, "none")),
+        Err(StoreError::BadAppend(_))
+    ));
+    let events: Vec<NewEvent> = (0..5).map(event).collect();
+    store
+        .append("account", Expected::NoStream, &events)
+        .expect("append");
+    store.save_snapshot(&snapshot(2, 1, "at 2")).expect("save");
+    assert_eq!(
+        store.load_snapshot("account", 1).expect("load"),
+        Some(snapshot(2, 1, "at 2"))
+    );
+    store
+        .save_snapshot(&snapshot(4, 1, "at 4"))
+        .expect("save newer");
+    store
+        .save_snapshot(&snapshot(3, 1, "at 3"))
+        .expect("save older");
+    assert_eq!(
+        store.load_snapshot("account", 1).expect("load"),
+        Some(snapshot(4, 1, "at 4")),
+        "the newest is kept"
+    );
+    assert_eq!(
+        store.load_snapshot("account", 2).expect("load"),
+        None,
+        "another schema"
+    );
+    store
+        .save_snapshot(&snapshot(1, 2, "v2 at 1"))
+        .expect("save in schema 2");
+    assert_eq!(
+        store.load_snapshot("account", 2).expect("load"),
+        Some(snapshot(1, 2, "v2 at 1"))
+    );
+    assert_eq!(
+        store.load_snapshot("account", 1).expect("load"),
+        Some(snapshot(4, 1, "at 4")),
+        "schema 1 untouched"
+    );
+    assert!(matches!(
+        store.save_snapshot(&snapshot(5, 1, "past the end")),
+        Err(StoreError::BadAppend(_))
+    ));
+    assert!(matches!(
+        store.save_snapshot(&Snapshot {
+            stream: String::new(),
+            ..snapshot(0, 1, "")
+        }),
+        Err(StoreError::BadAppend(_))
+    ));
 }

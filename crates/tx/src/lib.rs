@@ -12,6 +12,10 @@
 //!   machine; appends can join the caller's own transaction.
 //! - [`Subscription`]: the global order followed from a checkpoint, catch-up and live
 //!   alike.
+//! - [`SnapshotStore`]: the latest [`Snapshot`] of each stream per state schema, kept
+//!   beside its events.
+//! - [`Upcasting`]: reads with old event versions stepped up to the current ones
+//!   ([`Upcasters`]); an event no step reaches is a typed error.
 //! - [`conformance`]: the checks every backend passes.
 
 pub mod conformance;
@@ -20,15 +24,19 @@ mod event;
 mod memory;
 #[cfg(feature = "postgres")]
 mod pg;
+mod snapshot;
 mod sqlite;
 mod store;
 mod subscription;
+mod upcast;
 
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
+pub use snapshot::{Snapshot, SnapshotStore};
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, StreamAppend};
 pub use subscription::Subscription;
+pub use upcast::{UpcastStep, Upcasters, Upcasting};

@@ -1,8 +1,9 @@
 //! The in-memory event store: the contract with nothing durable, for tests and for
 //! services whose events live only as long as the process.
 
+use crate::snapshot::check_snapshot;
 use crate::store::{Decision, EventStore, StreamAppend, check_append, decide, resend_of};
-use crate::{Appended, EventId, RecordedEvent, StoreError};
+use crate::{Appended, EventId, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -14,6 +15,8 @@ struct Log {
     streams: BTreeMap<String, Vec<u64>>,
     /// Where each event id was put.
     ids: BTreeMap<EventId, u64>,
+    /// The latest snapshot per stream and schema.
+    snapshots: BTreeMap<(String, u32), Snapshot>,
 }
 
 /// An event store in memory. One lock orders every append, so positions are commit
@@ -116,6 +119,34 @@ impl EventStore for MemoryStore {
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.lock().streams.get(stream).map(|s| s.len() as u64 - 1))
+    }
+}
+
+impl SnapshotStore for MemoryStore {
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let mut log = self.lock();
+        let current = log
+            .streams
+            .get(&snapshot.stream)
+            .map(|s| s.len() as u64 - 1);
+        check_snapshot(snapshot, current)?;
+        let key = (snapshot.stream.clone(), snapshot.schema);
+        if log
+            .snapshots
+            .get(&key)
+            .is_none_or(|kept| kept.version < snapshot.version)
+        {
+            log.snapshots.insert(key, snapshot.clone());
+        }
+        Ok(())
+    }
+
+    fn load_snapshot(&self, stream: &str, schema: u32) -> Result<Option<Snapshot>, StoreError> {
+        Ok(self
+            .lock()
+            .snapshots
+            .get(&(stream.to_string(), schema))
+            .cloned())
     }
 }
 

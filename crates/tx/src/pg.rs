@@ -21,10 +21,11 @@
 //! Durability is PostgreSQL's: with `synchronous_commit = on` (the default) an
 //! acknowledged append is in the server's fsynced WAL.
 
+use crate::snapshot::check_snapshot;
 use crate::store::{
     Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
-use crate::{Appended, Expected, RecordedEvent, StoreError};
+use crate::{Appended, Expected, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use std::sync::{Mutex, PoisonError};
 
@@ -39,6 +40,14 @@ CREATE TABLE IF NOT EXISTS events (
     data     BYTEA   NOT NULL,
     metadata BYTEA   NOT NULL,
     UNIQUE (stream, version)
+);
+
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream  TEXT    NOT NULL,
+    schema  INTEGER NOT NULL,
+    version BIGINT  NOT NULL,
+    data    BYTEA   NOT NULL,
+    PRIMARY KEY (stream, schema)
 );
 
 -- Insert the events at exactly the versions given (per event: its stream and version),
@@ -96,6 +105,8 @@ pub(crate) struct Statements {
     version: Statement,
     read_all: Statement,
     read_stream: Statement,
+    save_snapshot: Statement,
+    load_snapshot: Statement,
 }
 
 impl Statements {
@@ -108,6 +119,8 @@ impl Statements {
             read_all: prepare(&format!(
                 "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
             ))?,
+            save_snapshot: prepare(crate::sqlite::SAVE_SNAPSHOT)?,
+            load_snapshot: prepare(crate::sqlite::LOAD_SNAPSHOT)?,
             read_stream: prepare(&format!(
                 "SELECT {COLUMNS} FROM events WHERE stream = $1 AND version >= $2
                  ORDER BY version LIMIT $3"
@@ -404,5 +417,43 @@ impl EventStore for PostgresStore {
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         self.with_conn(|c, st| current_version(c, st, stream))
+    }
+}
+
+impl SnapshotStore for PostgresStore {
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let schema = i32::try_from(snapshot.schema).map_err(|_| {
+            StoreError::BadAppend(format!("snapshot schema {} over 2^31", snapshot.schema))
+        })?;
+        self.with_conn(|c, st| {
+            check_snapshot(snapshot, current_version(c, st, &snapshot.stream)?)?;
+            c.execute(
+                &st.save_snapshot,
+                &[
+                    &snapshot.stream,
+                    &schema,
+                    &(snapshot.version as i64),
+                    &snapshot.data,
+                ],
+            )
+            .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn load_snapshot(&self, stream: &str, schema: u32) -> Result<Option<Snapshot>, StoreError> {
+        let Ok(schema_column) = i32::try_from(schema) else {
+            return Ok(None);
+        };
+        self.with_conn(|c, st| {
+            let row = c
+                .query_opt(&st.load_snapshot, &[&stream, &schema_column])
+                .map_err(storage)?;
+            row.map(|r| {
+                let version = r.try_get(0).map_err(storage)?;
+                Snapshot::from_row(stream, version, schema, r.try_get(1).map_err(storage)?)
+            })
+            .transpose()
+        })
     }
 }

@@ -15,10 +15,11 @@
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
+use crate::snapshot::check_snapshot;
 use crate::store::{
     Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
-use crate::{Appended, NewEvent, RecordedEvent, StoreError};
+use crate::{Appended, NewEvent, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -34,6 +35,13 @@ CREATE TABLE IF NOT EXISTS events (
     data     BLOB    NOT NULL,
     metadata BLOB    NOT NULL,
     UNIQUE (stream, version)
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream  TEXT    NOT NULL,
+    schema  INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data    BLOB    NOT NULL,
+    PRIMARY KEY (stream, schema)
 );
 ";
 
@@ -204,6 +212,17 @@ impl Columns for rusqlite::Row<'_> {
     }
 }
 
+/// Keep a snapshot unless a newer one of the same stream and schema is kept (the same
+/// statement in SQLite and PostgreSQL).
+pub(crate) const SAVE_SNAPSHOT: &str = "
+INSERT INTO snapshots (stream, schema, version, data) VALUES ($1, $2, $3, $4)
+ON CONFLICT (stream, schema) DO UPDATE SET version = excluded.version, data = excluded.data
+WHERE excluded.version > snapshots.version";
+
+/// A stream's kept snapshot in one schema.
+pub(crate) const LOAD_SNAPSHOT: &str =
+    "SELECT version, data FROM snapshots WHERE stream = $1 AND schema = $2";
+
 const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
 
 /// `stream`'s last version (read inside the append's transaction when an append asks).
@@ -357,6 +376,39 @@ impl EventStore for SqliteStore {
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         current_version(&lock(&self.reader), stream)
+    }
+}
+
+impl SnapshotStore for SqliteStore {
+    fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let conn = lock(&self.conn);
+        check_snapshot(snapshot, current_version(&conn, &snapshot.stream)?)?;
+        conn.prepare_cached(SAVE_SNAPSHOT)
+            .and_then(|mut q| {
+                q.execute(params![
+                    snapshot.stream,
+                    i64::from(snapshot.schema),
+                    snapshot.version as i64,
+                    snapshot.data
+                ])
+            })
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self, stream: &str, schema: u32) -> Result<Option<Snapshot>, StoreError> {
+        let conn = lock(&self.reader);
+        let row = conn
+            .prepare_cached(LOAD_SNAPSHOT)
+            .and_then(|mut q| {
+                q.query_row(params![stream, i64::from(schema)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .optional()
+            })
+            .map_err(storage)?;
+        row.map(|(version, data)| Snapshot::from_row(stream, version, schema, data))
+            .transpose()
     }
 }
 
