@@ -123,16 +123,22 @@ fn postgres_store() -> Option<(dsys_services::Server, dsys_tx::PostgresStore)> {
 }
 
 #[cfg(feature = "postgres")]
-/// Sequential durable appends of one event, each a new stream (one round trip each).
+/// Sequential durable appends of one event, each continuing one of 100 existing
+/// streams at the version the writer holds (`Expected::Exact`: one round trip each).
 #[divan::bench(sample_count = 20, sample_size = 50)]
 fn postgres_append_one_event(bencher: Bencher) {
     let Some((_server, store)) = postgres_store() else {
         return;
     };
+    let mut versions = vec![None::<u64>; 100];
+    let mut turn = 0;
     bencher.bench_local(|| {
-        let e = next_event();
-        let stream = format!("account-{}", e.id.0);
-        store.append(&stream, Expected::NoStream, &[e]).unwrap();
+        turn = (turn + 1) % versions.len();
+        let expected = versions[turn].map_or(Expected::NoStream, Expected::Exact);
+        let done = store
+            .append(&format!("account-{turn}"), expected, &[next_event()])
+            .unwrap();
+        versions[turn] = Some(done.last_version);
     });
 }
 

@@ -51,11 +51,16 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 
 -- Insert the events at exactly the versions given (per event: its stream and version),
--- if each stream's last version is one below the first version given for it and none
--- of the ids is stored; return the first global position, or NULL having written
--- nothing. The check and the insert run under one advisory lock held to commit, so
--- positions are gapless and in commit order.
+-- if each stream's last version is one below the first version given for it
+-- (p_starts, per stream in p_names) and none of the ids is stored; return the first
+-- global position, or NULL having written nothing. The check and the insert run under
+-- one advisory lock held to commit, so positions are gapless and in commit order.
+--
+-- The check is cheap: the event before each stream's first given version must be
+-- stored, and the unique keys refuse a version or an id already there (the exception
+-- block then undoes the insert).
 CREATE OR REPLACE FUNCTION dsys_insert_at(
+    p_names text[], p_starts bigint[],
     p_streams text[], p_versions bigint[], p_ids bytea[], p_kinds text[],
     p_schemas integer[], p_data bytea[], p_metadata bytea[]
 ) RETURNS bigint LANGUAGE plpgsql AS $$
@@ -63,13 +68,18 @@ DECLARE
     first bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock('events'::regclass::oid::bigint);
-    IF EXISTS (
-        SELECT 1
-        FROM (SELECT s, min(v) AS start
-              FROM unnest(p_streams, p_versions) AS given(s, v) GROUP BY s) AS want
-        WHERE coalesce((SELECT max(version) FROM events WHERE stream = want.s), -1)
-              <> want.start - 1
-    ) OR EXISTS (SELECT 1 FROM events WHERE id = ANY (p_ids)) THEN
+    IF cardinality(p_names) = 1 THEN
+        -- One stream (most appends): no query at all for a new stream.
+        IF p_starts[1] > 0 AND NOT EXISTS (
+            SELECT 1 FROM events WHERE stream = p_names[1] AND version = p_starts[1] - 1)
+        THEN
+            RETURN NULL;
+        END IF;
+    ELSIF EXISTS (
+        SELECT 1 FROM unnest(p_names, p_starts) AS want(s, start)
+        WHERE want.start > 0 AND NOT EXISTS (
+            SELECT 1 FROM events WHERE stream = want.s AND version = want.start - 1)
+    ) THEN
         RETURN NULL;
     END IF;
     SELECT coalesce(max(position), 0) + 1 INTO first FROM events;
@@ -78,6 +88,8 @@ BEGIN
     FROM unnest(p_streams, p_versions, p_ids, p_kinds, p_schemas, p_data, p_metadata)
          WITH ORDINALITY AS e(s, v, i, k, sc, d, m, n);
     RETURN first;
+EXCEPTION WHEN unique_violation THEN
+    RETURN NULL;
 END
 $$;
 ";
@@ -113,7 +125,7 @@ impl Statements {
     fn prepare(client: &mut impl GenericClient) -> Result<Statements, StoreError> {
         let mut prepare = |sql: &str| client.prepare(sql).map_err(storage);
         Ok(Statements {
-            insert_at: prepare("SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7)")?,
+            insert_at: prepare("SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7, $8, $9)")?,
             stored: prepare(&format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)"))?,
             version: prepare("SELECT max(version) FROM events WHERE stream = $1")?,
             read_all: prepare(&format!(
@@ -261,11 +273,14 @@ fn insert_at(
             metadata.push(e.metadata.as_slice());
         }
     }
+    let names: Vec<&str> = appends.iter().map(|a| a.stream).collect();
+    // Below 2^63: every version given was checked above.
+    let firsts: Vec<i64> = starts.iter().map(|&v| v as i64).collect();
     let row = client
         .query_one(
             &statements.insert_at,
             &[
-                &streams, &versions, &ids, &kinds, &schemas, &data, &metadata,
+                &names, &firsts, &streams, &versions, &ids, &kinds, &schemas, &data, &metadata,
             ],
         )
         .map_err(storage)?;
