@@ -2,6 +2,7 @@
 # The servers the tests need, on 127.0.0.1 only.
 #
 #   scripts/services.sh install redis postgres   install what is missing (Debian packages)
+#   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it (no error if it is not running)
 #
@@ -112,14 +113,17 @@ stop_postgres() {
     as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-[ $# -ge 2 ] || die "usage: services.sh install NAME... | start NAME PORT | stop NAME PORT"
+[ $# -ge 2 ] || die "usage: services.sh install NAME... | installed NAME | start NAME PORT | stop NAME PORT"
 verb="$1"; shift
 case "$verb" in
     install) install "$@" ;;
+    installed)
+        [ $# -eq 1 ] || die "usage: services.sh installed NAME"
+        installed "$1" ;;
     start|stop)
         [ $# -eq 2 ] || die "usage: services.sh $verb NAME PORT"
         case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
         installed "$1" >/dev/null || true
         "${verb}_$1" "$2" ;;
-    *) die "unknown verb '$verb' (install, start, stop)" ;;
+    *) die "unknown verb '$verb' (install, installed, start, stop)" ;;
 esac

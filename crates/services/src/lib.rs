@@ -27,19 +27,18 @@ impl Kind {
         }
     }
 
+    /// Whether `services.sh` finds it installed (it alone knows where each lives).
     fn installed(self) -> bool {
-        match self {
-            Kind::Redis => Command::new("redis-server")
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success()),
-            Kind::Postgres => std::fs::read_dir("/usr/lib/postgresql").is_ok_and(|versions| {
-                versions
-                    .flatten()
-                    .any(|v| v.path().join("bin/initdb").exists())
-            }),
-        }
+        Command::new(script())
+            .args(["installed", self.name()])
+            .status()
+            .is_ok_and(|s| s.success())
     }
+}
+
+/// `scripts/services.sh`.
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services.sh")
 }
 
 /// A running server, stopped when dropped.
@@ -80,8 +79,7 @@ impl Server {
     }
 
     fn services(&self, verb: &str) {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services.sh");
-        let status = Command::new(script)
+        let status = Command::new(script())
             .args([verb, self.kind.name(), &self.port.to_string()])
             .status()
             .expect("run scripts/services.sh");

@@ -21,9 +21,9 @@
 //! Durability is PostgreSQL's: with `synchronous_commit = on` (the default) an
 //! acknowledged append is in the server's fsynced WAL.
 
-use crate::snapshot::check_snapshot;
+use crate::snapshot::{LOAD_SNAPSHOT, SAVE_SNAPSHOT, check_snapshot};
 use crate::store::{
-    Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
+    COLUMNS, Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
 use crate::{Appended, Expected, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
@@ -94,8 +94,6 @@ END
 $$;
 ";
 
-const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
-
 /// An event store in a PostgreSQL database (in the connection's `search_path` schema).
 pub struct PostgresStore {
     config: postgres::Config,
@@ -111,32 +109,61 @@ struct Conn {
 }
 
 /// The store's statements, prepared on one connection.
-pub(crate) struct Statements {
-    insert_at: Statement,
-    stored: Statement,
-    version: Statement,
+struct Statements {
+    append: AppendStatements,
     read_all: Statement,
     read_stream: Statement,
     save_snapshot: Statement,
     load_snapshot: Statement,
 }
 
+/// The statements an append uses: all that [`PostgresStore::append_in`] prepares on the
+/// caller's transaction.
+struct AppendStatements {
+    insert_at: Statement,
+    stored: Statement,
+    version: Statement,
+}
+
+fn prepare(client: &mut impl GenericClient, sql: &str) -> Result<Statement, StoreError> {
+    client.prepare(sql).map_err(storage)
+}
+
+impl AppendStatements {
+    fn prepare(client: &mut impl GenericClient) -> Result<AppendStatements, StoreError> {
+        Ok(AppendStatements {
+            insert_at: prepare(
+                client,
+                "SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )?,
+            stored: prepare(
+                client,
+                &format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)"),
+            )?,
+            version: prepare(client, "SELECT max(version) FROM events WHERE stream = $1")?,
+        })
+    }
+}
+
 impl Statements {
     fn prepare(client: &mut impl GenericClient) -> Result<Statements, StoreError> {
-        let mut prepare = |sql: &str| client.prepare(sql).map_err(storage);
         Ok(Statements {
-            insert_at: prepare("SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7, $8, $9)")?,
-            stored: prepare(&format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)"))?,
-            version: prepare("SELECT max(version) FROM events WHERE stream = $1")?,
-            read_all: prepare(&format!(
-                "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
-            ))?,
-            save_snapshot: prepare(crate::sqlite::SAVE_SNAPSHOT)?,
-            load_snapshot: prepare(crate::sqlite::LOAD_SNAPSHOT)?,
-            read_stream: prepare(&format!(
-                "SELECT {COLUMNS} FROM events WHERE stream = $1 AND version >= $2
-                 ORDER BY version LIMIT $3"
-            ))?,
+            append: AppendStatements::prepare(client)?,
+            read_all: prepare(
+                client,
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE position >= $1 ORDER BY position LIMIT $2"
+                ),
+            )?,
+            read_stream: prepare(
+                client,
+                &format!(
+                    "SELECT {COLUMNS} FROM events WHERE stream = $1 AND version >= $2
+                     ORDER BY version LIMIT $3"
+                ),
+            )?,
+            save_snapshot: prepare(client, SAVE_SNAPSHOT)?,
+            load_snapshot: prepare(client, LOAD_SNAPSHOT)?,
         })
     }
 }
@@ -244,7 +271,7 @@ fn starts_from_expectations(appends: &[StreamAppend<'_>]) -> Option<Vec<u64>> {
 /// stream was not where `starts` says or an id was already stored (nothing written).
 fn insert_at(
     client: &mut impl GenericClient,
-    statements: &Statements,
+    statements: &AppendStatements,
     appends: &[StreamAppend<'_>],
     starts: &[u64],
 ) -> Result<Option<Vec<Appended>>, StoreError> {
@@ -307,7 +334,7 @@ fn insert_at(
 /// What the store holds under each of `a`'s event ids.
 fn stored(
     client: &mut impl GenericClient,
-    statements: &Statements,
+    statements: &AppendStatements,
     a: &StreamAppend<'_>,
 ) -> Result<Vec<Option<RecordedEvent>>, StoreError> {
     let ids: Vec<Vec<u8>> = a
@@ -328,7 +355,7 @@ fn stored(
 
 fn current_version(
     client: &mut impl GenericClient,
-    statements: &Statements,
+    statements: &AppendStatements,
     stream: &str,
 ) -> Result<Option<u64>, StoreError> {
     let row = client
@@ -342,9 +369,9 @@ fn current_version(
 
 /// An append through `client`, which may be a transaction of the caller's: the events
 /// then commit (and become visible) with it.
-pub(crate) fn append_with(
+fn append_with(
     client: &mut impl GenericClient,
-    statements: &Statements,
+    statements: &AppendStatements,
     appends: &[StreamAppend<'_>],
 ) -> Result<Vec<Appended>, StoreError> {
     check_append(appends)?;
@@ -379,7 +406,7 @@ impl PostgresStore {
         tx: &mut postgres::Transaction<'_>,
         appends: &[StreamAppend<'_>],
     ) -> Result<Vec<Appended>, StoreError> {
-        let statements = Statements::prepare(tx)?;
+        let statements = AppendStatements::prepare(tx)?;
         append_with(tx, &statements, appends)
     }
 
@@ -391,7 +418,7 @@ impl PostgresStore {
 
 impl EventStore for PostgresStore {
     fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
-        self.with_conn(|c, st| append_with(c, st, appends))
+        self.with_conn(|c, st| append_with(c, &st.append, appends))
     }
 
     fn read_stream(
@@ -431,7 +458,7 @@ impl EventStore for PostgresStore {
     }
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
-        self.with_conn(|c, st| current_version(c, st, stream))
+        self.with_conn(|c, st| current_version(c, &st.append, stream))
     }
 }
 
@@ -441,7 +468,7 @@ impl SnapshotStore for PostgresStore {
             StoreError::BadAppend(format!("snapshot schema {} over 2^31", snapshot.schema))
         })?;
         self.with_conn(|c, st| {
-            check_snapshot(snapshot, current_version(c, st, &snapshot.stream)?)?;
+            check_snapshot(snapshot, current_version(c, &st.append, &snapshot.stream)?)?;
             c.execute(
                 &st.save_snapshot,
                 &[

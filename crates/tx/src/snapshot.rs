@@ -41,6 +41,17 @@ impl Snapshot {
     }
 }
 
+/// Keep a snapshot unless a newer one of the same stream and schema is kept (the same
+/// statement in SQLite and PostgreSQL).
+pub(crate) const SAVE_SNAPSHOT: &str = "
+INSERT INTO snapshots (stream, schema, version, data) VALUES ($1, $2, $3, $4)
+ON CONFLICT (stream, schema) DO UPDATE SET version = excluded.version, data = excluded.data
+WHERE excluded.version > snapshots.version";
+
+/// A stream's kept snapshot in one schema.
+pub(crate) const LOAD_SNAPSHOT: &str =
+    "SELECT version, data FROM snapshots WHERE stream = $1 AND schema = $2";
+
 /// Where snapshots are kept: beside the events, in the same store.
 pub trait SnapshotStore {
     /// Keep `snapshot` as its stream's latest in its schema. An older one than is kept

@@ -15,9 +15,9 @@
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
-use crate::snapshot::check_snapshot;
+use crate::snapshot::{LOAD_SNAPSHOT, SAVE_SNAPSHOT, check_snapshot};
 use crate::store::{
-    Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
+    COLUMNS, Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
 use crate::{Appended, NewEvent, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -100,30 +100,6 @@ impl SqliteStore {
         Ok(SqliteStore::with(conn, reader))
     }
 
-    /// A store in memory (for tests of code above the store): one database shared by its
-    /// two connections, gone when the store is dropped.
-    pub fn in_memory() -> Result<SqliteStore, StoreError> {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let name = format!(
-            "file:dsys-tx-{}-{}?mode=memory&cache=shared",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(&name, flags).map_err(storage)?;
-        conn.execute_batch(SCHEMA).map_err(storage)?;
-        let reader = Connection::open_with_flags(&name, flags).map_err(storage)?;
-        // A shared in-memory database locks by table; let a reader wait out a commit.
-        for c in [&conn, &reader] {
-            c.busy_timeout(std::time::Duration::from_secs(10))
-                .map_err(storage)?;
-            c.pragma_update(None, "read_uncommitted", false)
-                .map_err(storage)?;
-        }
-        Ok(SqliteStore::with(conn, reader))
-    }
-
     fn with(conn: Connection, reader: Connection) -> SqliteStore {
         SqliteStore {
             conn: Mutex::new(conn),
@@ -193,7 +169,6 @@ fn write_group(
         // A savepoint dropped uncommitted rolls back to where it began.
         results.push(result);
     }
-    tx.set_drop_behavior(rusqlite::DropBehavior::Rollback);
     tx.commit().map_err(storage)?;
     Ok(results)
 }
@@ -211,19 +186,6 @@ impl Columns for rusqlite::Row<'_> {
         self.get(column).map_err(|e| e.to_string())
     }
 }
-
-/// Keep a snapshot unless a newer one of the same stream and schema is kept (the same
-/// statement in SQLite and PostgreSQL).
-pub(crate) const SAVE_SNAPSHOT: &str = "
-INSERT INTO snapshots (stream, schema, version, data) VALUES ($1, $2, $3, $4)
-ON CONFLICT (stream, schema) DO UPDATE SET version = excluded.version, data = excluded.data
-WHERE excluded.version > snapshots.version";
-
-/// A stream's kept snapshot in one schema.
-pub(crate) const LOAD_SNAPSHOT: &str =
-    "SELECT version, data FROM snapshots WHERE stream = $1 AND schema = $2";
-
-const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
 
 /// `stream`'s last version (read inside the append's transaction when an append asks).
 fn current_version(conn: &Connection, stream: &str) -> Result<Option<u64>, StoreError> {

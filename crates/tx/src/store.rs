@@ -180,6 +180,9 @@ pub(crate) fn decide(
     Ok(Decision::Write(starts))
 }
 
+/// The columns every backend selects for an event, in the order [`decode`] reads them.
+pub(crate) const COLUMNS: &str = "position, stream, version, id, kind, schema, data, metadata";
+
 /// A stored row's columns, in the order every backend selects them: position, stream,
 /// version, id, kind, schema, data, metadata. Each read says why it failed, as text.
 pub(crate) trait Columns {

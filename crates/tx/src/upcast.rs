@@ -17,14 +17,22 @@ pub type UpcastStep = Box<dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync
 #[derive(Default)]
 pub struct Upcasters {
     current: BTreeMap<String, u32>,
-    steps: BTreeMap<(String, u32), UpcastStep>,
+    /// Per type, the step from each older version.
+    steps: BTreeMap<String, BTreeMap<u32, UpcastStep>>,
 }
 
 impl std::fmt::Debug for Upcasters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upcasters")
             .field("current", &self.current)
-            .field("steps", &self.steps.keys().collect::<Vec<_>>())
+            .field(
+                "steps",
+                &self
+                    .steps
+                    .iter()
+                    .map(|(kind, from)| (kind, from.keys().collect::<Vec<_>>()))
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -48,7 +56,10 @@ impl Upcasters {
         from: u32,
         step: impl Fn(&[u8]) -> Result<Vec<u8>, String> + Send + Sync + 'static,
     ) -> Upcasters {
-        self.steps.insert((kind.into(), from), Box::new(step));
+        self.steps
+            .entry(kind.into())
+            .or_default()
+            .insert(from, Box::new(step));
         self
     }
 
@@ -64,11 +75,9 @@ impl Upcasters {
         if event.event.version > current {
             return Err(unknown(&event));
         }
+        let steps = self.steps.get(&event.event.kind);
         while event.event.version < current {
-            let Some(step) = self
-                .steps
-                .get(&(event.event.kind.clone(), event.event.version))
-            else {
+            let Some(step) = steps.and_then(|s| s.get(&event.event.version)) else {
                 return Err(unknown(&event));
             };
             event.event.data = step(&event.event.data).map_err(|why| StoreError::Corrupt {
