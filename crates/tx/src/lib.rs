@@ -1,6 +1,6 @@
 //! Transaction patterns for services that cannot share one database transaction: an
-//! event store with a global order subscribers can follow, and (to come) projections,
-//! outbox and inbox, and durable sagas.
+//! event store with a global order subscribers can follow, projections, outbox and inbox,
+//! and durable sagas, on SQLite (the embedded default) or PostgreSQL.
 //!
 //! - [`EventStore`]: streams of events with optimistic concurrency ([`Expected`]),
 //!   idempotent appends by event id, atomic appends across streams, and one global
@@ -16,15 +16,33 @@
 //!   beside its events.
 //! - [`Upcasting`]: reads with old event versions stepped up to the current ones
 //!   ([`Upcasters`]); an event no step reaches is a typed error.
+//! - [`Database`]: a store whose database also keeps the patterns' state, each step in
+//!   one transaction ([`Database::transact`]) with the application's own writes, through
+//!   [`Sql`] — the same statements on SQLite and PostgreSQL.
+//! - [`Projector`]: read models ([`Projection`]) kept from the global order, the
+//!   checkpoint in the same transaction as the update; retries, parked events and
+//!   replay; rebuild beside the live generation and swap.
+//! - [`Outbox`], [`Relay`], [`Inbox`]: messages committed with the state change they tell
+//!   of, published in order per key with leases, retries and dead letters, taken once at
+//!   the receiving end; [`MemoryBus`] in process.
+//! - [`Orchestrator`]: sagas as a state machine in the database — retries before
+//!   compensating, durable deadlines, compensations newest first, an operator's retry,
+//!   skip or abort when a compensation keeps failing, an idempotency key per (saga,
+//!   step, attempt).
 //! - [`conformance`]: the checks every backend passes.
 
 pub mod conformance;
 mod error;
 mod event;
 mod memory;
+mod outbox;
 #[cfg(feature = "postgres")]
 mod pg;
+mod projection;
+mod retry;
+mod saga;
 mod snapshot;
+mod sql;
 mod sqlite;
 mod store;
 mod subscription;
@@ -33,9 +51,20 @@ mod upcast;
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
+pub use outbox::{
+    Claimed, DeadLetter, Inbox, Lag, MemoryBus, Message, Outbox, PublishError, Publisher, Relay,
+    RelayReport,
+};
 #[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
+pub use projection::{Parked, Progress, Projection, ProjectionError, Projector, Replayed, Target};
+pub use retry::Backoff;
+pub use saga::{
+    Action, Call, Orchestrator, Outcome, Participants, Saga, SagaDefinition, SagaError, Status,
+    Step, Transition,
+};
 pub use snapshot::{Snapshot, SnapshotStore};
+pub use sql::{Cell, Database, Dialect, Row, Sql, Value};
 pub use sqlite::SqliteStore;
 pub use store::{EventStore, StreamAppend};
 pub use subscription::Subscription;

@@ -22,11 +22,14 @@
 //! acknowledged append is in the server's fsynced WAL.
 
 use crate::snapshot::{LOAD_SNAPSHOT, SAVE_SNAPSHOT, check_snapshot};
+use crate::sql::{Cell, Database, Dialect, Sql, Value, pattern_schema};
 use crate::store::{
     COLUMNS, Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
 use crate::{Appended, Expected, RecordedEvent, Snapshot, SnapshotStore, StoreError};
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
+use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
 const SCHEMA: &str = "
@@ -106,6 +109,8 @@ pub struct PostgresStore {
 struct Conn {
     client: Client,
     statements: Statements,
+    /// Statements [`Sql`] ran on this connection, by their text.
+    prepared: BTreeMap<String, Statement>,
 }
 
 /// The store's statements, prepared on one connection.
@@ -195,33 +200,48 @@ impl PostgresStore {
         // session lock on a fixed key makes the second wait and then find it.
         client
             .batch_execute(&format!(
-                "SELECT pg_advisory_lock(7471203); {SCHEMA}; SELECT pg_advisory_unlock(7471203);"
+                "SELECT pg_advisory_lock(7471203); {SCHEMA}; {}; SELECT pg_advisory_unlock(7471203);",
+                pattern_schema(Dialect::Postgres)
             ))
             .map_err(storage)?;
         let statements = Statements::prepare(&mut client)?;
-        store.release(Conn { client, statements });
+        store.release(Conn {
+            client,
+            statements,
+            prepared: BTreeMap::new(),
+        });
         Ok(store)
     }
 
-    /// Run `f` on a connection of the pool (opened if none is idle). A connection that
-    /// failed is dropped rather than returned.
-    fn with_conn<T>(
-        &self,
-        f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    /// A connection of the pool, opened if none is idle; [`PostgresStore::release`] it
+    /// after.
+    fn take(&self) -> Result<Conn, StoreError> {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut conn = match idle {
-            Some(c) => c,
+        match idle {
+            Some(c) => Ok(c),
             None => {
                 let mut client = self.config.connect(NoTls).map_err(storage)?;
                 let statements = Statements::prepare(&mut client)?;
-                Conn { client, statements }
+                Ok(Conn {
+                    client,
+                    statements,
+                    prepared: BTreeMap::new(),
+                })
             }
-        };
+        }
+    }
+
+    /// Run `f` on a connection of the pool. A connection that failed is dropped rather
+    /// than returned.
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Client, &Statements) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.take()?;
         let result = f(&mut conn.client, &conn.statements);
         self.release(conn);
         result
@@ -459,6 +479,155 @@ impl EventStore for PostgresStore {
 
     fn stream_version(&self, stream: &str) -> Result<Option<u64>, StoreError> {
         self.with_conn(|c, st| current_version(c, &st.append, stream))
+    }
+}
+
+impl Database for PostgresStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn transact<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Sql) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.take()?;
+        let Conn {
+            client,
+            statements,
+            prepared,
+        } = &mut conn;
+        let result = (|| {
+            let mut tx = client.transaction().map_err(storage)?;
+            let done = work(&mut PgSql {
+                tx: &mut tx,
+                prepared,
+                append: &statements.append,
+            })?;
+            tx.commit().map_err(storage)?;
+            Ok(done)
+        })();
+        self.release(conn);
+        result
+    }
+}
+
+/// [`Sql`] on an open PostgreSQL transaction of a pooled connection.
+struct PgSql<'a, 'c> {
+    tx: &'a mut postgres::Transaction<'c>,
+    prepared: &'a mut BTreeMap<String, Statement>,
+    append: &'a AppendStatements,
+}
+
+impl PgSql<'_, '_> {
+    /// `sql` prepared on this connection, once.
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql).map_err(storage)?;
+        self.prepared.insert(sql.to_string(), s.clone());
+        Ok(s)
+    }
+}
+
+impl ToSql for Value<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match *self {
+            Value::Null => Ok(IsNull::Yes),
+            // An integer goes into whichever integer column the statement names.
+            Value::Int(v) if *ty == Type::INT4 => i32::try_from(v)?.to_sql(ty, out),
+            Value::Int(v) if *ty == Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
+            Value::Int(v) => v.to_sql(ty, out),
+            Value::Text(v) => v.to_sql(ty, out),
+            Value::Bytes(v) => v.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        [Type::INT2, Type::INT4, Type::INT8].contains(ty)
+            || <&str as ToSql>::accepts(ty)
+            || <&[u8] as ToSql>::accepts(ty)
+    }
+
+    to_sql_checked!();
+}
+
+/// One column of a row, whichever of the types the patterns use it has.
+fn cell(row: &Row, column: usize) -> Result<Cell, StoreError> {
+    let ty = row.columns()[column].type_();
+    let wrong = |e: postgres::Error| StoreError::Storage(format!("column {column}: {e}"));
+    let cell = if *ty == Type::INT8 {
+        row.try_get::<_, Option<i64>>(column)
+            .map_err(wrong)?
+            .map(Cell::Int)
+    } else if *ty == Type::INT4 {
+        row.try_get::<_, Option<i32>>(column)
+            .map_err(wrong)?
+            .map(|v| Cell::Int(v.into()))
+    } else if *ty == Type::INT2 {
+        row.try_get::<_, Option<i16>>(column)
+            .map_err(wrong)?
+            .map(|v| Cell::Int(v.into()))
+    } else if *ty == Type::BOOL {
+        row.try_get::<_, Option<bool>>(column)
+            .map_err(wrong)?
+            .map(|v| Cell::Int(v.into()))
+    } else if *ty == Type::BYTEA {
+        row.try_get::<_, Option<Vec<u8>>>(column)
+            .map_err(wrong)?
+            .map(Cell::Bytes)
+    } else {
+        row.try_get::<_, Option<String>>(column)
+            .map_err(wrong)?
+            .map(Cell::Text)
+    };
+    Ok(cell.unwrap_or(Cell::Null))
+}
+
+impl Sql for PgSql<'_, '_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        self.tx.execute(&statement, &params).map_err(storage)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<Vec<crate::sql::Row>, StoreError> {
+        let statement = self.statement(sql)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self.tx.query(&statement, &params).map_err(storage)?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| cell(r, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(crate::sql::Row::new)
+            })
+            .collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.tx.batch_execute(sql).map_err(storage)
+    }
+
+    fn append_all(&mut self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
+        // A savepoint, so a refused append leaves the rest of the transaction as it was.
+        let mut inner = self.tx.transaction().map_err(storage)?;
+        let done = append_with(&mut inner, self.append, appends)?;
+        inner.commit().map_err(storage)?;
+        Ok(done)
     }
 }
 

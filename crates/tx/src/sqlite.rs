@@ -16,11 +16,14 @@
 //! still uncommitted.
 
 use crate::snapshot::{LOAD_SNAPSHOT, SAVE_SNAPSHOT, check_snapshot};
+use crate::sql::{Cell, Database, Dialect, Row, Sql, Value, pattern_schema};
 use crate::store::{
     COLUMNS, Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
 use crate::{Appended, NewEvent, RecordedEvent, Snapshot, SnapshotStore, StoreError};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -96,6 +99,8 @@ impl SqliteStore {
         let path = path.as_ref();
         let conn = configure(Connection::open(path).map_err(storage)?)?;
         conn.execute_batch(SCHEMA).map_err(storage)?;
+        conn.execute_batch(&pattern_schema(Dialect::Sqlite))
+            .map_err(storage)?;
         let reader = configure(Connection::open(path).map_err(storage)?)?;
         Ok(SqliteStore::with(conn, reader))
     }
@@ -341,6 +346,120 @@ impl EventStore for SqliteStore {
     }
 }
 
+impl Database for SqliteStore {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn transact<T, E: From<StoreError>>(
+        &self,
+        work: impl FnOnce(&mut dyn Sql) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = lock(&self.conn);
+        // IMMEDIATE: the write lock from the start, so what the work reads is what its
+        // writes are made against (SQLite has one writer; this is it until commit).
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(storage)?;
+        let done = work(&mut SqliteSql { tx: &tx })?;
+        tx.commit().map_err(storage)?;
+        Ok(done)
+    }
+}
+
+/// [`Sql`] on an open SQLite transaction.
+struct SqliteSql<'a> {
+    tx: &'a Connection,
+}
+
+/// `$1`, `$2`, ... as SQLite's explicitly numbered `?1`, `?2`, ...: SQLite would read
+/// `$1` as a *named* parameter, numbered by where it first appears.
+fn numbered(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+impl rusqlite::ToSql for Value<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match *self {
+            Value::Null => ValueRef::Null,
+            Value::Int(v) => ValueRef::Integer(v),
+            Value::Text(v) => ValueRef::Text(v.as_bytes()),
+            Value::Bytes(v) => ValueRef::Blob(v),
+        }))
+    }
+}
+
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(v) => Cell::Int(v),
+        // The patterns store no floating point; an application's column reads as text.
+        ValueRef::Real(v) => Cell::Text(v.to_string()),
+        ValueRef::Text(v) => Cell::Text(String::from_utf8_lossy(v).into_owned()),
+        ValueRef::Blob(v) => Cell::Bytes(v.to_vec()),
+    }
+}
+
+impl Sql for SqliteSql<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, StoreError> {
+        let mut q = self.tx.prepare_cached(&numbered(sql)).map_err(storage)?;
+        let changed = q
+            .execute(rusqlite::params_from_iter(params.iter()))
+            .map_err(storage)?;
+        Ok(changed as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Value<'_>]) -> Result<Vec<Row>, StoreError> {
+        let mut q = self.tx.prepare_cached(&numbered(sql)).map_err(storage)?;
+        let columns = q.column_count();
+        let rows = q
+            .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                (0..columns)
+                    .map(|i| r.get_ref(i).map(cell))
+                    .collect::<rusqlite::Result<Vec<Cell>>>()
+                    .map(Row::new)
+            })
+            .map_err(storage)?;
+        rows.map(|r| r.map_err(storage)).collect()
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.tx.execute_batch(sql).map_err(storage)
+    }
+
+    fn append_all(&mut self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
+        check_append(appends)?;
+        // A savepoint, so a refused append leaves the rest of the transaction as it was.
+        self.tx
+            .execute_batch("SAVEPOINT dsys_append")
+            .map_err(storage)?;
+        let result = write_one(self.tx, appends);
+        let end = if result.is_ok() {
+            "RELEASE dsys_append"
+        } else {
+            "ROLLBACK TO dsys_append; RELEASE dsys_append"
+        };
+        self.tx.execute_batch(end).map_err(storage)?;
+        result
+    }
+}
+
 impl SnapshotStore for SqliteStore {
     fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let conn = lock(&self.conn);
@@ -399,6 +518,22 @@ mod tests {
             SqliteStore::open(root.join(format!("{}.db", unique()))).expect("open")
         });
         std::fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn the_patterns_keep_their_contract_on_sqlite() {
+        let root = dir();
+        crate::conformance::patterns(|| {
+            SqliteStore::open(root.join(format!("{}.db", unique()))).expect("open")
+        });
+        std::fs::remove_dir_all(root).ok();
+    }
+
+    #[test]
+    fn numbered_parameters_become_sqlites_own() {
+        assert_eq!(numbered("a = $1 AND b = $12"), "a = ?1 AND b = ?12");
+        assert_eq!(numbered("'$' || $2"), "'$' || ?2");
+        assert!(matches!(numbered("no parameters"), Cow::Borrowed(_)));
     }
 
     #[test]

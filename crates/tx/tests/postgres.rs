@@ -34,6 +34,14 @@ fn the_postgres_store_keeps_the_contract() {
 }
 
 #[test]
+fn the_patterns_keep_their_contract_on_postgres() {
+    let Some(server) = Server::start(Kind::Postgres) else {
+        return;
+    };
+    dsys_tx::conformance::patterns(|| PostgresStore::open(&fresh_schema(&server)).unwrap());
+}
+
+#[test]
 fn a_subscriber_skips_nothing_while_a_writers_transaction_is_held_open() {
     let Some(server) = Server::start(Kind::Postgres) else {
         return;

@@ -6,6 +6,9 @@ use crate::error::Actual;
 use crate::{EventStore, Expected, NewEvent, Snapshot, SnapshotStore, StoreError, StreamAppend};
 use std::sync::Arc;
 
+mod patterns;
+pub use patterns::patterns;
+
 /// Run every check, each on a store from `fresh`.
 pub fn run<S, F>(fresh: F)
 where

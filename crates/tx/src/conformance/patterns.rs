@@ -1,0 +1,881 @@
+//! The patterns built on [`Database`] — projections, outbox and inbox, sagas — checked
+//! against a backend: `conformance::patterns(|| MyStore::open(...))`. Each check panics
+//! with what went wrong.
+
+use crate::{
+    Action, Backoff, Call, Database, EventStore, Expected, Inbox, MemoryBus, Message, NewEvent,
+    Orchestrator, Outbox, Outcome, Participants, Projection, ProjectionError, Projector,
+    PublishError, Publisher, RecordedEvent, Relay, SagaDefinition, SagaError, Sql, Status, Step,
+    StoreError, Target, Value,
+};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Run every check, each on a database from `fresh`.
+pub fn patterns<D, F>(fresh: F)
+where
+    D: Database + 'static,
+    F: Fn() -> D,
+{
+    a_projection_catches_up_and_resumes_from_its_checkpoint(&fresh());
+    a_failing_event_is_retried_then_parked_and_replayed(&fresh());
+    a_rebuild_builds_beside_and_swaps(&fresh());
+    two_projectors_apply_each_event_once(Arc::new(fresh()));
+    an_outbox_row_commits_with_the_change_or_not_at_all(&fresh());
+    the_relay_keeps_each_keys_order_through_retries(&fresh());
+    a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(&fresh());
+    a_lease_keeps_a_claim_from_other_relays_until_it_runs_out(&fresh());
+    the_inbox_takes_each_message_once(&fresh());
+    a_saga_completes_calling_each_step_once(&fresh());
+    a_step_is_retried_under_a_new_key_only_after_a_definite_failure(&fresh());
+    a_failed_saga_compensates_in_reverse_order(&fresh());
+    a_failing_compensation_waits_for_an_operator(&fresh());
+    a_step_out_of_time_is_compensated_after_a_restart(&fresh());
+    saga_bad_input_is_refused(&fresh());
+    two_orchestrators_on_one_saga_apply_each_effect_once(Arc::new(fresh()));
+}
+
+fn event(id: u128, kind: &str) -> NewEvent {
+    NewEvent::new(id, kind, id.to_le_bytes().to_vec())
+}
+
+/// Events per stream, as a read model; events whose id is in `fail` are refused.
+#[derive(Debug, Default)]
+struct Counts {
+    fail: Mutex<BTreeSet<u128>>,
+}
+
+impl Projection for Counts {
+    fn name(&self) -> &str {
+        "counts"
+    }
+
+    fn create(&self, sql: &mut dyn Sql, target: &Target) -> Result<(), ProjectionError> {
+        sql.batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (stream TEXT PRIMARY KEY, n BIGINT NOT NULL)",
+            target.table("counts")
+        ))?;
+        Ok(())
+    }
+
+    fn apply(
+        &self,
+        sql: &mut dyn Sql,
+        target: &Target,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if self.fail.lock().expect("lock").contains(&event.event.id.0) {
+            return Err(ProjectionError::Apply(format!(
+                "refused {}",
+                event.event.id
+            )));
+        }
+        let t = target.table("counts");
+        sql.execute(
+            &format!(
+                "INSERT INTO {t} (stream, n) VALUES ($1, 1)
+                 ON CONFLICT (stream) DO UPDATE SET n = {t}.n + 1"
+            ),
+            &[Value::Text(&event.stream)],
+        )?;
+        Ok(())
+    }
+
+    fn drop(&self, sql: &mut dyn Sql, target: &Target) -> Result<(), ProjectionError> {
+        sql.batch(&format!("DROP TABLE {}", target.table("counts")))?;
+        Ok(())
+    }
+}
+
+fn counts(db: &impl Database, target: &Target) -> Vec<(String, i64)> {
+    db.transact(|sql| {
+        sql.query(
+            &format!(
+                "SELECT stream, n FROM {} ORDER BY stream",
+                target.table("counts")
+            ),
+            &[],
+        )
+    })
+    .expect("read the model")
+    .iter()
+    .map(|r| (r.text(0).expect("stream"), r.int(1).expect("n")))
+    .collect()
+}
+
+fn append_many(db: &impl EventStore, first_id: u128, count: u128, streams: u128) {
+    for i in 0..count {
+        let id = first_id + i;
+        db.append(
+            &format!("s{}", id % streams),
+            Expected::Any,
+            &[event(id, "E")],
+        )
+        .expect("append");
+    }
+}
+
+fn no_wait() -> impl FnMut(Duration) {
+    |_| {}
+}
+
+/// A projection applies everything once, and a second run applies nothing new.
+pub fn a_projection_catches_up_and_resumes_from_its_checkpoint(db: &impl Database) {
+    append_many(db, 1, 10, 3);
+    let model = Counts::default();
+    let projector = Projector::new(&model, Backoff::immediate(3)).page(4);
+    let run = projector.run(db, &mut no_wait()).expect("run");
+    assert_eq!((run.applied, run.parked), (10, 0));
+    let target = Projector::<Counts>::active(db, "counts").expect("active");
+    assert_eq!(target.generation, 1);
+    assert_eq!(
+        counts(db, &target),
+        [("s0".into(), 3), ("s1".into(), 4), ("s2".into(), 3)]
+    );
+    let again = projector.run(db, &mut no_wait()).expect("run");
+    assert_eq!(again.applied, 0, "a second run applies nothing new");
+    append_many(db, 11, 2, 3);
+    assert_eq!(projector.run(db, &mut no_wait()).expect("run").applied, 2);
+    assert_eq!(counts(db, &target).iter().map(|c| c.1).sum::<i64>(), 12);
+}
+
+/// An event that fails is tried as the backoff says, then parked and stepped over; the
+/// rest of its page applies; a replay after the fix applies it.
+pub fn a_failing_event_is_retried_then_parked_and_replayed(db: &impl Database) {
+    append_many(db, 1, 10, 2);
+    let model = Counts::default();
+    model.fail.lock().expect("lock").insert(5);
+    let backoff = Backoff::new(3, Duration::from_millis(10), Duration::from_millis(15));
+    let projector = Projector::new(&model, backoff);
+    let mut waits = Vec::new();
+    let run = projector
+        .run(db, &mut |d: Duration| waits.push(d.as_millis()))
+        .expect("run");
+    assert_eq!((run.applied, run.parked), (9, 1));
+    assert_eq!(waits, [10, 15], "two waits between three tries");
+    let parked = projector.parked(db).expect("parked");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].attempts, 3);
+    assert!(parked[0].error.contains("refused"), "{parked:?}");
+    let target = Projector::<Counts>::active(db, "counts").expect("active");
+    assert_eq!(counts(db, &target).iter().map(|c| c.1).sum::<i64>(), 9);
+
+    // Still failing: stays parked, its tries counted.
+    let again = projector.replay_parked(db).expect("replay");
+    assert_eq!((again.applied, again.still_parked), (0, 1));
+    assert_eq!(projector.parked(db).expect("parked")[0].attempts, 4);
+    model.fail.lock().expect("lock").clear();
+    let fixed = projector.replay_parked(db).expect("replay");
+    assert_eq!((fixed.applied, fixed.still_parked), (1, 0));
+    assert!(projector.parked(db).expect("parked").is_empty());
+    assert_eq!(counts(db, &target).iter().map(|c| c.1).sum::<i64>(), 10);
+    assert_eq!(projector.replay_parked(db).expect("replay").applied, 0);
+}
+
+/// A rebuild fills the next generation from the first event, swaps readers to it, drops
+/// the old one; later runs feed the new one.
+pub fn a_rebuild_builds_beside_and_swaps(db: &impl Database) {
+    append_many(db, 1, 20, 4);
+    let model = Counts::default();
+    let projector = Projector::new(&model, Backoff::immediate(1)).page(3);
+    projector.run(db, &mut no_wait()).expect("run");
+    let first = Projector::<Counts>::active(db, "counts").expect("active");
+    let before = counts(db, &first);
+    let second = projector.rebuild(db, &mut no_wait()).expect("rebuild");
+    assert_eq!(second.generation, 2);
+    assert_eq!(
+        Projector::<Counts>::active(db, "counts").expect("active"),
+        second
+    );
+    assert_eq!(
+        counts(db, &second),
+        before,
+        "the rebuild equals the model it replaces"
+    );
+    let old = db.transact(|sql| {
+        sql.query(
+            &format!("SELECT count(*) FROM {}", first.table("counts")),
+            &[],
+        )
+    });
+    assert!(old.is_err(), "the old generation's table is dropped");
+    append_many(db, 21, 4, 4);
+    assert_eq!(projector.run(db, &mut no_wait()).expect("run").applied, 4);
+    assert_eq!(counts(db, &second).iter().map(|c| c.1).sum::<i64>(), 24);
+}
+
+/// Two projectors of one read model, running at once, apply each event once.
+pub fn two_projectors_apply_each_event_once<D: Database + 'static>(db: Arc<D>) {
+    append_many(db.as_ref(), 1, 200, 5);
+    let model = Arc::new(Counts::default());
+    let runners: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, model) = (Arc::clone(&db), Arc::clone(&model));
+            std::thread::spawn(move || {
+                let projector = Projector::new(model.as_ref(), Backoff::immediate(1)).page(7);
+                projector
+                    .run(db.as_ref(), &mut no_wait())
+                    .expect("run")
+                    .applied
+            })
+        })
+        .collect();
+    let applied: u64 = runners.into_iter().map(|r| r.join().expect("runner")).sum();
+    assert_eq!(applied, 200, "between them, each event once");
+    let target = Projector::<Counts>::active(db.as_ref(), "counts").expect("active");
+    assert_eq!(
+        counts(db.as_ref(), &target)
+            .iter()
+            .map(|c| c.1)
+            .sum::<i64>(),
+        200
+    );
+}
+
+/// A message enqueued in a transaction that rolls back is not in the outbox.
+pub fn an_outbox_row_commits_with_the_change_or_not_at_all(db: &impl Database) {
+    let rolled_back: Result<(), StoreError> = db.transact(|sql| {
+        sql.append_all(&[crate::StreamAppend::new(
+            "order-1",
+            Expected::NoStream,
+            &[event(1, "OrderPlaced")],
+        )])?;
+        Outbox::enqueue(sql, &Message::new(1, "orders", "order-1", "placed"), 0)?;
+        Err(StoreError::Storage("the change failed".into()))
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(Relay::lag(db, 0).expect("lag").pending, 0);
+    assert_eq!(db.stream_version("order-1").expect("version"), None);
+    db.transact(|sql| {
+        sql.append_all(&[crate::StreamAppend::new(
+            "order-1",
+            Expected::NoStream,
+            &[event(1, "OrderPlaced")],
+        )])?;
+        let first = Outbox::enqueue(sql, &Message::new(1, "orders", "order-1", "placed"), 5)?;
+        let again = Outbox::enqueue(sql, &Message::new(1, "orders", "order-1", "placed"), 5)?;
+        assert!(
+            first && !again,
+            "an id already in the outbox is not added again"
+        );
+        Ok::<_, StoreError>(())
+    })
+    .expect("commit");
+    let lag = Relay::lag(db, 105).expect("lag");
+    assert_eq!((lag.pending, lag.oldest_ms), (1, 100));
+    assert_eq!(db.stream_version("order-1").expect("version"), Some(0));
+}
+
+/// Fails the messages in `failing` until they are taken out.
+#[derive(Debug, Default)]
+struct Flaky {
+    bus: MemoryBus,
+    failing: BTreeSet<u128>,
+    tries: BTreeMap<u128, u32>,
+}
+
+impl Publisher for Flaky {
+    fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
+        *self.tries.entry(message.id).or_default() += 1;
+        if self.failing.contains(&message.id) {
+            return Err(PublishError(format!("bus refused {}", message.id)));
+        }
+        self.bus.publish(message)
+    }
+}
+
+fn enqueue_all(db: &impl Database, messages: &[Message], now_ms: u64) {
+    db.transact(|sql| {
+        for m in messages {
+            Outbox::enqueue(sql, m, now_ms)?;
+        }
+        Ok::<_, StoreError>(())
+    })
+    .expect("enqueue");
+}
+
+/// Messages of one key are published in commit order, a retried one before those after
+/// it; other keys are not held up.
+pub fn the_relay_keeps_each_keys_order_through_retries(db: &impl Database) {
+    let messages = [
+        Message::new(1, "t", "a", "a1"),
+        Message::new(2, "t", "b", "b1"),
+        Message::new(3, "t", "a", "a2"),
+        Message::new(4, "t", "a", "a3"),
+        Message::new(5, "t", "b", "b2"),
+    ];
+    enqueue_all(db, &messages, 0);
+    let relay = Relay::new(
+        "r1",
+        Duration::from_secs(30),
+        Backoff::new(5, Duration::from_millis(100), Duration::from_secs(1)),
+    );
+    let mut publisher = Flaky::default();
+    publisher.failing.insert(1);
+    let first = relay.relay(db, &mut publisher, 0).expect("relay");
+    assert_eq!(
+        (first.delivered, first.retried),
+        (1, 1),
+        "a1 fails, b1 goes"
+    );
+    // Until a1's retry is due, nothing of key a moves; key b does.
+    let mut now = 0;
+    while now < 99 {
+        now += 33;
+        relay.relay(db, &mut publisher, now).expect("relay");
+    }
+    let topic: Vec<_> = publisher.bus.read("t", 0, 10);
+    assert_eq!(
+        topic
+            .iter()
+            .map(|m| m.payload.as_slice())
+            .collect::<Vec<_>>(),
+        [b"b1".as_slice(), b"b2"]
+    );
+    publisher.failing.clear();
+    for _ in 0..4 {
+        now += 100;
+        relay.relay(db, &mut publisher, now).expect("relay");
+    }
+    let of_a: Vec<_> = publisher
+        .bus
+        .read("t", 0, 10)
+        .into_iter()
+        .filter(|m| m.key == "a")
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(of_a, [b"a1".to_vec(), b"a2".to_vec(), b"a3".to_vec()]);
+    assert_eq!(publisher.tries[&1], 2);
+    let lag = Relay::lag(db, now).expect("lag");
+    assert_eq!((lag.pending, lag.dead), (0, 0));
+}
+
+/// A message that fails every try is a dead letter and releases its key; redriven, it
+/// is delivered.
+pub fn a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(db: &impl Database) {
+    enqueue_all(
+        db,
+        &[
+            Message::new(1, "t", "k", "bad"),
+            Message::new(2, "t", "k", "next"),
+        ],
+        0,
+    );
+    let relay = Relay::new("r", Duration::from_secs(5), Backoff::immediate(3));
+    let mut publisher = Flaky::default();
+    publisher.failing.insert(1);
+    let mut dead = 0;
+    for now in 0..3 {
+        dead += relay.relay(db, &mut publisher, now).expect("relay").dead;
+    }
+    assert_eq!(dead, 1);
+    assert_eq!(publisher.tries[&1], 3);
+    let letters = Relay::dead_letters(db).expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].message.id, letters[0].attempts), (1, 3));
+    assert!(letters[0].error.contains("refused"));
+    assert_eq!(Relay::lag(db, 3).expect("lag").dead, 1);
+    // The key is released: the next message goes.
+    assert_eq!(
+        relay.relay(db, &mut publisher, 3).expect("relay").delivered,
+        1
+    );
+    publisher.failing.clear();
+    assert!(Relay::redrive(db, letters[0].seq, 4).expect("redrive"));
+    assert!(
+        !Relay::redrive(db, letters[0].seq, 4).expect("redrive"),
+        "only a dead letter"
+    );
+    assert_eq!(
+        relay.relay(db, &mut publisher, 4).expect("relay").delivered,
+        1
+    );
+    assert_eq!(Relay::lag(db, 4).expect("lag"), crate::Lag::default());
+}
+
+/// Claimed messages are another relay's only after the claim's lease runs out.
+pub fn a_lease_keeps_a_claim_from_other_relays_until_it_runs_out(db: &impl Database) {
+    enqueue_all(
+        db,
+        &[
+            Message::new(1, "t", "a", "1"),
+            Message::new(2, "t", "b", "2"),
+        ],
+        0,
+    );
+    let lease = Duration::from_millis(1_000);
+    let dies = Relay::new("dies", lease, Backoff::immediate(3));
+    let takes_over = Relay::new("takes-over", lease, Backoff::immediate(3));
+    assert_eq!(dies.claim(db, 0).expect("claim").len(), 2);
+    assert!(takes_over.claim(db, 999).expect("claim").is_empty());
+    let mut bus = MemoryBus::new();
+    let report = takes_over.relay(db, &mut bus, 1_000).expect("relay");
+    assert_eq!(report.delivered, 2);
+    assert_eq!(bus.read("t", 0, 10).len(), 2);
+}
+
+/// The inbox says yes to a message once per consumer.
+pub fn the_inbox_takes_each_message_once(db: &impl Database) {
+    let taken = |consumer: &str, id: u128| {
+        db.transact(|sql| Inbox::receive(sql, consumer, id, 0))
+            .expect("receive")
+    };
+    assert!(taken("billing", 7));
+    assert!(!taken("billing", 7));
+    assert!(taken("shipping", 7));
+    assert!(taken("billing", 8));
+}
+
+/// Answers from a script per (step, action), `Done` once the script runs out; applies each
+/// idempotency key once, as a participant must, and counts effects.
+#[derive(Debug, Default)]
+struct Scripted {
+    script: BTreeMap<(String, Action), VecDeque<Outcome>>,
+    /// Keys seen, with the first answer.
+    answered: BTreeMap<String, Outcome>,
+    /// Calls in order: (step, action, key).
+    calls: Vec<(String, Action, String)>,
+    /// Effects applied per (saga, step, action).
+    effects: BTreeMap<(String, String, Action), u32>,
+}
+
+impl Scripted {
+    fn then(&mut self, step: &str, action: Action, outcomes: &[Outcome]) {
+        self.script
+            .entry((step.to_string(), action))
+            .or_default()
+            .extend(outcomes.iter().cloned());
+    }
+}
+
+impl Participants for Scripted {
+    fn call(&mut self, call: &Call<'_>) -> Outcome {
+        self.calls
+            .push((call.step.to_string(), call.action, call.key.clone()));
+        if let Some(first) = self.answered.get(&call.key) {
+            // A repeat: the first answer, unless that was unclear — then it did apply.
+            return match first {
+                Outcome::Unknown(_) => Outcome::Done(None),
+                other => other.clone(),
+            };
+        }
+        let outcome = self
+            .script
+            .get_mut(&(call.step.to_string(), call.action))
+            .and_then(VecDeque::pop_front)
+            .unwrap_or(Outcome::Done(None));
+        if !matches!(outcome, Outcome::Failed(_)) {
+            // Done, or unclear: an unclear answer here is an effect whose reply was lost.
+            *self
+                .effects
+                .entry((call.saga.to_string(), call.step.to_string(), call.action))
+                .or_default() += 1;
+        }
+        self.answered.insert(call.key.clone(), outcome.clone());
+        outcome
+    }
+}
+
+fn order_saga(retry: Backoff, compensation: Backoff) -> Orchestrator {
+    let step = |name: &str| Step::new(name).retry(retry).compensation(compensation);
+    Orchestrator::new()
+        .define(SagaDefinition::new(
+            "order",
+            vec![
+                step("create-order"),
+                step("reserve-inventory"),
+                step("charge-payment"),
+                step("send-confirmation").without_compensation(),
+            ],
+        ))
+        .expect("define")
+}
+
+fn start(db: &impl Database, sagas: &Orchestrator, id: &str, now_ms: u64) {
+    let started = db
+        .transact(|sql| sagas.start(sql, id, "order", b"cart", now_ms))
+        .expect("start");
+    assert!(started);
+}
+
+fn notes(db: &impl Database, id: &str) -> Vec<String> {
+    Orchestrator::history(db, id)
+        .expect("history")
+        .into_iter()
+        .map(|t| t.note)
+        .collect()
+}
+
+/// The happy path: each step once, under attempt 1, then completed.
+pub fn a_saga_completes_calling_each_step_once(db: &impl Database) {
+    let sagas = order_saga(Backoff::immediate(3), Backoff::immediate(3));
+    start(db, &sagas, "o1", 0);
+    let mut p = Scripted::default();
+    let saga = sagas.advance(db, &mut p, "o1", 0).expect("advance");
+    assert_eq!(saga.status, Status::Completed);
+    let keys: Vec<&str> = p.calls.iter().map(|c| c.2.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "o1/create-order/1",
+            "o1/reserve-inventory/1",
+            "o1/charge-payment/1",
+            "o1/send-confirmation/1"
+        ]
+    );
+    let history = Orchestrator::history(db, "o1").expect("history");
+    assert_eq!(history.first().map(|t| t.status), Some(Status::Running));
+    assert_eq!(history.last().map(|t| t.status), Some(Status::Completed));
+    assert!(
+        Orchestrator::due(db, u64::MAX >> 2, 10)
+            .expect("due")
+            .is_empty()
+    );
+    // Advancing a finished saga does nothing.
+    assert_eq!(sagas.advance(db, &mut p, "o1", 1).expect("advance"), saga);
+}
+
+/// A definite failure moves the attempt (a new key); an unclear answer retries the same
+/// key; a retry waits as the backoff says.
+pub fn a_step_is_retried_under_a_new_key_only_after_a_definite_failure(db: &impl Database) {
+    let sagas = order_saga(
+        Backoff::new(4, Duration::from_millis(100), Duration::from_secs(1)),
+        Backoff::immediate(3),
+    );
+    start(db, &sagas, "o2", 0);
+    let mut p = Scripted::default();
+    p.then(
+        "reserve-inventory",
+        Action::Do,
+        &[
+            Outcome::Failed("out of stock".into()),
+            Outcome::Unknown("timeout".into()),
+        ],
+    );
+    let waiting = sagas.advance(db, &mut p, "o2", 0).expect("advance");
+    assert_eq!(
+        (waiting.status, waiting.step, waiting.wake_ms),
+        (Status::Running, 1, 100)
+    );
+    assert_eq!(
+        Orchestrator::due(db, 99, 10).expect("due"),
+        Vec::<String>::new()
+    );
+    assert_eq!(Orchestrator::due(db, 100, 10).expect("due"), ["o2"]);
+    let waiting = sagas.advance(db, &mut p, "o2", 100).expect("advance");
+    assert_eq!(waiting.wake_ms, 300, "the second wait is twice the first");
+    let done = sagas.advance(db, &mut p, "o2", 300).expect("advance");
+    assert_eq!(done.status, Status::Completed);
+    let reserve: Vec<&str> = p
+        .calls
+        .iter()
+        .filter(|c| c.0 == "reserve-inventory")
+        .map(|c| c.2.as_str())
+        .collect();
+    assert_eq!(
+        reserve,
+        [
+            "o2/reserve-inventory/1",
+            "o2/reserve-inventory/2",
+            "o2/reserve-inventory/2"
+        ]
+    );
+    assert_eq!(
+        p.effects[&("o2".into(), "reserve-inventory".into(), Action::Do)],
+        1,
+        "applied once"
+    );
+}
+
+/// A step failing every try starts the compensations, newest first: the failed step too
+/// if its last answer was unclear, not if it was a definite no.
+pub fn a_failed_saga_compensates_in_reverse_order(db: &impl Database) {
+    let sagas = order_saga(Backoff::immediate(2), Backoff::immediate(3));
+    for (id, last) in [
+        ("definite", Outcome::Failed("declined".into())),
+        ("unclear", Outcome::Unknown("timeout".into())),
+    ] {
+        start(db, &sagas, id, 0);
+        let mut p = Scripted::default();
+        p.then(
+            "charge-payment",
+            Action::Do,
+            &[Outcome::Failed("declined".into()), last],
+        );
+        p.then(
+            "reserve-inventory",
+            Action::Undo,
+            &[Outcome::Unknown("lost".into())],
+        );
+        let saga = sagas.advance(db, &mut p, id, 0).expect("advance");
+        assert_eq!(saga.status, Status::Compensated, "{id}");
+        let undone: Vec<&str> = p
+            .calls
+            .iter()
+            .filter(|c| c.1 == Action::Undo)
+            .map(|c| c.2.as_str())
+            .collect();
+        let mut expected = vec![];
+        if id == "unclear" {
+            expected.push(format!("{id}/charge-payment/undo/1"));
+        }
+        expected.extend([
+            format!("{id}/reserve-inventory/undo/1"),
+            format!("{id}/reserve-inventory/undo/1"),
+            format!("{id}/create-order/undo/1"),
+        ]);
+        assert_eq!(undone, expected, "{id}");
+        assert!(p.calls.iter().all(|c| c.0 != "send-confirmation"));
+        let statuses: BTreeSet<Status> = Orchestrator::history(db, id)
+            .expect("history")
+            .into_iter()
+            .map(|t| t.status)
+            .collect();
+        assert!(!statuses.contains(&Status::Completed), "never both");
+    }
+}
+
+/// A compensation failing every try needs an operator: retry, skip, abort.
+pub fn a_failing_compensation_waits_for_an_operator(db: &impl Database) {
+    let sagas = order_saga(Backoff::immediate(1), Backoff::immediate(2));
+    let stuck = |id: &str, p: &mut Scripted| {
+        start(db, &sagas, id, 0);
+        p.then(
+            "charge-payment",
+            Action::Do,
+            &[Outcome::Failed("declined".into())],
+        );
+        let refused = [
+            Outcome::Failed("warehouse down".into()),
+            Outcome::Failed("warehouse down".into()),
+        ];
+        p.then("reserve-inventory", Action::Undo, &refused);
+        let saga = sagas.advance(db, p, id, 0).expect("advance");
+        assert_eq!((saga.status, saga.step), (Status::NeedsIntervention, 1));
+        assert!(
+            saga.error
+                .as_deref()
+                .is_some_and(|e| e.contains("warehouse"))
+        );
+        assert!(
+            Orchestrator::due(db, 10, 10).expect("due").is_empty(),
+            "not due"
+        );
+        assert_eq!(sagas.advance(db, p, id, 5).expect("advance"), saga, "stays");
+    };
+
+    let mut p = Scripted::default();
+    stuck("retried", &mut p);
+    let retried = sagas.retry(db, "retried", 1).expect("retry");
+    assert_eq!(retried.status, Status::Compensating);
+    let done = sagas.advance(db, &mut p, "retried", 1).expect("advance");
+    assert_eq!(done.status, Status::Compensated);
+    assert!(notes(db, "retried").iter().any(|n| n == "operator: retry"));
+
+    let mut p = Scripted::default();
+    stuck("skipped", &mut p);
+    sagas.skip(db, "skipped", 1).expect("skip");
+    let done = sagas.advance(db, &mut p, "skipped", 1).expect("advance");
+    assert_eq!(done.status, Status::Compensated);
+    let undo_reserve = p
+        .calls
+        .iter()
+        .filter(|c| c.0 == "reserve-inventory" && c.1 == Action::Undo)
+        .count();
+    assert_eq!(undo_reserve, 2, "skipped, not called again");
+
+    let mut p = Scripted::default();
+    stuck("aborted", &mut p);
+    let aborted = sagas.abort(db, "aborted", 1).expect("abort");
+    assert_eq!(aborted.status, Status::Aborted);
+    assert!(aborted.status.is_final());
+    assert!(matches!(
+        sagas.retry(db, "aborted", 2),
+        Err(SagaError::NotInIntervention {
+            status: Status::Aborted,
+            ..
+        })
+    ));
+    assert!(matches!(
+        sagas.skip(db, "nobody", 2),
+        Err(SagaError::NotFound(_))
+    ));
+}
+
+/// A step's deadline is kept with the saga: after a restart (a new orchestrator), a saga
+/// whose step ran out of time is due, and compensates it.
+pub fn a_step_out_of_time_is_compensated_after_a_restart(db: &impl Database) {
+    let define = || {
+        Orchestrator::new()
+            .define(SagaDefinition::new(
+                "order",
+                vec![
+                    Step::new("create-order").retry(Backoff::immediate(1)),
+                    Step::new("reserve-inventory")
+                        .timeout(Duration::from_millis(1_000))
+                        .retry(Backoff::new(
+                            10,
+                            Duration::from_millis(400),
+                            Duration::from_millis(400),
+                        )),
+                ],
+            ))
+            .expect("define")
+    };
+    let before = define();
+    start(db, &before, "late", 0);
+    let mut p = Scripted::default();
+    p.then(
+        "reserve-inventory",
+        Action::Do,
+        &[
+            Outcome::Failed("busy".into()),
+            Outcome::Failed("busy".into()),
+        ],
+    );
+    let waiting = before.advance(db, &mut p, "late", 0).expect("advance");
+    assert_eq!((waiting.step, waiting.deadline_ms), (1, Some(1_000)));
+    before.advance(db, &mut p, "late", 400).expect("advance");
+    drop(before);
+
+    let after = define();
+    assert_eq!(Orchestrator::due(db, 1_000, 10).expect("due"), ["late"]);
+    let saga = after.advance(db, &mut p, "late", 1_000).expect("advance");
+    assert_eq!(saga.status, Status::Compensated);
+    assert!(
+        notes(db, "late")
+            .iter()
+            .any(|n| n.contains("ran out of time"))
+    );
+    let undone: Vec<&str> = p
+        .calls
+        .iter()
+        .filter(|c| c.1 == Action::Undo)
+        .map(|c| c.0.as_str())
+        .collect();
+    // The step's next try may already have been under way when time ran out: it is
+    // undone too.
+    assert_eq!(undone, ["reserve-inventory", "create-order"]);
+}
+
+/// Definitions, starts and stored sagas that do not fit are refused with a reason.
+pub fn saga_bad_input_is_refused(db: &impl Database) {
+    assert!(matches!(
+        Orchestrator::new().define(SagaDefinition::new("empty", vec![])),
+        Err(SagaError::BadDefinition(_))
+    ));
+    assert!(matches!(
+        Orchestrator::new().define(SagaDefinition::new(
+            "twice",
+            vec![Step::new("a"), Step::new("a")]
+        )),
+        Err(SagaError::BadDefinition(_))
+    ));
+    assert!(matches!(
+        Orchestrator::new().define(SagaDefinition::new("slash", vec![Step::new("a/b")])),
+        Err(SagaError::BadDefinition(_))
+    ));
+    let sagas = order_saga(Backoff::immediate(1), Backoff::immediate(1));
+    let start_with =
+        |id: &str, kind: &str, data: &[u8]| db.transact(|sql| sagas.start(sql, id, kind, data, 0));
+    assert!(matches!(
+        start_with("x", "refund", b""),
+        Err(SagaError::UnknownKind(_))
+    ));
+    assert!(matches!(
+        start_with("", "order", b""),
+        Err(SagaError::BadDefinition(_))
+    ));
+    assert_eq!(start_with("x", "order", b"cart"), Ok(true));
+    assert_eq!(
+        start_with("x", "order", b"cart"),
+        Ok(false),
+        "the same start again"
+    );
+    assert!(matches!(
+        start_with("x", "order", b"other"),
+        Err(SagaError::Exists(_))
+    ));
+    db.transact(|sql| sql.execute("UPDATE sagas SET status = 'lost' WHERE id = 'x'", &[]))
+        .expect("corrupt it");
+    assert!(matches!(
+        Orchestrator::load(db, "x"),
+        Err(SagaError::Corrupt { .. })
+    ));
+    let mut p = Scripted::default();
+    assert!(matches!(
+        sagas.advance(db, &mut p, "x", 0),
+        Err(SagaError::Corrupt { .. })
+    ));
+    assert!(p.calls.is_empty(), "nothing called for a corrupt saga");
+    db.transact(|sql| {
+        sql.execute(
+            "UPDATE sagas SET status = 'running', step = 9 WHERE id = 'x'",
+            &[],
+        )
+    })
+    .expect("corrupt it");
+    assert!(matches!(
+        sagas.advance(db, &mut p, "x", 0),
+        Err(SagaError::Corrupt { .. })
+    ));
+}
+
+/// Two orchestrators advancing one saga at once: it completes once, and each step's
+/// effect is applied once (the participant keeps its keys).
+pub fn two_orchestrators_on_one_saga_apply_each_effect_once<D: Database + 'static>(db: Arc<D>) {
+    let sagas = Arc::new(order_saga(Backoff::immediate(3), Backoff::immediate(3)));
+    let participant = Arc::new(Mutex::new(Scripted::default()));
+    for i in 0..10 {
+        start(db.as_ref(), &sagas, &format!("race-{i}"), 0);
+    }
+    /// Both orchestrators share one participant service.
+    struct Shared(Arc<Mutex<Scripted>>);
+    impl Participants for Shared {
+        fn call(&mut self, call: &Call<'_>) -> Outcome {
+            self.0.lock().expect("lock").call(call)
+        }
+    }
+    let runners: Vec<_> = (0..2)
+        .map(|_| {
+            let (db, sagas, p) = (
+                Arc::clone(&db),
+                Arc::clone(&sagas),
+                Arc::clone(&participant),
+            );
+            std::thread::spawn(move || {
+                let mut shared = Shared(p);
+                for i in 0..10 {
+                    sagas
+                        .advance(db.as_ref(), &mut shared, &format!("race-{i}"), 0)
+                        .expect("advance");
+                }
+            })
+        })
+        .collect();
+    for r in runners {
+        r.join().expect("runner");
+    }
+    let p = participant.lock().expect("lock");
+    for i in 0..10 {
+        let id = format!("race-{i}");
+        assert_eq!(
+            Orchestrator::load(db.as_ref(), &id).expect("load").status,
+            Status::Completed
+        );
+        let completions = Orchestrator::history(db.as_ref(), &id)
+            .expect("history")
+            .iter()
+            .filter(|t| t.status == Status::Completed)
+            .count();
+        assert_eq!(completions, 1, "{id} completed once");
+        for step in ["create-order", "reserve-inventory", "charge-payment"] {
+            assert_eq!(
+                p.effects[&(id.clone(), step.into(), Action::Do)],
+                1,
+                "{id} {step}"
+            );
+        }
+    }
+}
