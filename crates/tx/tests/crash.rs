@@ -348,19 +348,21 @@ enum Ended {
     Finished(u64),
 }
 
-/// Run the child in `dir`, to stop at point `at` (if it gets there).
-fn run_child(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Ended {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+/// The child, in `dir`, told to stop at point `at`, its clock at `epoch_ms`.
+fn child_command(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Command {
+    let mut child = Command::new(std::env::current_exe().unwrap());
+    child
+        .args(["child", "--exact", "--ignored", "--nocapture"])
+        .arg("--test-threads=1")
         .env("DSYS_CRASH_DIR", dir)
         .env("DSYS_CRASH_EPOCH", epoch_ms.to_string())
-        .env("DSYS_CRASH_AT", at.map_or(String::new(), |a| a.to_string()))
+        .env("DSYS_CRASH_AT", at.map_or(String::new(), |a| a.to_string()));
+    child
+}
+
+/// Run the child in `dir`, to stop at point `at` (if it gets there).
+fn run_child(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Ended {
+    let mut child = child_command(dir, at, epoch_ms)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -560,17 +562,7 @@ fn killed_at_arbitrary_moments_inside_commits_the_job_still_ends_well() {
         .enumerate()
     {
         let dir = fresh_dir(&format!("timer-{i}"));
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("DSYS_CRASH_DIR", &dir)
-            .env("DSYS_CRASH_EPOCH", "100000")
-            .env("DSYS_CRASH_AT", "")
+        let mut child = child_command(&dir, None, 100_000)
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
