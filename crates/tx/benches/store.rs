@@ -77,6 +77,43 @@ fn plain_sqlite_insert_per_transaction(bencher: Bencher) {
     });
 }
 
+/// Participants that answer every call done at once: what is left is the orchestrator's
+/// own cost, its durable transitions.
+struct AlwaysDone;
+
+impl dsys_tx::Participants for AlwaysDone {
+    fn call(&mut self, _: &dsys_tx::Call<'_>) -> dsys_tx::Outcome {
+        dsys_tx::Outcome::Done(None)
+    }
+}
+
+/// The 4-step order saga (create order, reserve inventory, charge payment, send
+/// confirmation), start to completion: the start in its own transaction, then one durable
+/// transition per step (five fsynced commits a saga).
+#[divan::bench(threads = [1, 4], sample_count = 20, sample_size = 10)]
+fn sqlite_order_saga(bencher: Bencher) {
+    use dsys_tx::{Database, Orchestrator, SagaDefinition, Status, Step};
+    let store = SqliteStore::open(fresh_path("sagas")).unwrap();
+    let sagas = Orchestrator::new()
+        .define(SagaDefinition::new(
+            "order",
+            ["create-order", "reserve-inventory", "charge-payment"]
+                .into_iter()
+                .map(Step::new)
+                .chain([Step::new("send-confirmation").without_compensation()])
+                .collect(),
+        ))
+        .unwrap();
+    bencher.bench(|| {
+        let id = format!("order-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        store
+            .transact(|sql| sagas.start(sql, &id, "order", b"cart", 0))
+            .unwrap();
+        let saga = sagas.advance(&store, &mut AlwaysDone, &id, 0).unwrap();
+        assert_eq!(saga.status, Status::Completed);
+    });
+}
+
 /// Read the whole store from the start, 1,000 events a page: how many there were.
 fn catch_up(store: &impl EventStore) -> u64 {
     let mut sub = Subscription::from(0, 1_000);
