@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The servers the tests need, on 127.0.0.1 only.
 #
-#   scripts/services.sh install redis postgres   install what is missing (Debian packages)
+#   scripts/services.sh install redis postgres nats   install what is missing (Debian packages)
 #   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it (no error if it is not running)
 #
-# NAME is redis or postgres. PostgreSQL runs with fsync and synchronous_commit on (a
+# NAME is redis, postgres or nats. NATS runs with JetStream on, its store under the
+# server's directory (file storage, so a stream is durable). PostgreSQL runs with fsync and synchronous_commit on (a
 # commit is durable), trusts local connections as user `dsys`, database `postgres`:
 #   host=127.0.0.1 port=PORT user=dsys dbname=postgres
 #
@@ -28,7 +29,8 @@ package_of() {
     case "$1" in
         redis) echo redis-server ;;
         postgres) echo postgresql ;;
-        *) die "unknown service '$1' (known: redis, postgres)" ;;
+        nats) echo nats-server ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats)" ;;
     esac
 }
 
@@ -43,7 +45,8 @@ installed() {
     case "$1" in
         redis) command -v redis-server >/dev/null 2>&1 ;;
         postgres) pg_bin >/dev/null ;;
-        *) die "unknown service '$1' (known: redis, postgres)" ;;
+        nats) command -v nats-server >/dev/null 2>&1 ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats)" ;;
     esac
 }
 
@@ -72,8 +75,9 @@ start_redis() {
     die "redis on port $port did not answer; see $dir/log"
 }
 
-stop_redis() {
-    local port="$1" dir="$dir_root/redis-$1"
+# Stop the server whose pid file is DIR/pid: politely, then after 5 s not.
+stop_by_pidfile() {
+    local dir="$1"
     [ -f "$dir/pid" ] || return 0
     local pid
     pid="$(cat "$dir/pid")"
@@ -85,6 +89,29 @@ stop_redis() {
     kill -9 "$pid" 2>/dev/null || true
     rm -f "$dir/pid"
 }
+
+stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; }
+
+start_nats() {
+    local port="$1" dir="$dir_root/nats-$1"
+    stop_nats "$port"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir/jetstream" \
+        -P "$dir/pid" -l "$dir/log" >/dev/null 2>&1 &
+    # Ready when it accepts a connection and answers a PING.
+    for _ in $(seq 200); do
+        if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+            printf 'CONNECT {}\r\nPING\r\n' >&3
+            if timeout 1 grep -q -m1 PONG <&3; then exec 3>&-; return 0; fi
+            exec 3>&-
+        fi
+        sleep 0.05
+    done
+    die "nats on port $port did not answer; see $dir/log"
+}
+
+stop_nats() { stop_by_pidfile "$dir_root/nats-$1"; }
 
 # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package
 # made, in a directory that user owns.

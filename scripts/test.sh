@@ -24,7 +24,7 @@ scripts/model-check.sh
 step "services"
 # The servers the integration tests start and stop themselves (on 127.0.0.1 only);
 # installed here if missing, and then required: a test that finds none fails.
-scripts/services.sh install redis postgres
+scripts/services.sh install redis postgres nats
 export DSYS_REQUIRE_SERVICES=1
 
 # Last, so the runner's summary closes the output.

@@ -17,6 +17,8 @@ pub enum Kind {
     Redis,
     /// PostgreSQL: user `dsys`, database `postgres`, fsync and synchronous commit on.
     Postgres,
+    /// nats-server with JetStream (file storage).
+    Nats,
 }
 
 impl Kind {
@@ -24,6 +26,7 @@ impl Kind {
         match self {
             Kind::Redis => "redis",
             Kind::Postgres => "postgres",
+            Kind::Nats => "nats",
         }
     }
 

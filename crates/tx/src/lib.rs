@@ -24,7 +24,8 @@
 //!   replay; rebuild beside the live generation and swap.
 //! - [`Outbox`], [`Relay`], [`Inbox`]: messages committed with the state change they tell
 //!   of, published in order per key with leases, retries and dead letters, taken once at
-//!   the receiving end; [`MemoryBus`] in process.
+//!   the receiving end; [`MemoryBus`] in process, `JetStream` (feature `nats`, on by
+//!   default) across machines.
 //! - [`Orchestrator`]: sagas as a state machine in the database — retries before
 //!   compensating, durable deadlines, compensations newest first, an operator's retry,
 //!   skip or abort when a compensation keeps failing, an idempotency key per (saga,
@@ -35,6 +36,8 @@ pub mod conformance;
 mod error;
 mod event;
 mod memory;
+#[cfg(feature = "nats")]
+mod nats;
 mod outbox;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -51,6 +54,8 @@ mod upcast;
 pub use error::{Actual, StoreError};
 pub use event::{Appended, EventId, Expected, NewEvent, RecordedEvent};
 pub use memory::MemoryStore;
+#[cfg(feature = "nats")]
+pub use nats::{JetStream, NatsError, Stored};
 pub use outbox::{
     Claimed, DeadLetter, Inbox, Lag, MemoryBus, Message, Outbox, PublishError, Publisher, Relay,
     RelayReport,

@@ -1,0 +1,406 @@
+//! Publishing to NATS JetStream: the bus for services on more than one machine.
+//!
+//! A small synchronous client of the NATS protocol — the relay's [`Publisher`] is
+//! blocking, like the stores, and what it needs of NATS is four verbs: connect, publish
+//! with headers and wait for JetStream's acknowledgement, create a stream, read a stream
+//! message back. (The maintained client, `async-nats`, would bring an async runtime into
+//! a blocking library for those four.)
+//!
+//! Each message is published with its id as `Nats-Msg-Id`: JetStream drops a copy
+//! published again within the stream's duplicate window, so a relay that publishes
+//! twice (it died before recording the first) stores the message once. The key,
+//! correlation and causation ids travel as headers (`Dsys-Key`, `Dsys-Correlation`,
+//! `Dsys-Causation`). `publish` returns only once JetStream has stored the message (with
+//! file storage: on disk), or says why not.
+
+use crate::outbox::{Message, PublishError, Publisher};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// What went wrong talking to NATS.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NatsError {
+    /// The connection failed, or timed out.
+    #[error("nats: {0}")]
+    Io(String),
+    /// The server said something this client does not understand.
+    #[error("nats protocol: {0}")]
+    Protocol(String),
+    /// The server or JetStream refused the request.
+    #[error("nats refused: {0}")]
+    Refused(String),
+}
+
+fn io(e: std::io::Error) -> NatsError {
+    NatsError::Io(e.to_string())
+}
+
+/// A message as JetStream stored it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    /// Its sequence number in the stream.
+    pub seq: u64,
+    /// Its subject.
+    pub subject: String,
+    /// Its headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Its payload.
+    pub data: Vec<u8>,
+}
+
+impl Stored {
+    /// The value of header `name`, if it has one.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A connection to a NATS server, publishing to JetStream.
+#[derive(Debug)]
+pub struct JetStream {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// The prefix of this connection's reply subjects.
+    inbox: String,
+    next_reply: u64,
+}
+
+/// A reply to a request: its headers' status line (if it had headers) and its body.
+struct Reply {
+    status: Option<String>,
+    body: Vec<u8>,
+}
+
+impl JetStream {
+    /// Connect to the server at `addr` (`127.0.0.1:4222`); every later wait is bounded by
+    /// `timeout`.
+    pub fn connect(addr: &str, timeout: Duration) -> Result<JetStream, NatsError> {
+        let socket: std::net::SocketAddr = addr
+            .parse()
+            .map_err(|e| NatsError::Io(format!("address {addr:?}: {e}")))?;
+        let writer = TcpStream::connect_timeout(&socket, timeout).map_err(io)?;
+        writer.set_read_timeout(Some(timeout)).map_err(io)?;
+        writer.set_write_timeout(Some(timeout)).map_err(io)?;
+        writer.set_nodelay(true).map_err(io)?;
+        let mut reader = BufReader::new(writer.try_clone().map_err(io)?);
+        let mut info = String::new();
+        reader.read_line(&mut info).map_err(io)?;
+        if !info.starts_with("INFO ") {
+            return Err(NatsError::Protocol(format!("expected INFO, got {info:?}")));
+        }
+        // Reply subjects unique to this connection: the process and a counter.
+        static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+        let inbox = format!(
+            "_INBOX.dsys{}x{}",
+            std::process::id(),
+            CONNECTIONS.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut js = JetStream {
+            reader,
+            writer,
+            inbox,
+            next_reply: 0,
+        };
+        let hello = format!(
+            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"name\":\"dsys-tx\"}}\r\nSUB {}.* 1\r\nPING\r\n",
+            js.inbox
+        );
+        js.writer.write_all(hello.as_bytes()).map_err(io)?;
+        loop {
+            let line = js.line()?;
+            match line.as_str() {
+                "PONG" => return Ok(js),
+                "+OK" => {}
+                l if l.starts_with("-ERR") => return Err(NatsError::Refused(l.to_string())),
+                l if l.starts_with("INFO ") => {}
+                l => return Err(NatsError::Protocol(format!("unexpected {l:?}"))),
+            }
+        }
+    }
+
+    /// One protocol line, without its CRLF.
+    fn line(&mut self) -> Result<String, NatsError> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).map_err(io)? == 0 {
+            return Err(NatsError::Io("the server closed the connection".into()));
+        }
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+
+    /// Send `body` to `subject` with `headers`, and wait for the reply.
+    fn request(
+        &mut self,
+        subject: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Result<Reply, NatsError> {
+        if subject.is_empty() || subject.contains([' ', '\r', '\n', '\t']) {
+            return Err(NatsError::Refused(format!("subject {subject:?}")));
+        }
+        self.next_reply += 1;
+        let reply_to = format!("{}.{}", self.inbox, self.next_reply);
+        let mut frame = Vec::with_capacity(body.len() + 128);
+        if headers.is_empty() {
+            frame.extend(format!("PUB {subject} {reply_to} {}\r\n", body.len()).bytes());
+        } else {
+            let mut block = String::from("NATS/1.0\r\n");
+            for (name, value) in headers {
+                if value.contains(['\r', '\n']) {
+                    return Err(NatsError::Refused(format!("header {name} value {value:?}")));
+                }
+                block.push_str(&format!("{name}: {value}\r\n"));
+            }
+            block.push_str("\r\n");
+            frame.extend(
+                format!(
+                    "HPUB {subject} {reply_to} {} {}\r\n",
+                    block.len(),
+                    block.len() + body.len()
+                )
+                .bytes(),
+            );
+            frame.extend(block.bytes());
+        }
+        frame.extend(body);
+        frame.extend(b"\r\n");
+        self.writer.write_all(&frame).map_err(io)?;
+        self.reply(&reply_to)
+    }
+
+    /// Read until the reply on `reply_to` (answering the server's PINGs, skipping late
+    /// replies to earlier requests).
+    fn reply(&mut self, reply_to: &str) -> Result<Reply, NatsError> {
+        loop {
+            let line = self.line()?;
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
+            match words.first().copied() {
+                Some("PING") => self.writer.write_all(b"PONG\r\n").map_err(io)?,
+                Some("+OK" | "PONG" | "INFO") => {}
+                Some("-ERR") => return Err(NatsError::Refused(line)),
+                Some("MSG") if words.len() >= 4 => {
+                    let total = number(words[words.len() - 1])?;
+                    let body = self.payload(total)?;
+                    if words[1] == reply_to {
+                        return Ok(Reply { status: None, body });
+                    }
+                }
+                Some("HMSG") if words.len() >= 5 => {
+                    let head = number(words[words.len() - 2])?;
+                    let total = number(words[words.len() - 1])?;
+                    let all = self.payload(total)?;
+                    if head > all.len() {
+                        return Err(NatsError::Protocol(format!("header of {head} bytes")));
+                    }
+                    if words[1] == reply_to {
+                        let head_text = String::from_utf8_lossy(&all[..head]);
+                        let status = head_text.lines().next().unwrap_or_default().to_string();
+                        return Ok(Reply {
+                            status: Some(status),
+                            body: all[head..].to_vec(),
+                        });
+                    }
+                }
+                _ => return Err(NatsError::Protocol(format!("unexpected {line:?}"))),
+            }
+        }
+    }
+
+    fn payload(&mut self, len: usize) -> Result<Vec<u8>, NatsError> {
+        let mut body = vec![0; len + 2];
+        self.reader.read_exact(&mut body).map_err(io)?;
+        if !body.ends_with(b"\r\n") {
+            return Err(NatsError::Protocol("a payload without its CRLF".into()));
+        }
+        body.truncate(len);
+        Ok(body)
+    }
+
+    /// A JetStream API call: its JSON answer, or the error it carries.
+    fn api(
+        &mut self,
+        subject: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value, NatsError> {
+        let reply = self.request(subject, &[], body.to_string().as_bytes())?;
+        json_reply(reply)
+    }
+
+    /// Create (or keep, if it exists alike) stream `name` over `subjects`, stored on disk,
+    /// dropping a message id seen again within two minutes.
+    pub fn create_stream(&mut self, name: &str, subjects: &[&str]) -> Result<(), NatsError> {
+        let config = serde_json::json!({
+            "name": name,
+            "subjects": subjects,
+            "storage": "file",
+            "duplicate_window": 120_000_000_000u64,
+        });
+        self.api(&format!("$JS.API.STREAM.CREATE.{name}"), &config)?;
+        Ok(())
+    }
+
+    /// How many messages stream `name` holds.
+    pub fn stream_messages(&mut self, name: &str) -> Result<u64, NatsError> {
+        let info = self.api(
+            &format!("$JS.API.STREAM.INFO.{name}"),
+            &serde_json::json!({}),
+        )?;
+        info["state"]["messages"]
+            .as_u64()
+            .ok_or_else(|| NatsError::Protocol(format!("stream info without a count: {info}")))
+    }
+
+    /// Message `seq` of stream `name`.
+    pub fn get(&mut self, name: &str, seq: u64) -> Result<Stored, NatsError> {
+        let found = self.api(
+            &format!("$JS.API.STREAM.MSG.GET.{name}"),
+            &serde_json::json!({ "seq": seq }),
+        )?;
+        let m = &found["message"];
+        let text = |field: &str| m[field].as_str().unwrap_or_default().to_string();
+        let headers = String::from_utf8_lossy(&base64(&text("hdrs"))?)
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        Ok(Stored {
+            seq: m["seq"].as_u64().unwrap_or(seq),
+            subject: text("subject"),
+            headers,
+            data: base64(&text("data"))?,
+        })
+    }
+}
+
+fn number(word: &str) -> Result<usize, NatsError> {
+    word.parse()
+        .map_err(|_| NatsError::Protocol(format!("a length {word:?}")))
+}
+
+/// A JSON answer, or the refusal it carries (or its status says: 503 is "no stream
+/// listens on this subject").
+fn json_reply(reply: Reply) -> Result<serde_json::Value, NatsError> {
+    if let Some(status) = &reply.status {
+        if status.contains("503") {
+            return Err(NatsError::Refused(
+                "no JetStream stream for this subject".into(),
+            ));
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| {
+        NatsError::Protocol(format!("{e}: {:?}", String::from_utf8_lossy(&reply.body)))
+    })?;
+    if let Some(error) = value.get("error") {
+        return Err(NatsError::Refused(
+            error["description"]
+                .as_str()
+                .unwrap_or("an error")
+                .to_string(),
+        ));
+    }
+    Ok(value)
+}
+
+/// Standard base64 (as JetStream returns stored messages) to bytes.
+fn base64(text: &str) -> Result<Vec<u8>, NatsError> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut bits = 0u32;
+    let mut count = 0;
+    for c in text.bytes().filter(|&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return Err(NatsError::Protocol(format!("base64 with {:?}", c as char))),
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Ok(out)
+}
+
+impl Publisher for JetStream {
+    /// Publish to the subject named by the message's topic; `Ok` once JetStream stored
+    /// it, or had it already (a copy within the duplicate window).
+    fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
+        let headers = [
+            ("Nats-Msg-Id", format!("{:032x}", message.id)),
+            ("Dsys-Key", message.key.clone()),
+            ("Dsys-Correlation", format!("{:032x}", message.correlation)),
+            ("Dsys-Causation", format!("{:032x}", message.causation)),
+        ];
+        let reply = self
+            .request(&message.topic, &headers, &message.payload)
+            .map_err(|e| PublishError(e.to_string()))?;
+        let ack = json_reply(reply).map_err(|e| PublishError(e.to_string()))?;
+        if ack.get("seq").and_then(serde_json::Value::as_u64).is_none() {
+            return Err(PublishError(format!(
+                "not a JetStream acknowledgement: {ack}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_decodes_what_jetstream_sends_and_refuses_the_rest() {
+        assert_eq!(base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(base64("").unwrap(), b"");
+        assert_eq!(base64("AAEC/w==").unwrap(), [0, 1, 2, 255]);
+        assert!(base64("a*b").is_err());
+    }
+
+    #[test]
+    fn a_reply_carrying_an_error_or_no_responders_is_a_refusal() {
+        let reply = |status: Option<&str>, body: &str| Reply {
+            status: status.map(String::from),
+            body: body.as_bytes().to_vec(),
+        };
+        assert!(matches!(
+            json_reply(reply(None, r#"{"error":{"code":400,"description":"bad"}}"#)),
+            Err(NatsError::Refused(d)) if d == "bad"
+        ));
+        assert!(matches!(
+            json_reply(reply(Some("NATS/1.0 503"), "")),
+            Err(NatsError::Refused(_))
+        ));
+        assert!(matches!(
+            json_reply(reply(None, "not json")),
+            Err(NatsError::Protocol(_))
+        ));
+        assert_eq!(
+            json_reply(reply(None, r#"{"stream":"S","seq":3}"#)).unwrap()["seq"],
+            3
+        );
+    }
+
+    #[test]
+    fn connecting_to_nothing_is_an_error_not_a_hang() {
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        assert!(matches!(
+            JetStream::connect(&free.to_string(), Duration::from_millis(500)),
+            Err(NatsError::Io(_))
+        ));
+        assert!(matches!(
+            JetStream::connect("not an address", Duration::from_millis(500)),
+            Err(NatsError::Io(_))
+        ));
+    }
+}
