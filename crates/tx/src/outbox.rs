@@ -459,3 +459,35 @@ impl Publisher for MemoryBus {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Choreography: each service reacts to the message before it and sends its own,
+    /// caused by it; the whole flow keeps the first message's id as its correlation.
+    #[test]
+    fn a_choreographed_flow_keeps_its_correlation_and_each_cause() {
+        let mut bus = MemoryBus::new();
+        let placed = Message::new(1, "orders", "order-7", "placed");
+        bus.publish(&placed).unwrap();
+        let reactions = [("orders", "inventory", 2u128), ("inventory", "payments", 3)];
+        for (from, to, id) in reactions {
+            let cause = bus.read(from, 0, 1).remove(0);
+            let reply = Message::new(id, to, cause.key.clone(), format!("after {}", cause.id));
+            bus.publish(&reply.caused_by(&cause)).unwrap();
+        }
+        let reserved = bus.read("inventory", 0, 1).remove(0);
+        let charged = bus.read("payments", 0, 1).remove(0);
+        assert_eq!((reserved.correlation, reserved.causation), (1, 1));
+        assert_eq!((charged.correlation, charged.causation), (1, 2));
+        assert_eq!(charged.key, "order-7");
+        assert_eq!(
+            (placed.correlation, placed.causation),
+            (1, 1),
+            "a flow's first"
+        );
+        assert_eq!(bus.read("payments", 1, 5), Vec::new());
+        assert_eq!(bus.read("nowhere", 0, 5), Vec::new());
+    }
+}

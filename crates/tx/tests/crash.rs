@@ -28,7 +28,7 @@ use dsys_tx::{
     StoreError, StreamAppend, Target, Value,
 };
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -58,9 +58,9 @@ fn point() {
 }
 
 /// A store whose every commit and append is a persistence point, before and after.
-struct Crashing(SqliteStore);
+struct Crashing<'a, S>(&'a S);
 
-impl EventStore for Crashing {
+impl<S: Database> EventStore for Crashing<'_, S> {
     fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
         point();
         let done = self.0.append_all(appends);
@@ -86,7 +86,7 @@ impl EventStore for Crashing {
     }
 }
 
-impl Database for Crashing {
+impl<S: Database> Database for Crashing<'_, S> {
     fn dialect(&self) -> dsys_tx::Dialect {
         self.0.dialect()
     }
@@ -106,8 +106,76 @@ impl Database for Crashing {
     }
 }
 
-fn open(dir: &Path, name: &str) -> Crashing {
-    Crashing(SqliteStore::open(dir.join(name)).unwrap())
+/// Where a run keeps its three databases.
+#[derive(Clone, Debug)]
+enum Place {
+    /// SQLite files in this directory.
+    Files(PathBuf),
+    /// Schemas `PREFIX_service`, `PREFIX_participants`, `PREFIX_consumer` on the
+    /// PostgreSQL server these parameters name.
+    Postgres { server: String, prefix: String },
+}
+
+const DATABASES: [&str; 3] = ["service", "participants", "consumer"];
+
+impl Place {
+    /// Tell a child where its databases are.
+    fn pass_to(&self, child: &mut Command) {
+        match self {
+            Place::Files(dir) => child.env("DSYS_CRASH_DIR", dir),
+            Place::Postgres { server, prefix } => child
+                .env("DSYS_CRASH_PG", server)
+                .env("DSYS_CRASH_PG_PREFIX", prefix),
+        };
+    }
+
+    /// Where the parent said (in the child).
+    fn from_env() -> Place {
+        match std::env::var("DSYS_CRASH_PG") {
+            Ok(server) => Place::Postgres {
+                server,
+                prefix: std::env::var("DSYS_CRASH_PG_PREFIX").unwrap(),
+            },
+            Err(_) => Place::Files(PathBuf::from(std::env::var("DSYS_CRASH_DIR").unwrap())),
+        }
+    }
+
+    fn sqlite(&self, name: &str) -> SqliteStore {
+        let Place::Files(dir) = self else {
+            unreachable!("SQLite lives in files")
+        };
+        SqliteStore::open(dir.join(format!("{name}.db"))).unwrap()
+    }
+
+    fn postgres(&self, name: &str) -> dsys_tx::PostgresStore {
+        let Place::Postgres { server, prefix } = self else {
+            unreachable!("a PostgreSQL place")
+        };
+        dsys_tx::PostgresStore::open(&format!(
+            "{server} options='-c search_path={prefix}_{name}'"
+        ))
+        .unwrap()
+    }
+
+    /// Run `f` on the three databases, whichever backend they are on.
+    fn run<F: Job>(&self, f: F) -> F::Out {
+        match self {
+            Place::Files(_) => {
+                let [s, p, c] = DATABASES.map(|name| self.sqlite(name));
+                f.on(&s, &p, &c)
+            }
+            Place::Postgres { .. } => {
+                let [s, p, c] = DATABASES.map(|name| self.postgres(name));
+                f.on(&s, &p, &c)
+            }
+        }
+    }
+}
+
+/// Something done on the three databases of a [`Place`], on either backend.
+trait Job {
+    type Out;
+    fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) -> Self::Out;
 }
 
 /// The orders read model: events per order stream and kind.
@@ -180,11 +248,11 @@ CREATE TABLE IF NOT EXISTS effects (
 /// The services the saga calls, keeping their effects in their own database. Payments of
 /// every third order are declined; the first answer of every second reservation is lost
 /// (applied, but the caller hears nothing).
-struct Services<'a> {
-    db: &'a Crashing,
+struct Services<'a, D> {
+    db: &'a Crashing<'a, D>,
 }
 
-impl Participants for Services<'_> {
+impl<D: Database> Participants for Services<'_, D> {
     fn call(&mut self, call: &Call<'_>) -> Outcome {
         let order: u64 = call.saga.trim_start_matches("order-").parse().unwrap();
         let action = match call.action {
@@ -247,11 +315,11 @@ fn record(sql: &mut dyn Sql, call: &Call<'_>, action: &str) -> Result<(), StoreE
 }
 
 /// The receiver of the outbox's messages: each taken once, through its inbox.
-struct Consumer<'a> {
-    db: &'a Crashing,
+struct Consumer<'a, D> {
+    db: &'a Crashing<'a, D>,
 }
 
-impl Publisher for Consumer<'_> {
+impl<D: Database> Publisher for Consumer<'_, D> {
     fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
         self.db
             .transact(|sql| {
@@ -269,10 +337,12 @@ impl Publisher for Consumer<'_> {
 
 /// The whole job, from wherever the last run stopped; `epoch_ms` is this run's clock
 /// (each run later than the last, so a dead run's leases have run out).
-fn work(dir: &Path, epoch_ms: u64) {
-    let service = open(dir, "service.db");
-    let participants = open(dir, "participants.db");
-    let consumer = open(dir, "consumer.db");
+fn work<D: Database>(
+    service: &Crashing<'_, D>,
+    participants: &Crashing<'_, D>,
+    consumer: &Crashing<'_, D>,
+    epoch_ms: u64,
+) {
     participants
         .0
         .transact(|sql| sql.batch(PARTICIPANT_SCHEMA))
@@ -315,13 +385,13 @@ fn work(dir: &Path, epoch_ms: u64) {
 
     Projector::new(&Orders, Backoff::immediate(3))
         .page(4)
-        .run(&service, &mut |_| {})
+        .run(service, &mut |_| {})
         .unwrap();
 
     let relay = Relay::new("relay", Duration::from_secs(30), Backoff::immediate(10)).batch(4);
-    let mut publisher = Consumer { db: &consumer };
-    while Relay::lag(&service, epoch_ms).unwrap().pending > 0 {
-        let pass = relay.relay(&service, &mut publisher, epoch_ms).unwrap();
+    let mut publisher = Consumer { db: consumer };
+    while Relay::lag(service, epoch_ms).unwrap().pending > 0 {
+        let pass = relay.relay(service, &mut publisher, epoch_ms).unwrap();
         // A pass that moves nothing while messages wait: leased to a run whose lease has
         // not run out (each run's clock must be past the last one's leases).
         assert!(
@@ -330,17 +400,29 @@ fn work(dir: &Path, epoch_ms: u64) {
         );
     }
 
-    let mut services = Services { db: &participants };
-    while sagas.run_due(&service, &mut services, epoch_ms).unwrap() > 0 {}
+    let mut services = Services { db: participants };
+    while sagas.run_due(service, &mut services, epoch_ms).unwrap() > 0 {}
 }
 
 /// Entry point of the child process (run by the parent; ignored in a normal run).
 #[test]
 #[ignore = "run by the crash tests as their child process"]
 fn child() {
-    let dir = PathBuf::from(std::env::var("DSYS_CRASH_DIR").unwrap());
+    /// The job, each database's commits and appends counted.
+    struct Work(u64);
+    impl Job for Work {
+        type Out = ();
+        fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) {
+            work(
+                &Crashing(service),
+                &Crashing(participants),
+                &Crashing(consumer),
+                self.0,
+            );
+        }
+    }
     let epoch: u64 = std::env::var("DSYS_CRASH_EPOCH").unwrap().parse().unwrap();
-    work(&dir, epoch);
+    Place::from_env().run(Work(epoch));
     println!("\npoints {}", POINTS.load(Ordering::SeqCst));
 }
 
@@ -355,20 +437,20 @@ enum Ended {
 }
 
 /// The child, in `dir`, told to stop at point `at`, its clock at `epoch_ms`.
-fn child_command(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Command {
+fn child_command(place: &Place, at: Option<u64>, epoch_ms: u64) -> Command {
     let mut child = Command::new(std::env::current_exe().unwrap());
+    place.pass_to(&mut child);
     child
         .args(["child", "--exact", "--ignored", "--nocapture"])
         .arg("--test-threads=1")
-        .env("DSYS_CRASH_DIR", dir)
         .env("DSYS_CRASH_EPOCH", epoch_ms.to_string())
         .env("DSYS_CRASH_AT", at.map_or(String::new(), |a| a.to_string()));
     child
 }
 
 /// Run the child in `dir`, to stop at point `at` (if it gets there).
-fn run_child(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Ended {
-    let mut child = child_command(dir, at, epoch_ms)
+fn run_child(place: &Place, at: Option<u64>, epoch_ms: u64) -> Ended {
+    let mut child = child_command(place, at, epoch_ms)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -395,14 +477,23 @@ fn run_child(dir: &Path, at: Option<u64>, epoch_ms: u64) -> Ended {
     panic!("the child ended without finishing or reaching its crash point: {status}");
 }
 
-fn fresh_dir(name: &str) -> PathBuf {
+fn fresh_dir(name: &str) -> Place {
     let dir = std::env::temp_dir().join(format!("dsys-crash-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Place::Files(dir)
 }
 
-fn rows(db: &SqliteStore, sql: &str) -> Vec<Vec<String>> {
+impl Place {
+    /// Remove what the run left (the files; schemas go with their server).
+    fn remove(self) {
+        if let Place::Files(dir) = self {
+            std::fs::remove_dir_all(dir).ok();
+        }
+    }
+}
+
+fn rows(db: &impl Database, sql: &str) -> Vec<Vec<String>> {
     db.transact(|s| s.query(sql, &[]))
         .unwrap()
         .iter()
@@ -415,22 +506,29 @@ fn rows(db: &SqliteStore, sql: &str) -> Vec<Vec<String>> {
 }
 
 /// Every guarantee, checked on the databases a finished run left.
-fn check(dir: &Path, label: &str) {
-    let service = SqliteStore::open(dir.join("service.db")).unwrap();
-    let participants = SqliteStore::open(dir.join("participants.db")).unwrap();
-    let consumer = SqliteStore::open(dir.join("consumer.db")).unwrap();
+fn check(place: &Place, label: &str) {
+    struct Check<'a>(&'a str);
+    impl Job for Check<'_> {
+        type Out = ();
+        fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) {
+            check_on(service, participants, consumer, self.0);
+        }
+    }
+    place.run(Check(label));
+}
 
+fn check_on<D: Database>(service: &D, participants: &D, consumer: &D, label: &str) {
     // Sagas: each completed or compensated, never both, none stuck.
     for i in 0..ORDERS {
         let id = format!("order-{i}");
-        let saga = Orchestrator::load(&service, &id).unwrap();
+        let saga = Orchestrator::load(service, &id).unwrap();
         let expected = if i % 3 == 0 {
             Status::Compensated
         } else {
             Status::Completed
         };
         assert_eq!(saga.status, expected, "{label}: {id}");
-        let ends: Vec<Status> = Orchestrator::history(&service, &id)
+        let ends: Vec<Status> = Orchestrator::history(service, &id)
             .unwrap()
             .into_iter()
             .map(|t| t.status)
@@ -440,7 +538,7 @@ fn check(dir: &Path, label: &str) {
 
         // Participant effects: at most once each; compensations match what was done.
         let effects = rows(
-            &participants,
+            participants,
             &format!(
                 "SELECT step, action, count(*) FROM effects WHERE saga = '{id}'
                  GROUP BY step, action ORDER BY step, action"
@@ -483,10 +581,10 @@ fn check(dir: &Path, label: &str) {
     }
 
     // The outbox: every message delivered, and taken once.
-    let lag = Relay::lag(&service, u64::MAX >> 2).unwrap();
+    let lag = Relay::lag(service, u64::MAX >> 2).unwrap();
     assert_eq!((lag.pending, lag.dead), (0, 0), "{label}");
     let received = rows(
-        &consumer,
+        consumer,
         "SELECT id, count(*) FROM received GROUP BY id ORDER BY id",
     );
     assert_eq!(received.len() as u64, ORDERS, "{label}: {received:?}");
@@ -511,34 +609,34 @@ fn check(dir: &Path, label: &str) {
 
     // The read model equals a rebuild from scratch, and counts every event.
     let projector = Projector::new(&Orders, Backoff::immediate(1));
-    projector.run(&service, &mut |_| {}).unwrap();
+    projector.run(service, &mut |_| {}).unwrap();
     let dump = |target: &Target| {
         rows(
-            &service,
+            service,
             &format!(
                 "SELECT stream, kind, n FROM {} ORDER BY stream, kind",
                 target.table("orders")
             ),
         )
     };
-    let live = dump(&Projector::<Orders>::active(&service, "orders").unwrap());
-    let rebuilt = dump(&projector.rebuild(&service, &mut |_| {}).unwrap());
+    let live = dump(&Projector::<Orders>::active(service, "orders").unwrap());
+    let rebuilt = dump(&projector.rebuild(service, &mut |_| {}).unwrap());
     assert_eq!(live, rebuilt, "{label}: the read model equals a rebuild");
     assert_eq!(live.len() as u64, 2 * ORDERS, "{label}: {live:?}");
 }
 
 /// Run the job to the end, killed first at `crashes` (in turn, one per run).
-fn crash_and_recover(dir: &Path, crashes: &[u64]) -> u64 {
+fn crash_and_recover(place: &Place, crashes: &[u64]) -> u64 {
     let mut epoch = 0;
     for &at in crashes {
         epoch += 100_000;
-        match run_child(dir, Some(at), epoch) {
+        match run_child(place, Some(at), epoch) {
             Ended::Killed => {}
             Ended::Finished(_) => break,
         }
     }
     epoch += 100_000;
-    match run_child(dir, None, epoch) {
+    match run_child(place, None, epoch) {
         Ended::Finished(points) => points,
         Ended::Killed => unreachable!("no crash point was set"),
     }
@@ -554,7 +652,7 @@ fn killed_at_every_persistence_point_the_job_recovers_and_every_guarantee_holds(
         let dir = fresh_dir(&format!("at-{at}"));
         crash_and_recover(&dir, &[at]);
         check(&dir, &format!("killed at point {at} of {points}"));
-        std::fs::remove_dir_all(&dir).ok();
+        dir.remove();
     }
 }
 
@@ -577,7 +675,7 @@ fn killed_at_arbitrary_moments_inside_commits_the_job_still_ends_well() {
         child.wait().unwrap();
         crash_and_recover(&dir, &[]);
         check(&dir, &format!("killed after {after_ms} ms"));
-        std::fs::remove_dir_all(&dir).ok();
+        dir.remove();
     }
 }
 
@@ -588,6 +686,44 @@ fn killed_again_while_recovering_the_job_still_ends_well() {
         let dir = fresh_dir(&format!("twice-{i}"));
         crash_and_recover(&dir, &[first, first / 2 + 3, 11]);
         check(&dir, &format!("killed at {first}, then again twice"));
-        std::fs::remove_dir_all(&dir).ok();
+        dir.remove();
+    }
+}
+
+/// Fresh schemas for a run on `server`, named after `name`.
+fn fresh_schemas(server: &dsys_services::Server, name: &str) -> Place {
+    let prefix = format!("crash_{name}");
+    let mut admin = postgres::Client::connect(&server.postgres_params(), postgres::NoTls).unwrap();
+    for db in DATABASES {
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {prefix}_{db} CASCADE; CREATE SCHEMA {prefix}_{db}"
+            ))
+            .unwrap();
+    }
+    Place::Postgres {
+        server: server.postgres_params(),
+        prefix,
+    }
+}
+
+#[test]
+fn on_postgres_killed_at_persistence_points_the_job_recovers_and_every_guarantee_holds() {
+    use dsys_services::{Kind, Server};
+    let Some(server) = Server::start(Kind::Postgres) else {
+        return;
+    };
+    let clean = fresh_schemas(&server, "clean");
+    let points = crash_and_recover(&clean, &[]);
+    check(&clean, "postgres, no crash");
+    // A connection's death rolls back its open transaction on the server, and a commit
+    // acknowledged is durable there.
+    for at in 1..=points {
+        let place = fresh_schemas(&server, &format!("at{at}"));
+        crash_and_recover(&place, &[at]);
+        check(
+            &place,
+            &format!("postgres, killed at point {at} of {points}"),
+        );
     }
 }
