@@ -160,7 +160,7 @@ fn orders_cqrs<D: Database>(db: &D, out: &mut impl Write) -> Result<()> {
             p.position, p.attempts, p.error
         )?;
     }
-    let live = Projector::<OrdersView>::active(db, "orders_view")?;
+    let live = Target::active(db, "orders_view")?;
     writeln!(
         out,
         "read model (generation {}): {:?}",

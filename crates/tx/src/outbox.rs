@@ -219,8 +219,8 @@ const MESSAGE_COLUMNS: &str = "seq, attempts, id, topic, key, payload, correlati
 
 fn claimed(row: &Row) -> Result<Claimed, StoreError> {
     Ok(Claimed {
-        seq: row.int(0)?.max(0) as u64,
-        attempts: row.int(1)?.max(0) as u64,
+        seq: row.unsigned(0)?,
+        attempts: row.unsigned(1)?,
         message: Message {
             id: id_from(row, 2)?,
             topic: row.text(3)?,
@@ -348,15 +348,15 @@ impl Relay {
                 "SELECT count(*), min(created_ms) FROM outbox WHERE state = 'pending'",
                 &[],
             )?;
-            let dead = sql.query_opt("SELECT count(*) FROM outbox WHERE state = 'dead'", &[])?;
-            let (count, oldest) = match pending {
-                Some(r) => (r.int(0)?, r.opt_int(1)?),
+            let (pending, oldest) = match pending {
+                Some(r) => (r.unsigned(0)?, r.opt_unsigned(1)?),
                 None => (0, None),
             };
+            let dead = sql.query_opt("SELECT count(*) FROM outbox WHERE state = 'dead'", &[])?;
             Ok(Lag {
-                pending: count.max(0) as u64,
-                oldest_ms: oldest.map_or(0, |t| now_ms.saturating_sub(t.max(0) as u64)),
-                dead: dead.map(|r| r.int(0)).transpose()?.unwrap_or(0).max(0) as u64,
+                pending,
+                oldest_ms: oldest.map_or(0, |t| now_ms.saturating_sub(t)),
+                dead: dead.map(|r| r.unsigned(0)).transpose()?.unwrap_or(0),
             })
         })
     }

@@ -68,6 +68,11 @@ pub struct Target {
 }
 
 impl Target {
+    /// The generation of read model `name` that readers use: 1 until its first rebuild.
+    pub fn active<D: Database>(db: &D, name: &str) -> Result<Target, StoreError> {
+        db.transact(|sql| active_in(sql, name))
+    }
+
     /// The name of the table `base` in this generation (`orders` in generation 2:
     /// `orders_g2`).
     pub fn table(&self, base: &str) -> String {
@@ -176,11 +181,6 @@ impl<'p, P: Projection> Projector<'p, P> {
         self
     }
 
-    /// The generation of `name` that readers use: 1 until its first rebuild.
-    pub fn active<D: Database>(db: &D, name: &str) -> Result<Target, StoreError> {
-        db.transact(|sql| active_in(sql, name))
-    }
-
     /// Apply every event after the checkpoint of the generation readers use, up to the
     /// end of the store; `sleep` waits between tries.
     pub fn run<D: Database>(
@@ -188,7 +188,7 @@ impl<'p, P: Projection> Projector<'p, P> {
         db: &D,
         sleep: &mut dyn FnMut(Duration),
     ) -> Result<Progress, StoreError> {
-        let target = Projector::<P>::active(db, self.projection.name())?;
+        let target = Target::active(db, self.projection.name())?;
         self.run_target(db, &target, sleep)
     }
 
@@ -222,8 +222,8 @@ impl<'p, P: Projection> Projector<'p, P> {
         sleep: &mut dyn FnMut(Duration),
     ) -> Result<Progress, StoreError> {
         let mut progress = Progress::default();
+        let mut from = self.checkpoint(db, target)?;
         loop {
-            let from = self.checkpoint(db, target)?;
             progress.checkpoint = from;
             let events = db.read_all(from, self.page)?;
             let Some(last) = events.last() else {
@@ -240,9 +240,12 @@ impl<'p, P: Projection> Projector<'p, P> {
                 Ok::<_, ProjectionError>(true)
             });
             match page {
-                Ok(true) => progress.applied += events.len() as u64,
+                Ok(true) => {
+                    progress.applied += events.len() as u64;
+                    from = to;
+                }
                 // Another projector moved the checkpoint: start again from where it is.
-                Ok(false) => continue,
+                Ok(false) => from = self.checkpoint(db, target)?,
                 Err(_) => {
                     // One event (or more) failed: go one at a time, so the good ones
                     // apply and only the bad ones park.
@@ -255,6 +258,8 @@ impl<'p, P: Projection> Projector<'p, P> {
                         }
                         at = e.position + 1;
                     }
+                    // Where this projector left it, or another moved it.
+                    from = self.checkpoint(db, target)?;
                 }
             }
         }
@@ -312,14 +317,14 @@ impl<'p, P: Projection> Projector<'p, P> {
 
     /// The events parked in the generation readers use, in position order.
     pub fn parked<D: Database>(&self, db: &D) -> Result<Vec<Parked>, StoreError> {
-        let target = Projector::<P>::active(db, self.projection.name())?;
+        let target = Target::active(db, self.projection.name())?;
         db.transact(|sql| parked_in(sql, &target))
     }
 
     /// Try each parked event of the generation readers use once more, in position order:
     /// one that applies is no longer parked; one that fails stays, its error updated.
     pub fn replay_parked<D: Database>(&self, db: &D) -> Result<Replayed, StoreError> {
-        let target = Projector::<P>::active(db, self.projection.name())?;
+        let target = Target::active(db, self.projection.name())?;
         let mut replayed = Replayed::default();
         for parked in db.transact(|sql| parked_in(sql, &target))? {
             let event = db
@@ -376,7 +381,7 @@ impl<'p, P: Projection> Projector<'p, P> {
         sleep: &mut dyn FnMut(Duration),
     ) -> Result<Target, StoreError> {
         let name = self.projection.name();
-        let old = Projector::<P>::active(db, name)?;
+        let old = Target::active(db, name)?;
         let new = Target {
             name: name.to_string(),
             generation: old.generation + 1,
@@ -403,7 +408,7 @@ impl<'p, P: Projection> Projector<'p, P> {
             if swapped {
                 break;
             }
-            if Projector::<P>::active(db, name)?.generation != old.generation {
+            if Target::active(db, name)?.generation != old.generation {
                 return Err(StoreError::Storage(format!(
                     "read model {name:?} was rebuilt by another projector meanwhile"
                 )));
@@ -454,7 +459,7 @@ fn checkpoint_in(sql: &mut dyn Sql, target: &Target) -> Result<Option<u64>, Stor
         "SELECT position FROM projection_checkpoints WHERE name = $1 AND generation = $2",
         &[Value::Text(&target.name), int(target.generation)],
     )?;
-    row.map(|r| r.int(0).map(|p| p.max(0) as u64)).transpose()
+    row.map(|r| r.unsigned(0)).transpose()
 }
 
 fn parked_in(sql: &mut dyn Sql, target: &Target) -> Result<Vec<Parked>, StoreError> {
@@ -466,8 +471,8 @@ fn parked_in(sql: &mut dyn Sql, target: &Target) -> Result<Vec<Parked>, StoreErr
     .iter()
     .map(|r| {
         Ok(Parked {
-            position: r.int(0)?.max(0) as u64,
-            attempts: r.int(1)?.max(0) as u64,
+            position: r.unsigned(0)?,
+            attempts: r.unsigned(1)?,
             error: r.text(2)?,
         })
     })

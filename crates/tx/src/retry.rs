@@ -34,10 +34,9 @@ impl Backoff {
 
     /// The wait after try `attempt` (from 1) failed.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(32);
-        self.first
-            .saturating_mul(1u32 << doublings.min(31))
-            .min(self.max)
+        // Past 2^31 the wait has long saturated; the cap keeps the shift in range.
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.first.saturating_mul(1u32 << doublings).min(self.max)
     }
 
     /// Whether try `attempt` (from 1) may be followed by another.

@@ -330,10 +330,6 @@ pub struct Transition {
 const SAGA_COLUMNS: &str =
     "id, kind, status, step, attempt, tries, in_doubt, deadline_ms, wake_ms, data, error, version";
 
-fn unsigned(row: &Row, column: usize) -> Result<u64, StoreError> {
-    Ok(row.int(column)?.max(0) as u64)
-}
-
 impl Saga {
     fn from_row(row: &Row) -> Result<Saga, SagaError> {
         let id = row.text(0)?;
@@ -345,14 +341,14 @@ impl Saga {
             })?,
             kind: row.text(1)?,
             step: row.int(3)?,
-            attempt: unsigned(row, 4)?,
-            tries: unsigned(row, 5)?,
+            attempt: row.unsigned(4)?,
+            tries: row.unsigned(5)?,
             in_doubt: row.int(6)? != 0,
-            deadline_ms: row.opt_int(7)?.map(|d| d.max(0) as u64),
-            wake_ms: unsigned(row, 8)?,
+            deadline_ms: row.opt_unsigned(7)?,
+            wake_ms: row.unsigned(8)?,
             data: row.bytes(9)?,
             error: row.opt_text(10)?,
-            version: unsigned(row, 11)?,
+            version: row.unsigned(11)?,
             id,
         })
     }
@@ -553,15 +549,15 @@ impl Orchestrator {
             .map(|r| {
                 let status = r.text(1)?;
                 Ok(Transition {
-                    version: unsigned(r, 0)?,
+                    version: r.unsigned(0)?,
                     status: Status::parse(&status).ok_or_else(|| SagaError::Corrupt {
                         id: id.to_string(),
                         why: format!("status {status:?} in its history"),
                     })?,
                     step: r.int(2)?,
-                    attempt: unsigned(r, 3)?,
+                    attempt: r.unsigned(3)?,
                     note: r.text(4)?,
-                    at_ms: unsigned(r, 5)?,
+                    at_ms: r.unsigned(5)?,
                 })
             })
             .collect()
@@ -607,8 +603,8 @@ impl Orchestrator {
         id: &str,
         now_ms: u64,
     ) -> Result<Saga, SagaError> {
+        let mut saga = Orchestrator::load(db, id)?;
         loop {
-            let saga = Orchestrator::load(db, id)?;
             let definition = self.definition(&saga.kind)?;
             let (next, note) = match self.next(definition, &saga, now_ms)? {
                 Next::Stop => return Ok(saga),
@@ -627,8 +623,13 @@ impl Orchestrator {
                     self.after_call(definition, &saga, action, index, outcome, now_ms)
                 }
             };
-            // Another orchestrator may have moved it meanwhile: then read it again.
-            db.transact(|sql| save_in(sql, &next, &note, now_ms))?;
+            // Saved, it is what the database holds; if another orchestrator moved it
+            // meanwhile, read it again.
+            saga = if db.transact(|sql| save_in(sql, &next, &note, now_ms))? {
+                next
+            } else {
+                Orchestrator::load(db, id)?
+            };
         }
     }
 

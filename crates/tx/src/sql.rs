@@ -135,6 +135,17 @@ impl Row {
         }
     }
 
+    /// Column `column` as a count, a position or a time: an integer, negatives read as 0
+    /// (the patterns' tables never hold one).
+    pub fn unsigned(&self, column: usize) -> Result<u64, StoreError> {
+        Ok(self.int(column)?.max(0) as u64)
+    }
+
+    /// Column `column` as [`Row::unsigned`], or `None` if it is NULL.
+    pub fn opt_unsigned(&self, column: usize) -> Result<Option<u64>, StoreError> {
+        Ok(self.opt_int(column)?.map(|v| v.max(0) as u64))
+    }
+
     /// Column `column` as text.
     pub fn text(&self, column: usize) -> Result<String, StoreError> {
         match self.cell(column)? {

@@ -140,32 +140,19 @@ impl Place {
         }
     }
 
-    fn sqlite(&self, name: &str) -> SqliteStore {
-        let Place::Files(dir) = self else {
-            unreachable!("SQLite lives in files")
-        };
-        SqliteStore::open(dir.join(format!("{name}.db"))).unwrap()
-    }
-
-    fn postgres(&self, name: &str) -> dsys_tx::PostgresStore {
-        let Place::Postgres { server, prefix } = self else {
-            unreachable!("a PostgreSQL place")
-        };
-        dsys_tx::PostgresStore::open(&format!(
-            "{server} options='-c search_path={prefix}_{name}'"
-        ))
-        .unwrap()
-    }
-
     /// Run `f` on the three databases, whichever backend they are on.
-    fn run<F: Job>(&self, f: F) -> F::Out {
+    fn run(&self, f: impl Job) {
         match self {
-            Place::Files(_) => {
-                let [s, p, c] = DATABASES.map(|name| self.sqlite(name));
+            Place::Files(dir) => {
+                let [s, p, c] = DATABASES
+                    .map(|name| SqliteStore::open(dir.join(format!("{name}.db"))).unwrap());
                 f.on(&s, &p, &c)
             }
-            Place::Postgres { .. } => {
-                let [s, p, c] = DATABASES.map(|name| self.postgres(name));
+            Place::Postgres { server, prefix } => {
+                let [s, p, c] = DATABASES.map(|name| {
+                    let schema = format!("options='-c search_path={prefix}_{name}'");
+                    dsys_tx::PostgresStore::open(&format!("{server} {schema}")).unwrap()
+                });
                 f.on(&s, &p, &c)
             }
         }
@@ -174,8 +161,7 @@ impl Place {
 
 /// Something done on the three databases of a [`Place`], on either backend.
 trait Job {
-    type Out;
-    fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) -> Self::Out;
+    fn on<D: Database>(self, service: &D, participants: &D, consumer: &D);
 }
 
 /// The orders read model: events per order stream and kind.
@@ -411,7 +397,6 @@ fn child() {
     /// The job, each database's commits and appends counted.
     struct Work(u64);
     impl Job for Work {
-        type Out = ();
         fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) {
             work(
                 &Crashing(service),
@@ -509,7 +494,6 @@ fn rows(db: &impl Database, sql: &str) -> Vec<Vec<String>> {
 fn check(place: &Place, label: &str) {
     struct Check<'a>(&'a str);
     impl Job for Check<'_> {
-        type Out = ();
         fn on<D: Database>(self, service: &D, participants: &D, consumer: &D) {
             check_on(service, participants, consumer, self.0);
         }
@@ -619,7 +603,7 @@ fn check_on<D: Database>(service: &D, participants: &D, consumer: &D, label: &st
             ),
         )
     };
-    let live = dump(&Projector::<Orders>::active(service, "orders").unwrap());
+    let live = dump(&Target::active(service, "orders").unwrap());
     let rebuilt = dump(&projector.rebuild(service, &mut |_| {}).unwrap());
     assert_eq!(live, rebuilt, "{label}: the read model equals a rebuild");
     assert_eq!(live.len() as u64, 2 * ORDERS, "{label}: {live:?}");

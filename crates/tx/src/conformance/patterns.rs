@@ -127,7 +127,7 @@ pub fn a_projection_catches_up_and_resumes_from_its_checkpoint(db: &impl Databas
     let projector = Projector::new(&model, Backoff::immediate(3)).page(4);
     let run = projector.run(db, &mut no_wait()).expect("run");
     assert_eq!((run.applied, run.parked), (10, 0));
-    let target = Projector::<Counts>::active(db, "counts").expect("active");
+    let target = Target::active(db, "counts").expect("active");
     assert_eq!(target.generation, 1);
     assert_eq!(
         counts(db, &target),
@@ -158,7 +158,7 @@ pub fn a_failing_event_is_retried_then_parked_and_replayed(db: &impl Database) {
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].attempts, 3);
     assert!(parked[0].error.contains("refused"), "{parked:?}");
-    let target = Projector::<Counts>::active(db, "counts").expect("active");
+    let target = Target::active(db, "counts").expect("active");
     assert_eq!(counts(db, &target).iter().map(|c| c.1).sum::<i64>(), 9);
 
     // Still failing: stays parked, its tries counted.
@@ -180,14 +180,11 @@ pub fn a_rebuild_builds_beside_and_swaps(db: &impl Database) {
     let model = Counts::default();
     let projector = Projector::new(&model, Backoff::immediate(1)).page(3);
     projector.run(db, &mut no_wait()).expect("run");
-    let first = Projector::<Counts>::active(db, "counts").expect("active");
+    let first = Target::active(db, "counts").expect("active");
     let before = counts(db, &first);
     let second = projector.rebuild(db, &mut no_wait()).expect("rebuild");
     assert_eq!(second.generation, 2);
-    assert_eq!(
-        Projector::<Counts>::active(db, "counts").expect("active"),
-        second
-    );
+    assert_eq!(Target::active(db, "counts").expect("active"), second);
     assert_eq!(
         counts(db, &second),
         before,
@@ -223,7 +220,7 @@ pub fn two_projectors_apply_each_event_once<D: Database + 'static>(db: Arc<D>) {
         .collect();
     let applied: u64 = runners.into_iter().map(|r| r.join().expect("runner")).sum();
     assert_eq!(applied, 200, "between them, each event once");
-    let target = Projector::<Counts>::active(db.as_ref(), "counts").expect("active");
+    let target = Target::active(db.as_ref(), "counts").expect("active");
     assert_eq!(
         counts(db.as_ref(), &target)
             .iter()
