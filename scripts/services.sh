@@ -4,7 +4,8 @@
 #   scripts/services.sh install redis postgres nats   install what is missing (Debian packages)
 #   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
-#   scripts/services.sh stop NAME PORT           stop it (no error if it is not running)
+#   scripts/services.sh stop NAME PORT           stop it and remove its files (no error if it
+#                                                is not running)
 #
 # NAME is redis, postgres or nats. NATS runs with JetStream on, its store under the
 # server's directory (file storage, so a stream is durable). PostgreSQL runs with fsync and synchronous_commit on (a
@@ -12,7 +13,8 @@
 #   host=127.0.0.1 port=PORT user=dsys dbname=postgres
 #
 # Each server keeps its files under ${DSYS_SERVICES_DIR:-/tmp/dsys-services}/NAME-PORT and
-# persists nothing: tests start the servers they need and stop them, even mid-test.
+# persists nothing: tests start the servers they need and stop them, even mid-test, and a
+# stop removes the directory (a PostgreSQL one is ~40 MB; thousands of test runs add up).
 set -euo pipefail
 
 dir_root="${DSYS_SERVICES_DIR:-/tmp/dsys-services}"
@@ -90,7 +92,7 @@ stop_by_pidfile() {
     rm -f "$dir/pid"
 }
 
-stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; }
+stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; rm -rf "$dir_root/redis-$1"; }
 
 start_nats() {
     local port="$1" dir="$dir_root/nats-$1"
@@ -111,7 +113,7 @@ start_nats() {
     die "nats on port $port did not answer; see $dir/log"
 }
 
-stop_nats() { stop_by_pidfile "$dir_root/nats-$1"; }
+stop_nats() { stop_by_pidfile "$dir_root/nats-$1"; rm -rf "$dir_root/nats-$1"; }
 
 # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package
 # made, in a directory that user owns.
@@ -135,9 +137,10 @@ start_postgres() {
 
 stop_postgres() {
     local port="$1" dir="$dir_root/postgres-$1" bin
-    [ -f "$dir/data/postmaster.pid" ] || return 0
-    bin="$(pg_bin)" || return 0
-    as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    if [ -f "$dir/data/postmaster.pid" ] && bin="$(pg_bin)"; then
+        as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
 }
 
 [ $# -ge 2 ] || die "usage: services.sh install NAME... | installed NAME | start NAME PORT | stop NAME PORT"

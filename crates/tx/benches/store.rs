@@ -17,13 +17,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 fn main() {
     divan::main();
+    let _ = std::fs::remove_dir_all(bench_dir());
+}
+
+/// Where this run's database files go; removed when the run ends.
+fn bench_dir() -> PathBuf {
+    std::env::var_os("DSYS_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("dsys-tx-bench-{}", std::process::id()))
 }
 
 fn fresh_path(name: &str) -> PathBuf {
-    let dir = std::env::var_os("DSYS_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join(format!("dsys-tx-bench-{}", std::process::id()));
+    let dir = bench_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm"] {
@@ -153,9 +159,24 @@ fn sqlite_catch_up_read(bencher: Bencher) {
 #[cfg(feature = "postgres")]
 /// A PostgreSQL of the bench's own (scripts/services.sh: fsync and synchronous_commit
 /// on), with the store in a fresh schema; `None` where PostgreSQL is not installed.
+///
+/// Settled before it is measured: the test servers are made with `initdb --no-sync`,
+/// which leaves ~40 MB for the kernel to write back in the first half minute, and that
+/// write-back sits in front of every WAL flush of a benchmark started at once (+30-60
+/// µs a commit here). A checkpoint and a `sync` flush it first.
 fn postgres_store() -> Option<(dsys_services::Server, dsys_tx::PostgresStore)> {
     let server = dsys_services::Server::start(dsys_services::Kind::Postgres)?;
     let store = dsys_tx::PostgresStore::open(&server.postgres_params()).unwrap();
+    store
+        .connect()
+        .unwrap()
+        .batch_execute("CHECKPOINT")
+        .unwrap();
+    let synced = std::process::Command::new("sync").status();
+    assert!(
+        synced.as_ref().is_ok_and(|s| s.success()),
+        "sync: {synced:?}"
+    );
     Some((server, store))
 }
 
@@ -176,6 +197,58 @@ fn postgres_append_one_event(bencher: Bencher) {
             .append(&format!("account-{turn}"), expected, &[next_event()])
             .unwrap();
         versions[turn] = Some(done.last_version);
+    });
+}
+
+#[cfg(feature = "postgres")]
+/// Four writers at once, one event each to a new stream: every append waits for the
+/// one before to commit (positions in commit order), so this measures what contention
+/// costs, not a bar.
+#[divan::bench(threads = 4, sample_count = 20, sample_size = 20)]
+fn postgres_append_one_event_4_writers(bencher: Bencher) {
+    let Some((_server, store)) = postgres_store() else {
+        return;
+    };
+    bencher.bench(|| {
+        let e = next_event();
+        let stream = format!("account-{}", e.id.0);
+        store.append(&stream, Expected::NoStream, &[e]).unwrap();
+    });
+}
+
+#[cfg(feature = "postgres")]
+/// The floors under `postgres_append_one_event`, on the same server through the same
+/// client, so the append's cost reads as a ratio from one run: `table` is the cheapest
+/// durable commit (one integer into a table without an index); `events` one event row
+/// into a copy of the events table with its three unique keys, its position counted by
+/// the client (no check, nothing serialised: what a store that gives up gapless
+/// positions and version checks would pay).
+#[divan::bench(args = ["table", "events"], sample_count = 20, sample_size = 50)]
+fn postgres_plain_insert(bencher: Bencher, into: &str) {
+    let Some((_server, store)) = postgres_store() else {
+        return;
+    };
+    let mut client = store.connect().unwrap();
+    client
+        .batch_execute(
+            "CREATE TABLE floor (n BIGINT NOT NULL);
+             CREATE TABLE events_copy (LIKE events INCLUDING ALL);",
+        )
+        .unwrap();
+    let insert = client
+        .prepare(match into {
+            "table" => "INSERT INTO floor VALUES ($1)",
+            _ => {
+                "INSERT INTO events_copy (position, stream, version, id, kind, schema, data, metadata)
+                 VALUES ($1::bigint, 'account-' || $1 % 100, $1 / 100, int8send(0) || int8send($1), 'Deposited', 1,
+                         int8send($1), '')"
+            }
+        })
+        .unwrap();
+    let mut position = 0i64;
+    bencher.bench_local(|| {
+        position += 1;
+        assert_eq!(client.execute(&insert, &[&position]).unwrap(), 1);
     });
 }
 

@@ -62,16 +62,23 @@ fn a_subscriber_skips_nothing_while_a_writers_transaction_is_held_open() {
     )
     .unwrap();
 
-    // Others append meanwhile: they wait behind it, each on its own connection.
+    // Others append meanwhile: they wait behind it, each on its own connection. Half
+    // name the version (one event at a known version: the plain statement first, which
+    // finds the lock taken), half leave it to the store.
     let others: Vec<_> = (0..4u128)
         .map(|w| {
             let store = Arc::clone(&store);
             std::thread::spawn(move || {
                 for i in 0..5u128 {
+                    let expected = match (w % 2, i) {
+                        (0, _) => Expected::Any,
+                        (_, 0) => Expected::NoStream,
+                        (_, i) => Expected::Exact(i as u64 - 1),
+                    };
                     store
                         .append(
                             &format!("other-{w}"),
-                            Expected::Any,
+                            expected,
                             &[NewEvent::new(100 + w * 10 + i, "B", "y")],
                         )
                         .unwrap();
@@ -173,6 +180,17 @@ fn a_corrupt_row_is_an_error_and_a_bad_connection_string_too() {
         PostgresStore::open("host=127.0.0.1 port=notaport"),
         Err(StoreError::Storage(_))
     ));
+    // The server's own words reach the caller, not only the client's "db error".
+    let nowhere = format!(
+        "host=127.0.0.1 port={} user=dsys dbname=postgres options='-c search_path=nowhere'",
+        server.port()
+    );
+    match PostgresStore::open(&nowhere) {
+        Err(StoreError::Storage(why)) => {
+            assert!(why.contains("no schema has been selected"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
     // A server that is gone is an error, not a hang or a panic.
     drop(client);
     drop(server);
@@ -184,8 +202,9 @@ fn a_corrupt_row_is_an_error_and_a_bad_connection_string_too() {
 
 #[test]
 fn concurrent_appends_at_named_versions_get_gapless_positions_in_commit_order() {
-    // Many writers on the fast path at once: each statement's snapshot may be stale by
-    // the time it holds the lock; the unique keys catch it and the careful path retries.
+    // Many writers appending one event at a known version at once: the plain statement
+    // finds the lock taken, or takes it with a snapshot from just before the holder
+    // committed (a conflict on a unique key, a refusal), and `dsys_insert_at` waits.
     let Some(server) = Server::start(Kind::Postgres) else {
         return;
     };

@@ -154,6 +154,14 @@ pub fn a_resent_append_returns_where_it_went_and_writes_nothing(store: &impl Eve
         .append("s", Expected::NoStream, &batch)
         .expect("resend");
     assert_eq!(again, first);
+    // One event at a named version, the commonest append, likewise.
+    let one = store
+        .append("s", Expected::Exact(2), &[event(10)])
+        .expect("one");
+    let again = store
+        .append("s", Expected::Exact(2), &[event(10)])
+        .expect("resend one");
+    assert_eq!(again, one);
     let before = store.read_all(0, usize::MAX).expect("read").len();
     let partly = store.append("s", Expected::Any, &[event(3), event(4)]);
     assert!(

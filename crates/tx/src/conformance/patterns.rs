@@ -23,6 +23,7 @@ where
     a_rebuild_builds_beside_and_swaps(&fresh());
     two_projectors_apply_each_event_once(Arc::new(fresh()));
     an_outbox_row_commits_with_the_change_or_not_at_all(&fresh());
+    a_refused_append_leaves_its_transaction_usable(&fresh());
     the_relay_keeps_each_keys_order_through_retries(&fresh());
     a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(&fresh());
     a_lease_keeps_a_claim_from_other_relays_until_it_runs_out(&fresh());
@@ -262,6 +263,41 @@ pub fn an_outbox_row_commits_with_the_change_or_not_at_all(db: &impl Database) {
     let lag = Relay::lag(db, 105).expect("lag");
     assert_eq!((lag.pending, lag.oldest_ms), (1, 100));
     assert_eq!(db.stream_version("order-1").expect("version"), Some(0));
+}
+
+/// An append refused inside a transaction (a wrong version) writes nothing, a resend
+/// returns where it went, and neither spoils the transaction: the rest of its work
+/// commits. (On PostgreSQL a statement that failed would abort the whole transaction.)
+pub fn a_refused_append_leaves_its_transaction_usable(db: &impl Database) {
+    db.append("account", Expected::NoStream, &[event(1, "Opened")])
+        .expect("first");
+    fn one(expected: Expected, e: &NewEvent) -> [crate::StreamAppend<'_>; 1] {
+        [crate::StreamAppend::new(
+            "account",
+            expected,
+            std::slice::from_ref(e),
+        )]
+    }
+    let deposited = event(2, "Deposited");
+    db.transact(|sql| {
+        let wrong = sql.append_all(&one(Expected::NoStream, &deposited));
+        assert!(
+            matches!(wrong, Err(StoreError::WrongVersion { .. })),
+            "{wrong:?}"
+        );
+        let resent = sql.append_all(&one(Expected::NoStream, &event(1, "Opened")))?;
+        assert_eq!(
+            resent[0].first_position, 1,
+            "a resend returns where it went"
+        );
+        let done = sql.append_all(&one(Expected::Exact(0), &deposited))?;
+        assert_eq!(done[0].first_position, 2);
+        Outbox::enqueue(sql, &Message::new(2, "accounts", "account", "deposited"), 0)?;
+        Ok::<_, StoreError>(())
+    })
+    .expect("the transaction commits");
+    assert_eq!(db.stream_version("account").expect("version"), Some(1));
+    assert_eq!(Relay::lag(db, 0).expect("lag").pending, 1);
 }
 
 /// Fails the messages in `failing` until they are taken out.
