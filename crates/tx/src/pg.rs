@@ -33,6 +33,7 @@ use crate::store::{
 use crate::{Appended, Expected, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -162,32 +163,55 @@ struct Statements {
     load_snapshot: Statement,
 }
 
-/// The statements an append uses: all that [`PostgresStore::append_in`] prepares on the
-/// caller's transaction.
+/// The statements an append uses, each prepared on its connection the first time it is
+/// needed: a prepare costs a round trip, [`PostgresStore::append_in`] makes a new set on
+/// the caller's transaction for every call, and the commonest append needs only
+/// [`INSERT_ONE`].
+#[derive(Default)]
 struct AppendStatements {
-    insert_one: Statement,
-    insert_at: Statement,
-    stored: Statement,
-    version: Statement,
+    insert_one: OnceCell<Statement>,
+    insert_at: OnceCell<Statement>,
+    stored: OnceCell<Statement>,
+    version: OnceCell<Statement>,
 }
 
 fn prepare(client: &mut impl GenericClient, sql: &str) -> Result<Statement, StoreError> {
     client.prepare(sql).map_err(storage)
 }
 
+/// The statement in `cell`, prepared on `client` from `sql()` if it is not yet.
+fn prepared_once(
+    cell: &OnceCell<Statement>,
+    client: &mut impl GenericClient,
+    sql: impl FnOnce() -> String,
+) -> Result<Statement, StoreError> {
+    if let Some(statement) = cell.get() {
+        return Ok(statement.clone());
+    }
+    let statement = prepare(client, &sql())?;
+    Ok(cell.get_or_init(|| statement).clone())
+}
+
 impl AppendStatements {
-    fn prepare(client: &mut impl GenericClient) -> Result<AppendStatements, StoreError> {
-        Ok(AppendStatements {
-            insert_one: prepare(client, INSERT_ONE)?,
-            insert_at: prepare(
-                client,
-                "SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )?,
-            stored: prepare(
-                client,
-                &format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)"),
-            )?,
-            version: prepare(client, "SELECT max(version) FROM events WHERE stream = $1")?,
+    fn insert_one(&self, client: &mut impl GenericClient) -> Result<Statement, StoreError> {
+        prepared_once(&self.insert_one, client, || INSERT_ONE.to_string())
+    }
+
+    fn insert_at(&self, client: &mut impl GenericClient) -> Result<Statement, StoreError> {
+        prepared_once(&self.insert_at, client, || {
+            "SELECT dsys_insert_at($1, $2, $3, $4, $5, $6, $7, $8, $9)".to_string()
+        })
+    }
+
+    fn stored(&self, client: &mut impl GenericClient) -> Result<Statement, StoreError> {
+        prepared_once(&self.stored, client, || {
+            format!("SELECT {COLUMNS} FROM events WHERE id = ANY ($1)")
+        })
+    }
+
+    fn version(&self, client: &mut impl GenericClient) -> Result<Statement, StoreError> {
+        prepared_once(&self.version, client, || {
+            "SELECT max(version) FROM events WHERE stream = $1".to_string()
         })
     }
 }
@@ -195,7 +219,7 @@ impl AppendStatements {
 impl Statements {
     fn prepare(client: &mut impl GenericClient) -> Result<Statements, StoreError> {
         Ok(Statements {
-            append: AppendStatements::prepare(client)?,
+            append: AppendStatements::default(),
             read_all: prepare(
                 client,
                 &format!(
@@ -378,9 +402,10 @@ fn insert_at(
     let names: Vec<&str> = appends.iter().map(|a| a.stream).collect();
     // Below 2^63: every version given was checked above.
     let firsts: Vec<i64> = starts.iter().map(|&v| v as i64).collect();
+    let statement = statements.insert_at(client)?;
     let row = client
         .query_one(
-            &statements.insert_at,
+            &statement,
             &[
                 &names, &firsts, &streams, &versions, &ids, &kinds, &schemas, &data, &metadata,
             ],
@@ -457,7 +482,8 @@ fn stored(
         .iter()
         .map(|e| e.id.0.to_be_bytes().to_vec())
         .collect();
-    let rows = client.query(&statements.stored, &[&ids]).map_err(storage)?;
+    let statement = statements.stored(client)?;
+    let rows = client.query(&statement, &[&ids]).map_err(storage)?;
     let mut found: Vec<Option<RecordedEvent>> = vec![None; a.events.len()];
     for row in &rows {
         let event = decode(row)?;
@@ -473,9 +499,8 @@ fn current_version(
     statements: &AppendStatements,
     stream: &str,
 ) -> Result<Option<u64>, StoreError> {
-    let row = client
-        .query_one(&statements.version, &[&stream])
-        .map_err(storage)?;
+    let statement = statements.version(client)?;
+    let row = client.query_one(&statement, &[&stream]).map_err(storage)?;
     Ok(row
         .try_get::<_, Option<i64>>(0)
         .map_err(storage)?
@@ -492,7 +517,8 @@ fn append_with(
     check_append(appends)?;
     if let Some(starts) = starts_from_expectations(appends) {
         if let ([a], &[start]) = (appends, starts.as_slice()) {
-            if let Some(done) = insert_one(client, &statements.insert_one, a, start)? {
+            let statement = statements.insert_one(client)?;
+            if let Some(done) = insert_one(client, &statement, a, start)? {
                 return Ok(done);
             }
         }
@@ -526,8 +552,7 @@ impl PostgresStore {
         tx: &mut postgres::Transaction<'_>,
         appends: &[StreamAppend<'_>],
     ) -> Result<Vec<Appended>, StoreError> {
-        let statements = AppendStatements::prepare(tx)?;
-        append_with(tx, &statements, appends)
+        append_with(tx, &AppendStatements::default(), appends)
     }
 
     /// A connection of the store's own (for work beside the store in one transaction).
