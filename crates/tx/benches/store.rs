@@ -50,11 +50,14 @@ fn next_event() -> NewEvent {
 #[divan::bench(threads = [1, 16], sample_count = 20, sample_size = 20)]
 fn sqlite_append_one_event(bencher: Bencher) {
     let store = SqliteStore::open(fresh_path("append")).unwrap();
-    bencher.bench(|| {
-        let e = next_event();
-        let stream = format!("account-{}", e.id.0);
-        store.append(&stream, Expected::NoStream, &[e]).unwrap();
-    });
+    bencher.bench(|| append_to_a_new_stream(&store));
+}
+
+/// One durable append: the next event, to a stream of its own.
+fn append_to_a_new_stream(store: &impl EventStore) {
+    let e = next_event();
+    let stream = format!("account-{}", e.id.0);
+    store.append(&stream, Expected::NoStream, &[e]).unwrap();
 }
 
 /// The baseline: plain SQLite, one INSERT per transaction, each commit fsynced; sixteen
@@ -133,27 +136,27 @@ fn catch_up(store: &impl EventStore) -> u64 {
     }
 }
 
-/// Catch-up: a subscriber reading 100,000 stored events from the start, 1,000 a page.
-#[divan::bench(sample_count = 10)]
-fn sqlite_catch_up_read(bencher: Bencher) {
-    const EVENTS: u64 = 100_000;
-    let store = SqliteStore::open(fresh_path("read")).unwrap();
-    let batch: Vec<NewEvent> = (0..1_000).map(|_| next_event()).collect();
-    for chunk in 0..EVENTS / 1_000 {
-        let events: Vec<NewEvent> = batch
-            .iter()
-            .map(|e| NewEvent {
-                id: dsys_tx::EventId(e.id.0 + u128::from(chunk) * 1_000_000),
-                ..e.clone()
-            })
-            .collect();
+/// How many events the catch-up benches read.
+const CATCH_UP_EVENTS: u64 = 100_000;
+
+/// Store [`CATCH_UP_EVENTS`] events, 1,000 to a stream.
+fn fill_for_catch_up(store: &impl EventStore) {
+    for chunk in 0..CATCH_UP_EVENTS / 1_000 {
+        let events: Vec<NewEvent> = (0..1_000).map(|_| next_event()).collect();
         store
             .append(&format!("s{chunk}"), Expected::NoStream, &events)
             .unwrap();
     }
+}
+
+/// Catch-up: a subscriber reading 100,000 stored events from the start, 1,000 a page.
+#[divan::bench(sample_count = 10)]
+fn sqlite_catch_up_read(bencher: Bencher) {
+    let store = SqliteStore::open(fresh_path("read")).unwrap();
+    fill_for_catch_up(&store);
     bencher
-        .counter(ItemsCount::new(EVENTS))
-        .bench(|| assert_eq!(catch_up(&store), EVENTS));
+        .counter(ItemsCount::new(CATCH_UP_EVENTS))
+        .bench(|| assert_eq!(catch_up(&store), CATCH_UP_EVENTS));
 }
 
 #[cfg(feature = "postgres")]
@@ -209,11 +212,7 @@ fn postgres_append_one_event_4_writers(bencher: Bencher) {
     let Some((_server, store)) = postgres_store() else {
         return;
     };
-    bencher.bench(|| {
-        let e = next_event();
-        let stream = format!("account-{}", e.id.0);
-        store.append(&stream, Expected::NoStream, &[e]).unwrap();
-    });
+    bencher.bench(|| append_to_a_new_stream(&store));
 }
 
 #[cfg(feature = "postgres")]
@@ -270,17 +269,11 @@ fn postgres_append_batch_of_100(bencher: Bencher) {
 /// Catch-up on PostgreSQL: 100,000 stored events from the start, 1,000 a page.
 #[divan::bench(sample_count = 10)]
 fn postgres_catch_up_read(bencher: Bencher) {
-    const EVENTS: u64 = 100_000;
     let Some((_server, store)) = postgres_store() else {
         return;
     };
-    for chunk in 0..EVENTS / 1_000 {
-        let events: Vec<NewEvent> = (0..1_000).map(|_| next_event()).collect();
-        store
-            .append(&format!("s{chunk}"), Expected::NoStream, &events)
-            .unwrap();
-    }
+    fill_for_catch_up(&store);
     bencher
-        .counter(ItemsCount::new(EVENTS))
-        .bench_local(|| assert_eq!(catch_up(&store), EVENTS));
+        .counter(ItemsCount::new(CATCH_UP_EVENTS))
+        .bench_local(|| assert_eq!(catch_up(&store), CATCH_UP_EVENTS));
 }

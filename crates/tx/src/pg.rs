@@ -30,7 +30,7 @@ use crate::sql::{Cell, Database, Dialect, Sql, Value, pattern_schema};
 use crate::store::{
     COLUMNS, Columns, Decision, EventStore, StreamAppend, check_append, decide, decode, resend_of,
 };
-use crate::{Appended, Expected, RecordedEvent, Snapshot, SnapshotStore, StoreError};
+use crate::{Appended, Expected, NewEvent, RecordedEvent, Snapshot, SnapshotStore, StoreError};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, NoTls, Row, Statement};
 use std::cell::OnceCell;
@@ -431,27 +431,25 @@ fn insert_at(
     ))
 }
 
-/// Send [`INSERT_ONE`] for `a` at version `start` if it is one event: where it went, or
-/// `None` if it is not one event or was refused (nothing written; the careful way
-/// finds out why).
+/// Send [`INSERT_ONE`] for `e` into `stream` at version `start`: where it went, or
+/// `None` if refused (nothing written; the careful way finds out why).
 fn insert_one(
     client: &mut impl GenericClient,
-    statement: &Statement,
-    a: &StreamAppend<'_>,
+    statements: &AppendStatements,
+    stream: &str,
+    e: &NewEvent,
     start: u64,
 ) -> Result<Option<Vec<Appended>>, StoreError> {
-    let [e] = a.events else {
-        return Ok(None);
-    };
     let (Ok(version), Ok(schema)) = (i64::try_from(start), i32::try_from(e.version)) else {
         return Ok(None); // out of range: the careful way says so
     };
     let id = e.id.0.to_be_bytes();
+    let statement = statements.insert_one(client)?;
     let rows = client
         .query(
-            statement,
+            &statement,
             &[
-                &a.stream,
+                &stream,
                 &version,
                 &id.as_slice(),
                 &e.kind.as_str(),
@@ -516,9 +514,18 @@ fn append_with(
 ) -> Result<Vec<Appended>, StoreError> {
     check_append(appends)?;
     if let Some(starts) = starts_from_expectations(appends) {
-        if let ([a], &[start]) = (appends, starts.as_slice()) {
-            let statement = statements.insert_one(client)?;
-            if let Some(done) = insert_one(client, &statement, a, start)? {
+        if let (
+            [
+                StreamAppend {
+                    stream,
+                    events: [e],
+                    ..
+                },
+            ],
+            &[start],
+        ) = (appends, &starts[..])
+        {
+            if let Some(done) = insert_one(client, statements, stream, e, start)? {
                 return Ok(done);
             }
         }
