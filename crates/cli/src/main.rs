@@ -30,10 +30,10 @@ struct Failure {
 
 impl From<LabError> for Failure {
     fn from(e: LabError) -> Self {
-        let code = if matches!(e, LabError::Diverged { .. }) {
-            1
-        } else {
-            2
+        let code = match e {
+            LabError::Diverged { .. } => 1,
+            LabError::Internal { .. } => 70,
+            _ => 2,
         };
         Failure {
             code,

@@ -107,10 +107,9 @@ pub fn simulated_history(result: &RunResult) -> Result<History, LabError> {
             value,
             time: Some(e.time),
         };
-        builder.push(event).map_err(|err| {
-            LabError::Check(format!(
-                "the simulated history does not pair up ({err}); this is a simulator bug"
-            ))
+        builder.push(event).map_err(|err| LabError::Internal {
+            what: format!("the simulated history does not pair up ({err})"),
+            seed: result.scenario.sim.seed,
         })?;
     }
     Ok(builder.finish())

@@ -58,6 +58,16 @@ pub enum LabError {
     /// Checks could not run on a simulated history.
     #[error("checking the run: {0}")]
     Check(String),
+    /// A dsys bug: something that cannot happen did (exit 70).
+    #[error(
+        "internal error: {what}; this is a dsys bug: please report it with the command and seed {seed}"
+    )]
+    Internal {
+        /// What went wrong.
+        what: String,
+        /// The root seed of the run, to reproduce it.
+        seed: u64,
+    },
     /// A fault schedule file could not be read.
     #[error("{path}: {reason}")]
     Schedule {

@@ -238,11 +238,7 @@ impl<N: Node> World<N> {
                 (EventType::Fail, None, Some("cas-mismatch"))
             }
             Response::Unavailable => (EventType::Fail, None, Some("unavailable")),
-            Response::Indeterminate => {
-                self.complete(c, EventType::Info, None, Some(node), Some("indeterminate"));
-                self.start_new_process(c);
-                return;
-            }
+            Response::Indeterminate => (EventType::Info, None, Some("indeterminate")),
         };
         self.complete(c, kind, read, Some(node), error);
     }
@@ -253,7 +249,6 @@ impl<N: Node> World<N> {
             return;
         }
         self.complete(c, EventType::Info, None, None, Some("timeout"));
-        self.start_new_process(c);
     }
 
     /// Jepsen's convention: a process whose operation ended indeterminate may still have
@@ -301,6 +296,11 @@ impl<N: Node> World<N> {
         }
         self.history
             .complete(now, process, &op, kind, read, node, error);
+        if kind == EventType::Info {
+            // Before anything else is invoked: a final read that follows at once must
+            // start under the new process, not the one whose operation is still open.
+            self.start_new_process(c);
+        }
         let client = &mut self.clients[c];
         if let Phase::FinalReads { outstanding } = self.phase {
             // Final reads are judged from the history; they are not workload operations.
