@@ -19,6 +19,13 @@ pub enum FaultAction {
     /// Isolate whichever node leads when this fires; the world records the resolved
     /// [`FaultAction::Partition`] in the realised schedule.
     IsolateLeader,
+    /// Crash whichever node leads when this fires; the world records the resolved
+    /// [`FaultAction::Crash`] in the realised schedule (this action itself only when no
+    /// node leads, as a no-op).
+    CrashLeader,
+    /// Restart the node the last [`FaultAction::CrashLeader`] crashed; recorded as the
+    /// resolved [`FaultAction::Restart`].
+    RestartLeader,
     /// Remove every partition.
     HealPartition,
     /// Crash a node: in-memory and buffered state lost, synced state kept.
@@ -88,6 +95,8 @@ impl FaultAction {
         match self {
             FaultAction::Partition { .. } => "partition",
             FaultAction::IsolateLeader => "isolate-leader",
+            FaultAction::CrashLeader => "crash-leader",
+            FaultAction::RestartLeader => "restart-leader",
             FaultAction::HealPartition => "heal-partition",
             FaultAction::Crash { .. } => "crash",
             FaultAction::Restart { .. } => "restart",

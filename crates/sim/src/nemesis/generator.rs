@@ -78,6 +78,10 @@ enum Process {
         restart: bool,
         down: Vec<NodeId>,
     },
+    /// Kill the leader, restart it, and again: `down` while it is crashed.
+    CrashLeader {
+        down: bool,
+    },
     Pause {
         paused: Option<NodeId>,
     },
@@ -155,6 +159,7 @@ impl Generator {
                     restart: true,
                     down: Vec::new(),
                 }),
+                Fault::CrashLeader => processes.push(Process::CrashLeader { down: false }),
                 Fault::Pause => processes.push(Process::Pause { paused: None }),
                 Fault::ClockSkew => processes.push(Process::ClockSkew { skewed: None }),
                 Fault::ClockStrobe => processes.push(Process::ClockStrobe),
@@ -275,6 +280,20 @@ impl Generator {
                     *down = down_now;
                 }
                 next
+            }
+            Process::CrashLeader { down } => {
+                *down = !*down;
+                Some(if *down {
+                    TimedFault {
+                        at: after(timing.quiet(&mut self.rng)),
+                        action: FaultAction::CrashLeader,
+                    }
+                } else {
+                    TimedFault {
+                        at: after(timing.fault(&mut self.rng)),
+                        action: FaultAction::RestartLeader,
+                    }
+                })
             }
             Process::Pause { paused } => match paused.take() {
                 Some(node) => Some(TimedFault {

@@ -15,6 +15,9 @@ pub enum Fault {
     Crash,
     /// Crash a node and restart it later, again and again.
     CrashRestart,
+    /// Crash whichever node leads and restart it later, again and again (Jepsen's
+    /// "kill the primary"). Not drawn by `swarm`.
+    CrashLeader,
     /// Pause a node (it processes nothing) and resume it later.
     Pause,
     /// Lose each message with this probability.
@@ -64,6 +67,7 @@ impl Fault {
             Fault::Dup(_) => "dup",
             Fault::Delay(_) => "delay",
             Fault::Swarm => "swarm",
+            Fault::CrashLeader => "crash-leader",
             plain => Fault::PLAIN
                 .iter()
                 .find(|(_, f)| f == plain)
@@ -104,7 +108,7 @@ pub struct NemesisSpec {
 pub enum NemesisSpecError {
     /// A `+`-separated part names no fault.
     #[error(
-        "unknown fault `{0}` in nemesis spec (expected none, halves, isolate-one, isolate-leader, majority-ring, bridge, one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe or swarm)"
+        "unknown fault `{0}` in nemesis spec (expected none, halves, isolate-one, isolate-leader, majority-ring, bridge, one-way, crash, crash-restart, crash-leader, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe or swarm)"
     )]
     Unknown(String),
     /// An empty part, such as in `halves++crash`.
@@ -197,6 +201,7 @@ fn parse_fault(part: &str) -> Result<Option<Fault>, NemesisSpecError> {
     match name {
         "none" if param.is_none() => Ok(None),
         "swarm" => plain(Fault::Swarm),
+        "crash-leader" => plain(Fault::CrashLeader),
         "loss" => Ok(Some(Fault::Loss(parse_probability(part, param)?))),
         "dup" => Ok(Some(Fault::Dup(parse_probability(part, param)?))),
         "delay" => {
@@ -280,6 +285,7 @@ mod tests {
             "one-way",
             "crash",
             "crash-restart",
+            "crash-leader",
             "pause",
             "loss:0.05",
             "dup:0.1",

@@ -55,11 +55,22 @@ impl<N: Node> World<N> {
                     blocked,
                 }
             }
+            FaultAction::CrashLeader => match self.current_leader() {
+                Some(node) => {
+                    self.crashed_leader = Some(node);
+                    FaultAction::Crash { node }
+                }
+                None => FaultAction::CrashLeader,
+            },
+            FaultAction::RestartLeader => match self.crashed_leader.take() {
+                Some(node) => FaultAction::Restart { node },
+                None => FaultAction::RestartLeader,
+            },
             other => other,
         };
         match &action {
             FaultAction::Partition { blocked, .. } => self.network.set_blocked(blocked),
-            FaultAction::IsolateLeader => {}
+            FaultAction::IsolateLeader | FaultAction::CrashLeader | FaultAction::RestartLeader => {}
             FaultAction::HealPartition => self.network.heal(),
             FaultAction::Crash { node } => {
                 self.crash(*node);

@@ -125,6 +125,8 @@ pub struct World<N: Node> {
     /// Tags pending nemesis events; bumped when faults stop so pending ones are ignored.
     nemesis_token: u64,
     realised: Vec<TimedFault>,
+    /// The node the last `crash-leader` took down, for its restart.
+    crashed_leader: Option<NodeId>,
     history: History,
     trace: TraceHasher,
     stats: RunStats,
@@ -258,6 +260,7 @@ impl<N: Node> World<N> {
             effective_nemesis,
             nemesis_token: 0,
             realised: Vec::new(),
+            crashed_leader: None,
             history: History::default(),
             trace: TraceHasher::new(),
             stats: RunStats::default(),
