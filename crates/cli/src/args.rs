@@ -404,7 +404,7 @@ Examples:
 
 const NEMESIS_HELP: &str = "\
 Nemeses, combined with '+': none, halves, isolate-one, isolate-leader, majority-ring, bridge,
-one-way, crash, crash-restart, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
+one-way, crash, crash-restart, crash-leader, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, swarm.
 DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN, lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
 Checks (--checks, --expect): linearizable, sequential, causal, read-your-writes, monotonic-reads,

@@ -225,6 +225,70 @@ fn isolate_leader_isolates_the_node_the_protocol_names() {
 }
 
 #[test]
+fn crash_leader_kills_the_node_the_protocol_names_and_restarts_it() {
+    let probe = ProbeConfig {
+        log: Log::default(),
+        leader: Some(NodeId(2)),
+    };
+    let mut cfg = config(5, 9);
+    cfg.nemesis = "crash-leader".parse().unwrap();
+    cfg.nemesis_timing.quiet_min_ms = 50.0;
+    cfg.nemesis_timing.quiet_max_ms = 100.0;
+    cfg.nemesis_timing.fault_min_ms = 50.0;
+    cfg.nemesis_timing.fault_max_ms = 100.0;
+    let outcome = World::<Probe>::new(cfg.clone(), probe.clone())
+        .unwrap()
+        .run();
+    let actions: Vec<&FaultAction> = outcome
+        .realised_schedule
+        .iter()
+        .map(|f| &f.action)
+        .collect();
+    assert!(actions.len() >= 4, "{actions:?}");
+    // Resolved in the realised schedule: crash the leader, restart it, again.
+    for (i, action) in actions.iter().enumerate() {
+        let expected = if i % 2 == 0 {
+            FaultAction::Crash { node: NodeId(2) }
+        } else {
+            FaultAction::Restart { node: NodeId(2) }
+        };
+        assert_eq!(**action, expected, "action {i}");
+    }
+    assert_eq!(outcome.stats.crashes as usize, actions.len().div_ceil(2));
+    // The realised schedule replays to the same run.
+    let replayed = World::<Probe>::with_script(
+        SimConfig {
+            nemesis: "none".parse().unwrap(),
+            ..cfg
+        },
+        probe,
+        outcome.realised_schedule.clone(),
+    )
+    .unwrap()
+    .run();
+    assert_eq!(replayed.trace_hash, outcome.trace_hash);
+}
+
+#[test]
+fn crash_leader_without_a_leader_does_nothing() {
+    let probe = ProbeConfig {
+        log: Log::default(),
+        leader: None,
+    };
+    let mut cfg = config(5, 9);
+    cfg.nemesis = "crash-leader".parse().unwrap();
+    cfg.nemesis_timing.quiet_max_ms = 100.0;
+    cfg.nemesis_timing.quiet_min_ms = 50.0;
+    let outcome = World::<Probe>::new(cfg, probe).unwrap().run();
+    assert_eq!(outcome.stats.crashes, 0);
+    assert_eq!(
+        outcome.realised_schedule[0].action,
+        FaultAction::CrashLeader,
+        "recorded unresolved, as a no-op"
+    );
+}
+
+#[test]
 fn a_crash_loses_buffered_writes_and_keeps_synced_ones() {
     // Node 1 ticks every ms, writing its tick count buffered and, every tenth, synced.
     let script = vec![
