@@ -75,6 +75,7 @@ impl Protocol {
                 ACKS,
                 READS,
                 FENCING,
+                SHIP_INTERVAL,
                 HEARTBEAT,
                 ELECTION_TIMEOUT,
             ],
@@ -190,6 +191,16 @@ const FENCING: SettingSpec = SettingSpec {
     kind: SettingKind::Choice(&["on", "off"]),
     default: "on",
     help: "reject stale epochs and step down on newer ones (off: split brain is possible)",
+};
+
+const SHIP_INTERVAL: SettingSpec = SettingSpec {
+    key: "ship-interval",
+    kind: SettingKind::Millis {
+        min: 0,
+        max: 60_000,
+    },
+    default: "10",
+    help: "replication=async: ms between the leader's batches of new log entries to followers; a leader that crashes loses what it acknowledged since the last batch (0: each write ships at once, so no acknowledged write is only on the leader)",
 };
 
 const CONFLICT: SettingSpec = SettingSpec {
@@ -623,6 +634,7 @@ pub fn run(
                 fencing: settings.get(&FENCING) == "on",
                 heartbeat: settings.millis(&HEARTBEAT),
                 election_timeout: settings.millis(&ELECTION_TIMEOUT),
+                ship_interval: settings.millis(&SHIP_INTERVAL),
             };
             world::<LeaderFollowerNode>(sim, config, script).map(|w| w.run_with_progress(progress))
         }

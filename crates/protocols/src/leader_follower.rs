@@ -9,6 +9,14 @@
 //!   that learns of a newer epoch steps down) or `off` (epochs are ignored: two leaders can
 //!   both accept writes, and followers take whatever either sends).
 //!
+//! - `ship-interval` (async only): the leader ships its log to followers in one batch every
+//!   interval, as a binlog dump or WAL sender that wakes up for new entries does, so
+//!   followers lag by up to an interval and a leader that crashes takes the writes it
+//!   acknowledged but had not shipped with it. Zero ships each write the moment it is
+//!   acknowledged: nothing acknowledged is ever only on the leader, which no real
+//!   asynchronous system achieves. Sync and semi-sync ship each write at once, since the
+//!   client waits for it.
+//!
 //! Elections need a majority of votes, and a node votes only for a candidate whose log is
 //! at least as up to date as its own, so the promoted node is the most up-to-date one the
 //! majority can reach. The log is reconciled like Raft's: a follower truncates entries that
@@ -24,6 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const HEARTBEAT: TimerId = 1;
 const ELECTION: TimerId = 2;
+const SHIP: TimerId = 3;
 const MAX_BATCH: usize = 64;
 const EPOCH_KEY: &[u8] = b"epoch";
 const VOTE_KEY: &[u8] = b"vote";
@@ -57,6 +66,9 @@ pub struct LeaderFollowerConfig {
     /// A follower that hears nothing for this long (randomised up to twice as long)
     /// starts an election.
     pub election_timeout: Duration,
+    /// With [`Replication::Async`]: how often the leader ships new log entries to its
+    /// followers, in one batch. Zero ships each write at once.
+    pub ship_interval: Duration,
 }
 
 impl Default for LeaderFollowerConfig {
@@ -67,6 +79,7 @@ impl Default for LeaderFollowerConfig {
             fencing: true,
             heartbeat: Duration::from_millis(50),
             election_timeout: Duration::from_millis(300),
+            ship_interval: Duration::from_millis(10),
         }
     }
 }
@@ -265,6 +278,27 @@ impl LeaderFollowerNode {
         );
     }
 
+    /// Whether new entries wait for the next ship rather than go out with the write.
+    fn ships_in_batches(&self) -> bool {
+        self.config.replication == Replication::Async && !self.config.ship_interval.is_zero()
+    }
+
+    /// Send each follower what it has not acknowledged yet.
+    fn ship(&self, ctx: &mut Context<'_, Msg>) {
+        let Role::Leader { matched, .. } = &self.role else {
+            return;
+        };
+        let len = self.log.len() as u64;
+        let behind: Vec<(NodeId, u64)> = self
+            .peers()
+            .map(|p| (p, matched[p.index()]))
+            .filter(|&(_, m)| m < len)
+            .collect();
+        for (peer, from) in behind {
+            self.send_append(ctx, peer, from);
+        }
+    }
+
     fn acks_needed(&self) -> usize {
         match self.config.replication {
             Replication::Sync => self.n - 1,
@@ -307,6 +341,9 @@ impl LeaderFollowerNode {
             self.send_append(ctx, peer, len);
         }
         ctx.set_timer(HEARTBEAT, self.config.heartbeat);
+        if self.ships_in_batches() {
+            ctx.set_timer(SHIP, self.config.ship_interval);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -405,8 +442,9 @@ impl LeaderFollowerNode {
         if success {
             matched[from.index()] = matched[from.index()].max(match_index);
             self.release(ctx);
-            // Keep streaming to a follower that is still behind.
-            if match_index < self.log.len() as u64 {
+            // Keep streaming to a follower that is still behind (a batching leader
+            // leaves that to its next ship).
+            if match_index < self.log.len() as u64 && !self.ships_in_batches() {
                 self.send_append(ctx, from, match_index);
             }
         } else {
@@ -575,6 +613,10 @@ impl Node for LeaderFollowerNode {
                 }
                 ctx.set_timer(HEARTBEAT, self.config.heartbeat);
             }
+            (SHIP, Role::Leader { .. }) => {
+                self.ship(ctx);
+                ctx.set_timer(SHIP, self.config.ship_interval);
+            }
             (ELECTION, Role::Follower { .. } | Role::Candidate { .. }) => self.start_election(ctx),
             _ => {}
         }
@@ -606,8 +648,10 @@ impl Node for LeaderFollowerNode {
                 value,
             },
         );
-        for peer in self.peers() {
-            self.send_append(ctx, peer, index - 1);
+        if !self.ships_in_batches() {
+            for peer in self.peers() {
+                self.send_append(ctx, peer, index - 1);
+            }
         }
         if self.acks_needed() == 0 {
             ctx.reply(request.id, response);
