@@ -60,6 +60,7 @@ pub fn text(design: &Design) -> String {
         "design for {}: availability target {}%, error budget {:.1} min/month",
         design.system, design.availability_target_percent, design.error_budget_minutes_per_month
     );
+    out.push_str(&summary(design));
     for (topic, decisions) in by_topic(design) {
         let _ = writeln!(out, "\n{}", topic.title());
         for d in decisions {
@@ -109,6 +110,65 @@ pub fn text(design: &Design) -> String {
             if contradictions == 1 { "" } else { "s" }
         );
     }
+    out
+}
+
+/// Width the summary wraps at.
+const SUMMARY_WIDTH: usize = 100;
+
+/// One screen before the details: per subject (data class, service, call) its decisions
+/// in report order, then the checks' tally and the verdict.
+pub fn summary(design: &Design) -> String {
+    let mut subjects: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (_, decisions) in by_topic(design) {
+        for d in decisions {
+            match subjects.iter_mut().find(|(s, _)| *s == d.subject) {
+                Some((_, choices)) => choices.push(&d.choice),
+                None => subjects.push((&d.subject, vec![&d.choice])),
+            }
+        }
+    }
+    let mut out = String::from("\nSummary\n");
+    let width = subjects.iter().map(|(s, _)| s.len()).max().unwrap_or(0);
+    for (subject, choices) in &subjects {
+        let indent = " ".repeat(width + 4);
+        let mut line = format!("  {subject:<width$}  ");
+        let mut at_start = true;
+        for choice in choices {
+            let piece = if at_start {
+                choice.to_string()
+            } else {
+                format!("; {choice}")
+            };
+            // `+ 1`: the `;` a line ends with when the next choice wraps.
+            if !at_start && line.chars().count() + piece.chars().count() + 1 > SUMMARY_WIDTH {
+                let _ = writeln!(out, "{line};");
+                line = format!("{indent}{choice}");
+            } else {
+                line.push_str(&piece);
+            }
+            at_start = false;
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let count = |status: CheckStatus| design.checks.iter().filter(|c| c.status == status).count();
+    let contradictions: Vec<String> = design
+        .contradictions()
+        .map(|c| format!("{} ({})", c.subject, c.check))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  checks: {} ok, {} unknown, {} contradiction{}",
+        count(CheckStatus::Ok),
+        count(CheckStatus::Unknown),
+        contradictions.len(),
+        if contradictions.len() == 1 { "" } else { "s" }
+    );
+    let verdict = match contradictions.is_empty() {
+        true => "the design holds together".to_string(),
+        false => format!("CONTRADICTION: {}", contradictions.join(", ")),
+    };
+    let _ = writeln!(out, "  verdict: {verdict}\n\nDetails");
     out
 }
 

@@ -154,6 +154,8 @@ pub struct Op {
     pub status: Status,
     /// Source lines of the invocation and the completion (0 if none).
     pub lines: (usize, usize),
+    /// What `lines` counts, for the words a witness cites it with.
+    pub positions: Positions,
     /// Times of the invocation and completion, if the source records them.
     pub times: (Option<u64>, Option<u64>),
 }
@@ -254,6 +256,17 @@ fn kind_name(kind: EventKind) -> &'static str {
     }
 }
 
+/// What an event's position counts: lines of a history file, or the events of a run that
+/// was never written to a file (the N-th event, from 1: the line it would have).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Positions {
+    /// Lines of a file.
+    #[default]
+    Lines,
+    /// Events of a run held in memory.
+    Events,
+}
+
 /// Pairs events into operations as a reader produces them.
 #[derive(Debug, Default)]
 pub struct HistoryBuilder {
@@ -262,12 +275,19 @@ pub struct HistoryBuilder {
     /// Outstanding invocations by process: the op under construction.
     pending: BTreeMap<u64, Op>,
     position: u64,
+    positions: Positions,
 }
 
 impl HistoryBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Cite positions as `positions` (lines of a file, the default, or events of a run).
+    pub fn citing(mut self, positions: Positions) -> Self {
+        self.positions = positions;
+        self
     }
 
     fn key_id(&mut self, key: Option<&str>) -> KeyId {
@@ -325,6 +345,7 @@ impl HistoryBuilder {
                         ret: u64::MAX,
                         status: Status::Indeterminate,
                         lines: (event.line, 0),
+                        positions: self.positions,
                         times: (event.time, None),
                     },
                 );

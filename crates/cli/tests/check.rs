@@ -188,8 +188,9 @@ fn bad_history_files() {
         &["--model", "register"],
         "use --model kv",
     );
+    // A file that cannot be read at all is an I/O error (5), not bad input.
     let o = dsys(&["check", "/nonexistent/history.edn"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(5));
     let o = dsys(&["check", &file("x.edn", STALE), "--checks", "psychic"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(

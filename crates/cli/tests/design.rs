@@ -57,6 +57,34 @@ fn every_example_spec_matches_its_golden_design() {
     }
 }
 
+/// The text report opens with one screen: a line per subject with its decisions, the
+/// checks' tally and the verdict, before the details.
+#[test]
+fn the_text_design_opens_with_a_one_screen_summary() {
+    for name in examples() {
+        let out = stdout(&dsys(&["design", &format!("{SPECS}/{name}.toml")]));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1..3], ["", "Summary"], "{name}");
+        let details = lines.iter().position(|l| *l == "Details").unwrap();
+        assert!(details <= 50, "{name}: the summary runs to {details} lines");
+        let summary = &lines[..details];
+        assert!(
+            summary.iter().any(|l| l.starts_with("  checks: ")),
+            "{name}"
+        );
+        assert!(
+            summary.contains(&"  verdict: the design holds together"),
+            "{name}"
+        );
+        assert!(summary.iter().all(|l| l.chars().count() <= 100), "{name}");
+    }
+    let out = stdout(&dsys(&["design", &format!("{SPECS}/checkout.toml")]));
+    assert!(
+        out.contains("  stock  ") && out.contains("CP, PC/EC; linearizable"),
+        "{out}"
+    );
+}
+
 /// Run a contradictory fixture: exit 1, the check named on stderr, its numbers on stdout.
 fn contradiction(fixture: &str, check: &str, numbers: &[&str]) {
     let spec = format!("{FIXTURES}/{fixture}.toml");
@@ -64,9 +92,18 @@ fn contradiction(fixture: &str, check: &str, numbers: &[&str]) {
     assert_eq!(o.status.code(), Some(1), "{fixture}: {}", stderr(&o));
     assert!(stderr(&o).contains(&format!("({check})")), "{}", stderr(&o));
     let out = stdout(&o);
+    // The summary's verdict names it first; the check's own line carries the numbers.
+    let verdict = out
+        .lines()
+        .find(|l| l.starts_with("  verdict:"))
+        .unwrap_or_default();
+    assert!(
+        verdict.contains("CONTRADICTION") && verdict.contains(&format!("({check})")),
+        "{fixture}: {verdict}"
+    );
     let line = out
         .lines()
-        .find(|l| l.contains("CONTRADICTION") && l.contains(check))
+        .find(|l| l.trim_start().starts_with("CONTRADICTION") && l.contains(check))
         .unwrap_or_else(|| panic!("{fixture}: no {check} contradiction in\n{out}"));
     for n in numbers {
         assert!(line.contains(n), "{fixture}: {n:?} missing from {line}");
@@ -200,9 +237,9 @@ fn every_problem_in_a_spec_is_reported_at_once() {
 }
 
 #[test]
-fn a_missing_spec_is_bad_input() {
+fn a_missing_spec_is_an_io_error() {
     let o = dsys(&["design", "no/such/spec.toml"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(5));
     assert!(
         stderr(&o).contains("cannot read the spec no/such/spec.toml"),
         "{}",

@@ -250,7 +250,7 @@ fn labels_with_quotes_and_pipes_survive_both_formats() {
 #[test]
 fn a_bad_spec_draws_nothing() {
     let o = dsys(&["diagram", "no/such.toml"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(5), "unreadable: an I/O error");
     assert!(o.stdout.is_empty());
 }
 

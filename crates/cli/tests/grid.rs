@@ -173,3 +173,129 @@ fn the_svg_plots_every_configuration_deterministically() {
         stdout(&dsys(&["grid", "--seeds", "2", "--format", "svg"]))
     );
 }
+
+/// `dsys grid` with `extra` arguments on a small grid: three configurations, two nemeses.
+fn small_grid(extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "grid",
+        "--protocol",
+        "single,leader-follower:replication=async,reads=any",
+        "--protocol",
+        "raft",
+        "--nemesis",
+        "none,halves",
+        "--seeds",
+        "5",
+        "--seed-start",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    dsys(&args)
+}
+
+#[test]
+fn four_shards_merged_are_byte_identical_to_one_run() {
+    let parts: Vec<common::TempPath> = (1..=4)
+        .map(|i| {
+            let o = small_grid(&["--shard", &format!("{i}/4"), "-j", "1"]);
+            assert!(o.status.success(), "{}", stderr(&o));
+            let part = common::temp(&format!("part-{i}.json"));
+            std::fs::write(part.path(), &o.stdout).unwrap();
+            part
+        })
+        .collect();
+    for format in ["text", "csv", "json", "svg"] {
+        let whole = small_grid(&["--format", format]);
+        assert!(whole.status.success(), "{}", stderr(&whole));
+        let mut args = vec!["grid", "merge"];
+        // Any order of the parts.
+        args.extend(parts.iter().rev().map(|p| p.as_str()));
+        args.extend(["--format", format]);
+        let merged = dsys(&args);
+        assert!(merged.status.success(), "{}", stderr(&merged));
+        assert_eq!(stdout(&merged), stdout(&whole), "{format}");
+    }
+    // The seeds are 7..12, and -j does not change a byte.
+    let csv = stdout(&small_grid(&["--format", "csv", "-j", "1"]));
+    assert_eq!(csv, stdout(&small_grid(&["--format", "csv", "-j", "2"])));
+    assert!(csv.lines().nth(1).unwrap().contains(",5,"), "{csv}");
+
+    // Merging refuses what is not one whole grid.
+    let merge = |paths: &[&str]| {
+        let mut args = vec!["grid", "merge"];
+        args.extend_from_slice(paths);
+        dsys(&args)
+    };
+    let p: Vec<&str> = parts.iter().map(|p| p.as_str()).collect();
+    let bad = |o: std::process::Output, expected: &str| {
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "{}", stderr(&o));
+    };
+    bad(merge(&[p[0], p[1], p[2]]), "missing shards: 4/4");
+    bad(merge(&[p[0], p[1], p[2], p[2]]), "shard 3/4 given twice");
+    let other = dsys(&[
+        "grid",
+        "--protocol",
+        "single",
+        "--nemesis",
+        "none",
+        "--shard",
+        "4/4",
+    ]);
+    let other_part = common::temp("other.json");
+    std::fs::write(other_part.path(), &other.stdout).unwrap();
+    bad(
+        merge(&[p[0], p[1], p[2], &other_part]),
+        "belongs to another grid",
+    );
+    let csv_file = common::temp("grid.csv");
+    std::fs::write(csv_file.path(), &csv).unwrap();
+    bad(merge(&[&csv_file]), "not a grid part");
+    let o = merge(&["/nonexistent/part.json"]);
+    assert_eq!(o.status.code(), Some(5), "unreadable: an I/O error");
+    let o = small_grid(&["--shard", "1/4", "--format", "csv"]);
+    bad(o, "--shard prints a part");
+}
+
+#[test]
+fn shard_auto_reads_the_schedulers_index() {
+    let tiny = [
+        "grid",
+        "--protocol",
+        "single",
+        "--nemesis",
+        "none",
+        "--seeds",
+        "4",
+    ];
+    let run = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"));
+        c.args(tiny).args(["--shard", "auto"]);
+        c.args(extra)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID");
+        c.env_remove("DSYS_SHARDS")
+            .env_remove("SLURM_ARRAY_TASK_COUNT");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let k8s = run(&[("JOB_COMPLETION_INDEX", "1")], &["--shards", "2"]);
+    assert!(k8s.status.success(), "{}", stderr(&k8s));
+    let fixed = dsys(&[&tiny[..], &["--shard", "2/2"]].concat());
+    assert_eq!(stdout(&k8s), stdout(&fixed));
+    let slurm = run(
+        &[
+            ("SLURM_ARRAY_TASK_ID", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+        ],
+        &[],
+    );
+    assert_eq!(stdout(&slurm), stdout(&fixed));
+    let none = run(&[], &["--shards", "2"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID"));
+    let out_of_range = run(&[("JOB_COMPLETION_INDEX", "2")], &["--shards", "2"]);
+    assert_eq!(out_of_range.status.code(), Some(2));
+}

@@ -95,10 +95,8 @@ impl RunArtifact {
     /// Read an artifact file.
     pub fn load(path: &Path) -> Result<Self, LabError> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| LabError::Artifact {
-            path: origin.clone(),
-            reason: e.to_string(),
-        })?;
+        let text =
+            crate::error::read_text(path, |path, reason| LabError::Artifact { path, reason })?;
         RunArtifact::parse(&text, &origin)
     }
 

@@ -2,7 +2,7 @@
 
 use crate::error::LabError;
 use crate::scenario::{RunResult, Scenario};
-use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Value};
+use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Positions, Value};
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
 use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
 use dsys_sim::InvariantsOutcome;
@@ -31,14 +31,7 @@ pub struct CheckRequest {
 /// Read and check a history file; returns the history too, for timelines.
 pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, CheckReport), LabError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LabError::History {
-        path: origin.clone(),
-        reason: e.to_string(),
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| LabError::History {
-        path: origin.clone(),
-        reason: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-    })?;
+    let text = crate::error::read_text(path, |path, reason| LabError::History { path, reason })?;
     let history = read_history(&text, request.format).map_err(|e| LabError::History {
         path: origin.clone(),
         reason: e.to_string(),
@@ -75,10 +68,20 @@ pub fn scenario_model(scenario: &Scenario) -> ModelKind {
     }
 }
 
-/// A simulated history in the checker's model. Simulated histories are well formed by
-/// construction, so a pairing error here is a bug in the simulator, reported as such.
+/// A simulated history in the checker's model, its witnesses citing events (the run was
+/// not written to a file). Simulated histories are well formed by construction, so a
+/// pairing error here is a bug in the simulator, reported as such.
 pub fn simulated_history(result: &RunResult) -> Result<History, LabError> {
-    let mut builder = HistoryBuilder::new();
+    simulated_history_citing(result, Positions::Events)
+}
+
+/// [`simulated_history`], citing `positions`: [`Positions::Lines`] once the history was
+/// written to a file (event N is line N of it).
+pub fn simulated_history_citing(
+    result: &RunResult,
+    positions: Positions,
+) -> Result<History, LabError> {
+    let mut builder = HistoryBuilder::new().citing(positions);
     for e in result.outcome.history.events() {
         let kind = match e.kind {
             EventType::Invoke => EventKind::Invoke,
@@ -121,7 +124,18 @@ pub fn check_run(
     checks: &[CheckName],
     timeout: Option<Duration>,
 ) -> Result<CheckReport, LabError> {
-    check_history_of_run(result, &simulated_history(result)?, checks, timeout)
+    check_run_citing(result, checks, timeout, Positions::Events)
+}
+
+/// [`check_run`] with witnesses citing `positions`.
+pub fn check_run_citing(
+    result: &RunResult,
+    checks: &[CheckName],
+    timeout: Option<Duration>,
+    positions: Positions,
+) -> Result<CheckReport, LabError> {
+    let history = simulated_history_citing(result, positions)?;
+    check_history_of_run(result, &history, checks, timeout)
 }
 
 /// [`check_run`] for a caller that already holds the run's [`simulated_history`].

@@ -47,6 +47,15 @@ pub enum LabError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file could not be read at all (missing, unreadable): an I/O error, unlike a
+    /// file that was read and found bad.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the operating system said.
+        reason: String,
+    },
     /// A history file could not be read or checked.
     #[error("{path}: {reason}")]
     History {
@@ -55,6 +64,9 @@ pub enum LabError {
         /// What is wrong with it.
         reason: String,
     },
+    /// Grid parts that cannot be merged, or a file that is not one.
+    #[error("grid merge: {0}")]
+    GridPart(String),
     /// Checks could not run on a simulated history.
     #[error("checking the run: {0}")]
     Check(String),
@@ -99,4 +111,23 @@ pub enum LabError {
         /// The artifact's.
         expected: String,
     },
+}
+
+/// Read a text file: an operating-system failure is [`LabError::Io`], bytes that are not
+/// UTF-8 are bad input, reported through `bad` (the caller's variant for its kind of file).
+pub(crate) fn read_text(
+    path: &std::path::Path,
+    bad: impl FnOnce(String, String) -> LabError,
+) -> Result<String, LabError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| LabError::Io {
+        path: origin.clone(),
+        reason: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        bad(
+            origin,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
 }

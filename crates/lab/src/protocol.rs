@@ -69,17 +69,17 @@ impl Protocol {
     pub fn settings(self) -> &'static [SettingSpec] {
         match self {
             Protocol::Single => &[DURABILITY],
-            Protocol::PrimaryAsync => &[DURABILITY, HEARTBEAT],
+            Protocol::PrimaryAsync => &[DURABILITY, PRIMARY_HEARTBEAT],
             Protocol::LeaderFollower => &[
                 REPLICATION,
                 ACKS,
                 READS,
                 FENCING,
                 SHIP_INTERVAL,
-                HEARTBEAT,
+                LEADER_HEARTBEAT,
                 ELECTION_TIMEOUT,
             ],
-            Protocol::MultiLeader => &[CONFLICT, CRDT, HEARTBEAT],
+            Protocol::MultiLeader => &[CONFLICT, CRDT, MULTI_LEADER_HEARTBEAT],
             Protocol::Leaderless => &[
                 REPLICAS,
                 WRITE_QUORUM,
@@ -95,7 +95,7 @@ impl Protocol {
             Protocol::Raft => &[
                 RAFT_READS,
                 LEASE,
-                HEARTBEAT,
+                RAFT_HEARTBEAT,
                 ELECTION_TIMEOUT,
                 VOTERS,
                 ROTATE_EVERY,
@@ -354,15 +354,34 @@ const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
     help: "ms without a leader before a follower stands for election (randomised up to 2x)",
 };
 
-const HEARTBEAT: SettingSpec = SettingSpec {
-    key: "heartbeat",
-    kind: SettingKind::Millis {
-        min: 1,
-        max: 60_000,
-    },
-    default: "50",
-    help: "ms between the primary's catch-up rounds",
-};
+/// `heartbeat` means something a little different in each protocol; one spec each, so
+/// `--help` says what it does there. Same key, same range, same default.
+const fn heartbeat(help: &'static str) -> SettingSpec {
+    SettingSpec {
+        key: "heartbeat",
+        kind: SettingKind::Millis {
+            min: 1,
+            max: 60_000,
+        },
+        default: "50",
+        help,
+    }
+}
+
+const PRIMARY_HEARTBEAT: SettingSpec = heartbeat(
+    "ms between the primary's rounds: it resends what each follower has not acknowledged (an empty round is the heartbeat)",
+);
+
+const LEADER_HEARTBEAT: SettingSpec = heartbeat(
+    "ms between the leader's heartbeats, each carrying what a follower has not acknowledged; followers that miss them for election-timeout elect a new leader",
+);
+
+const MULTI_LEADER_HEARTBEAT: SettingSpec =
+    heartbeat("ms between each node's resends of its writes that a peer has not acknowledged");
+
+const RAFT_HEARTBEAT: SettingSpec = heartbeat(
+    "ms between the leader's AppendEntries heartbeats (also what read-index confirmations ride on)",
+);
 
 impl SettingSpec {
     fn check(&self, value: &str) -> Result<(), LabError> {
@@ -615,7 +634,7 @@ pub fn run(
         Protocol::PrimaryAsync => {
             let config = PrimaryAsyncConfig {
                 durability: settings.durability(),
-                heartbeat: settings.millis(&HEARTBEAT),
+                heartbeat: settings.millis(&PRIMARY_HEARTBEAT),
                 ..PrimaryAsyncConfig::default()
             };
             world::<PrimaryAsyncNode>(sim, config, script).map(|w| w.run_with_progress(progress))
@@ -632,7 +651,7 @@ pub fn run(
                 replication,
                 reads_from_any: settings.get(&READS) == "any",
                 fencing: settings.get(&FENCING) == "on",
-                heartbeat: settings.millis(&HEARTBEAT),
+                heartbeat: settings.millis(&LEADER_HEARTBEAT),
                 election_timeout: settings.millis(&ELECTION_TIMEOUT),
                 ship_interval: settings.millis(&SHIP_INTERVAL),
             };
@@ -640,7 +659,7 @@ pub fn run(
         }
         Protocol::MultiLeader => {
             let config = MultiLeaderConfig {
-                heartbeat: settings.millis(&HEARTBEAT),
+                heartbeat: settings.millis(&MULTI_LEADER_HEARTBEAT),
                 conflict: match (settings.get(&CONFLICT), settings.get(&CRDT)) {
                     // The multi-value register is what `siblings` keeps.
                     ("siblings", _) | (_, "mv-register") => Conflict::Siblings,
@@ -665,7 +684,7 @@ pub fn run(
                     "local" => ReadPath::Local,
                     _ => ReadPath::ReadIndex,
                 },
-                heartbeat: settings.millis(&HEARTBEAT),
+                heartbeat: settings.millis(&RAFT_HEARTBEAT),
                 election_timeout: settings.millis(&ELECTION_TIMEOUT),
                 lease_permille: settings.count(&LEASE),
                 voters: settings.count(&VOTERS) as usize,

@@ -71,7 +71,8 @@ impl Scenario {
             path: origin.clone(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let text =
+            crate::error::read_text(path, |path, reason| LabError::Schedule { path, reason })?;
         serde_json::from_str(&text).map_err(|e| bad(format!("invalid fault schedule: {e}")))
     }
 

@@ -61,7 +61,7 @@ pub mod trace;
 pub mod workload;
 mod world;
 
-pub use config::{ConfigError, ConvergenceConfig, SimConfig};
+pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, SimConfig};
 pub use dist::LatencyDist;
 pub use history::{EventType, History, HistoryEvent, Process};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};

@@ -13,7 +13,7 @@ pub const AP_STALE_UNDER_PARTITION: Evidence = Evidence {
 
 /// AP against CP, side by side.
 pub const AP_AGAINST_CP: Evidence = Evidence {
-    command: "dsys grid --protocols multi-leader raft --nemeses halves --seeds 3",
+    command: "dsys grid --protocol multi-leader,raft --nemesis halves --seeds 3",
     exit_code: 0,
     shows: "under a partition multi-leader stays 100% available but is not linearizable on 3 of 3 seeds; Raft answers about 90% and stays linearizable",
 };
@@ -62,7 +62,7 @@ pub const CRDT_KEEPS_INCREMENTS: Evidence = Evidence {
 
 /// One acknowledgement without fencing against a majority with fencing.
 pub const ONE_ACK_BREAKS_SESSIONS: Evidence = Evidence {
-    command: "dsys grid --protocols leader-follower:replication=semi-sync,acks=1 leader-follower:replication=semi-sync,acks=2,fencing=on --nemeses halves+crash-restart --seeds 10",
+    command: "dsys grid --protocol leader-follower:replication=semi-sync,acks=1 --protocol leader-follower:replication=semi-sync,acks=2,fencing=on --nemesis halves+crash-restart --seeds 10",
     exit_code: 0,
     shows: "under partitions and crashes, one acknowledgement without fencing loses acknowledged writes (33) and breaks read-your-writes (15); a majority with fencing, neither",
 };

@@ -11,7 +11,7 @@
 
 use super::{PartOp, linearizable_as};
 use crate::budget::Budget;
-use crate::history::{History, KeyId, Op, Status, Value};
+use crate::history::{History, KeyId, Op, Positions, Status, Value};
 use crate::model::{Action, ModelKind};
 use serde::Serialize;
 use std::time::Duration;
@@ -161,12 +161,17 @@ fn verb(op: &Op) -> String {
     }
 }
 
-/// "process 3 wrote 4 (lines 10-12)".
+/// "process 3 wrote 4 (lines 10-12)", or "(events 10-12)" for a run that was not
+/// written to a file.
 pub fn describe(op: &Op) -> String {
+    let (one, many) = match op.positions {
+        Positions::Lines => ("line", "lines"),
+        Positions::Events => ("event", "events"),
+    };
     let lines = match (op.status, op.lines) {
-        (Status::Ok, (a, b)) => format!("lines {a}-{b}"),
-        (Status::Indeterminate, (a, 0)) => format!("line {a}, never completed"),
-        (Status::Indeterminate, (a, b)) => format!("lines {a}-{b}, outcome unknown"),
+        (Status::Ok, (a, b)) => format!("{many} {a}-{b}"),
+        (Status::Indeterminate, (a, 0)) => format!("{one} {a}, never completed"),
+        (Status::Indeterminate, (a, b)) => format!("{many} {a}-{b}, outcome unknown"),
     };
     format!("process {} {} ({lines})", op.process, verb(op))
 }

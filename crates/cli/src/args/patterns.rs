@@ -1,0 +1,125 @@
+//! The pattern demos beside their libraries: `dsys partition` and `dsys resilience`.
+
+use super::values::{Format, seed};
+use clap::{Args, ValueEnum};
+
+pub const PARTITION_EXAMPLES: &str = "\
+Examples:
+  dsys partition
+  dsys partition --nodes 1000 --keys 10000000 --algorithm jump --algorithm maglev
+  dsys partition --distribution zipf:0.99 --format json
+  dsys partition --format svg > placement.svg
+  dsys partition --plan --shards 1024 --shard-bytes 1073741824 --replicas 3
+
+Algorithms: ring (100 virtual nodes per node), jump, rendezvous, maglev, anchor
+(AnchorHash), bounded (the ring with loads capped at 1.25 x the average). Key
+distributions: uniform, sequential (0, 1, 2, ... hashed), zipf or zipf:S (requests
+skewed toward a few hot keys). The node added is node-N; the node removed is the middle
+one. Every figure but lookup ns comes out the same for the same flags. With --plan, a
+second table: for node-N joining, the shards whose replicas change, the bytes copied
+(each new replica once: the minimum), and the waves of transfers under --per-node.";
+
+fn parse_algorithm(name: &str) -> Result<dsys_lab::partition::Algorithm, String> {
+    use dsys_lab::partition::Algorithm;
+    Algorithm::parse(name).ok_or_else(|| {
+        let known: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+        format!("unknown algorithm '{name}' (known: {})", known.join(", "))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct PartitionArgs {
+    /// Nodes (weight 1 each).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    pub nodes: u32,
+    /// Zones the nodes are spread over, round-robin.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub zones: u32,
+    /// Keys placed (for zipf, requests).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub keys: u64,
+    /// Key distribution: uniform, sequential, zipf or zipf:S.
+    #[arg(long, default_value = "uniform", value_parser = dsys_lab::partition::Keys::parse)]
+    pub distribution: dsys_lab::partition::Keys,
+    /// Algorithms to evaluate (repeat or separate with commas) [default: all].
+    #[arg(long = "algorithm", value_parser = parse_algorithm, value_delimiter = ',')]
+    pub algorithms: Vec<dsys_lab::partition::Algorithm>,
+    /// Seed for the keys.
+    #[arg(long, default_value = "1", value_parser = seed)]
+    pub seed: u64,
+    /// Also plan the data movement for node-N's join (text and JSON).
+    #[arg(long)]
+    pub plan: bool,
+    /// Shards (key groups) in the plan.
+    #[arg(long, default_value_t = 4_096, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub shards: u64,
+    /// Bytes per shard in the plan.
+    #[arg(long, default_value_t = 64 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shard_bytes: u64,
+    /// Replicas per shard in the plan (at most the nodes).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub replicas: u32,
+    /// Transfers one node may take part in at once, in the plan.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub per_node: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ChartFormat::Text)]
+    pub format: ChartFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartFormat {
+    /// A table for people.
+    #[value(alias = "table")]
+    Text,
+    /// The rows as JSON.
+    Json,
+    /// A bar chart.
+    Svg,
+}
+
+pub const RESILIENCE_EXAMPLES: &str = "\
+Examples:
+  dsys resilience
+  dsys resilience --pattern timeout --pattern breaker --seed 7
+  dsys resilience --rate 1000 --seconds 120 --format json
+
+The service serves 40 calls at once (10 ms plus an exponential 10 ms each, slower beyond
+40); 1% of its calls fail; from 20 s to 35 s half of them hang for a second and fail.
+Every pattern but none times an attempt out after 200 ms. Patterns: none, timeout,
+retry, breaker, bulkhead, rate-limit, adaptive, shed. The same seed gives the same table.
+Columns: calls made; ok; failed (errors and timeouts, after retries); rejected by the
+pattern before reaching the service; service = attempts that reached it; peak = most it
+had in hand at once; p50/p99 = what callers waited, refusals included; ok p99 = over
+successes only.";
+
+fn parse_pattern(name: &str) -> Result<dsys_lab::resilience::Pattern, String> {
+    dsys_lab::resilience::Pattern::parse(name).ok_or_else(|| {
+        let known: Vec<_> = dsys_lab::resilience::Pattern::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("unknown pattern '{name}' (known: {})", known.join(", "))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct ResilienceArgs {
+    /// Patterns to run (repeat or separate with commas) [default: all].
+    #[arg(long = "pattern", value_parser = parse_pattern, value_delimiter = ',')]
+    pub patterns: Vec<dsys_lab::resilience::Pattern>,
+    /// Seed for arrivals, latencies and failures.
+    #[arg(long, default_value = "1", value_parser = seed)]
+    pub seed: u64,
+    /// Calls per second.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
+    /// Seconds of traffic (the incident is at 20-35 s).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=3_600))]
+    pub seconds: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}

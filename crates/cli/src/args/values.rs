@@ -1,0 +1,136 @@
+//! Value parsers and small value types shared by several commands.
+
+use clap::ValueEnum;
+use dsys_lab::dsys_check::CheckName;
+use std::time::Duration;
+
+/// `--format` of the commands that print a report: text for people or JSON.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text for people.
+    #[value(alias = "table")]
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// A list of check names (`none` for no checks).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct CheckList(pub Vec<CheckName>);
+
+impl CheckList {
+    /// Every name of every `--checks` given (repeated flags and commas alike).
+    pub fn join(lists: &[CheckList]) -> Option<CheckList> {
+        (!lists.is_empty()).then(|| CheckList(lists.iter().flat_map(|l| l.0.clone()).collect()))
+    }
+}
+
+/// One `--checks` value: names separated by commas, or `none`.
+pub fn parse_checks(s: &str) -> Result<CheckList, String> {
+    if s == "none" {
+        return Ok(CheckList(Vec::new()));
+    }
+    s.split(',')
+        .map(|c| c.trim().parse::<CheckName>())
+        .collect::<Result<Vec<_>, _>>()
+        .map(CheckList)
+}
+
+/// A duration with its unit: `250us`, `500ms`, `10s`, `2m` (fractions allowed). A bare
+/// number is refused: `--timeout 500` meant milliseconds in one place and seconds in
+/// another, and a unit says which.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let units: [(&str, f64); 5] = [
+        ("us", 1e-6),
+        ("µs", 1e-6),
+        ("ms", 1e-3),
+        ("s", 1.0),
+        ("m", 60.0),
+    ];
+    let Some((number, scale)) = units
+        .iter()
+        .find_map(|(unit, scale)| t.strip_suffix(unit).map(|n| (n, *scale)))
+    else {
+        return Err(match t.parse::<f64>() {
+            Ok(_) => format!("`{s}` has no unit: write {t}ms or {t}s"),
+            Err(_) => format!("`{s}`: expected a duration such as 500ms, 10s or 2m"),
+        });
+    };
+    match number.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 && x * scale < 1e9 => {
+            Ok(Duration::from_secs_f64(x * scale))
+        }
+        Ok(x) if x <= 0.0 => Err(format!("`{s}`: a duration must be more than zero")),
+        _ => Err(format!(
+            "`{s}`: expected a duration such as 500ms, 10s or 2m"
+        )),
+    }
+}
+
+/// A whole number in `min..=max`, with a clear word for negative numbers.
+pub fn whole(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let t = s.trim();
+    if t.starts_with('-') {
+        return Err(format!(
+            "`{s}` is negative; expected a whole number from {min} to {max}"
+        ));
+    }
+    match t.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        Ok(n) => Err(format!(
+            "{n} is out of range; expected a whole number from {min} to {max}"
+        )),
+        Err(_) => Err(format!(
+            "`{s}`: expected a whole number from {min} to {max}"
+        )),
+    }
+}
+
+/// Seeds: any whole number from 0.
+pub fn seed(s: &str) -> Result<u64, String> {
+    whole(s, 0, u64::MAX)
+}
+
+/// A count of at least one, at most `u32::MAX` (seeds per cell, threads).
+pub fn positive(s: &str) -> Result<u64, String> {
+    whole(s, 1, u64::from(u32::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert!(
+            parse_duration("500")
+                .unwrap_err()
+                .contains("no unit: write 500ms or 500s")
+        );
+        assert!(parse_duration("0s").unwrap_err().contains("more than zero"));
+        assert!(
+            parse_duration("-1s")
+                .unwrap_err()
+                .contains("more than zero")
+        );
+        assert!(
+            parse_duration("fast")
+                .unwrap_err()
+                .contains("expected a duration")
+        );
+        assert!(parse_duration("1e12s").is_err());
+    }
+
+    #[test]
+    fn negative_numbers_are_named() {
+        assert!(whole("-1", 0, 9).unwrap_err().contains("negative"));
+        assert!(whole("10", 0, 9).unwrap_err().contains("out of range"));
+        assert_eq!(whole(" 7", 0, 9), Ok(7));
+        assert!(positive("0").unwrap_err().contains("from 1"));
+    }
+}
