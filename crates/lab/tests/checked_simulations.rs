@@ -194,3 +194,31 @@ fn final_reads_expose_writes_lost_to_unsynced_crashes() {
     );
     assert!(buffered >= 5, "only {buffered}");
 }
+
+/// Raft without faults answers everything once its first leader is elected: the
+/// operations before that are the start-up, reported apart, not unavailability.
+#[test]
+fn availability_counts_from_the_first_answer() {
+    use dsys_lab::Report;
+    for seed in 0..20 {
+        let scenario = Scenario {
+            protocol: Protocol::Raft,
+            settings: Settings::default(),
+            sim: SimConfig {
+                seed,
+                ..SimConfig::default()
+            },
+            schedule: None,
+        };
+        let run = scenario.run(&mut |_| {}).unwrap();
+        let report = Report::new(&run);
+        assert_eq!(report.availability, 1.0, "seed {seed}");
+        assert!(report.startup.ops > 0, "seed {seed}: no start-up");
+        assert!(report.first_served_ms.unwrap() > 0.0, "seed {seed}");
+        let stats = &run.outcome.stats;
+        assert!(
+            stats.ops_info + stats.ops_refused > 0,
+            "seed {seed}: the start-up failed nothing"
+        );
+    }
+}

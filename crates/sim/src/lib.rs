@@ -66,5 +66,5 @@ pub use dist::LatencyDist;
 pub use history::{EventType, History, HistoryEvent, Process};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};
 pub use network::{LinkConfig, NetworkConfig, Regions};
-pub use outcome::{InvariantsOutcome, RunOutcome, RunStats};
+pub use outcome::{Availability, InvariantsOutcome, RunOutcome, RunStats};
 pub use world::{PROGRESS_EVERY_EVENTS, Progress, World};

@@ -80,8 +80,12 @@ pub struct Cell {
     pub nemesis: String,
     /// Seeds run.
     pub seeds: u64,
-    /// Mean share of operations answered.
+    /// Mean share of operations answered, of those invoked after the cluster first
+    /// answered a client.
     pub availability: f64,
+    /// Mean share of the start-up operations answered (those invoked before the first
+    /// answer).
+    pub startup_availability: f64,
     /// Median latency of successful operations over all seeds, virtual ms.
     pub latency_p50_ms: f64,
     /// 99th percentile, virtual ms.
@@ -183,7 +187,14 @@ pub fn cells(spec: &GridSpec, records: &[RunRecord]) -> Vec<Cell> {
                 config: spec.configs[c].label.clone(),
                 nemesis: spec.nemeses[n].to_string(),
                 seeds: runs.len() as u64,
-                availability: round(runs.iter().map(|r| r.availability()).sum::<f64>() / k, 4),
+                availability: round(
+                    runs.iter().map(|r| r.availability.steady()).sum::<f64>() / k,
+                    4,
+                ),
+                startup_availability: round(
+                    runs.iter().map(|r| r.availability.startup()).sum::<f64>() / k,
+                    4,
+                ),
                 latency_p50_ms: round(percentile(&latencies, 50.0) as f64 / 1e6, 3),
                 latency_p99_ms: round(percentile(&latencies, 99.0) as f64 / 1e6, 3),
                 msgs_per_op: round(runs.iter().map(|r| r.msgs_per_op()).sum::<f64>() / k, 2),

@@ -63,10 +63,11 @@ pub fn to_table(cells: &[Cell]) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<cw$} {:<nw$} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
+        "{:<cw$} {:<nw$} {:>6} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
         "config",
         "nemesis",
         "avail",
+        "start",
         "p50 ms",
         "p99 ms",
         "msg/op",
@@ -87,10 +88,11 @@ pub fn to_table(cells: &[Cell]) -> String {
         let nonlin = format!("{}/{}", c.non_linearizable, c.seeds);
         let _ = writeln!(
             t,
-            "{:<cw$} {:<nw$} {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
+            "{:<cw$} {:<nw$} {:>5.1}% {:>5.1}% {:>8} {:>8} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9}",
             c.config,
             c.nemesis,
             c.availability * 100.0,
+            c.startup_availability * 100.0,
             c.latency_p50_ms,
             c.latency_p99_ms,
             c.msgs_per_op,
@@ -109,12 +111,12 @@ pub fn to_table(cells: &[Cell]) -> String {
 /// The grid as CSV with a header row.
 pub fn to_csv(cells: &[Cell]) -> String {
     let mut t = String::from(
-        "config,nemesis,seeds,availability,latency_p50_ms,latency_p99_ms,msgs_per_op,non_linearizable,stale_reads,read_your_writes_violations,lost_writes,concurrent_writes_lost,sibling_reads,not_converged,converge_ms\n",
+        "config,nemesis,seeds,availability,latency_p50_ms,latency_p99_ms,msgs_per_op,non_linearizable,stale_reads,read_your_writes_violations,lost_writes,concurrent_writes_lost,sibling_reads,not_converged,converge_ms,startup_availability\n",
     );
     for c in cells {
         let _ = writeln!(
             t,
-            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             c.config,
             c.nemesis,
             c.seeds,
@@ -129,7 +131,8 @@ pub fn to_csv(cells: &[Cell]) -> String {
             c.concurrent_writes_lost,
             c.sibling_reads,
             c.not_converged,
-            c.converge_ms
+            c.converge_ms,
+            c.startup_availability
         );
     }
     t

@@ -6,7 +6,7 @@ use crate::error::LabError;
 use crate::scenario::{RunResult, Scenario};
 use dsys_check::session::{FRESHNESS_EDGES_MS, freshness};
 use dsys_check::{CheckName, Verdict};
-use dsys_sim::SimConfig;
+use dsys_sim::{Availability, SimConfig};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,10 +24,8 @@ pub struct RunRecord {
     pub nemesis: usize,
     /// Its seed.
     pub seed: u64,
-    /// Operations in all.
-    pub ops: u64,
-    /// Operations answered (not timed out, not refused).
-    pub answered: u64,
+    /// Operations, answered and in all, split at the cluster's first answer.
+    pub availability: Availability,
     /// Messages sent.
     pub messages: u64,
     /// Latency of each successful operation, virtual ns.
@@ -51,17 +49,9 @@ pub struct RunRecord {
 }
 
 impl RunRecord {
-    /// The share of operations answered (1 for a run without operations).
-    pub fn availability(&self) -> f64 {
-        match self.ops {
-            0 => 1.0,
-            ops => self.answered as f64 / ops as f64,
-        }
-    }
-
     /// Messages per operation.
     pub fn msgs_per_op(&self) -> f64 {
-        match self.ops {
+        match self.availability.ops {
             0 => 0.0,
             ops => self.messages as f64 / ops as f64,
         }
@@ -91,15 +81,13 @@ fn record(
     };
     let metric = |name: &str| run.outcome.protocol_metrics.get(name).copied().unwrap_or(0);
     let s = &run.outcome.stats;
-    let ops = s.ops_ok + s.ops_fail + s.ops_info;
     let bins = freshness(&history, &FRESHNESS_EDGES_MS).map_err(LabError::Check)?;
     Ok(RunRecord {
         job,
         config,
         nemesis,
         seed,
-        ops,
-        answered: ops - s.ops_info - s.ops_refused,
+        availability: s.availability(),
         messages: s.messages_sent,
         latencies_ns: s.ok_latencies_ns.clone(),
         non_linearizable: report.checks["linearizable"].result == Verdict::Fail,

@@ -315,6 +315,18 @@ impl<N: Node> World<N> {
             self.next_final_read(c);
             return;
         }
+        let answered = kind == EventType::Ok || error == Some("cas-mismatch");
+        if answered && self.stats.first_served.is_none() {
+            self.stats.first_served = Some(now);
+        }
+        if self
+            .stats
+            .first_served
+            .is_none_or(|at| pending.invoked < at)
+        {
+            self.stats.startup_ops += 1;
+            self.stats.startup_answered += u64::from(answered);
+        }
         match kind {
             EventType::Ok => {
                 self.stats.ops_ok += 1;
