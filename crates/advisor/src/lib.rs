@@ -32,6 +32,7 @@ pub mod checks;
 pub mod design;
 pub mod diagnostic;
 pub mod knowledge;
+pub mod records;
 pub mod render;
 pub mod rules;
 pub mod spec;

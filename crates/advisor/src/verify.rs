@@ -134,7 +134,7 @@ pub fn trials(spec: &Spec) -> Vec<Trial> {
 }
 
 /// What the simulator measured for one configuration under the trial's nemesis.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Measurement {
     /// Seeds run.
     pub seeds: u64,
@@ -154,6 +154,72 @@ pub struct Measurement {
     pub read_your_writes_violations: u64,
 }
 
+/// One configuration under one nemesis: what a [`Measure`] is asked to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// `protocol` or `protocol:key=value,...`.
+    pub config: String,
+    /// The nemesis.
+    pub nemesis: String,
+}
+
+/// What runs the trials (the lab, in the simulator). The advisor says what to run and
+/// judges what comes back; the runner implements this, so the dependency points at the
+/// advisor and the advisor needs no simulator.
+pub trait Measure {
+    /// Why measuring failed.
+    type Error;
+    /// Measure each run over `seeds` seeds, one measurement per run, in order.
+    fn measure(&self, runs: &[Run], seeds: u64) -> Result<Vec<Measurement>, Self::Error>;
+}
+
+/// `--verify`: every data class's trial, measured by `measure` and judged.
+pub fn verify<M: Measure>(spec: &Spec, seeds: u64, measure: &M) -> Result<Vec<Outcome>, M::Error> {
+    let trials = trials(spec);
+    let mut runs: Vec<Run> = Vec::new();
+    for t in &trials {
+        for side in [&t.chosen, &t.alternative] {
+            let run = Run {
+                config: side.config.clone(),
+                nemesis: t.nemesis.clone(),
+            };
+            if !runs.contains(&run) {
+                runs.push(run);
+            }
+        }
+    }
+    let measured = measure.measure(&runs, seeds)?;
+    let of = |config: &str, nemesis: &str| {
+        runs.iter()
+            .position(|r| r.config == config && r.nemesis == nemesis)
+            .and_then(|i| measured.get(i).copied())
+            .unwrap_or_default()
+    };
+    Ok(trials
+        .into_iter()
+        .map(|t| {
+            let chosen = of(&t.chosen.config, &t.nemesis);
+            let alternative = of(&t.alternative.config, &t.nemesis);
+            judge(t, chosen, alternative)
+        })
+        .collect())
+}
+
+/// What contradicts the design: its own checks' contradictions, then the claims the
+/// simulator contradicted; each as `subject (check)`. Empty: the design holds together.
+pub fn contradictions(design: &crate::Design, outcomes: &[Outcome]) -> Vec<String> {
+    design
+        .contradictions()
+        .map(|c| format!("{} ({})", c.subject, c.check))
+        .chain(
+            outcomes
+                .iter()
+                .filter(|o| o.chosen_verdict == Confirmation::Contradicted)
+                .map(|o| format!("{} (verify: {})", o.trial.data, o.trial.chosen.config)),
+        )
+        .collect()
+}
+
 /// A design with its verification, as `--verify --format json` prints it: the design's
 /// fields, then `verification`.
 #[derive(Debug, Serialize)]
@@ -168,7 +234,7 @@ pub struct VerifiedDesign<'a> {
 /// How a claim fared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum Confirmation {
     /// The measurement shows what was claimed.
     Confirmed,
     /// The measurement shows the opposite: the design's reasoning is wrong here.
@@ -188,9 +254,9 @@ pub struct Outcome {
     /// The alternative's.
     pub alternative: Measurement,
     /// The verdict on the chosen configuration's claim (never `NotShown`).
-    pub chosen_verdict: Verdict,
+    pub chosen_verdict: Confirmation,
     /// The verdict on the alternative's.
-    pub alternative_verdict: Verdict,
+    pub alternative_verdict: Confirmation,
 }
 
 /// Whether `m` shows `claim` (`other` is the other side, for comparative claims).
@@ -214,14 +280,14 @@ pub fn judge(trial: Trial, chosen: Measurement, alternative: Measurement) -> Out
         side.claims.iter().all(|&c| holds(c, m, other))
     };
     let chosen_verdict = if all(&trial.chosen, &chosen, &alternative) {
-        Verdict::Confirmed
+        Confirmation::Confirmed
     } else {
-        Verdict::Contradicted
+        Confirmation::Contradicted
     };
     let alternative_verdict = if all(&trial.alternative, &alternative, &chosen) {
-        Verdict::Confirmed
+        Confirmation::Confirmed
     } else {
-        Verdict::NotShown
+        Confirmation::NotShown
     };
     Outcome {
         trial,
@@ -259,11 +325,11 @@ fn measured(m: &Measurement) -> String {
     )
 }
 
-fn verdict_word(v: Verdict) -> &'static str {
+fn verdict_word(v: Confirmation) -> &'static str {
     match v {
-        Verdict::Confirmed => "confirmed",
-        Verdict::Contradicted => "CONTRADICTED",
-        Verdict::NotShown => "not shown on these seeds",
+        Confirmation::Confirmed => "confirmed",
+        Confirmation::Contradicted => "CONTRADICTED",
+        Confirmation::NotShown => "not shown on these seeds",
     }
 }
 
@@ -332,12 +398,12 @@ mod tests {
         let o = judge(trial.clone(), m(0.9, 2.0, 0, 0), m(0.99, 1.0, 2, 5));
         assert_eq!(
             (o.chosen_verdict, o.alternative_verdict),
-            (Verdict::Confirmed, Verdict::Confirmed)
+            (Confirmation::Confirmed, Confirmation::Confirmed)
         );
         let o = judge(trial.clone(), m(0.9, 2.0, 1, 0), m(0.99, 1.0, 0, 0));
         assert_eq!(
             (o.chosen_verdict, o.alternative_verdict),
-            (Verdict::Contradicted, Verdict::NotShown)
+            (Confirmation::Contradicted, Confirmation::NotShown)
         );
         assert!(
             text(&[o])

@@ -2,7 +2,7 @@
 //! has taken more than a second. Wall time is read here, in the shell, never inside the
 //! simulated world.
 
-use dsys_lab::dsys_sim::Progress;
+use dsys_sim::Progress;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -300,7 +300,7 @@ fn decision_records_are_regenerated_in_place() {
     let stale = Path::new(dir.as_str()).join("gone-cap.md");
     std::fs::write(
         &stale,
-        format!("{}\n# old\n", dsys_advisor::render::MADR_MARKER),
+        format!("{}\n# old\n", dsys_advisor::records::MADR_MARKER),
     )
     .unwrap();
     let mine = Path::new(dir.as_str()).join("notes.md");

@@ -6,8 +6,8 @@
 //!
 //! Run: `cargo bench -p dsys-lab --bench default_workload`
 
-use dsys_lab::dsys_sim::SimConfig;
 use dsys_lab::{Protocol, Scenario, Settings};
+use dsys_sim::SimConfig;
 
 fn main() {
     divan::main();

@@ -12,9 +12,9 @@
 //!
 //! Run: `cargo bench -p dsys-lab --bench raft`
 
-use dsys_lab::dsys_sim::workload::WorkloadConfig;
-use dsys_lab::dsys_sim::{SimConfig, World};
 use dsys_protocols::{RaftConfig, RaftNode, ReadPath};
+use dsys_sim::workload::WorkloadConfig;
+use dsys_sim::{SimConfig, World};
 
 fn main() {
     divan::main();

@@ -59,7 +59,7 @@ pub fn simulation_checks(model: ModelKind) -> Vec<CheckName> {
 /// reads multi-valued where the protocol returns siblings.
 pub fn scenario_model(scenario: &Scenario) -> ModelKind {
     match scenario.sim.workload.kind {
-        WorkloadKind::Kv if scenario.settings.reads_siblings(scenario.protocol) => {
+        WorkloadKind::Kv if scenario.config().is_ok_and(|c| c.reads_siblings()) => {
             ModelKind::MvRegister
         }
         WorkloadKind::Kv => ModelKind::Kv,

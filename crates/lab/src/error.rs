@@ -13,29 +13,10 @@ pub enum LabError {
         /// The catalog, comma-separated.
         known: String,
     },
-    /// A `--set` argument without `=`.
-    #[error("--set `{0}`: expected key=value")]
-    MalformedSet(String),
-    /// A `--set` key the protocol does not have.
-    #[error("protocol `{protocol}` has no setting `{key}` (settings: {known})")]
-    UnknownSetting {
-        /// The protocol.
-        protocol: &'static str,
-        /// What was given.
-        key: String,
-        /// Its settings, comma-separated.
-        known: String,
-    },
-    /// A `--set` value of the wrong type or out of range.
-    #[error("--set {key}={value}: expected {expected}")]
-    BadSettingValue {
-        /// The key.
-        key: String,
-        /// What was given.
-        value: String,
-        /// What is allowed.
-        expected: String,
-    },
+    /// A `--set` argument that is malformed, unknown or out of range, alone or with the
+    /// others or the cluster.
+    #[error(transparent)]
+    Setting(#[from] dsys_protocols::SettingError),
     /// The simulation configuration cannot be run.
     #[error(transparent)]
     Config(#[from] ConfigError),

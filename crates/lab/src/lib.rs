@@ -13,15 +13,10 @@ pub mod protocol;
 mod report;
 pub mod resilience;
 mod scenario;
+pub mod verify;
 
 pub use artifact::{ARTIFACT_FORMAT, ARTIFACT_VERSION, RunArtifact};
 pub use error::LabError;
-pub use protocol::{Protocol, SettingKind, SettingSpec, Settings};
+pub use protocol::{Protocol, ProtocolConfig, Settings};
 pub use report::{LatencyMs, Messages, OpCounts, Report, SimSpeed, history_hash};
 pub use scenario::{RunResult, Scenario};
-
-/// Re-exported so the CLI needs no direct dependency on the libraries below the lab.
-pub use dsys_check;
-pub use dsys_partition;
-/// Re-exported so the CLI needs no direct dependency on the simulator.
-pub use dsys_sim;

@@ -1,7 +1,7 @@
 //! A scenario: protocol x settings x simulation config (nemesis and seed included).
 
 use crate::error::LabError;
-use crate::protocol::{self, Protocol, Settings};
+use crate::protocol::{self, Protocol, ProtocolConfig, Settings};
 use dsys_sim::{Progress, RunOutcome, SimConfig, TimedFault};
 use serde::{Deserialize, Serialize};
 
@@ -39,11 +39,7 @@ pub struct RunResult {
 impl Scenario {
     /// Check settings and configuration without running.
     pub fn validate(&self) -> Result<(), LabError> {
-        self.settings.check(self.protocol)?;
-        self.settings
-            .check_for_cluster(self.protocol, self.sim.nodes)?;
-        self.settings
-            .check_for_workload(self.protocol, self.sim.workload.kind)?;
+        self.config()?;
         self.sim.validate()?;
         let workload = self.sim.workload.kind;
         if !self.protocol.workloads().contains(&workload) {
@@ -56,6 +52,12 @@ impl Scenario {
             return Err(LabError::ScheduleWithNemesis(self.sim.nemesis.to_string()));
         }
         Ok(())
+    }
+
+    /// The protocol's typed config for this cluster and workload.
+    pub fn config(&self) -> Result<ProtocolConfig, LabError> {
+        self.settings
+            .config(self.protocol, self.sim.nodes, self.sim.workload.kind)
     }
 
     /// Run with faults drawn from the seed (or following `schedule`, if set).
@@ -95,13 +97,7 @@ impl Scenario {
         // Wall time is measured around the world, never inside it.
         #[allow(clippy::disallowed_methods)]
         let started = std::time::Instant::now();
-        let outcome = protocol::run(
-            self.protocol,
-            &self.settings,
-            self.sim.clone(),
-            script,
-            progress,
-        )?;
+        let outcome = protocol::run(self.config()?, self.sim.clone(), script, progress)?;
         let wall_seconds = started.elapsed().as_secs_f64();
         let history_hash = crate::report::history_hash(&outcome.history);
         Ok(RunResult {

@@ -5,8 +5,8 @@
 
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
-use dsys_lab::dsys_sim::SimConfig;
 use dsys_lab::{Protocol, Scenario, Settings};
+use dsys_sim::SimConfig;
 use std::time::Duration;
 
 /// A run of `protocol` under a swarm nemesis.

@@ -6,11 +6,11 @@
 
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::{INVARIANTS_CHECK, check_run};
-use dsys_lab::dsys_sim::history::EventType;
-use dsys_lab::dsys_sim::network::NetworkFault;
-use dsys_lab::dsys_sim::{FaultAction, SimConfig, TimedFault};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
+use dsys_sim::history::EventType;
+use dsys_sim::network::NetworkFault;
+use dsys_sim::{FaultAction, SimConfig, TimedFault};
 use std::time::Duration;
 
 const SEEDS: u64 = 1_000;

@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
-use dsys_lab::dsys_sim::history::{EventValue, Process};
-use dsys_lab::dsys_sim::{EventType, History, SimConfig};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
+use dsys_sim::history::{EventValue, Process};
+use dsys_sim::{EventType, History, SimConfig};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -174,7 +174,7 @@ proptest! {
         let scenario = Scenario {
             protocol: Protocol::ALL[protocol],
             settings: Settings::default(),
-            sim: SimConfig { seed, nemesis: nemesis.join("+").parse().unwrap(), workload: dsys_lab::dsys_sim::workload::WorkloadConfig { ops, ..Default::default() }, ..SimConfig::default() },
+            sim: SimConfig { seed, nemesis: nemesis.join("+").parse().unwrap(), workload: dsys_sim::workload::WorkloadConfig { ops, ..Default::default() }, ..SimConfig::default() },
             schedule: None,
         };
         let r = scenario.run(&mut |_| {}).unwrap();
@@ -197,9 +197,9 @@ proptest! {
 
 #[test]
 fn clients_share_their_home_nodes_side_of_a_partition() {
-    use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
-    use dsys_lab::dsys_sim::{FaultAction, TimedFault};
     use dsys_node::{Instant, NodeId};
+    use dsys_sim::nemesis::{PartitionKind, partition};
+    use dsys_sim::{FaultAction, TimedFault};
     // `single` keeps its data on node 0. Clients live beside node (client % 5).
     let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
     let schedule = vec![
@@ -258,10 +258,10 @@ fn clients_share_their_home_nodes_side_of_a_partition() {
 
 #[test]
 fn primary_async_streams_catch_up_to_a_follower_back_from_a_long_partition() {
-    use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
-    use dsys_lab::dsys_sim::workload::WorkloadConfig;
-    use dsys_lab::dsys_sim::{FaultAction, TimedFault};
     use dsys_node::{Instant, NodeId};
+    use dsys_sim::nemesis::{PartitionKind, partition};
+    use dsys_sim::workload::WorkloadConfig;
+    use dsys_sim::{FaultAction, TimedFault};
     // Node 3 is cut off from 100 ms until the workload ends (~60 s, ~2,000 writes later).
     let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
     let schedule = vec![TimedFault {

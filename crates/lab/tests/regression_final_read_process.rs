@@ -7,10 +7,10 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_lab::checking::simulated_history;
-use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
-use dsys_lab::dsys_sim::workload::WorkloadConfig;
-use dsys_lab::dsys_sim::{LatencyDist, SimConfig};
 use dsys_lab::{Protocol, Scenario, Settings};
+use dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
+use dsys_sim::workload::WorkloadConfig;
+use dsys_sim::{LatencyDist, SimConfig};
 
 const SEEDS: u64 = 200;
 const NODES: usize = 6;

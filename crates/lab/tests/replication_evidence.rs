@@ -7,11 +7,11 @@ mod common;
 
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
-use dsys_lab::dsys_sim::nemesis::{PartitionKind, partition};
-use dsys_lab::dsys_sim::workload::WorkloadConfig;
-use dsys_lab::dsys_sim::{FaultAction, SimConfig, TimedFault};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
+use dsys_sim::nemesis::{PartitionKind, partition};
+use dsys_sim::workload::WorkloadConfig;
+use dsys_sim::{FaultAction, SimConfig, TimedFault};
 
 /// `leader-follower` with `settings`, 1,000 keys (so a lost write is not hidden by a
 /// later write to the same key), and the leader (node 0) cut off at 1 s with its clients
@@ -167,7 +167,7 @@ fn isolate_then_heal(fencing: &str, seed: u64) -> Scenario {
 /// Split brain, as the history shows it: after `from`, writes acknowledged by two
 /// different nodes, interleaved (each acknowledged again after the other had).
 fn split_brain(run: &RunResult, from: Instant) -> bool {
-    use dsys_lab::dsys_sim::EventType;
+    use dsys_sim::EventType;
     let acks: Vec<NodeId> = run
         .outcome
         .history

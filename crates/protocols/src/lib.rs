@@ -14,6 +14,7 @@
 //! - [`leaderless`]: Dynamo-style N/W/R quorums on a hash ring ([`ring`]), with sloppy
 //!   quorums, hinted handoff, read repair and Merkle anti-entropy ([`merkle`]).
 
+pub mod catalog;
 pub mod clock;
 mod cluster;
 pub mod crdt;
@@ -27,6 +28,7 @@ pub mod raft;
 pub mod ring;
 pub mod single;
 
+pub use catalog::{Configurable, SettingError, SettingKind, SettingSpec, SettingValue};
 pub use leader_follower::{
     LeaderFollowerConfig, LeaderFollowerMessage, LeaderFollowerNode, Replication,
 };

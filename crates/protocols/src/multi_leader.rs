@@ -146,6 +146,25 @@ pub enum DataKind {
     Set,
 }
 
+/// The CRDT a key holds under [`Conflict::Crdt`] (`crdt=`); `Auto` picks the one that
+/// fits the data: PN-counter, OR-set, LWW-register.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum CrdtChoice {
+    /// The one that fits the data.
+    #[default]
+    Auto,
+    /// A counter that only grows: decrements are refused.
+    GrowOnlyCounter,
+    /// A counter of increments and decrements.
+    PnCounter,
+    /// An observed-remove set.
+    OrSet,
+    /// A last-writer-wins register.
+    LwwRegister,
+    /// A multi-value register: concurrent writes kept as siblings.
+    MvRegister,
+}
+
 /// Settings of `multi-leader`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct MultiLeaderConfig {
@@ -153,6 +172,9 @@ pub struct MultiLeaderConfig {
     pub heartbeat: Duration,
     /// Conflict resolution.
     pub conflict: Conflict,
+    /// The CRDT chosen with [`Conflict::Crdt`] (a multi-value register sets
+    /// [`Conflict::Siblings`], which is what it keeps).
+    pub crdt: CrdtChoice,
     /// What the keys hold.
     pub data: DataKind,
 }
@@ -162,6 +184,7 @@ impl Default for MultiLeaderConfig {
         MultiLeaderConfig {
             heartbeat: Duration::from_millis(50),
             conflict: Conflict::Lww,
+            crdt: CrdtChoice::Auto,
             data: DataKind::Register,
         }
     }

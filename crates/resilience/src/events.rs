@@ -152,7 +152,7 @@ mod tests {
     use crate::ManualClock;
     use crate::adaptive::{AdaptiveLimiter, Aimd, Bounds};
     use crate::breaker::{BreakerConfig, CircuitBreaker, Trip};
-    use crate::retry::{Backoff, Jitter, Retry, Verdict};
+    use crate::retry::{Backoff, Jitter, Retry, RetryDecision};
     use std::sync::Mutex;
     use std::sync::mpsc;
 
@@ -212,7 +212,7 @@ mod tests {
             .with_events(Events::new("api", log));
         let run = retry.run(
             |_| std::future::ready(Err::<(), ()>(())),
-            |_: &Result<(), ()>| Verdict::Retry,
+            |_: &Result<(), ()>| RetryDecision::Retry,
             |_| std::future::ready(()),
         );
         let mut run = std::pin::pin!(run);

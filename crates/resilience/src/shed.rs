@@ -28,7 +28,7 @@ fn nanos(d: Duration) -> u64 {
 
 /// What to do with a piece of work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Admission {
     /// Do it.
     Run,
     /// Refuse it now (answer 503, say): it is already late or would make others so.
@@ -82,7 +82,7 @@ impl<C: Clock> QueueTimeShedder<C> {
     }
 
     /// Judge work taken off the queue after waiting `queued` in it.
-    pub fn on_dequeue(&self, queued: Duration) -> Verdict {
+    pub fn on_dequeue(&self, queued: Duration) -> Admission {
         let queued = nanos(queued);
         let now = self.clock.now_nanos();
         let mut s = lock(&self.state);
@@ -98,9 +98,9 @@ impl<C: Clock> QueueTimeShedder<C> {
             self.interval
         };
         if queued > allowed {
-            Verdict::Shed
+            Admission::Shed
         } else {
-            Verdict::Run
+            Admission::Run
         }
     }
 
@@ -249,20 +249,20 @@ mod tests {
         let shed = QueueTimeShedder::new(ms(5), ms(100), clock.clone()).unwrap();
         // A burst: queue times up to 50 ms, but the queue empties within the interval.
         for q in [50, 40, 0, 30] {
-            assert_eq!(shed.on_dequeue(ms(q)), Verdict::Run);
+            assert_eq!(shed.on_dequeue(ms(q)), Admission::Run);
             clock.advance(ms(30));
         }
         assert!(!shed.standing());
         // A standing queue: never under 20 ms for a whole interval.
         for _ in 0..4 {
-            assert_eq!(shed.on_dequeue(ms(20)), Verdict::Run);
+            assert_eq!(shed.on_dequeue(ms(20)), Admission::Run);
             clock.advance(ms(30));
         }
-        assert_eq!(shed.on_dequeue(ms(20)), Verdict::Shed);
+        assert_eq!(shed.on_dequeue(ms(20)), Admission::Shed);
         assert!(shed.standing());
-        assert_eq!(shed.on_dequeue(ms(5)), Verdict::Run, "within target");
+        assert_eq!(shed.on_dequeue(ms(5)), Admission::Run, "within target");
         // Still, past the interval, nothing waits longer than the interval.
-        assert_eq!(shed.on_dequeue(ms(101)), Verdict::Shed);
+        assert_eq!(shed.on_dequeue(ms(101)), Admission::Shed);
     }
 
     #[test]
@@ -273,13 +273,13 @@ mod tests {
             shed.on_dequeue(ms(50));
             clock.advance(ms(30));
         }
-        assert_eq!(shed.on_dequeue(ms(50)), Verdict::Shed);
+        assert_eq!(shed.on_dequeue(ms(50)), Admission::Shed);
         // Shedding worked: the queue is short again for a whole interval.
         for _ in 0..4 {
             shed.on_dequeue(ms(1));
             clock.advance(ms(30));
         }
-        assert_eq!(shed.on_dequeue(ms(50)), Verdict::Run);
+        assert_eq!(shed.on_dequeue(ms(50)), Admission::Run);
         assert!(!shed.standing());
     }
 

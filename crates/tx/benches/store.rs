@@ -91,8 +91,8 @@ fn plain_sqlite_insert_per_transaction(bencher: Bencher) {
 struct AlwaysDone;
 
 impl dsys_tx::Participants for AlwaysDone {
-    fn call(&mut self, _: &dsys_tx::Call<'_>) -> dsys_tx::Outcome {
-        dsys_tx::Outcome::Done(None)
+    fn call(&mut self, _: &dsys_tx::saga::Call<'_>) -> dsys_tx::saga::Outcome {
+        dsys_tx::saga::Outcome::Done(None)
     }
 }
 
@@ -101,7 +101,10 @@ impl dsys_tx::Participants for AlwaysDone {
 /// transition per step (five fsynced commits a saga).
 #[divan::bench(threads = [1, 4], sample_count = 20, sample_size = 10)]
 fn sqlite_order_saga(bencher: Bencher) {
-    use dsys_tx::{Database, Orchestrator, SagaDefinition, Status, Step};
+    use dsys_tx::{
+        Database, Orchestrator, SagaDefinition,
+        saga::{Status, Step},
+    };
     let store = SqliteStore::open(fresh_path("sagas")).unwrap();
     let sagas = Orchestrator::new()
         .define(SagaDefinition::new(

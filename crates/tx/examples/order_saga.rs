@@ -14,7 +14,8 @@
 mod support;
 
 use dsys_tx::{
-    Action, Backoff, Call, Database, Orchestrator, Outcome, Participants, SagaDefinition, Step,
+    Database, Orchestrator, Participants, RetryPolicy, SagaDefinition,
+    saga::{Action, Call, Outcome, Step},
 };
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -96,8 +97,8 @@ impl Participants for Shop {
 fn order_saga<D: Database>(db: &D, out: &mut impl Write) -> Result<()> {
     let step = |name: &str| {
         Step::new(name)
-            .retry(Backoff::immediate(2))
-            .compensation(Backoff::immediate(3))
+            .retry(RetryPolicy::immediate(2))
+            .compensation(RetryPolicy::immediate(3))
     };
     let sagas = Orchestrator::new().define(SagaDefinition::new(
         "order",

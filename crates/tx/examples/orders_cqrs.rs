@@ -16,8 +16,9 @@
 mod support;
 
 use dsys_tx::{
-    Backoff, Database, Expected, Inbox, MemoryBus, Message, NewEvent, Outbox, Projection,
-    ProjectionError, Projector, RecordedEvent, Relay, Sql, StoreError, StreamAppend, Target, Value,
+    Database, Expected, Inbox, MemoryBus, Message, NewEvent, Outbox, Projection, ProjectionError,
+    Projector, RecordedEvent, Relay, RetryPolicy, Sql, StoreError, StreamAppend, Value,
+    projection::Target,
 };
 use std::error::Error;
 use std::io::Write;
@@ -145,7 +146,7 @@ fn orders_cqrs<D: Database>(db: &D, out: &mut impl Write) -> Result<()> {
     };
     let projector = Projector::new(
         &view,
-        Backoff::new(3, Duration::from_millis(1), Duration::from_millis(4)),
+        RetryPolicy::new(3, Duration::from_millis(1), Duration::from_millis(4)),
     );
     let progress = projector.run(db, &mut std::thread::sleep)?;
     writeln!(
@@ -188,7 +189,7 @@ fn orders_cqrs<D: Database>(db: &D, out: &mut impl Write) -> Result<()> {
     // The outbox: the relay publishes; its record of one pass is lost (it dies before
     // recording), so the next relay publishes that pass again once the lease runs out.
     let mut bus = MemoryBus::new();
-    let relay = Relay::new("relay-a", Duration::from_secs(10), Backoff::default()).batch(2);
+    let relay = Relay::new("relay-a", Duration::from_secs(10), RetryPolicy::default()).batch(2);
     for c in relay.claim(db, 0)? {
         dsys_tx::Publisher::publish(&mut bus, &c.message)?;
     }
@@ -196,7 +197,7 @@ fn orders_cqrs<D: Database>(db: &D, out: &mut impl Write) -> Result<()> {
         out,
         "relay-a published a batch and died before recording it"
     )?;
-    let relay_b = Relay::new("relay-b", Duration::from_secs(10), Backoff::default());
+    let relay_b = Relay::new("relay-b", Duration::from_secs(10), RetryPolicy::default());
     let mut passes = 0;
     while Relay::lag(db, 10_000)?.pending > 0 {
         relay_b.relay(db, &mut bus, 10_000)?;

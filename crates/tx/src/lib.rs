@@ -30,8 +30,10 @@
 //!   compensating, durable deadlines, compensations newest first, an operator's retry,
 //!   skip or abort when a compensation keeps failing, an idempotency key per (saga,
 //!   step, attempt).
-//! - [`conformance`]: the checks every backend passes.
+//! - `conformance` (feature `conformance`): the checks every backend passes.
 
+// For a backend of your own: feature `conformance`.
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 mod event;
@@ -41,9 +43,9 @@ mod nats;
 mod outbox;
 #[cfg(feature = "postgres")]
 mod pg;
-mod projection;
+pub mod projection;
 mod retry;
-mod saga;
+pub mod saga;
 mod snapshot;
 mod sql;
 mod sqlite;
@@ -62,12 +64,9 @@ pub use outbox::{
 };
 #[cfg(feature = "postgres")]
 pub use pg::PostgresStore;
-pub use projection::{Parked, Progress, Projection, ProjectionError, Projector, Replayed, Target};
-pub use retry::Backoff;
-pub use saga::{
-    Action, Call, Orchestrator, Outcome, Participants, Saga, SagaDefinition, SagaError, Status,
-    Step, Transition,
-};
+pub use projection::{Projection, ProjectionError, Projector};
+pub use retry::RetryPolicy;
+pub use saga::{Orchestrator, Participants, Saga, SagaDefinition, SagaError};
 pub use snapshot::{Snapshot, SnapshotStore};
 pub use sql::{Cell, Database, Dialect, Row, Sql, Value};
 pub use sqlite::SqliteStore;

@@ -9,7 +9,7 @@
 //!   a relay that dies mid-batch holds its messages only until the lease runs out;
 //! - it claims only the oldest undelivered message of each key, so the messages of one
 //!   key are published in the order they were committed, retries included;
-//! - a message that fails waits before its next try ([`Backoff`]); one that fails every
+//! - a message that fails waits before its next try ([`RetryPolicy`]); one that fails every
 //!   try becomes a dead letter, which releases its key (an operator can
 //!   [`Relay::redrive`] it);
 //! - [`Relay::lag`] says how much is waiting, and for how long.
@@ -21,7 +21,7 @@
 //! Times are milliseconds on a clock the caller passes in (`now_ms`), never read here.
 
 use crate::StoreError;
-use crate::retry::{Backoff, after};
+use crate::retry::{RetryPolicy, after};
 use crate::sql::{Database, Dialect, Row, Sql, Value, int};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -212,7 +212,7 @@ pub struct Relay {
     owner: String,
     lease: Duration,
     batch: usize,
-    backoff: Backoff,
+    backoff: RetryPolicy,
 }
 
 const MESSAGE_COLUMNS: &str = "seq, attempts, id, topic, key, payload, correlation, causation";
@@ -235,7 +235,7 @@ fn claimed(row: &Row) -> Result<Claimed, StoreError> {
 impl Relay {
     /// A relay named `owner` (unique among the relays of one outbox), claiming up to 64
     /// messages at a time for `lease`, trying each as `backoff` says.
-    pub fn new(owner: impl Into<String>, lease: Duration, backoff: Backoff) -> Relay {
+    pub fn new(owner: impl Into<String>, lease: Duration, backoff: RetryPolicy) -> Relay {
         Relay {
             owner: owner.into(),
             lease,

@@ -5,7 +5,7 @@
 //! projection's checkpoint, so after a crash the model holds exactly the events before
 //! the checkpoint: none lost, none applied twice. A page of events goes in one
 //! transaction; if an event fails, the page is retried one event at a time, each event
-//! up to [`Backoff::attempts`] times, and one that still fails is *parked* (recorded, with
+//! up to [`RetryPolicy::attempts`] times, and one that still fails is *parked* (recorded, with
 //! its error, and stepped over) so one bad event does not stop the model.
 //! [`Projector::replay_parked`] tries the parked events again, once their cause is fixed;
 //! they then apply after later events, so a projection that parks must tolerate that.
@@ -19,7 +19,7 @@
 //! where it read it, so a page goes in once and the slower one starts over from where
 //! the other left it.
 
-use crate::retry::Backoff;
+use crate::retry::RetryPolicy;
 use crate::sql::{Database, Dialect, Sql, Value, int};
 use crate::{RecordedEvent, StoreError};
 use std::time::Duration;
@@ -137,7 +137,7 @@ pub struct Replayed {
 #[derive(Debug)]
 pub struct Projector<'p, P> {
     projection: &'p P,
-    backoff: Backoff,
+    backoff: RetryPolicy,
     page: usize,
 }
 
@@ -167,7 +167,7 @@ fn move_checkpoint(
 
 impl<'p, P: Projection> Projector<'p, P> {
     /// A projector for `projection`, trying each event up to `backoff.attempts` times.
-    pub fn new(projection: &'p P, backoff: Backoff) -> Self {
+    pub fn new(projection: &'p P, backoff: RetryPolicy) -> Self {
         Projector {
             projection,
             backoff,

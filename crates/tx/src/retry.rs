@@ -8,7 +8,7 @@ use std::time::Duration;
 /// No jitter: the waits are part of what a test replays. Spread retries of many
 /// independent workers by giving them different `first` delays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Backoff {
+pub struct RetryPolicy {
     /// Tries in all, the first included (at least 1).
     pub attempts: u32,
     /// The wait after the first failure.
@@ -17,10 +17,10 @@ pub struct Backoff {
     pub max: Duration,
 }
 
-impl Backoff {
+impl RetryPolicy {
     /// `attempts` tries, waiting from `first` up to `max`.
-    pub fn new(attempts: u32, first: Duration, max: Duration) -> Backoff {
-        Backoff {
+    pub fn new(attempts: u32, first: Duration, max: Duration) -> RetryPolicy {
+        RetryPolicy {
             attempts: attempts.max(1),
             first,
             max,
@@ -28,8 +28,8 @@ impl Backoff {
     }
 
     /// Tries without waiting in between (for tests, and work that is retried elsewhere).
-    pub fn immediate(attempts: u32) -> Backoff {
-        Backoff::new(attempts, Duration::ZERO, Duration::ZERO)
+    pub fn immediate(attempts: u32) -> RetryPolicy {
+        RetryPolicy::new(attempts, Duration::ZERO, Duration::ZERO)
     }
 
     /// The wait after try `attempt` (from 1) failed.
@@ -45,10 +45,10 @@ impl Backoff {
     }
 }
 
-impl Default for Backoff {
+impl Default for RetryPolicy {
     /// Five tries, 100 ms then doubling, at most 10 s apart.
     fn default() -> Self {
-        Backoff::new(5, Duration::from_millis(100), Duration::from_secs(10))
+        RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(10))
     }
 }
 
@@ -63,14 +63,14 @@ mod tests {
 
     #[test]
     fn waits_double_up_to_the_cap_and_never_overflow() {
-        let b = Backoff::new(4, Duration::from_millis(10), Duration::from_millis(50));
+        let b = RetryPolicy::new(4, Duration::from_millis(10), Duration::from_millis(50));
         let waits: Vec<u128> = (1..=5).map(|a| b.delay(a).as_millis()).collect();
         assert_eq!(waits, [10, 20, 40, 50, 50]);
         assert_eq!(b.delay(u32::MAX), Duration::from_millis(50));
         assert!(b.may_retry(3));
         assert!(!b.may_retry(4));
-        assert!(!Backoff::new(0, Duration::ZERO, Duration::ZERO).may_retry(1));
-        let huge = Backoff::new(2, Duration::MAX, Duration::MAX);
+        assert!(!RetryPolicy::new(0, Duration::ZERO, Duration::ZERO).may_retry(1));
+        let huge = RetryPolicy::new(2, Duration::MAX, Duration::MAX);
         assert_eq!(huge.delay(40), Duration::MAX);
     }
 }

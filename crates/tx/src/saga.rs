@@ -2,7 +2,7 @@
 //! with a compensation that undoes it; orchestrated by a state machine kept in the
 //! store's database, so it survives a crash and resumes where it stopped.
 //!
-//! A saga runs its steps in order. A step that fails is tried again (its [`Backoff`]);
+//! A saga runs its steps in order. A step that fails is tried again (its [`RetryPolicy`]);
 //! one that fails every try, or is still unfinished at its deadline, starts the
 //! compensations: those of the steps done, newest first, each retried in turn. A
 //! compensation that fails every try leaves the saga in
@@ -29,7 +29,7 @@
 //! out of time. Times are milliseconds on a clock the caller passes in.
 
 use crate::StoreError;
-use crate::retry::{Backoff, after};
+use crate::retry::{RetryPolicy, after};
 use crate::sql::{Database, Dialect, Row, Sql, Value, int};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -172,11 +172,11 @@ pub struct Step {
     /// Its name, unique in the saga (part of each call's idempotency key).
     pub name: String,
     /// Tries of the step before the saga compensates.
-    pub retry: Backoff,
+    pub retry: RetryPolicy,
     /// How long the step may take, all its tries together.
     pub timeout: Duration,
     /// Tries of its compensation before an operator is needed; `None`: nothing to undo.
-    pub compensation: Option<Backoff>,
+    pub compensation: Option<RetryPolicy>,
 }
 
 impl Step {
@@ -184,14 +184,14 @@ impl Step {
     pub fn new(name: impl Into<String>) -> Step {
         Step {
             name: name.into(),
-            retry: Backoff::default(),
+            retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
-            compensation: Some(Backoff::default()),
+            compensation: Some(RetryPolicy::default()),
         }
     }
 
     /// Tries of the step.
-    pub fn retry(mut self, retry: Backoff) -> Step {
+    pub fn retry(mut self, retry: RetryPolicy) -> Step {
         self.retry = retry;
         self
     }
@@ -203,7 +203,7 @@ impl Step {
     }
 
     /// Tries of its compensation.
-    pub fn compensation(mut self, tries: Backoff) -> Step {
+    pub fn compensation(mut self, tries: RetryPolicy) -> Step {
         self.compensation = Some(tries);
         self
     }

@@ -22,10 +22,11 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_tx::{
-    Action, Appended, Backoff, Call, Database, EventStore, Expected, Inbox, Message, NewEvent,
-    Orchestrator, Outbox, Outcome, Participants, Projection, ProjectionError, Projector,
-    PublishError, Publisher, RecordedEvent, Relay, SagaDefinition, Sql, SqliteStore, Status, Step,
-    StoreError, StreamAppend, Target, Value,
+    Appended, Database, EventStore, Expected, Inbox, Message, NewEvent, Orchestrator, Outbox,
+    Participants, Projection, ProjectionError, Projector, PublishError, Publisher, RecordedEvent,
+    Relay, RetryPolicy, SagaDefinition, Sql, SqliteStore, StoreError, StreamAppend, Value,
+    projection::Target,
+    saga::{Action, Call, Outcome, Status, Step},
 };
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -208,8 +209,8 @@ impl Projection for Orders {
 fn order_saga() -> Orchestrator {
     let step = |name: &str| {
         Step::new(name)
-            .retry(Backoff::immediate(2))
-            .compensation(Backoff::immediate(5))
+            .retry(RetryPolicy::immediate(2))
+            .compensation(RetryPolicy::immediate(5))
             .timeout(Duration::from_secs(3_600))
     };
     Orchestrator::new()
@@ -369,12 +370,12 @@ fn work<D: Database>(
             .unwrap();
     }
 
-    Projector::new(&Orders, Backoff::immediate(3))
+    Projector::new(&Orders, RetryPolicy::immediate(3))
         .page(4)
         .run(service, &mut |_| {})
         .unwrap();
 
-    let relay = Relay::new("relay", Duration::from_secs(30), Backoff::immediate(10)).batch(4);
+    let relay = Relay::new("relay", Duration::from_secs(30), RetryPolicy::immediate(10)).batch(4);
     let mut publisher = Consumer { db: consumer };
     while Relay::lag(service, epoch_ms).unwrap().pending > 0 {
         let pass = relay.relay(service, &mut publisher, epoch_ms).unwrap();
@@ -592,7 +593,7 @@ fn check_on<D: Database>(service: &D, participants: &D, consumer: &D, label: &st
     }
 
     // The read model equals a rebuild from scratch, and counts every event.
-    let projector = Projector::new(&Orders, Backoff::immediate(1));
+    let projector = Projector::new(&Orders, RetryPolicy::immediate(1));
     projector.run(service, &mut |_| {}).unwrap();
     let dump = |target: &Target| {
         rows(

@@ -6,7 +6,7 @@
 
 use dsys_services::{Kind, Server};
 use dsys_tx::{
-    Backoff, Database, JetStream, Message, Outbox, Publisher, Relay, SqliteStore, StoreError,
+    Database, JetStream, Message, Outbox, Publisher, Relay, RetryPolicy, SqliteStore, StoreError,
 };
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ fn the_relay_publishes_the_outbox_to_jetstream_in_order_and_a_resend_is_stored_o
         Ok::<_, StoreError>(())
     })
     .unwrap();
-    let relay = Relay::new("relay", Duration::from_secs(30), Backoff::immediate(3));
+    let relay = Relay::new("relay", Duration::from_secs(30), RetryPolicy::immediate(3));
     let mut delivered = 0;
     while Relay::lag(&db, 0).unwrap().pending > 0 {
         delivered += relay.relay(&db, &mut js, 0).unwrap().delivered;
@@ -97,7 +97,7 @@ fn a_subject_without_a_stream_or_a_server_gone_is_a_retry_not_a_loss() {
     let db = store("refused");
     db.transact(|sql| Outbox::enqueue(sql, &Message::new(9, "nowhere.x", "k", "lost?"), 0))
         .unwrap();
-    let relay = Relay::new("relay", Duration::from_secs(30), Backoff::immediate(5));
+    let relay = Relay::new("relay", Duration::from_secs(30), RetryPolicy::immediate(5));
     let report = relay.relay(&db, &mut js, 0).unwrap();
     assert_eq!((report.delivered, report.retried), (0, 1));
     assert!(

@@ -2,7 +2,7 @@
 
 use super::values::{CheckList, Format, parse_checks, parse_duration};
 use clap::Args;
-use dsys_lab::dsys_check::{InputFormat, ModelKind};
+use dsys_check::{InputFormat, ModelKind};
 use std::path::PathBuf;
 use std::time::Duration;
 

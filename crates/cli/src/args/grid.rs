@@ -2,8 +2,8 @@
 
 use super::values::{positive, seed};
 use clap::{Args, Subcommand, ValueEnum};
-use dsys_lab::dsys_sim::nemesis::NemesisSpec;
 use dsys_lab::grid::{MAX_SHARDS, Shard};
+use dsys_sim::nemesis::NemesisSpec;
 use std::path::PathBuf;
 
 pub const GRID_EXAMPLES: &str = "\

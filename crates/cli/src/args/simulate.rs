@@ -2,12 +2,13 @@
 
 use super::values::{CheckList, Format, parse_checks, parse_duration, seed, whole};
 use clap::Args;
-use dsys_lab::dsys_check::CheckName;
-use dsys_lab::dsys_sim::nemesis::NemesisSpec;
-use dsys_lab::dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
-use dsys_lab::dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig, WorkloadKind};
-use dsys_lab::dsys_sim::{ConfigError, ConvergenceConfig, LatencyDist, SimConfig};
-use dsys_lab::{LabError, Protocol, Scenario, SettingKind, Settings};
+use dsys_check::CheckName;
+use dsys_lab::{LabError, Protocol, Scenario, Settings};
+use dsys_protocols::SettingKind;
+use dsys_sim::nemesis::NemesisSpec;
+use dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
+use dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig, WorkloadKind};
+use dsys_sim::{ConfigError, ConvergenceConfig, LatencyDist, SimConfig};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -78,11 +79,11 @@ pub struct OutputArgs {
 }
 
 fn nodes(s: &str) -> Result<u64, String> {
-    whole(s, 1, dsys_lab::dsys_sim::MAX_NODES as u64)
+    whole(s, 1, dsys_sim::MAX_NODES as u64)
 }
 
 fn regions(s: &str) -> Result<u64, String> {
-    whole(s, 1, dsys_lab::dsys_sim::MAX_NODES as u64)
+    whole(s, 1, dsys_sim::MAX_NODES as u64)
 }
 
 fn clients(s: &str) -> Result<u64, String> {

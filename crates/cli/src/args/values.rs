@@ -1,7 +1,7 @@
 //! Value parsers and small value types shared by several commands.
 
 use clap::ValueEnum;
-use dsys_lab::dsys_check::CheckName;
+use dsys_check::CheckName;
 use std::time::Duration;
 
 /// `--format` of the commands that print a report: text for people or JSON.

@@ -4,8 +4,8 @@ use crate::args::{CheckArgs, CheckList, Format};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::{Output, write_file};
 use crate::progress;
+use dsys_check::{CheckName, CheckReport, Verdict};
 use dsys_lab::checking::{CheckRequest, check_file};
-use dsys_lab::dsys_check::{CheckName, CheckReport, Verdict};
 
 pub fn check(a: CheckArgs, out: Output) -> Result<(), Failure> {
     let checks = CheckList::join(&a.checks).map_or_else(|| vec![CheckName::Linearizable], |l| l.0);
@@ -35,7 +35,7 @@ pub fn check(a: CheckArgs, out: Output) -> Result<(), Failure> {
     let writes = match &a.html {
         Some(path) => {
             let title = format!("dsys check {}", a.history.display());
-            let page = dsys_lab::dsys_check::timeline::render(&history, &report, &title);
+            let page = dsys_check::timeline::render(&history, &report, &title);
             write_file(path, page.as_bytes())
         }
         None => Ok(()),

@@ -2,12 +2,11 @@
 
 use crate::args::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
 use crate::exit::{Exit, Failure, verdict_and_writes};
-use crate::output::{Output, write_file};
+use crate::output::Output;
 use crate::progress;
-use dsys_advisor::verify::{Measurement, Outcome, judge, trials};
-use dsys_lab::grid::{self, Config, GridSpec, Shard};
+use dsys_advisor::verify::{contradictions, verify};
+use dsys_lab::verify::GridMeasure;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 
 /// Read and parse a requirement spec: unreadable is an I/O error (5), malformed is bad
 /// input (2).
@@ -46,7 +45,17 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
     let spec = read_spec(&a.spec)?;
     let design = dsys_advisor::design(&spec);
     let outcomes = match a.verify {
-        true => verify(&spec, a.seeds, out)?,
+        true => {
+            let bar = progress::count_bar("verifying", progress::enabled(out.quiet));
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let lab = GridMeasure {
+                threads,
+                progress: &bar,
+            };
+            let outcomes = verify(&spec, a.seeds, &lab)?;
+            progress::clear();
+            outcomes
+        }
         false => Vec::new(),
     };
     let mut rendered = match a.format {
@@ -70,19 +79,13 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
     }
     out.print(&rendered)?;
     let writes = match &a.adr_dir {
-        Some(dir) => write_decision_records(dir, &design),
+        Some(dir) => dsys_advisor::records::sync(dir, &design).map_err(|e| Failure {
+            exit: Exit::Io,
+            error: e.into(),
+        }),
         None => Ok(()),
     };
-    let contradictions: Vec<String> = design
-        .contradictions()
-        .map(|c| format!("{} ({})", c.subject, c.check))
-        .chain(
-            outcomes
-                .iter()
-                .filter(|o| o.chosen_verdict == dsys_advisor::verify::Verdict::Contradicted)
-                .map(|o| format!("{} (verify: {})", o.trial.data, o.trial.chosen.config)),
-        )
-        .collect();
+    let contradictions = contradictions(&design, &outcomes);
     let verdict = match contradictions.is_empty() {
         true => Ok(()),
         false => Err(Failure::new(
@@ -94,90 +97,4 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
         )),
     };
     verdict_and_writes(verdict, writes)
-}
-
-/// Run every data class's trial in the simulator and judge it.
-fn verify(spec: &dsys_advisor::Spec, seeds: u64, out: Output) -> Result<Vec<Outcome>, Failure> {
-    let trials = trials(spec);
-    let mut configs: Vec<Config> = Vec::new();
-    let mut nemeses = Vec::new();
-    for t in &trials {
-        for side in [&t.chosen, &t.alternative] {
-            let config = Config::parse(&side.config)?;
-            if !configs.iter().any(|c| c.label == config.label) {
-                configs.push(config);
-            }
-        }
-        let nemesis: dsys_lab::dsys_sim::NemesisSpec = t
-            .nemesis
-            .parse()
-            .map_err(|e| Failure::new(Exit::Internal, format!("a trial's nemesis: {e}")))?;
-        if !nemeses.contains(&nemesis) {
-            nemeses.push(nemesis);
-        }
-    }
-    let spec = GridSpec {
-        configs,
-        nemeses,
-        seeds,
-        seed_start: 0,
-        base: dsys_lab::dsys_sim::SimConfig::default(),
-    };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bar = progress::count_bar("verifying", progress::enabled(out.quiet));
-    let sweep = grid::sweep(&spec, Shard::WHOLE, threads, &AtomicBool::new(false), &bar)?;
-    progress::clear();
-    let cells = grid::cells(&spec, &sweep.records);
-    let measure = |config: &str, nemesis: &str| -> Result<Measurement, Failure> {
-        let label = Config::parse(config)?.label;
-        let cell = cells
-            .iter()
-            .find(|c| c.config == label && c.nemesis == nemesis)
-            .ok_or_else(|| {
-                Failure::new(Exit::Internal, format!("no run of {label} under {nemesis}"))
-            })?;
-        Ok(Measurement {
-            seeds: cell.seeds,
-            availability: cell.availability,
-            latency_p50_ms: cell.latency_p50_ms,
-            latency_p99_ms: cell.latency_p99_ms,
-            non_linearizable: cell.non_linearizable,
-            lost_writes: cell.lost_writes,
-            concurrent_writes_lost: cell.concurrent_writes_lost,
-            read_your_writes_violations: cell.read_your_writes_violations,
-        })
-    };
-    trials
-        .into_iter()
-        .map(|t| {
-            let chosen = measure(&t.chosen.config, &t.nemesis)?;
-            let alternative = measure(&t.alternative.config, &t.nemesis)?;
-            Ok(judge(t, chosen, alternative))
-        })
-        .collect()
-}
-
-/// Write the MADR records into `dir`, replacing dsys's own earlier records and removing
-/// those of decisions no longer made; files dsys did not write are left alone.
-fn write_decision_records(dir: &Path, design: &dsys_advisor::Design) -> Result<(), Failure> {
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        Failure::new(Exit::Io, format!("cannot {what} {}: {e}", path.display()))
-    };
-    let records = dsys_advisor::render::madr(design);
-    std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
-    let keep: std::collections::BTreeSet<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
-    let entries = std::fs::read_dir(dir).map_err(|e| io("list", dir, e))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        let ours = std::fs::read_to_string(&path)
-            .is_ok_and(|t| t.starts_with(dsys_advisor::render::MADR_MARKER));
-        if ours && !name.to_str().is_some_and(|n| keep.contains(n)) {
-            std::fs::remove_file(&path).map_err(|e| io("remove", &path, e))?;
-        }
-    }
-    for (name, text) in &records {
-        write_file(&dir.join(name), text.as_bytes())?;
-    }
-    Ok(())
 }

@@ -7,8 +7,8 @@ use crate::interrupt::Interrupt;
 use crate::output::Output;
 use crate::progress;
 use dsys_lab::LabError;
-use dsys_lab::dsys_sim::SimConfig;
 use dsys_lab::grid::{self, Cell, Config, GridSpec, MAX_SHARDS, Part, Shard};
+use dsys_sim::SimConfig;
 
 pub fn grid(a: GridArgs, out: Output, interrupt: &Interrupt) -> Result<(), Failure> {
     if let Some(GridCommand::Merge(m)) = a.command {

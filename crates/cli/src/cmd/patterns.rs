@@ -53,7 +53,7 @@ pub fn partition(a: PartitionArgs, out: Output) -> Result<(), Failure> {
     };
     // Flags are checked by clap; what is left to refuse is a node set the algorithms
     // cannot take, which is bad input too.
-    let bad = |e: dsys_lab::dsys_partition::PartitionError| Failure {
+    let bad = |e: dsys_partition::PartitionError| Failure {
         exit: Exit::BadInput,
         error: e.into(),
     };

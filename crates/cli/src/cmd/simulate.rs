@@ -4,9 +4,9 @@ use crate::args::{Format, OutputArgs, ReplayArgs, SimulateArgs};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::{Output, write_file};
 use crate::progress;
+use dsys_check::history::Positions;
+use dsys_check::{CheckName, CheckReport, Verdict};
 use dsys_lab::checking::{INVARIANTS_CHECK, check_run_citing, scenario_model, simulation_checks};
-use dsys_lab::dsys_check::history::Positions;
-use dsys_lab::dsys_check::{CheckName, CheckReport, Verdict};
 use dsys_lab::{Report, RunArtifact, RunResult};
 use std::path::Path;
 

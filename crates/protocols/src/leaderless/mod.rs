@@ -22,6 +22,10 @@
 //! A write that reached fewer than `W` replicas before `request_timeout` is answered
 //! [`Response::Indeterminate`]: it may have been stored on some replicas and may still
 //! surface. A read that gathered fewer than `R` answers is [`Response::Unavailable`].
+//!
+//! By concern: the node, its config and messages here (placement on the ring in
+//! [`crate::ring`]); coordinating quorums in `quorum`; read repair in `read_repair`;
+//! sloppy quorums and hinted handoff in `handoff`; Merkle anti-entropy in `anti_entropy`.
 
 pub use crate::crdt::{Siblings, Version, VersionMode};
 
@@ -34,6 +38,14 @@ use dsys_node::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::RangeInclusive;
+
+mod anti_entropy;
+mod handoff;
+mod quorum;
+mod read_repair;
+
+use handoff::hint_key;
+use quorum::{Pending, Stage};
 
 const ANTI_ENTROPY: TimerId = 1;
 const HANDOFF: TimerId = 2;
@@ -163,45 +175,6 @@ pub enum LeaderlessMessage {
 
 type Msg = LeaderlessMessage;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Stage {
-    /// Gathering `R` answers (a read, or the read half of a compare-and-set).
-    Read,
-    /// Gathering `W` acknowledgements.
-    Write,
-}
-
-/// A request this node coordinates.
-#[derive(Debug)]
-struct Pending {
-    request: Request,
-    stage: Stage,
-    /// Who was asked in this stage, and for which home replica (itself, or the home a
-    /// fallback stands in for).
-    asked: Vec<(NodeId, NodeId)>,
-    /// Home replicas (or their stand-ins) that answered in this stage.
-    answered_for: BTreeSet<NodeId>,
-    /// Read stage: each responder's versions; their merge.
-    replies: Vec<(NodeId, Siblings)>,
-    merged: Siblings,
-    /// Write stage: what is written.
-    write: Siblings,
-    /// The client has its answer; the entry stays only to repair late responders.
-    done: bool,
-}
-
-impl Pending {
-    /// The home replica `node` was asked for in this stage (itself, or the home a
-    /// fallback stands in for).
-    fn asked_for(&self, node: NodeId) -> Option<NodeId> {
-        self.asked
-            .iter()
-            .rev()
-            .find(|(target, _)| *target == node)
-            .map(|(_, home)| *home)
-    }
-}
-
 /// A node of the `leaderless` protocol.
 #[derive(Debug)]
 pub struct LeaderlessNode {
@@ -237,13 +210,6 @@ fn data_key(key: Key) -> Vec<u8> {
     crate::cluster::indexed_key(DATA_PREFIX, key)
 }
 
-fn hint_key(home: NodeId, key: Key) -> Vec<u8> {
-    let mut k = HINT_PREFIX.to_vec();
-    k.extend_from_slice(&home.0.to_be_bytes());
-    k.extend_from_slice(&key.to_be_bytes());
-    k
-}
-
 impl LeaderlessNode {
     fn mode(&self) -> VersionMode {
         self.config.versions
@@ -252,10 +218,6 @@ impl LeaderlessNode {
     /// The key's home replicas.
     pub fn homes(&self, key: Key) -> Vec<NodeId> {
         self.ring.homes(key, self.config.replicas)
-    }
-
-    fn request_timer(tag: u64, deadline: bool) -> TimerId {
-        FIRST_REQUEST_TIMER + 2 * tag + u64::from(deadline)
     }
 
     /// Merge versions into this node's own copy of `key` (durably, if they changed it).
@@ -275,24 +237,6 @@ impl LeaderlessNode {
         changed
     }
 
-    fn store_hint(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        home: NodeId,
-        key: Key,
-        siblings: &Siblings,
-    ) {
-        if siblings.is_empty() {
-            return;
-        }
-        let mode = self.mode();
-        let entry = self.hints.entry((home, key)).or_default();
-        if entry.merge(siblings, mode) {
-            self.stats.hints_stored += 1;
-            ctx.persist(hint_key(home, key), entry.encode(), Durability::Synced);
-        }
-    }
-
     /// What this node answers a `Get` with.
     fn lookup(&self, key: Key, hint: Option<NodeId>) -> Siblings {
         let held = match hint {
@@ -300,363 +244,6 @@ impl LeaderlessNode {
             Some(home) => self.hints.get(&(home, key)),
         };
         held.cloned().unwrap_or_default()
-    }
-
-    /// Send this stage's message to `target` on behalf of home replica `home` — or carry
-    /// it out at once when the target is this node.
-    fn ask(&mut self, ctx: &mut Context<'_, Msg>, tag: u64, target: NodeId, home: NodeId) {
-        let Some(p) = self.pending.get_mut(&tag) else {
-            return;
-        };
-        p.asked.push((target, home));
-        let key = p.request.op.key();
-        let hint = (target != home).then_some(home);
-        match p.stage {
-            Stage::Write => {
-                let siblings = p.write.clone();
-                if self.put(ctx, tag, key, target, home, siblings) {
-                    self.on_put_ack(ctx, tag, target);
-                }
-            }
-            Stage::Read => {
-                if target == self.id {
-                    let siblings = self.lookup(key, hint);
-                    self.on_get_reply(ctx, tag, target, siblings);
-                } else {
-                    ctx.send(target, Msg::Get { tag, key, hint });
-                }
-            }
-        }
-    }
-
-    /// Start a stage: ask every home replica, arm the fallback and deadline timers.
-    fn start_stage(&mut self, ctx: &mut Context<'_, Msg>, tag: u64, stage: Stage) {
-        let Some(p) = self.pending.get_mut(&tag) else {
-            return;
-        };
-        p.stage = stage;
-        p.asked.clear();
-        p.answered_for.clear();
-        let key = p.request.op.key();
-        let mut homes = self.homes(key);
-        // This node last: answering itself may complete the stage, and every other home
-        // replica must still be sent the write (or asked, for read repair).
-        homes.sort_by_key(|h| *h == self.id);
-        if self.config.sloppy_quorum {
-            ctx.set_timer(Self::request_timer(tag, false), self.config.fallback_after);
-        }
-        ctx.set_timer(Self::request_timer(tag, true), self.config.request_timeout);
-        for home in homes {
-            self.ask(ctx, tag, home, home);
-        }
-    }
-
-    fn new_version(&mut self, ctx: &mut Context<'_, Msg>, value: u64, seen: &Siblings) -> Siblings {
-        let stamp = self.hlc.now(ctx.now());
-        let clock = match self.mode() {
-            VersionMode::Timestamp => Default::default(),
-            VersionMode::VectorClock => {
-                self.counter += 1;
-                ctx.persist(
-                    COUNTER_KEY.to_vec(),
-                    self.counter.to_be_bytes().to_vec(),
-                    Durability::Synced,
-                );
-                let mut clock = seen.clock();
-                clock.raise(self.id, self.counter);
-                clock
-            }
-        };
-        let mut write = Siblings::default();
-        write.insert(
-            Version {
-                value,
-                stamp,
-                writer: self.id,
-                clock,
-            },
-            self.mode(),
-        );
-        write
-    }
-
-    fn on_put_ack(&mut self, ctx: &mut Context<'_, Msg>, tag: u64, from: NodeId) {
-        let Some(p) = self.pending.get_mut(&tag) else {
-            return;
-        };
-        if p.stage != Stage::Write || p.done {
-            return;
-        }
-        let Some(home) = p.asked_for(from) else {
-            return;
-        };
-        p.answered_for.insert(home);
-        if p.answered_for.len() >= self.config.write_quorum {
-            let response = match p.request.op {
-                Op::Cas { .. } => Response::CasOk,
-                _ => Response::WriteOk,
-            };
-            let id = p.request.id;
-            self.finish(ctx, tag);
-            ctx.reply(id, response);
-        }
-    }
-
-    fn on_get_reply(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        tag: u64,
-        from: NodeId,
-        siblings: Siblings,
-    ) {
-        let mode = self.mode();
-        let Some(p) = self.pending.get_mut(&tag) else {
-            return;
-        };
-        if p.stage != Stage::Read {
-            return;
-        }
-        let Some(home) = p.asked_for(from) else {
-            return;
-        };
-        if p.done {
-            // A late answer: repair it if it is behind what the client was given.
-            if self.config.read_repair && p.merged != siblings {
-                let (key, merged) = (p.request.op.key(), p.merged.clone());
-                self.repair(ctx, key, from, home, merged);
-            }
-            return;
-        }
-        p.answered_for.insert(home);
-        p.merged.merge(&siblings, mode);
-        p.replies.push((from, siblings));
-        if p.answered_for.len() < self.config.read_quorum {
-            return;
-        }
-        let (request, merged) = (p.request, p.merged.clone());
-        if self.config.read_repair {
-            let stale: Vec<(NodeId, NodeId)> = p
-                .replies
-                .iter()
-                .filter(|(_, s)| *s != merged)
-                .filter_map(|(n, _)| Some((*n, p.asked_for(*n)?)))
-                .collect();
-            for (node, home) in stale {
-                self.repair(ctx, request.op.key(), node, home, merged.clone());
-            }
-        }
-        match request.op {
-            Op::Read { .. } => {
-                if let Some(p) = self.pending.get_mut(&tag) {
-                    p.done = true; // kept until the deadline, to repair late answers
-                }
-                let values = merged.values();
-                if values.len() > 1 {
-                    self.stats.reads_with_siblings += 1;
-                }
-                let response = match mode {
-                    VersionMode::Timestamp => Response::ReadOk(values.first().copied()),
-                    VersionMode::VectorClock => Response::ReadSiblings(values),
-                };
-                ctx.reply(request.id, response);
-            }
-            Op::Cas { expected, new, .. } => {
-                // It succeeds only on a key holding `expected` alone; the write then
-                // supersedes every version the read found.
-                if merged.values() == [expected] {
-                    self.write_after_read(ctx, tag, new, &merged);
-                } else {
-                    self.finish(ctx, tag);
-                    ctx.reply(request.id, Response::CasMismatch);
-                }
-            }
-            // Vector-clock mode: the write supersedes every version its read found.
-            Op::Write { value, .. } => self.write_after_read(ctx, tag, value, &merged),
-            Op::Increment { .. } | Op::Insert { .. } | Op::Remove { .. } => {}
-        }
-    }
-
-    /// Second stage of a read-then-write: write `value` over the versions `read` found.
-    fn write_after_read(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        tag: u64,
-        value: Value,
-        read: &Siblings,
-    ) {
-        let write = self.new_version(ctx, value, read);
-        if let Some(p) = self.pending.get_mut(&tag) {
-            p.write = write;
-        }
-        self.start_stage(ctx, tag, Stage::Write);
-    }
-
-    fn repair(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        key: Key,
-        node: NodeId,
-        home: NodeId,
-        siblings: Siblings,
-    ) {
-        self.stats.read_repairs += 1;
-        self.put(ctx, 0, key, node, home, siblings);
-    }
-
-    /// Have `target` keep `siblings` of `key` for home replica `home` (itself, or the home
-    /// it stands in for): at once if `target` is this node (returns true), else by a
-    /// `Put` tagged `tag` (0: no acknowledgement wanted).
-    fn put(
-        &mut self,
-        ctx: &mut Context<'_, Msg>,
-        tag: u64,
-        key: Key,
-        target: NodeId,
-        home: NodeId,
-        siblings: Siblings,
-    ) -> bool {
-        let hint = (target != home).then_some(home);
-        if target != self.id {
-            ctx.send(
-                target,
-                Msg::Put {
-                    tag,
-                    key,
-                    siblings,
-                    hint,
-                },
-            );
-            return false;
-        }
-        match hint {
-            None => {
-                self.store(ctx, key, &siblings);
-            }
-            Some(home) => self.store_hint(ctx, home, key, &siblings),
-        }
-        true
-    }
-
-    fn finish(&mut self, ctx: &mut Context<'_, Msg>, tag: u64) {
-        self.pending.remove(&tag);
-        ctx.cancel_timer(Self::request_timer(tag, false));
-        ctx.cancel_timer(Self::request_timer(tag, true));
-    }
-
-    /// Sloppy quorum: stand a fallback in for each home replica that has not answered.
-    fn borrow_fallbacks(&mut self, ctx: &mut Context<'_, Msg>, tag: u64) {
-        let Some(p) = self.pending.get(&tag) else {
-            return;
-        };
-        if p.done {
-            return;
-        }
-        let key = p.request.op.key();
-        let list = self.ring.preference_list(key);
-        let homes = &list[..self.config.replicas.min(list.len())];
-        let silent: Vec<NodeId> = homes
-            .iter()
-            .copied()
-            .filter(|h| !p.answered_for.contains(h))
-            .collect();
-        let mut fallbacks = list[homes.len()..]
-            .iter()
-            .copied()
-            .filter(|f| p.asked.iter().all(|(t, _)| t != f));
-        let mut borrowed = Vec::new();
-        for home in silent {
-            let Some(fallback) = fallbacks.next() else {
-                break;
-            };
-            borrowed.push((fallback, home));
-        }
-        let more_left = fallbacks.next().is_some();
-        borrowed.sort_by_key(|(fallback, _)| *fallback == self.id);
-        for (fallback, home) in borrowed {
-            self.ask(ctx, tag, fallback, home);
-        }
-        if more_left && self.pending.contains_key(&tag) {
-            ctx.set_timer(Self::request_timer(tag, false), self.config.fallback_after);
-        }
-    }
-
-    fn on_deadline(&mut self, ctx: &mut Context<'_, Msg>, tag: u64) {
-        let Some(p) = self.pending.get(&tag) else {
-            return;
-        };
-        let (id, done, stage) = (p.request.id, p.done, p.stage);
-        self.finish(ctx, tag);
-        if !done {
-            let response = match stage {
-                // Nothing was written: the operation definitely did not happen.
-                Stage::Read => Response::Unavailable,
-                // Some replicas may hold the write: it may surface later.
-                Stage::Write => Response::Indeterminate,
-            };
-            ctx.reply(id, response);
-        }
-    }
-
-    fn hand_off(&self, ctx: &mut Context<'_, Msg>) {
-        for ((home, key), siblings) in &self.hints {
-            ctx.send(
-                *home,
-                Msg::Handoff {
-                    key: *key,
-                    siblings: siblings.clone(),
-                },
-            );
-        }
-    }
-
-    /// This node's entries of keys `peer` is also a home replica of, in `ranges` if given.
-    fn shared_entries(
-        &self,
-        peer: NodeId,
-        ranges: Option<&[RangeInclusive<u64>]>,
-    ) -> Vec<(Key, Siblings)> {
-        self.data
-            .iter()
-            .filter(|(k, _)| self.homes(**k).contains(&peer))
-            .filter(|(k, _)| ranges.is_none_or(|r| MerkleTree::in_ranges(r, Ring::position(**k))))
-            .map(|(k, s)| (*k, s.clone()))
-            .collect()
-    }
-
-    fn shared_tree(&self, peer: NodeId) -> MerkleTree {
-        let entries = self
-            .shared_entries(peer, None)
-            .into_iter()
-            .map(|(k, s)| (Ring::position(k), s.digest()))
-            .collect();
-        MerkleTree::build(MERKLE_DEPTH, &entries)
-    }
-
-    fn absorb(&mut self, ctx: &mut Context<'_, Msg>, entries: Vec<(Key, Siblings)>) {
-        for (key, siblings) in entries {
-            // Only keys this node is a home replica of: a peer's message cannot plant others.
-            if self.homes(key).contains(&self.id) && self.store(ctx, key, &siblings) {
-                self.stats.anti_entropy_keys += 1;
-            }
-        }
-    }
-
-    fn start_sync(&mut self, ctx: &mut Context<'_, Msg>) {
-        if self.nodes < 2 {
-            return;
-        }
-        let offset = 1 + self.next_sync_peer % (self.nodes - 1);
-        self.next_sync_peer += 1;
-        let peer = NodeId(((self.id.index() + offset) % self.nodes) as u32);
-        let tree = self.shared_tree(peer);
-        self.stats.anti_entropy_rounds += 1;
-        ctx.send(
-            peer,
-            Msg::SyncTree {
-                depth: tree.depth(),
-                hashes: tree.hashes().to_vec(),
-            },
-        );
     }
 }
 

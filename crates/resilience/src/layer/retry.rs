@@ -8,7 +8,7 @@
 
 use super::{BoxError, Layer, Service};
 use crate::Clock;
-use crate::retry::{Progress, Retry, Verdict};
+use crate::retry::{Progress, Retry, RetryDecision};
 use crate::timeout::Elapsed;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,11 +16,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-/// Which outcomes to retry: any `Fn(&Result<T, BoxError>) -> Verdict` (a 503 in an `Ok`
+/// Which outcomes to retry: any `Fn(&Result<T, BoxError>) -> RetryDecision` (a 503 in an `Ok`
 /// response, say, or a `Retry-After` read from it), or [`RetryErrors`].
 pub trait RetryWhen<T> {
     /// What to do after an attempt ended with `result`.
-    fn verdict(&self, result: &Result<T, BoxError>) -> Verdict;
+    fn decide(&self, result: &Result<T, BoxError>) -> RetryDecision;
 }
 
 /// Retry every `Err`, never an `Ok`.
@@ -28,16 +28,16 @@ pub trait RetryWhen<T> {
 pub struct RetryErrors;
 
 impl<T> RetryWhen<T> for RetryErrors {
-    fn verdict(&self, result: &Result<T, BoxError>) -> Verdict {
+    fn decide(&self, result: &Result<T, BoxError>) -> RetryDecision {
         match result {
-            Ok(_) => Verdict::Done,
-            Err(_) => Verdict::Retry,
+            Ok(_) => RetryDecision::Done,
+            Err(_) => RetryDecision::Retry,
         }
     }
 }
 
-impl<T, F: Fn(&Result<T, BoxError>) -> Verdict> RetryWhen<T> for F {
-    fn verdict(&self, result: &Result<T, BoxError>) -> Verdict {
+impl<T, F: Fn(&Result<T, BoxError>) -> RetryDecision> RetryWhen<T> for F {
+    fn decide(&self, result: &Result<T, BoxError>) -> RetryDecision {
         self(result)
     }
 }
@@ -248,8 +248,8 @@ where
                 },
             };
             let verdict = match &outcome {
-                Ok(result) => this.shared.when.verdict(result),
-                Err(Elapsed(_)) => Verdict::Retry,
+                Ok(result) => this.shared.when.decide(result),
+                Err(Elapsed(_)) => RetryDecision::Retry,
             };
             match this.shared.policy.after(this.progress, verdict) {
                 Some(wait) => this.state.set(State::Waiting {

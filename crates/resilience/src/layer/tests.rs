@@ -334,13 +334,13 @@ fn the_retry_layer_times_out_hanging_attempts_within_the_deadline() {
 
 #[test]
 fn the_retry_layer_retries_what_its_judge_says_and_honours_retry_after() {
-    use crate::retry::Verdict;
+    use crate::retry::RetryDecision;
     let clock = ManualClock::new();
     let backend = Backend::default();
     // Replies of 503 are retried after the 250 ms the "server" asks for.
     let judge = |r: &Result<u32, BoxError>| match r {
-        Ok(503) => Verdict::RetryAfter(Duration::from_millis(250)),
-        _ => Verdict::Done,
+        Ok(503) => RetryDecision::RetryAfter(Duration::from_millis(250)),
+        _ => RetryDecision::Done,
     };
     let mut svc =
         RetryLayer::when(retry_policy(&clock), judge, manual_sleep(&clock)).layer(backend.clone());

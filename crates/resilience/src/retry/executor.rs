@@ -11,7 +11,7 @@ use std::time::Duration;
 
 /// What the caller's classification makes of one attempt's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum RetryDecision {
     /// Final: return it (a success, or an error not worth retrying).
     Done,
     /// Retry after the backoff delay.
@@ -119,7 +119,7 @@ impl<C: Clock> Retry<C> {
     pub async fn run<T, E, Op, Fut, S, SF>(
         &self,
         mut op: Op,
-        classify: impl Fn(&Result<T, E>) -> Verdict,
+        classify: impl Fn(&Result<T, E>) -> RetryDecision,
         mut sleep: S,
     ) -> Result<T, RetryError<E>>
     where
@@ -138,7 +138,7 @@ impl<C: Clock> Retry<C> {
             };
             let verdict = match &outcome {
                 Ok(result) => classify(result),
-                Err(_) => Verdict::Retry,
+                Err(_) => RetryDecision::Retry,
             };
             match self.after(&mut progress, verdict) {
                 Some(wait) => sleep(wait).await,
@@ -191,11 +191,15 @@ impl<C: Clock> Retry<C> {
 
     /// After an attempt judged `verdict`: how long to wait before the next one, or `None`
     /// to finish with this attempt's outcome (done, out of attempts, time or budget).
-    pub(crate) fn after(&self, progress: &mut Progress, verdict: Verdict) -> Option<Duration> {
+    pub(crate) fn after(
+        &self,
+        progress: &mut Progress,
+        verdict: RetryDecision,
+    ) -> Option<Duration> {
         let wait = match verdict {
-            Verdict::Done => return None,
-            Verdict::Retry => progress.delays.next().unwrap_or_default(),
-            Verdict::RetryAfter(asked) => {
+            RetryDecision::Done => return None,
+            RetryDecision::Retry => progress.delays.next().unwrap_or_default(),
+            RetryDecision::RetryAfter(asked) => {
                 let backoff = progress.delays.next().unwrap_or_default();
                 asked.min(self.backoff.exponential(u32::MAX)).max(backoff)
             }
@@ -275,11 +279,11 @@ mod tests {
         })
     }
 
-    fn on_error<T, E>(r: &Result<T, E>) -> Verdict {
+    fn on_error<T, E>(r: &Result<T, E>) -> RetryDecision {
         if r.is_ok() {
-            Verdict::Done
+            RetryDecision::Done
         } else {
-            Verdict::Retry
+            RetryDecision::Retry
         }
     }
 
@@ -338,8 +342,8 @@ mod tests {
         let out = ready(policy(&clock).run(
             |a: Attempt| std::future::ready(if a.number == 1 { Err(503) } else { Err(400) }),
             |r: &Result<(), u16>| match r {
-                Err(503) => Verdict::RetryAfter(ms(700)),
-                _ => Verdict::Done,
+                Err(503) => RetryDecision::RetryAfter(ms(700)),
+                _ => RetryDecision::Done,
             },
             sleeper(&clock),
         ));
@@ -357,9 +361,9 @@ mod tests {
             |a: Attempt| std::future::ready(if a.number == 1 { Err(503) } else { Ok(()) }),
             |r: &Result<(), u16>| {
                 if r.is_err() {
-                    Verdict::RetryAfter(ms(60_000))
+                    RetryDecision::RetryAfter(ms(60_000))
                 } else {
-                    Verdict::Done
+                    RetryDecision::Done
                 }
             },
             sleeper(&clock),

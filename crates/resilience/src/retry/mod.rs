@@ -13,5 +13,5 @@ pub use backoff::{Backoff, Delays, Jitter};
 pub use budget::{RetryBudget, RetryPermit};
 #[cfg(feature = "tower")]
 pub(crate) use executor::Progress;
-pub use executor::{Attempt, Retry, RetryError, Verdict};
+pub use executor::{Attempt, Retry, RetryDecision, RetryError};
 pub use retry_after::{RetryAfterError, parse_retry_after};

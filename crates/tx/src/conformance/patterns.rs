@@ -3,10 +3,11 @@
 //! with what went wrong.
 
 use crate::{
-    Action, Backoff, Call, Database, EventStore, Expected, Inbox, MemoryBus, Message, NewEvent,
-    Orchestrator, Outbox, Outcome, Participants, Projection, ProjectionError, Projector,
-    PublishError, Publisher, RecordedEvent, Relay, SagaDefinition, SagaError, Sql, Status, Step,
-    StoreError, Target, Value,
+    Database, EventStore, Expected, Inbox, MemoryBus, Message, NewEvent, Orchestrator, Outbox,
+    Participants, Projection, ProjectionError, Projector, PublishError, Publisher, RecordedEvent,
+    Relay, RetryPolicy, SagaDefinition, SagaError, Sql, StoreError, Value,
+    projection::Target,
+    saga::{Action, Call, Outcome, Status, Step},
 };
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -125,7 +126,7 @@ fn no_wait() -> impl FnMut(Duration) {
 pub fn a_projection_catches_up_and_resumes_from_its_checkpoint(db: &impl Database) {
     append_many(db, 1, 10, 3);
     let model = Counts::default();
-    let projector = Projector::new(&model, Backoff::immediate(3)).page(4);
+    let projector = Projector::new(&model, RetryPolicy::immediate(3)).page(4);
     let run = projector.run(db, &mut no_wait()).expect("run");
     assert_eq!((run.applied, run.parked), (10, 0));
     let target = Target::active(db, "counts").expect("active");
@@ -147,7 +148,7 @@ pub fn a_failing_event_is_retried_then_parked_and_replayed(db: &impl Database) {
     append_many(db, 1, 10, 2);
     let model = Counts::default();
     model.fail.lock().expect("lock").insert(5);
-    let backoff = Backoff::new(3, Duration::from_millis(10), Duration::from_millis(15));
+    let backoff = RetryPolicy::new(3, Duration::from_millis(10), Duration::from_millis(15));
     let projector = Projector::new(&model, backoff);
     let mut waits = Vec::new();
     let run = projector
@@ -179,7 +180,7 @@ pub fn a_failing_event_is_retried_then_parked_and_replayed(db: &impl Database) {
 pub fn a_rebuild_builds_beside_and_swaps(db: &impl Database) {
     append_many(db, 1, 20, 4);
     let model = Counts::default();
-    let projector = Projector::new(&model, Backoff::immediate(1)).page(3);
+    let projector = Projector::new(&model, RetryPolicy::immediate(1)).page(3);
     projector.run(db, &mut no_wait()).expect("run");
     let first = Target::active(db, "counts").expect("active");
     let before = counts(db, &first);
@@ -211,7 +212,7 @@ pub fn two_projectors_apply_each_event_once<D: Database + 'static>(db: Arc<D>) {
         .map(|_| {
             let (db, model) = (Arc::clone(&db), Arc::clone(&model));
             std::thread::spawn(move || {
-                let projector = Projector::new(model.as_ref(), Backoff::immediate(1)).page(7);
+                let projector = Projector::new(model.as_ref(), RetryPolicy::immediate(1)).page(7);
                 projector
                     .run(db.as_ref(), &mut no_wait())
                     .expect("run")
@@ -342,7 +343,7 @@ pub fn the_relay_keeps_each_keys_order_through_retries(db: &impl Database) {
     let relay = Relay::new(
         "r1",
         Duration::from_secs(30),
-        Backoff::new(5, Duration::from_millis(100), Duration::from_secs(1)),
+        RetryPolicy::new(5, Duration::from_millis(100), Duration::from_secs(1)),
     );
     let mut publisher = Flaky::default();
     publisher.failing.insert(1);
@@ -395,7 +396,7 @@ pub fn a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(db: &imp
         ],
         0,
     );
-    let relay = Relay::new("r", Duration::from_secs(5), Backoff::immediate(3));
+    let relay = Relay::new("r", Duration::from_secs(5), RetryPolicy::immediate(3));
     let mut publisher = Flaky::default();
     publisher.failing.insert(1);
     let mut dead = 0;
@@ -438,8 +439,8 @@ pub fn a_lease_keeps_a_claim_from_other_relays_until_it_runs_out(db: &impl Datab
         0,
     );
     let lease = Duration::from_millis(1_000);
-    let dies = Relay::new("dies", lease, Backoff::immediate(3));
-    let takes_over = Relay::new("takes-over", lease, Backoff::immediate(3));
+    let dies = Relay::new("dies", lease, RetryPolicy::immediate(3));
+    let takes_over = Relay::new("takes-over", lease, RetryPolicy::immediate(3));
     assert_eq!(dies.claim(db, 0).expect("claim").len(), 2);
     assert!(takes_over.claim(db, 999).expect("claim").is_empty());
     let mut bus = MemoryBus::new();
@@ -510,7 +511,7 @@ impl Participants for Scripted {
     }
 }
 
-fn order_saga(retry: Backoff, compensation: Backoff) -> Orchestrator {
+fn order_saga(retry: RetryPolicy, compensation: RetryPolicy) -> Orchestrator {
     let step = |name: &str| Step::new(name).retry(retry).compensation(compensation);
     Orchestrator::new()
         .define(SagaDefinition::new(
@@ -542,7 +543,7 @@ fn notes(db: &impl Database, id: &str) -> Vec<String> {
 
 /// The happy path: each step once, under attempt 1, then completed.
 pub fn a_saga_completes_calling_each_step_once(db: &impl Database) {
-    let sagas = order_saga(Backoff::immediate(3), Backoff::immediate(3));
+    let sagas = order_saga(RetryPolicy::immediate(3), RetryPolicy::immediate(3));
     start(db, &sagas, "o1", 0);
     let mut p = Scripted::default();
     let saga = sagas.advance(db, &mut p, "o1", 0).expect("advance");
@@ -573,8 +574,8 @@ pub fn a_saga_completes_calling_each_step_once(db: &impl Database) {
 /// key; a retry waits as the backoff says.
 pub fn a_step_is_retried_under_a_new_key_only_after_a_definite_failure(db: &impl Database) {
     let sagas = order_saga(
-        Backoff::new(4, Duration::from_millis(100), Duration::from_secs(1)),
-        Backoff::immediate(3),
+        RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(1)),
+        RetryPolicy::immediate(3),
     );
     start(db, &sagas, "o2", 0);
     let mut p = Scripted::default();
@@ -624,7 +625,7 @@ pub fn a_step_is_retried_under_a_new_key_only_after_a_definite_failure(db: &impl
 /// A step failing every try starts the compensations, newest first: the failed step too
 /// if its last answer was unclear, not if it was a definite no.
 pub fn a_failed_saga_compensates_in_reverse_order(db: &impl Database) {
-    let sagas = order_saga(Backoff::immediate(2), Backoff::immediate(3));
+    let sagas = order_saga(RetryPolicy::immediate(2), RetryPolicy::immediate(3));
     for (id, last) in [
         ("definite", Outcome::Failed("declined".into())),
         ("unclear", Outcome::Unknown("timeout".into())),
@@ -671,7 +672,7 @@ pub fn a_failed_saga_compensates_in_reverse_order(db: &impl Database) {
 
 /// A compensation failing every try needs an operator: retry, skip, abort.
 pub fn a_failing_compensation_waits_for_an_operator(db: &impl Database) {
-    let sagas = order_saga(Backoff::immediate(1), Backoff::immediate(2));
+    let sagas = order_saga(RetryPolicy::immediate(1), RetryPolicy::immediate(2));
     let stuck = |id: &str, p: &mut Scripted| {
         start(db, &sagas, id, 0);
         p.then(
@@ -744,10 +745,10 @@ pub fn a_step_out_of_time_is_compensated_after_a_restart(db: &impl Database) {
             .define(SagaDefinition::new(
                 "order",
                 vec![
-                    Step::new("create-order").retry(Backoff::immediate(1)),
+                    Step::new("create-order").retry(RetryPolicy::immediate(1)),
                     Step::new("reserve-inventory")
                         .timeout(Duration::from_millis(1_000))
-                        .retry(Backoff::new(
+                        .retry(RetryPolicy::new(
                             10,
                             Duration::from_millis(400),
                             Duration::from_millis(400),
@@ -809,7 +810,7 @@ pub fn saga_bad_input_is_refused(db: &impl Database) {
         Orchestrator::new().define(SagaDefinition::new("slash", vec![Step::new("a/b")])),
         Err(SagaError::BadDefinition(_))
     ));
-    let sagas = order_saga(Backoff::immediate(1), Backoff::immediate(1));
+    let sagas = order_saga(RetryPolicy::immediate(1), RetryPolicy::immediate(1));
     let start_with =
         |id: &str, kind: &str, data: &[u8]| db.transact(|sql| sagas.start(sql, id, kind, data, 0));
     assert!(matches!(
@@ -858,7 +859,10 @@ pub fn saga_bad_input_is_refused(db: &impl Database) {
 /// Two orchestrators advancing one saga at once: it completes once, and each step's
 /// effect is applied once (the participant keeps its keys).
 pub fn two_orchestrators_on_one_saga_apply_each_effect_once<D: Database + 'static>(db: Arc<D>) {
-    let sagas = Arc::new(order_saga(Backoff::immediate(3), Backoff::immediate(3)));
+    let sagas = Arc::new(order_saga(
+        RetryPolicy::immediate(3),
+        RetryPolicy::immediate(3),
+    ));
     let participant = Arc::new(Mutex::new(Scripted::default()));
     for i in 0..10 {
         start(db.as_ref(), &sagas, &format!("race-{i}"), 0);
