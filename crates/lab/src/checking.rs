@@ -2,11 +2,11 @@
 
 use crate::error::LabError;
 use crate::scenario::{RunResult, Scenario};
-use dsys_check::history::{Event, EventKind, HistoryBuilder, OpFn, Positions, Value};
+use dsys_check::history::Positions;
+use dsys_check::read::from_recorded;
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
 use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
 use dsys_sim::InvariantsOutcome;
-use dsys_sim::history::{EventType, EventValue, Process};
 use dsys_sim::workload::WorkloadKind;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -81,41 +81,10 @@ pub fn simulated_history_citing(
     result: &RunResult,
     positions: Positions,
 ) -> Result<History, LabError> {
-    let mut builder = HistoryBuilder::new().citing(positions);
-    for e in result.outcome.history.events() {
-        let kind = match e.kind {
-            EventType::Invoke => EventKind::Invoke,
-            EventType::Ok => EventKind::Ok,
-            EventType::Fail => EventKind::Fail,
-            EventType::Info => EventKind::Info,
-        };
-        let (process, f, nemesis_f) = match e.process {
-            Process::Client(p) => (Some(p), OpFn::parse(&e.f), None),
-            Process::Nemesis => (None, None, Some(e.f.to_string())),
-        };
-        let value = match &e.value {
-            Some(EventValue::One(v)) => Value::Int(*v as i64),
-            Some(EventValue::Pair([a, b])) => Value::List(vec![*a as i64, *b as i64]),
-            Some(EventValue::Count(n)) => Value::Int(*n),
-            Some(EventValue::Elements(es)) => Value::List(es.iter().map(|e| *e as i64).collect()),
-            None | Some(EventValue::Fault(_)) => Value::Nil,
-        };
-        let event = Event {
-            line: e.index as usize + 1,
-            process,
-            kind,
-            f,
-            nemesis_f,
-            key: e.key.map(|k| k.to_string()),
-            value,
-            time: Some(e.time),
-        };
-        builder.push(event).map_err(|err| LabError::Internal {
-            what: format!("the simulated history does not pair up ({err})"),
-            seed: result.scenario.sim.seed,
-        })?;
-    }
-    Ok(builder.finish())
+    from_recorded(result.outcome.history.events(), positions).map_err(|err| LabError::Internal {
+        what: format!("the simulated history cannot be checked ({err})"),
+        seed: result.scenario.sim.seed,
+    })
 }
 
 /// Run `checks` on a simulated run (the workload's model; `converged` from the run itself).

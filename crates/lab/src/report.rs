@@ -150,7 +150,7 @@ fn per_second(count: u64, seconds: f64) -> f64 {
 }
 
 /// The history's fingerprint: a hash of its JSONL bytes.
-pub fn history_hash(history: &dsys_sim::History) -> u64 {
+pub fn history_hash(history: &dsys_sim::RunHistory) -> u64 {
     let mut bytes = Vec::new();
     // Writing to a Vec cannot fail.
     let _ = history.write_jsonl(&mut bytes);

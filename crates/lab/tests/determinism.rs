@@ -3,9 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
+use dsys_history::EventType;
+use dsys_history::Process;
 use dsys_lab::{Protocol, RunArtifact, RunResult, Scenario, Settings};
-use dsys_sim::history::Process;
-use dsys_sim::{EventType, SimConfig};
+use dsys_sim::SimConfig;
 use std::collections::BTreeSet;
 
 fn scenario(protocol: Protocol, nemesis: &str, seed: u64) -> Scenario {

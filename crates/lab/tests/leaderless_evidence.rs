@@ -7,12 +7,13 @@
 mod common;
 
 use dsys_check::{CheckName, Verdict};
+use dsys_history::{EventType, Process};
 use dsys_lab::checking::check_run;
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
 use dsys_protocols::ring::{DEFAULT_VNODES, Ring};
 use dsys_sim::nemesis::{PartitionKind, partition};
-use dsys_sim::{EventType, FaultAction, Process, SimConfig, TimedFault};
+use dsys_sim::{FaultAction, SimConfig, TimedFault};
 
 const SEEDS: u64 = 200;
 

@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_check::{CheckName, Verdict};
+use dsys_history::EventType;
 use dsys_lab::checking::{INVARIANTS_CHECK, check_run};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
-use dsys_sim::history::EventType;
 use dsys_sim::network::NetworkFault;
 use dsys_sim::{FaultAction, SimConfig, TimedFault};
 use std::time::Duration;

@@ -7,9 +7,10 @@
 
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
+use dsys_history::EventType;
+use dsys_history::{EventValue, Process};
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
-use dsys_sim::history::{EventValue, Process};
-use dsys_sim::{EventType, History, SimConfig};
+use dsys_sim::{RunHistory, SimConfig};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -34,7 +35,7 @@ struct Write {
     completed: u64,
 }
 
-fn stale_reads(history: &History) -> usize {
+fn stale_reads(history: &RunHistory) -> usize {
     let mut invoked_at: BTreeMap<u64, u64> = BTreeMap::new();
     let mut writes: BTreeMap<u64, Vec<Write>> = BTreeMap::new();
     let mut reads = Vec::new();

@@ -167,7 +167,7 @@ fn isolate_then_heal(fencing: &str, seed: u64) -> Scenario {
 /// Split brain, as the history shows it: after `from`, writes acknowledged by two
 /// different nodes, interleaved (each acknowledged again after the other had).
 fn split_brain(run: &RunResult, from: Instant) -> bool {
-    use dsys_sim::EventType;
+    use dsys_history::EventType;
     let acks: Vec<NodeId> = run
         .outcome
         .history

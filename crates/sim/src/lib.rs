@@ -63,7 +63,7 @@ mod world;
 
 pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, SimConfig};
 pub use dist::LatencyDist;
-pub use history::{EventType, History, HistoryEvent, Process};
+pub use history::{RunHistory, SimEvent};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};
 pub use network::{LinkConfig, NetworkConfig, Regions};
 pub use outcome::{Availability, InvariantsOutcome, RunOutcome, RunStats};

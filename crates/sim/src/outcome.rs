@@ -1,6 +1,6 @@
 //! What a run produced: counters, the history, the realised fault schedule, the trace hash.
 
-use crate::history::History;
+use crate::history::RunHistory;
 use crate::nemesis::TimedFault;
 use dsys_node::{Duration, Instant};
 
@@ -121,7 +121,7 @@ pub struct RunOutcome {
     /// Fingerprint of everything that happened.
     pub trace_hash: u64,
     /// Client operations and nemesis events.
-    pub history: History,
+    pub history: RunHistory,
     /// Every fault action as applied, with leader-dependent targets resolved.
     pub realised_schedule: Vec<TimedFault>,
     /// The nemesis spec in force (`swarm` resolved to what it drew).

@@ -4,6 +4,9 @@
 mod dsys;
 pub mod edn;
 mod jepsen;
+mod recorded;
+
+pub use recorded::{RecordedError, from_recorded};
 
 use crate::history::{Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Value};
 use std::fmt;

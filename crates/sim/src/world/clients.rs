@@ -2,7 +2,8 @@
 
 use super::{Event, Phase, World};
 use crate::dist::{LatencyDist, millis_to_nanos};
-use crate::history::{EventType, EventValue};
+use crate::nemesis::FaultAction;
+use dsys_history::{EventType, EventValue};
 use dsys_node::{
     DetRng, Duration, Instant, Key, Node, NodeId, Op, Request, RequestId, Response, StreamId, Value,
 };
@@ -267,7 +268,7 @@ impl<N: Node> World<N> {
         &mut self,
         c: usize,
         kind: EventType,
-        read: Option<EventValue>,
+        read: Option<EventValue<FaultAction>>,
         node: Option<NodeId>,
         error: Option<&'static str>,
     ) {

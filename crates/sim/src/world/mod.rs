@@ -10,7 +10,7 @@ mod nodes;
 
 use crate::clock::NodeClock;
 use crate::config::{ConfigError, SimConfig};
-use crate::history::History;
+use crate::history::RunHistory;
 use crate::nemesis::{FaultAction, Generator, NemesisSource, TimedFault};
 use crate::network::Network;
 use crate::outcome::{InvariantsOutcome, RunOutcome, RunStats};
@@ -127,7 +127,7 @@ pub struct World<N: Node> {
     realised: Vec<TimedFault>,
     /// The node the last `crash-leader` took down, for its restart.
     crashed_leader: Option<NodeId>,
-    history: History,
+    history: RunHistory,
     trace: TraceHasher,
     stats: RunStats,
     effects: Vec<Effect<N::Message>>,
@@ -261,7 +261,7 @@ impl<N: Node> World<N> {
             nemesis_token: 0,
             realised: Vec::new(),
             crashed_leader: None,
-            history: History::default(),
+            history: RunHistory::default(),
             trace: TraceHasher::new(),
             stats: RunStats::default(),
             effects: Vec::new(),
