@@ -6,23 +6,17 @@
 //!
 //! Run: `cargo bench -p dsys-lab --bench default_workload`
 
-use dsys_lab::{Protocol, Scenario, Settings};
-use dsys_sim::SimConfig;
+use dsys_lab::{Protocol, Scenario};
 
 fn main() {
     divan::main();
 }
 
 fn scenario(protocol: Protocol, nemesis: &str) -> Scenario {
-    Scenario {
-        protocol,
-        settings: Settings::default(),
-        sim: SimConfig {
-            nemesis: nemesis.parse().expect("valid nemesis"),
-            ..SimConfig::default()
-        },
-        schedule: None,
-    }
+    Scenario::builder(protocol)
+        .nemesis(nemesis)
+        .build()
+        .expect("a valid scenario")
 }
 
 fn bench_scenario(bencher: divan::Bencher, scenario: Scenario) {

@@ -4,10 +4,12 @@
 //! and prints a [`Report`].
 
 mod artifact;
+mod builder;
 pub mod checking;
 mod error;
 pub mod grid;
 pub mod grid_plot;
+pub mod judge;
 pub mod partition;
 pub mod protocol;
 mod report;
@@ -16,6 +18,7 @@ mod scenario;
 pub mod verify;
 
 pub use artifact::{ARTIFACT_FORMAT, ARTIFACT_VERSION, RunArtifact};
+pub use builder::ScenarioBuilder;
 pub use error::LabError;
 pub use protocol::{Protocol, ProtocolConfig, Settings};
 pub use report::{LatencyMs, Messages, OpCounts, Report, SimSpeed, history_hash};

@@ -5,23 +5,16 @@
 
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
-use dsys_lab::{Protocol, Scenario, Settings};
-use dsys_sim::SimConfig;
+use dsys_lab::{Protocol, Scenario};
 use std::time::Duration;
 
 /// A run of `protocol` under a swarm nemesis.
 fn swarm_run(protocol: Protocol, seed: u64) -> dsys_lab::RunResult {
-    let scenario = Scenario {
-        protocol,
-        settings: Settings::default(),
-        sim: SimConfig {
-            seed,
-            nemesis: "swarm".parse().unwrap(),
-            ..SimConfig::default()
-        },
-        schedule: None,
-    };
-    scenario.run(&mut |_| {}).unwrap()
+    Scenario::builder(protocol)
+        .nemesis("swarm")
+        .seed(seed)
+        .run()
+        .unwrap()
 }
 
 fn checked(protocol: Protocol, seed: u64) -> (Verdict, Option<String>, usize) {
@@ -156,21 +149,12 @@ fn final_reads_expose_writes_lost_to_unsynced_crashes() {
     let lost_on = |durability: &str| {
         (0..100)
             .filter(|&seed| {
-                let scenario = Scenario {
-                    protocol: Protocol::Single,
-                    settings: Settings::parse(
-                        Protocol::Single,
-                        &[format!("durability={durability}")],
-                    )
-                    .unwrap(),
-                    sim: SimConfig {
-                        seed,
-                        nemesis: "crash-restart".parse().unwrap(),
-                        ..SimConfig::default()
-                    },
-                    schedule: None,
-                };
-                let run = scenario.run(&mut |_| {}).unwrap();
+                let run = Scenario::builder(Protocol::Single)
+                    .set(&[format!("durability={durability}")])
+                    .nemesis("crash-restart")
+                    .seed(seed)
+                    .run()
+                    .unwrap();
                 assert_eq!(
                     run.outcome.stats.final_reads, 8,
                     "every key read once after the heal"
@@ -201,16 +185,7 @@ fn final_reads_expose_writes_lost_to_unsynced_crashes() {
 fn availability_counts_from_the_first_answer() {
     use dsys_lab::Report;
     for seed in 0..20 {
-        let scenario = Scenario {
-            protocol: Protocol::Raft,
-            settings: Settings::default(),
-            sim: SimConfig {
-                seed,
-                ..SimConfig::default()
-            },
-            schedule: None,
-        };
-        let run = scenario.run(&mut |_| {}).unwrap();
+        let run = Scenario::builder(Protocol::Raft).seed(seed).run().unwrap();
         let report = Report::new(&run);
         assert_eq!(report.availability, 1.0, "seed {seed}");
         assert!(report.startup.ops > 0, "seed {seed}: no start-up");

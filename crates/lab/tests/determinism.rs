@@ -5,21 +5,15 @@
 
 use dsys_history::EventType;
 use dsys_history::Process;
-use dsys_lab::{Protocol, RunArtifact, RunResult, Scenario, Settings};
-use dsys_sim::SimConfig;
+use dsys_lab::{Protocol, RunArtifact, RunResult, Scenario};
 use std::collections::BTreeSet;
 
 fn scenario(protocol: Protocol, nemesis: &str, seed: u64) -> Scenario {
-    Scenario {
-        protocol,
-        settings: Settings::default(),
-        sim: SimConfig {
-            seed,
-            nemesis: nemesis.parse().unwrap(),
-            ..SimConfig::default()
-        },
-        schedule: None,
-    }
+    Scenario::builder(protocol)
+        .nemesis(nemesis)
+        .seed(seed)
+        .build()
+        .unwrap()
 }
 
 fn history_bytes(result: &RunResult) -> Vec<u8> {

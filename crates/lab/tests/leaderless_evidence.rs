@@ -11,7 +11,7 @@ use dsys_history::{EventType, Process};
 use dsys_lab::checking::check_run;
 use dsys_lab::{Protocol, RunResult, Scenario, Settings};
 use dsys_node::{Instant, NodeId};
-use dsys_protocols::ring::{DEFAULT_VNODES, Ring};
+use dsys_protocols::ring::{self, LEADERLESS_VNODES};
 use dsys_sim::nemesis::{PartitionKind, partition};
 use dsys_sim::{FaultAction, SimConfig, TimedFault};
 
@@ -97,7 +97,7 @@ struct MinorityWrites {
 }
 
 fn minority_writes(run: &RunResult, w: usize) -> MinorityWrites {
-    let ring = Ring::new(5, DEFAULT_VNODES);
+    let placement = ring::build(5, LEADERLESS_VNODES);
     let start = 1_000_000_000;
     let mut out = MinorityWrites::default();
     let events = run.outcome.history.events();
@@ -122,8 +122,7 @@ fn minority_writes(run: &RunResult, w: usize) -> MinorityWrites {
         if !coordinated_on_minority || done.error.as_deref() == Some("cas-mismatch") {
             continue;
         }
-        let homes_there = ring
-            .homes(key, 3)
+        let homes_there = ring::homes(placement.as_ref(), key, 3)
             .iter()
             .filter(|h| MINORITY.contains(h))
             .count();

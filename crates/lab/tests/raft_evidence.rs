@@ -7,10 +7,10 @@
 use dsys_check::{CheckName, Verdict};
 use dsys_history::EventType;
 use dsys_lab::checking::{INVARIANTS_CHECK, check_run};
-use dsys_lab::{Protocol, RunResult, Scenario, Settings};
+use dsys_lab::{Protocol, RunResult, Scenario};
 use dsys_node::{Instant, NodeId};
 use dsys_sim::network::NetworkFault;
-use dsys_sim::{FaultAction, SimConfig, TimedFault};
+use dsys_sim::{FaultAction, TimedFault};
 use std::time::Duration;
 
 const SEEDS: u64 = 1_000;
@@ -25,33 +25,26 @@ fn scripted_run(
     seed: u64,
     schedule: Option<Vec<TimedFault>>,
 ) -> RunResult {
-    let sim = SimConfig {
-        seed,
-        nemesis: nemesis.parse().unwrap(),
-        ..SimConfig::default()
-    };
-    run_in(settings, sim, schedule)
-}
-
-fn run_in(settings: &[&str], sim: SimConfig, schedule: Option<Vec<TimedFault>>) -> RunResult {
-    let scenario = Scenario {
-        protocol: Protocol::Raft,
-        settings: Settings::parse(Protocol::Raft, settings).unwrap(),
-        sim,
-        schedule,
-    };
-    scenario.run(&mut |_| {}).unwrap()
+    let mut raft = Scenario::builder(Protocol::Raft)
+        .set(settings)
+        .nemesis(nemesis)
+        .seed(seed);
+    if let Some(schedule) = schedule {
+        raft = raft.schedule(schedule);
+    }
+    raft.run().unwrap()
 }
 
 /// Clients that give up after 100 ms (not 500), so they find a new leader while an old
 /// one may still think it leads.
 fn impatient_clients_run(settings: &[&str], seed: u64, schedule: Vec<TimedFault>) -> RunResult {
-    let mut sim = SimConfig {
-        seed,
-        ..SimConfig::default()
-    };
-    sim.workload.timeout_ms = 100.0;
-    run_in(settings, sim, Some(schedule))
+    Scenario::builder(Protocol::Raft)
+        .set(settings)
+        .seed(seed)
+        .workload(|w| w.timeout_ms = 100.0)
+        .schedule(schedule)
+        .run()
+        .unwrap()
 }
 
 /// Every seed linearizable, converged and free of broken invariants; returns the

@@ -9,23 +9,18 @@
 
 use dsys_history::EventType;
 use dsys_history::{EventValue, Process};
-use dsys_lab::{Protocol, RunResult, Scenario, Settings};
-use dsys_sim::{RunHistory, SimConfig};
+use dsys_lab::{Protocol, RunResult, Scenario};
+use dsys_sim::RunHistory;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
 fn run(protocol: Protocol, set: &[&str], nemesis: &str, seed: u64) -> RunResult {
-    let scenario = Scenario {
-        protocol,
-        settings: Settings::parse(protocol, set).unwrap(),
-        sim: SimConfig {
-            seed,
-            nemesis: nemesis.parse().unwrap(),
-            ..SimConfig::default()
-        },
-        schedule: None,
-    };
-    scenario.run(&mut |_| {}).unwrap()
+    Scenario::builder(protocol)
+        .set(set)
+        .nemesis(nemesis)
+        .seed(seed)
+        .run()
+        .unwrap()
 }
 
 /// A completed write: value, invocation and completion times.
@@ -172,13 +167,12 @@ proptest! {
         let names = ["halves", "isolate-one", "isolate-leader", "majority-ring", "bridge", "one-way",
                      "crash", "crash-restart", "pause", "clock-skew", "clock-strobe", "loss:0.1"];
         let nemesis: Vec<&str> = names.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect();
-        let scenario = Scenario {
-            protocol: Protocol::ALL[protocol],
-            settings: Settings::default(),
-            sim: SimConfig { seed, nemesis: nemesis.join("+").parse().unwrap(), workload: dsys_sim::workload::WorkloadConfig { ops, ..Default::default() }, ..SimConfig::default() },
-            schedule: None,
-        };
-        let r = scenario.run(&mut |_| {}).unwrap();
+        let r = Scenario::builder(Protocol::ALL[protocol])
+            .seed(seed)
+            .nemesis(&nemesis.join("+"))
+            .workload(|w| w.ops = ops)
+            .run()
+            .unwrap();
         let s = &r.outcome.stats;
         prop_assert!(r.outcome.aborted.is_none());
         prop_assert_eq!(s.ops_ok + s.ops_fail + s.ops_info, ops);
@@ -216,13 +210,10 @@ fn clients_share_their_home_nodes_side_of_a_partition() {
             action: FaultAction::HealPartition,
         },
     ];
-    let scenario = Scenario {
-        protocol: Protocol::Single,
-        settings: Settings::default(),
-        sim: SimConfig::default(),
-        schedule: Some(schedule),
-    };
-    let r = scenario.run(&mut |_| {}).unwrap();
+    let r = Scenario::builder(Protocol::Single)
+        .schedule(schedule)
+        .run()
+        .unwrap();
     let (window_start, window_end) = (1_000_000_000, 4_000_000_000);
     let mut invoked_at: BTreeMap<u64, u64> = BTreeMap::new();
     let (mut far_ok, mut near_ok, mut far_timeouts) = (0, 0, 0);
@@ -261,7 +252,6 @@ fn clients_share_their_home_nodes_side_of_a_partition() {
 fn primary_async_streams_catch_up_to_a_follower_back_from_a_long_partition() {
     use dsys_node::{Instant, NodeId};
     use dsys_sim::nemesis::{PartitionKind, partition};
-    use dsys_sim::workload::WorkloadConfig;
     use dsys_sim::{FaultAction, TimedFault};
     // Node 3 is cut off from 100 ms until the workload ends (~60 s, ~2,000 writes later).
     let nodes: Vec<NodeId> = (0..5).map(NodeId).collect();
@@ -272,19 +262,11 @@ fn primary_async_streams_catch_up_to_a_follower_back_from_a_long_partition() {
             blocked: partition::isolate(NodeId(3), &nodes),
         },
     }];
-    let scenario = Scenario {
-        protocol: Protocol::PrimaryAsync,
-        settings: Settings::default(),
-        sim: SimConfig {
-            workload: WorkloadConfig {
-                ops: 6_000,
-                ..WorkloadConfig::default()
-            },
-            ..SimConfig::default()
-        },
-        schedule: Some(schedule),
-    };
-    let r = scenario.run(&mut |_| {}).unwrap();
+    let r = Scenario::builder(Protocol::PrimaryAsync)
+        .workload(|w| w.ops = 6_000)
+        .schedule(schedule)
+        .run()
+        .unwrap();
     assert!(r.outcome.faults_stopped_at.unwrap() > Instant::from_millis(50_000));
     assert!(r.outcome.converged);
     // One 64-entry batch per 50 ms heartbeat would need seconds; streaming on acks

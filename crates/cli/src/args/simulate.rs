@@ -3,12 +3,12 @@
 use super::values::{CheckList, Format, parse_checks, parse_duration, seed, whole};
 use clap::Args;
 use dsys_check::CheckName;
-use dsys_lab::{LabError, Protocol, Scenario, Settings};
+use dsys_lab::{LabError, Protocol, Scenario};
 use dsys_protocols::SettingKind;
 use dsys_sim::nemesis::NemesisSpec;
-use dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
+use dsys_sim::network::LinkConfig;
 use dsys_sim::workload::{KeyDist, OpMix, WorkloadConfig, WorkloadKind};
-use dsys_sim::{ConfigError, ConvergenceConfig, LatencyDist, SimConfig};
+use dsys_sim::{ConvergenceConfig, LatencyDist};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -213,89 +213,41 @@ fn millis(d: Duration) -> f64 {
 }
 
 impl SimulateArgs {
-    /// The checks to run: `--checks` (or the workload's defaults) plus anything
-    /// `--expect`ed.
-    pub fn checks(&self, scenario: &Scenario) -> Vec<CheckName> {
-        let mut checks = match CheckList::join(&self.checks) {
-            Some(list) => list.0,
-            None => {
-                dsys_lab::checking::simulation_checks(dsys_lab::checking::scenario_model(scenario))
-            }
-        };
-        for c in &self.expect {
-            if !checks.contains(c) {
-                checks.push(*c);
-            }
-        }
-        checks
-    }
-
     /// The scenario these flags describe.
     pub fn scenario(&self) -> Result<Scenario, LabError> {
         let protocol: Protocol = self.protocol.parse()?;
-        let settings = Settings::parse(protocol, &self.set)?;
-        let nodes = self.nodes as usize;
-        if self.regions > self.nodes {
-            return Err(LabError::Config(ConfigError::OutOfRange {
-                field: "regions",
-                reason: format!(
-                    "{} regions for {nodes} nodes: each region needs a node (at most --nodes)",
-                    self.regions
-                ),
-            }));
-        }
-        let link = LinkConfig {
-            latency: self.latency,
-            ..LinkConfig::default()
-        };
-        let regions = (self.regions > 1).then(|| {
-            Regions::contiguous(
-                nodes,
-                self.regions as usize,
-                LinkConfig {
-                    latency: self.wan_latency,
+        let mut builder = Scenario::builder(protocol)
+            .set(&self.set)
+            .seed(self.seed)
+            .nodes(self.nodes as usize)
+            .sim(|sim| {
+                sim.nemesis = self.nemesis.clone();
+                sim.network.default_link = LinkConfig {
+                    latency: self.latency,
                     ..LinkConfig::default()
-                },
-            )
-        });
-        let sim = SimConfig {
-            seed: self.seed,
-            nodes,
-            network: NetworkConfig {
-                default_link: link,
-                regions,
-                ..NetworkConfig::default()
-            },
-            nemesis: self.nemesis.clone(),
-            workload: WorkloadConfig {
-                kind: self.workload,
-                clients: self.clients as usize,
-                ops: self.ops,
-                keys: self.keys,
-                key_dist: self.key_dist,
-                mix: self.mix,
-                think: self.think,
-                timeout_ms: millis(self.timeout),
-                final_reads: !self.no_final_reads,
-            },
-            convergence: ConvergenceConfig {
-                deadline_ms: millis(self.converge_deadline),
-                ..ConvergenceConfig::default()
-            },
-            ..SimConfig::default()
-        };
-        let schedule = self
-            .schedule
-            .as_deref()
-            .map(Scenario::load_schedule)
-            .transpose()?;
-        let scenario = Scenario {
-            protocol,
-            settings,
-            sim,
-            schedule,
-        };
-        scenario.validate()?;
-        Ok(scenario)
+                };
+                sim.convergence = ConvergenceConfig {
+                    deadline_ms: millis(self.converge_deadline),
+                    ..ConvergenceConfig::default()
+                };
+            })
+            .workload(|w| {
+                *w = WorkloadConfig {
+                    kind: self.workload,
+                    clients: self.clients as usize,
+                    ops: self.ops,
+                    keys: self.keys,
+                    key_dist: self.key_dist,
+                    mix: self.mix,
+                    think: self.think,
+                    timeout_ms: millis(self.timeout),
+                    final_reads: !self.no_final_reads,
+                }
+            })
+            .regions(self.regions as usize, self.wan_latency);
+        if let Some(path) = &self.schedule {
+            builder = builder.schedule(Scenario::load_schedule(path)?);
+        }
+        builder.build()
     }
 }

@@ -1,12 +1,11 @@
 //! `dsys simulate` and `dsys replay`: run, check, print, then write the files asked for.
 
-use crate::args::{Format, OutputArgs, ReplayArgs, SimulateArgs};
+use crate::args::{CheckList, Format, OutputArgs, ReplayArgs, SimulateArgs};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::{Output, write_file};
 use crate::progress;
 use dsys_check::history::Positions;
-use dsys_check::{CheckName, CheckReport, Verdict};
-use dsys_lab::checking::{INVARIANTS_CHECK, check_run_citing, scenario_model, simulation_checks};
+use dsys_lab::judge::{Judged, Judging, RunFailure, judge};
 use dsys_lab::{Report, RunArtifact, RunResult};
 use std::path::Path;
 
@@ -16,13 +15,17 @@ pub fn simulate(a: SimulateArgs, out: Output) -> Result<(), Failure> {
     out.note(true, &format!("dsys simulate: {}", scenario_line(&a)));
     let result = scenario.run(&mut progress::run_bar("simulating", bars))?;
     progress::clear();
-    let checks = {
-        let _spinner = progress::Spinner::start("checking", bars);
-        let cite = cited_positions(a.output.history.as_deref());
-        check_run_citing(&result, &a.checks(&scenario), Some(a.check_timeout), cite)?
+    let judging = Judging {
+        checks: CheckList::join(&a.checks).map(|l| l.0),
+        expect: a.expect.clone(),
+        timeout: Some(a.check_timeout),
+        positions: cited_positions(a.output.history.as_deref()),
     };
-    let verdict = print_report(&result, checks.clone(), a.output.format, out)
-        .and_then(|()| expectations(&checks, &a.expect));
+    let judged = {
+        let _spinner = progress::Spinner::start("checking", bars);
+        judge(&result, &judging)?
+    };
+    let verdict = print_report(&result, judged, a.output.format, out);
     let mut writes = write_history(&result, a.output.history.as_deref());
     if let Some(path) = &a.out {
         let artifact = write_file(path, RunArtifact::of(&result).to_json().as_bytes());
@@ -55,14 +58,16 @@ pub fn replay(a: ReplayArgs, out: Output) -> Result<(), Failure> {
     let bars = progress::enabled(out.quiet);
     let result = artifact.replay(&mut progress::run_bar("replaying", bars))?;
     progress::clear();
-    let checks = {
-        let _spinner = progress::Spinner::start("checking", bars);
-        let model = scenario_model(&result.scenario);
-        let cite = cited_positions(a.output.history.as_deref());
-        check_run_citing(&result, &simulation_checks(model), None, cite)?
-    };
     let OutputArgs { format, history } = a.output;
-    let verdict = print_report(&result, checks, format, out);
+    let judging = Judging {
+        positions: cited_positions(history.as_deref()),
+        ..Judging::default()
+    };
+    let judged = {
+        let _spinner = progress::Spinner::start("checking", bars);
+        judge(&result, &judging)?
+    };
+    let verdict = print_report(&result, judged, format, out);
     verdict_and_writes(verdict, write_history(&result, history.as_deref()))
 }
 
@@ -85,64 +90,28 @@ fn write_history(result: &RunResult, path: Option<&Path>) -> Result<(), Failure>
     write_file(path, &bytes)
 }
 
-/// Print the report; a protocol invariant broken inside the simulation fails the run
-/// (exit 1) whatever was `--expect`ed: the protocol itself is wrong.
+/// Print the report, then say how the run failed, if it did.
 fn print_report(
     result: &RunResult,
-    checks: CheckReport,
+    judged: Judged,
     format: Format,
     out: Output,
 ) -> Result<(), Failure> {
-    let invariants = invariants_held(&checks);
-    let report = Report::new(result).with_checks(checks);
+    let report = Report::new(result).with_checks(judged.checks);
     let text = match format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
         Format::Text => report.to_table(),
     };
     out.print(&text)?;
-    invariants
-}
-
-fn invariants_held(report: &CheckReport) -> Result<(), Failure> {
-    match report.checks.get(INVARIANTS_CHECK) {
-        Some(check) if check.result == Verdict::Fail => Err(Failure::new(
-            Exit::Violation,
-            format!(
-                "a protocol invariant broke: {}",
-                check.detail().unwrap_or_default()
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// `--expect`: a failed expected check exits 1 (4 for `converged`, a liveness property),
-/// an unknown one 3.
-fn expectations(report: &CheckReport, expect: &[CheckName]) -> Result<(), Failure> {
-    for name in expect {
-        let Some(check) = report.checks.get(name.name()) else {
-            continue;
-        };
-        let detail = check.detail().unwrap_or_default();
-        match check.result {
-            Verdict::Fail => {
-                let exit = match name {
-                    CheckName::Converged => Exit::Liveness,
-                    _ => Exit::Violation,
-                };
-                return Err(Failure::new(
-                    exit,
-                    format!("expected {name}, but it failed: {detail}"),
-                ));
-            }
-            Verdict::Unknown => {
-                return Err(Failure::new(
-                    Exit::Unknown,
-                    format!("expected {name}, but the check is unknown: {detail}"),
-                ));
-            }
-            Verdict::Pass => {}
+    match judged.failure {
+        None => Ok(()),
+        Some(failure) => {
+            let exit = match failure {
+                RunFailure::Violation(_) => Exit::Violation,
+                RunFailure::Unknown(_) => Exit::Unknown,
+                RunFailure::Liveness(_) => Exit::Liveness,
+            };
+            Err(Failure::new(exit, failure.message()))
         }
     }
-    Ok(())
 }

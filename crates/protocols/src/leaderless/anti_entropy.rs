@@ -13,7 +13,7 @@ impl LeaderlessNode {
         self.data
             .iter()
             .filter(|(k, _)| self.homes(**k).contains(&peer))
-            .filter(|(k, _)| ranges.is_none_or(|r| MerkleTree::in_ranges(r, Ring::position(**k))))
+            .filter(|(k, _)| ranges.is_none_or(|r| MerkleTree::in_ranges(r, ring::position(**k))))
             .map(|(k, s)| (*k, s.clone()))
             .collect()
     }
@@ -22,7 +22,7 @@ impl LeaderlessNode {
         let entries = self
             .shared_entries(peer, None)
             .into_iter()
-            .map(|(k, s)| (Ring::position(k), s.digest()))
+            .map(|(k, s)| (ring::position(k), s.digest()))
             .collect();
         MerkleTree::build(MERKLE_DEPTH, &entries)
     }

@@ -38,7 +38,7 @@ impl LeaderlessNode {
             return;
         }
         let key = p.request.op.key();
-        let list = self.ring.preference_list(key);
+        let list = ring::preference_list(self.ring.as_ref(), key);
         let homes = &list[..self.config.replicas.min(list.len())];
         let silent: Vec<NodeId> = homes
             .iter()

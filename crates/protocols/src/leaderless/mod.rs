@@ -31,7 +31,7 @@ pub use crate::crdt::{Siblings, Version, VersionMode};
 
 use crate::clock::Hlc;
 use crate::merkle::MerkleTree;
-use crate::ring::{DEFAULT_VNODES, Ring};
+use crate::ring::{self, LEADERLESS_VNODES};
 use dsys_node::{
     Context, Durability, Duration, Key, KeyDigests, Node, NodeId, Op, Request, Response, Storage,
     TimerId, Value,
@@ -181,7 +181,8 @@ pub struct LeaderlessNode {
     config: LeaderlessConfig,
     id: NodeId,
     nodes: usize,
-    ring: Ring,
+    /// Where keys live; `None` only without nodes.
+    ring: Option<dsys_partition::Ring>,
     hlc: Hlc,
     /// Vector-clock counter of this node as a coordinator, across all keys (persisted).
     counter: u64,
@@ -217,7 +218,7 @@ impl LeaderlessNode {
 
     /// The key's home replicas.
     pub fn homes(&self, key: Key) -> Vec<NodeId> {
-        self.ring.homes(key, self.config.replicas)
+        ring::homes(self.ring.as_ref(), key, self.config.replicas)
     }
 
     /// Merge versions into this node's own copy of `key` (durably, if they changed it).
@@ -278,7 +279,7 @@ impl Node for LeaderlessNode {
             config,
             id,
             nodes,
-            ring: Ring::new(nodes, DEFAULT_VNODES),
+            ring: ring::build(nodes, LEADERLESS_VNODES),
             hlc,
             counter: storage.get_u64(COUNTER_KEY).unwrap_or(0),
             data,
