@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod causal;
+mod file;
 pub mod history;
 pub mod linear;
 pub mod model;
@@ -23,6 +24,7 @@ pub mod updates;
 mod verdict;
 
 pub use budget::{Budget, Exhausted};
+pub use file::{CHECK_MEMORY_BYTES, CheckFileError, CheckRequest, check_file};
 pub use history::{History, Op, OpFn, Status, Value};
 pub use model::ModelKind;
 pub use read::{InputFormat, ReadError, read_history};

@@ -1,50 +1,16 @@
-//! Judging histories: from a file (`dsys check`) or from a simulated run.
+//! Judging simulated runs: their histories in the checker's model, `converged` and the
+//! protocol's invariants beside the history checks. (Files: `dsys_check::check_file`.)
 
 use crate::error::LabError;
 use crate::scenario::{RunResult, Scenario};
 use dsys_check::history::Positions;
 use dsys_check::read::from_recorded;
 use dsys_check::report::{CheckName, CheckReport, CheckResult, run};
-use dsys_check::{Budget, History, InputFormat, ModelKind, Verdict, read_history};
+use dsys_check::{Budget, CHECK_MEMORY_BYTES, History, ModelKind, Verdict};
 use dsys_sim::InvariantsOutcome;
 use dsys_sim::workload::WorkloadKind;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
-
-/// Memoised states a check may hold before it answers *unknown*.
-pub const CHECK_MEMORY_BYTES: u64 = 4 << 30;
-
-/// What `dsys check` was asked to do.
-#[derive(Clone, Debug)]
-pub struct CheckRequest {
-    /// The format, or `None` to detect it.
-    pub format: Option<InputFormat>,
-    /// The model, or `None` to infer it.
-    pub model: Option<ModelKind>,
-    /// Which checks.
-    pub checks: Vec<CheckName>,
-    /// Wall-time budget.
-    pub timeout: Option<Duration>,
-}
-
-/// Read and check a history file; returns the history too, for timelines.
-pub fn check_file(path: &Path, request: &CheckRequest) -> Result<(History, CheckReport), LabError> {
-    let origin = path.display().to_string();
-    let text = crate::error::read_text(path, |path, reason| LabError::History { path, reason })?;
-    let history = read_history(&text, request.format).map_err(|e| LabError::History {
-        path: origin.clone(),
-        reason: e.to_string(),
-    })?;
-    let model = request.model.unwrap_or_else(|| ModelKind::infer(&history));
-    let mut budget = Budget::new(request.timeout, CHECK_MEMORY_BYTES);
-    let report =
-        run(&history, model, &request.checks, &mut budget).map_err(|e| LabError::History {
-            path: origin,
-            reason: e.to_string(),
-        })?;
-    Ok((history, report))
-}
 
 /// The checks `dsys simulate` runs on histories of `model` unless told otherwise: every
 /// check that applies, but `sequential` (implied by, and slower than, `linearizable`).

@@ -4,8 +4,8 @@ use crate::args::{CheckArgs, CheckList, Format};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::{Output, write_file};
 use crate::progress;
+use dsys_check::{CheckFileError, CheckRequest, check_file};
 use dsys_check::{CheckName, CheckReport, Verdict};
-use dsys_lab::checking::{CheckRequest, check_file};
 
 pub fn check(a: CheckArgs, out: Output) -> Result<(), Failure> {
     let checks = CheckList::join(&a.checks).map_or_else(|| vec![CheckName::Linearizable], |l| l.0);
@@ -17,7 +17,16 @@ pub fn check(a: CheckArgs, out: Output) -> Result<(), Failure> {
     };
     let (history, report) = {
         let _spinner = progress::Spinner::start("checking", progress::enabled(out.quiet));
-        check_file(&a.history, &request)?
+        check_file(&a.history, &request).map_err(|e| {
+            let exit = match e {
+                CheckFileError::Io { .. } => Exit::Io,
+                CheckFileError::Bad { .. } => Exit::BadInput,
+            };
+            Failure {
+                exit,
+                error: e.into(),
+            }
+        })?
     };
     let text = match a.format {
         Format::Json => serde_json::to_string_pretty(&report)? + "\n",
