@@ -7,42 +7,26 @@
 #![allow(clippy::unwrap_used)] // tests and their helpers may panic
 
 use dsys_lab::checking::simulated_history;
-use dsys_lab::{Protocol, Scenario, Settings};
-use dsys_sim::network::{LinkConfig, NetworkConfig, Regions};
+use dsys_lab::{Protocol, Scenario};
+use dsys_sim::LatencyDist;
 use dsys_sim::workload::WorkloadConfig;
-use dsys_sim::{LatencyDist, SimConfig};
 
 const SEEDS: u64 = 200;
 const NODES: usize = 6;
 
 fn scenario(protocol: Protocol, regions: usize, timeout_ms: f64, seed: u64) -> Scenario {
-    let wan = LinkConfig {
-        latency: LatencyDist::Constant { ms: 150.0 },
-        ..LinkConfig::default()
-    };
-    Scenario {
-        protocol,
-        settings: Settings::default(),
-        sim: SimConfig {
-            seed,
-            nodes: NODES,
-            network: NetworkConfig {
-                regions: (regions > 1).then(|| Regions::contiguous(NODES, regions, wan)),
-                ..NetworkConfig::default()
-            },
-            // A swarm on odd seeds: crashes and partitions make final reads time out too.
-            nemesis: if seed % 2 == 1 { "swarm" } else { "none" }
-                .parse()
-                .unwrap(),
-            workload: WorkloadConfig {
-                ops: 200,
-                timeout_ms,
-                ..WorkloadConfig::default()
-            },
-            ..SimConfig::default()
-        },
-        schedule: None,
-    }
+    Scenario::builder(protocol)
+        .seed(seed)
+        .nodes(NODES)
+        .regions(regions, LatencyDist::Constant { ms: 150.0 })
+        // A swarm on odd seeds: crashes and partitions make final reads time out too.
+        .nemesis(if seed % 2 == 1 { "swarm" } else { "none" })
+        .workload(|w| {
+            w.ops = 200;
+            w.timeout_ms = timeout_ms;
+        })
+        .build()
+        .unwrap()
 }
 
 /// `reach`: whether final reads can time out at all (they cannot where every node answers

@@ -7,11 +7,10 @@ mod common;
 
 use dsys_check::{CheckName, Verdict};
 use dsys_lab::checking::check_run;
-use dsys_lab::{Protocol, RunResult, Scenario, Settings};
+use dsys_lab::{Protocol, RunResult, Scenario};
 use dsys_node::{Instant, NodeId};
 use dsys_sim::nemesis::{PartitionKind, partition};
-use dsys_sim::workload::WorkloadConfig;
-use dsys_sim::{FaultAction, SimConfig, TimedFault};
+use dsys_sim::{FaultAction, TimedFault};
 
 /// `leader-follower` with `settings`, 1,000 keys (so a lost write is not hidden by a
 /// later write to the same key), and the leader (node 0) cut off at 1 s with its clients
@@ -25,19 +24,13 @@ fn leader_cut_off_at_1s<S: AsRef<str>>(settings: &[S], seed: u64, then: TimedFau
             blocked: partition::isolate(NodeId(0), &nodes),
         },
     };
-    Scenario {
-        protocol: Protocol::LeaderFollower,
-        settings: Settings::parse(Protocol::LeaderFollower, settings).unwrap(),
-        sim: SimConfig {
-            seed,
-            workload: WorkloadConfig {
-                keys: 1_000,
-                ..WorkloadConfig::default()
-            },
-            ..SimConfig::default()
-        },
-        schedule: Some(vec![cut_off, then]),
-    }
+    Scenario::builder(Protocol::LeaderFollower)
+        .set(settings)
+        .seed(seed)
+        .workload(|w| w.keys = 1_000)
+        .schedule(vec![cut_off, then])
+        .build()
+        .unwrap()
 }
 
 /// The cut-off leader crashes at 2 s; the final heal brings it back as a follower.
@@ -91,21 +84,13 @@ fn sync_replication_with_fencing_loses_none() {
 fn lost_when_the_leader_is_killed(settings: &[&str]) -> (usize, u64) {
     let (mut seeds, mut writes) = (0, 0);
     for seed in 0..200 {
-        let scenario = Scenario {
-            protocol: Protocol::LeaderFollower,
-            settings: Settings::parse(Protocol::LeaderFollower, settings).unwrap(),
-            sim: SimConfig {
-                seed,
-                nemesis: "crash-leader".parse().unwrap(),
-                workload: WorkloadConfig {
-                    keys: 1_000,
-                    ..WorkloadConfig::default()
-                },
-                ..SimConfig::default()
-            },
-            schedule: None,
-        };
-        let run = scenario.run(&mut |_| {}).unwrap();
+        let run = Scenario::builder(Protocol::LeaderFollower)
+            .set(settings)
+            .seed(seed)
+            .nemesis("crash-leader")
+            .workload(|w| w.keys = 1_000)
+            .run()
+            .unwrap();
         assert!(
             run.outcome.stats.crashes > 0,
             "seed {seed}: no leader killed"
@@ -218,22 +203,13 @@ fn without_fencing_two_leaders_accept_writes_after_a_partition_heals() {
 
 /// `multi-leader` with `conflict` on `workload` (kv, counter or set) under halves.
 fn multi_leader_under_halves(conflict: &str, workload: &str, seed: u64) -> RunResult {
-    let scenario = Scenario {
-        protocol: Protocol::MultiLeader,
-        settings: Settings::parse(Protocol::MultiLeader, &[format!("conflict={conflict}")])
-            .unwrap(),
-        sim: SimConfig {
-            seed,
-            nemesis: "halves".parse().unwrap(),
-            workload: WorkloadConfig {
-                kind: workload.parse().unwrap(),
-                ..WorkloadConfig::default()
-            },
-            ..SimConfig::default()
-        },
-        schedule: None,
-    };
-    scenario.run(&mut |_| {}).unwrap()
+    Scenario::builder(Protocol::MultiLeader)
+        .set(&[format!("conflict={conflict}")])
+        .seed(seed)
+        .nemesis("halves")
+        .workload(|w| w.kind = workload.parse().unwrap())
+        .run()
+        .unwrap()
 }
 
 #[test]
@@ -352,21 +328,13 @@ fn multi_leader_siblings_keep_the_concurrent_writes_lww_drops() {
 fn buffered_writes_lost_in_a_crash_show_with_a_key_per_write() {
     let (mut runs_with_loss, mut shown) = (0, 0);
     for seed in 0..200 {
-        let scenario = Scenario {
-            protocol: Protocol::Single,
-            settings: Settings::parse(Protocol::Single, &["durability=buffered"]).unwrap(),
-            sim: SimConfig {
-                seed,
-                nemesis: "crash-restart".parse().unwrap(),
-                workload: WorkloadConfig {
-                    keys: 1_000,
-                    ..WorkloadConfig::default()
-                },
-                ..SimConfig::default()
-            },
-            schedule: None,
-        };
-        let run = scenario.run(&mut |_| {}).unwrap();
+        let run = Scenario::builder(Protocol::Single)
+            .set(&["durability=buffered"])
+            .seed(seed)
+            .nemesis("crash-restart")
+            .workload(|w| w.keys = 1_000)
+            .run()
+            .unwrap();
         let buffered_lost = run.outcome.stats.lost_buffered_writes;
         let report = check_run(&run, &[CheckName::NoLostWrites], None).unwrap();
         let check = &report.checks["no-lost-writes"];
