@@ -37,14 +37,6 @@ pub enum LabError {
         /// What the operating system said.
         reason: String,
     },
-    /// A history file could not be read or checked.
-    #[error("{path}: {reason}")]
-    History {
-        /// The file.
-        path: String,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// Grid parts that cannot be merged, or a file that is not one.
     #[error("grid merge: {0}")]
     GridPart(String),

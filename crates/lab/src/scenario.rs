@@ -39,7 +39,12 @@ pub struct RunResult {
 impl Scenario {
     /// Check settings and configuration without running.
     pub fn validate(&self) -> Result<(), LabError> {
-        self.config()?;
+        self.checked_config().map(|_| ())
+    }
+
+    /// Every check of [`Scenario::validate`], and the typed config it made on the way.
+    fn checked_config(&self) -> Result<ProtocolConfig, LabError> {
+        let config = self.config()?;
         self.sim.validate()?;
         let workload = self.sim.workload.kind;
         if !self.protocol.workloads().contains(&workload) {
@@ -51,7 +56,7 @@ impl Scenario {
         if self.schedule.is_some() && !self.sim.nemesis.is_none() {
             return Err(LabError::ScheduleWithNemesis(self.sim.nemesis.to_string()));
         }
-        Ok(())
+        Ok(config)
     }
 
     /// The protocol's typed config for this cluster and workload.
@@ -92,12 +97,12 @@ impl Scenario {
         script: Option<Vec<TimedFault>>,
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<RunResult, LabError> {
-        self.validate()?;
+        let config = self.checked_config()?;
         let scripted = script.is_some();
         // Wall time is measured around the world, never inside it.
         #[allow(clippy::disallowed_methods)]
         let started = std::time::Instant::now();
-        let outcome = protocol::run(self.config()?, self.sim.clone(), script, progress)?;
+        let outcome = protocol::run(config, self.sim.clone(), script, progress)?;
         let wall_seconds = started.elapsed().as_secs_f64();
         let history_hash = crate::report::history_hash(&outcome.history);
         Ok(RunResult {
