@@ -7,19 +7,29 @@ mod exit;
 mod interrupt;
 mod output;
 mod progress;
+mod verbose;
 
 use args::{Cli, Command};
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
 use exit::Exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parser = Cli::command();
+    let matches = match parser.clone().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return usage_error(e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
     let out = output::Output::new(&cli.global);
+    out.note(true, &verbose::options_in_force(&parser, &matches));
+    // Wall time of the whole command, for `--verbose`: measured outside any simulated world.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
     let interrupt = interrupt::Interrupt::install();
     std::panic::set_hook(Box::new(|info| {
         eprintln!(
@@ -27,7 +37,9 @@ fn main() -> ExitCode {
         );
     }));
     let run = std::panic::AssertUnwindSafe(|| run(cli.command, out, &interrupt));
-    match std::panic::catch_unwind(run) {
+    let result = std::panic::catch_unwind(run);
+    out.note(true, &verbose::finished(started.elapsed().as_secs_f64()));
+    match result {
         Ok(Ok(())) if interrupt.requested() => ExitCode::from(Exit::Interrupted.code()),
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(failure)) => failure.report(),

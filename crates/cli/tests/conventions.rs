@@ -185,6 +185,45 @@ fn color_follows_the_flag_and_no_color() {
 }
 
 #[test]
+fn verbose_states_the_options_in_force_for_every_command_and_quiet_says_nothing() {
+    let runs: [&[&str]; 4] = [
+        &["simulate", "--ops", "30", "--seed", "2"],
+        &[
+            "grid",
+            "--protocol",
+            "single",
+            "--nemesis",
+            "none",
+            "--seeds",
+            "1",
+        ],
+        &["partition", "--keys", "1000"],
+        &["design", "../../specs/chat.toml"],
+    ];
+    for args in runs {
+        let command = args[0];
+        let mut verbose = vec!["--verbose"];
+        verbose.extend_from_slice(args);
+        let o = dsys(&verbose);
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("dsys {command}: ")) && err.contains("finished in"),
+            "{command}: {err}"
+        );
+        assert!(err.contains("(defaults: "), "{command}: {err}");
+        let mut quiet = vec!["--quiet"];
+        quiet.extend_from_slice(args);
+        assert_eq!(stderr(&dsys(&quiet)), "", "{command} --quiet");
+    }
+    // The line names what was given, so the run can be repeated from the log.
+    let err = stderr(&dsys(&["-v", "simulate", "--ops", "30", "--seed", "2"]));
+    assert!(
+        err.contains("--ops=30") && err.contains("--seed=2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn ctrl_c_during_a_grid_keeps_what_finished() {
     let file = temp("grid.csv");
     let child = Command::new(env!("CARGO_BIN_EXE_dsys"))

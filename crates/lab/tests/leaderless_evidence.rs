@@ -9,21 +9,22 @@ mod common;
 use dsys_check::{CheckName, Verdict};
 use dsys_history::{EventType, Process};
 use dsys_lab::checking::check_run;
-use dsys_lab::{Protocol, RunResult, Scenario, Settings};
+use dsys_lab::{Protocol, RunResult, Scenario};
 use dsys_node::{Instant, NodeId};
 use dsys_protocols::ring::{self, LEADERLESS_VNODES};
 use dsys_sim::nemesis::{PartitionKind, partition};
-use dsys_sim::{FaultAction, SimConfig, TimedFault};
+use dsys_sim::{FaultAction, TimedFault};
 
 const SEEDS: u64 = 200;
 
-fn leaderless(settings: &[&str], sim: SimConfig, schedule: Option<Vec<TimedFault>>) -> Scenario {
-    Scenario {
-        protocol: Protocol::Leaderless,
-        settings: Settings::parse(Protocol::Leaderless, settings).unwrap(),
-        sim,
-        schedule,
-    }
+/// A leaderless run with `settings` on seed `seed` and faults drawn from `nemesis`.
+fn leaderless(settings: &[&str], seed: u64, nemesis: &str) -> RunResult {
+    Scenario::builder(Protocol::Leaderless)
+        .set(settings)
+        .seed(seed)
+        .nemesis(nemesis)
+        .run()
+        .unwrap()
 }
 
 fn verdict(run: &RunResult, check: CheckName) -> Verdict {
@@ -34,13 +35,7 @@ fn verdict(run: &RunResult, check: CheckName) -> Verdict {
 #[test]
 fn overlapping_quorums_without_faults_give_no_stale_reads() {
     for seed in 0..SEEDS {
-        let sim = SimConfig {
-            seed,
-            ..SimConfig::default()
-        };
-        let run = leaderless(&["n=3", "w=2", "r=2"], sim, None)
-            .run(&mut |_| {})
-            .unwrap();
+        let run = leaderless(&["n=3", "w=2", "r=2"], seed, "none");
         assert_eq!(
             verdict(&run, CheckName::NoStaleReads),
             Verdict::Pass,
@@ -53,14 +48,7 @@ fn overlapping_quorums_without_faults_give_no_stale_reads() {
 fn single_replica_quorums_with_network_delay_give_stale_reads() {
     let mut stale = 0;
     for seed in 0..SEEDS {
-        let sim = SimConfig {
-            seed,
-            nemesis: "delay:exponential:20".parse().unwrap(),
-            ..SimConfig::default()
-        };
-        let run = leaderless(&["n=3", "w=1", "r=1"], sim, None)
-            .run(&mut |_| {})
-            .unwrap();
+        let run = leaderless(&["n=3", "w=1", "r=1"], seed, "delay:exponential:20");
         if verdict(&run, CheckName::NoStaleReads) == Verdict::Fail {
             stale += 1;
         }
@@ -138,12 +126,11 @@ fn minority_writes(run: &RunResult, w: usize) -> MinorityWrites {
 }
 
 fn halves_run(settings: &[&str], seed: u64) -> RunResult {
-    let sim = SimConfig {
-        seed,
-        ..SimConfig::default()
-    };
-    leaderless(settings, sim, Some(halves_from_1s()))
-        .run(&mut |_| {})
+    Scenario::builder(Protocol::Leaderless)
+        .set(settings)
+        .seed(seed)
+        .schedule(halves_from_1s())
+        .run()
         .unwrap()
 }
 
@@ -256,12 +243,7 @@ fn freshness_curve(settings: &[&str], nemesis: &str) -> Vec<(f64, u64, u64)> {
     use dsys_check::session::{FRESHNESS_EDGES_MS, freshness};
     let mut total: Vec<(f64, u64, u64)> = FRESHNESS_EDGES_MS.iter().map(|&e| (e, 0, 0)).collect();
     for seed in 0..SEEDS {
-        let sim = SimConfig {
-            seed,
-            nemesis: nemesis.parse().unwrap(),
-            ..SimConfig::default()
-        };
-        let run = leaderless(settings, sim, None).run(&mut |_| {}).unwrap();
+        let run = leaderless(settings, seed, nemesis);
         let history = dsys_lab::checking::simulated_history(&run).unwrap();
         for (t, bin) in total
             .iter_mut()

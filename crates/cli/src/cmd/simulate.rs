@@ -12,7 +12,6 @@ use std::path::Path;
 pub fn simulate(a: SimulateArgs, out: Output) -> Result<(), Failure> {
     let scenario = a.scenario()?;
     let bars = progress::enabled(out.quiet);
-    out.note(true, &format!("dsys simulate: {}", scenario_line(&a)));
     let result = scenario.run(&mut progress::run_bar("simulating", bars))?;
     progress::clear();
     let judging = Judging {
@@ -31,26 +30,11 @@ pub fn simulate(a: SimulateArgs, out: Output) -> Result<(), Failure> {
         let artifact = write_file(path, RunArtifact::of(&result).to_json().as_bytes());
         writes = verdict_and_writes(writes, artifact);
     }
-    out.note(true, &format!("ran in {:.3} s wall", result.wall_seconds));
+    out.note(
+        true,
+        &format!("the world ran in {:.3} s wall", result.wall_seconds),
+    );
     verdict_and_writes(verdict, writes)
-}
-
-/// The options in force with the seed, one line, for `--verbose` (VOPR prints every
-/// option with the seed so a failure can be rerun from the log alone).
-fn scenario_line(a: &SimulateArgs) -> String {
-    format!(
-        "protocol {} set [{}] nodes {} regions {} clients {} ops {} keys {} nemesis {} seed {} timeout {:?}",
-        a.protocol,
-        a.set.join(","),
-        a.nodes,
-        a.regions,
-        a.clients,
-        a.ops,
-        a.keys,
-        a.nemesis,
-        a.seed,
-        a.timeout
-    )
 }
 
 pub fn replay(a: ReplayArgs, out: Output) -> Result<(), Failure> {
