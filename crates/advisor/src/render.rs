@@ -2,6 +2,7 @@
 //! records (JSON is its serde form).
 
 use crate::design::{CheckStatus, Decision, Design, Rule, Topic};
+use html_escape::encode_quoted_attribute;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -226,18 +227,10 @@ pub fn markdown(design: &Design) -> String {
     out
 }
 
-/// Text as HTML character data or attribute value.
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// One self-contained HTML page: the diagram (an SVG document, inlined), the decisions
 /// by topic, the checks and the sources. No scripts, no external files.
 pub fn html(design: &Design, diagram_svg: &str) -> String {
-    let e = html_escape;
+    let e = |text: &str| encode_quoted_attribute(text).into_owned();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -340,7 +333,7 @@ mod tests {
         );
         for d in &design.decisions {
             assert!(
-                page.contains(&format!("id=\"{}\"", html_escape(&d.id))),
+                page.contains(&format!("id=\"{}\"", encode_quoted_attribute(&d.id))),
                 "{}",
                 d.id
             );

@@ -35,11 +35,14 @@ pub enum CheckName {
     NoLostUpdates,
     /// Replicas agree after the faults heal (simulations only).
     Converged,
+    /// The protocol's own invariants held after every node step (simulations of
+    /// protocols with an invariant monitor only: raft).
+    Invariants,
 }
 
 impl CheckName {
     /// Every check.
-    pub const ALL: [CheckName; 11] = [
+    pub const ALL: [CheckName; 12] = [
         CheckName::Linearizable,
         CheckName::Sequential,
         CheckName::Causal,
@@ -51,6 +54,7 @@ impl CheckName {
         CheckName::NoLostWrites,
         CheckName::NoLostUpdates,
         CheckName::Converged,
+        CheckName::Invariants,
     ];
 
     /// The stable name.
@@ -67,6 +71,7 @@ impl CheckName {
             CheckName::NoLostWrites => "no-lost-writes",
             CheckName::NoLostUpdates => "no-lost-updates",
             CheckName::Converged => "converged",
+            CheckName::Invariants => "invariants",
         }
     }
 
@@ -90,7 +95,10 @@ impl CheckName {
     pub fn applies_to(self, model: ModelKind) -> bool {
         use ModelKind as M;
         match self {
-            CheckName::Linearizable | CheckName::Sequential | CheckName::Converged => true,
+            CheckName::Linearizable
+            | CheckName::Sequential
+            | CheckName::Converged
+            | CheckName::Invariants => true,
             CheckName::Causal => matches!(model, M::Register | M::Kv),
             CheckName::NoLostUpdates => matches!(model, M::Counter | M::Set),
             session => {

@@ -5,6 +5,7 @@
 use crate::history::{History, Op, OpFn, Status};
 use crate::linear::describe;
 use crate::report::CheckReport;
+use html_escape::encode_quoted_attribute as escape;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
@@ -15,13 +16,6 @@ const PX_PER_EVENT: f64 = 6.0;
 const LANE_HEIGHT: f64 = 14.0;
 /// Above this many operations, labels are left to tooltips to keep the file small.
 const LABEL_LIMIT: usize = 5_000;
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 fn label(op: &Op) -> String {
     match op.f {

@@ -15,19 +15,12 @@ const MARGIN: usize = 10;
 
 /// Text as XML character data or attribute value.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    // Control characters are not allowed in XML at all: a space stands in for them.
+    let printable: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    html_escape::encode_quoted_attribute(&printable).into_owned()
 }
 
 /// A cell rectangle in pixels: (x, y, w, h).
@@ -127,7 +120,7 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("0 x&lt;y ──reads &amp; writes──▶ 1 db"), "{s}");
-        assert!(s.contains("r&apos;1"));
+        assert!(s.contains("r&#x27;1"));
         assert!(s.ends_with("</svg>\n"));
         assert_eq!(s, svg(&d));
     }

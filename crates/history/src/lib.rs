@@ -34,17 +34,35 @@ impl Serialize for Process {
 
 impl<'de> Deserialize<'de> for Process {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Repr {
-            Client(u64),
-            Name(String),
-        }
-        match Repr::deserialize(d)? {
-            Repr::Client(p) => Ok(Process::Client(p)),
-            Repr::Name(n) if n == "nemesis" => Ok(Process::Nemesis),
-            Repr::Name(n) => Err(serde::de::Error::custom(format!(
-                "process must be an integer or \"nemesis\", got {n:?}"
+        d.deserialize_any(ProcessVisitor)
+    }
+}
+
+/// Reads a process, with errors that say what a process may be.
+struct ProcessVisitor;
+
+impl serde::de::Visitor<'_> for ProcessVisitor {
+    type Value = Process;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a non-negative integer or \"nemesis\"")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, p: u64) -> Result<Process, E> {
+        Ok(Process::Client(p))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, p: i64) -> Result<Process, E> {
+        u64::try_from(p)
+            .map(Process::Client)
+            .map_err(|_| E::custom(format!("process {p} is not a non-negative integer")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Process, E> {
+        match name {
+            "nemesis" => Ok(Process::Nemesis),
+            _ => Err(E::custom(format!(
+                "process must be an integer or \"nemesis\", got {name:?}"
             ))),
         }
     }
@@ -139,16 +157,30 @@ pub fn write_jsonl<F: Serialize, W: Write>(
 pub fn read_jsonl<F: DeserializeOwned>(text: &str) -> Result<Vec<HistoryEvent<F>>, HistoryError> {
     let mut events = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event = serde_json::from_str(line).map_err(|source| HistoryError {
+        let event = read_line(line).map_err(|source| HistoryError {
             line: i + 1,
             source,
         })?;
-        events.push(event);
+        events.extend(event);
     }
     Ok(events)
+}
+
+/// Read one line of a history: `None` for a blank line. The one decoder of the format,
+/// behind [`read_jsonl`] and `dsys check`'s reader alike.
+pub fn read_line<F: DeserializeOwned>(
+    line: &str,
+) -> Result<Option<HistoryEvent<F>>, serde_json::Error> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(None);
+    }
+    // serde would also read an event from a JSON array of its fields in order; the
+    // format is objects only.
+    if !line.starts_with('{') {
+        return Err(serde::de::Error::custom("expected a JSON object"));
+    }
+    serde_json::from_str(line).map(Some)
 }
 
 /// A history line that could not be read.
@@ -194,6 +226,16 @@ mod tests {
         let bob = r#"{"index":0,"time":1,"process":"bob","type":"ok","f":"read"}"#;
         let err = read_jsonl::<serde_json::Value>(bob).unwrap_err();
         assert!(err.to_string().contains("process must be"), "{err}");
+        let negative = r#"{"index":0,"time":1,"process":-1,"type":"ok","f":"read"}"#;
+        let err = read_jsonl::<serde_json::Value>(negative).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("process -1 is not a non-negative integer"),
+            "{err}"
+        );
+        let array = r#"[0,1,1,"ok","read",null,null,null,null]"#;
+        let err = read_jsonl::<serde_json::Value>(array).unwrap_err();
+        assert!(err.to_string().contains("expected a JSON object"), "{err}");
         let extra = r#"{"index":0,"time":1,"process":1,"type":"ok","f":"read","colour":1}"#;
         assert!(read_jsonl::<serde_json::Value>(extra).is_err());
     }

@@ -1,5 +1,6 @@
-//! Judging simulated runs: their histories in the checker's model, `converged` and the
-//! protocol's invariants beside the history checks. (Files: `dsys_check::check_file`.)
+//! Judging simulated runs: their histories in the checker's model, and the two checks
+//! only a simulation can answer, `converged` and `invariants`, reported beside the history
+//! checks like any other. (Files: `dsys_check::check_file`.)
 
 use crate::error::LabError;
 use crate::scenario::{RunResult, Scenario};
@@ -13,12 +14,19 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The checks `dsys simulate` runs on histories of `model` unless told otherwise: every
-/// check that applies, but `sequential` (implied by, and slower than, `linearizable`).
+/// check that applies, but `sequential` (implied by, and slower than, `linearizable`) and
+/// `invariants` (reported whenever the protocol has a monitor, asked or not).
 pub fn simulation_checks(model: ModelKind) -> Vec<CheckName> {
     CheckName::ALL
         .into_iter()
-        .filter(|c| *c != CheckName::Sequential && c.applies_to(model))
+        .filter(|c| !matches!(c, CheckName::Sequential | CheckName::Invariants))
+        .filter(|c| c.applies_to(model))
         .collect()
+}
+
+/// Whether a check is answered by the run itself rather than by its history.
+fn answered_by_the_run(check: CheckName) -> bool {
+    matches!(check, CheckName::Converged | CheckName::Invariants)
 }
 
 /// The model a scenario's histories are checked against: its workload's, with register
@@ -73,7 +81,9 @@ pub fn check_run_citing(
     check_history_of_run(result, &history, checks, timeout)
 }
 
-/// [`check_run`] for a caller that already holds the run's [`simulated_history`].
+/// [`check_run`] for a caller that already holds the run's [`simulated_history`]. A
+/// protocol's invariant monitor is reported whenever it ran: a broken invariant means the
+/// protocol itself is wrong, whatever was asked.
 pub fn check_history_of_run(
     result: &RunResult,
     history: &History,
@@ -83,7 +93,7 @@ pub fn check_history_of_run(
     let history_checks: Vec<CheckName> = checks
         .iter()
         .copied()
-        .filter(|c| *c != CheckName::Converged)
+        .filter(|c| !answered_by_the_run(*c))
         .collect();
     let mut budget = Budget::new(timeout, CHECK_MEMORY_BYTES);
     let model = scenario_model(&result.scenario);
@@ -115,16 +125,22 @@ pub fn check_history_of_run(
             },
         );
     }
-    if let Some(invariants) = &result.outcome.invariants {
-        report
-            .checks
-            .insert(INVARIANTS_CHECK, invariants_result(invariants));
+    let asked = checks.contains(&CheckName::Invariants);
+    match &result.outcome.invariants {
+        Some(invariants) => {
+            let checked = invariants_result(invariants);
+            report.checks.insert(CheckName::Invariants.name(), checked);
+        }
+        None if asked => {
+            let unchecked = no_monitor(result.scenario.protocol.name());
+            report
+                .checks
+                .insert(CheckName::Invariants.name(), unchecked);
+        }
+        None => {}
     }
     Ok(report)
 }
-
-/// The name under which a protocol's in-simulation invariant monitor reports.
-pub const INVARIANTS_CHECK: &str = "invariants";
 
 /// The monitor's verdict as a check result: the run stopped at the first broken invariant.
 fn invariants_result(invariants: &InvariantsOutcome) -> CheckResult {
@@ -136,6 +152,20 @@ fn invariants_result(invariants: &InvariantsOutcome) -> CheckResult {
         },
         counts: BTreeMap::from([("steps checked", invariants.steps_checked)]),
         reason: invariants.violation.clone(),
+        failed_keys: Vec::new(),
+        witness: None,
+    }
+}
+
+/// `invariants` asked of a protocol without a monitor: nothing was checked, so the answer
+/// is unknown (an `--expect invariants` exits 3, never a silent pass).
+fn no_monitor(protocol: &str) -> CheckResult {
+    CheckResult {
+        result: Verdict::Unknown,
+        counts: BTreeMap::new(),
+        reason: Some(format!(
+            "{protocol} has no invariant monitor: only raft states cluster-wide invariants"
+        )),
         failed_keys: Vec::new(),
         witness: None,
     }

@@ -9,6 +9,7 @@
 
 use crate::grid::Cell;
 use dsys_check::session::FreshnessBin;
+use html_escape::encode_quoted_attribute as escape;
 use std::fmt::Write as _;
 
 const W: f64 = 1040.0;
@@ -27,13 +28,6 @@ const ANOMALIES: [Anomaly; 4] = [
 const COLORS: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
-
-/// `s` safe inside SVG text.
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
 
 /// Render `cells`. The partition shown is `halves` if the grid has it, else the first
 /// nemesis other than `none`.
@@ -282,7 +276,7 @@ fn staleness_panel(s: &mut String, top: f64, nemesis: &str, curves: &[(usize, &C
     }
     if let Some((_, first)) = curves.first() {
         for (i, b) in first.freshness.iter().enumerate() {
-            let label = escape(&b.label());
+            let label = escape(&b.label()).into_owned();
             let _ = write!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{label}</text>",

@@ -2,7 +2,7 @@
 //! unless told), and how it failed, if it did — what every caller turns into its exit
 //! code.
 
-use crate::checking::{INVARIANTS_CHECK, check_run_citing, scenario_model, simulation_checks};
+use crate::checking::{check_run_citing, scenario_model, simulation_checks};
 use crate::error::LabError;
 use crate::scenario::RunResult;
 use dsys_check::history::Positions;
@@ -74,7 +74,7 @@ pub fn judge(run: &RunResult, judging: &Judging) -> Result<Judged, LabError> {
 }
 
 fn invariants_failure(report: &CheckReport) -> Option<RunFailure> {
-    let check = report.checks.get(INVARIANTS_CHECK)?;
+    let check = report.checks.get(CheckName::Invariants.name())?;
     (check.result == Verdict::Fail).then(|| {
         RunFailure::Violation(format!(
             "a protocol invariant broke: {}",
@@ -134,6 +134,44 @@ mod tests {
         let j = judge(&unconverged, &judging(vec![CheckName::Converged])).unwrap();
         assert!(
             matches!(j.failure, Some(RunFailure::Liveness(_))),
+            "{:?}",
+            j.failure
+        );
+    }
+
+    #[test]
+    fn invariants_is_a_check_like_the_others() {
+        let invariants = CheckName::Invariants;
+        assert_eq!("invariants".parse::<CheckName>(), Ok(invariants));
+        let expect = Judging {
+            expect: vec![invariants],
+            ..Judging::default()
+        };
+        // Raft has a monitor: reported whether asked or not, and it held.
+        let raft = Scenario::builder(Protocol::Raft).seed(2).run().unwrap();
+        for judging in [&Judging::default(), &expect] {
+            let j = judge(&raft, judging).unwrap();
+            assert_eq!(j.checks.checks[invariants.name()].result, Verdict::Pass);
+            assert!(j.failure.is_none(), "{:?}", j.failure);
+        }
+        // Leaderless has none: not reported unless asked; asked, it is unknown, not a pass.
+        let leaderless = Scenario::builder(Protocol::Leaderless)
+            .seed(2)
+            .run()
+            .unwrap();
+        let j = judge(&leaderless, &Judging::default()).unwrap();
+        assert!(!j.checks.checks.contains_key(invariants.name()));
+        let j = judge(&leaderless, &expect).unwrap();
+        let check = &j.checks.checks[invariants.name()];
+        assert_eq!(check.result, Verdict::Unknown);
+        assert!(
+            check
+                .detail()
+                .unwrap_or_default()
+                .contains("no invariant monitor")
+        );
+        assert!(
+            matches!(j.failure, Some(RunFailure::Unknown(_))),
             "{:?}",
             j.failure
         );

@@ -10,10 +10,8 @@ mod error;
 pub mod grid;
 pub mod grid_plot;
 pub mod judge;
-pub mod partition;
 pub mod protocol;
 mod report;
-pub mod resilience;
 mod scenario;
 pub mod verify;
 

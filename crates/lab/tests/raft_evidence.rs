@@ -6,7 +6,7 @@
 
 use dsys_check::{CheckName, Verdict};
 use dsys_history::EventType;
-use dsys_lab::checking::{INVARIANTS_CHECK, check_run};
+use dsys_lab::checking::check_run;
 use dsys_lab::{Protocol, RunResult, Scenario};
 use dsys_node::{Instant, NodeId};
 use dsys_sim::network::NetworkFault;
@@ -98,7 +98,7 @@ fn linearizable_with(settings: &[&str], nemesis: &str) -> Measured {
             Verdict::Pass,
             "{nemesis} seed {seed}"
         );
-        let invariants = &report.checks[INVARIANTS_CHECK];
+        let invariants = &report.checks[CheckName::Invariants.name()];
         assert_eq!(
             invariants.result,
             Verdict::Pass,
@@ -298,7 +298,10 @@ fn lease_breaks_where_read_index_holds(
     let mut lease_witness = None;
     for reads in ["reads=lease", "reads=read-index"] {
         let report = check_run(&run(reads), &[CheckName::Linearizable], None).unwrap();
-        assert_eq!(report.checks[INVARIANTS_CHECK].result, Verdict::Pass);
+        assert_eq!(
+            report.checks[CheckName::Invariants.name()].result,
+            Verdict::Pass
+        );
         let lin = &report.checks["linearizable"];
         if reads == "reads=lease" {
             lease_witness =
@@ -360,7 +363,7 @@ fn recovery_after_cut(settings: &[&str], nemesis: &str, seed: u64) -> Duration {
     schedule.extend(heal_everything(cut, 5));
     let run = scripted_run(settings, "none", seed, Some(schedule));
     let report = check_run(&run, &[CheckName::Linearizable], None).unwrap();
-    for check in ["linearizable", INVARIANTS_CHECK] {
+    for check in ["linearizable", CheckName::Invariants.name()] {
         assert_eq!(
             report.checks[check].result,
             Verdict::Pass,

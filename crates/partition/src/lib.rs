@@ -23,10 +23,16 @@
 //! - [`planner`]: what to copy where when nodes change or ranges split, the bytes that
 //!   takes, in waves that keep every shard's replica count and a per-node throttle.
 //! - [`quality`]: balance and movement, as `dsys partition` reports them.
+//! - `evaluation` (feature `demo`): every algorithm on one node set and one key stream,
+//!   the table and chart `dsys partition` prints. The key streams (uniform, sequential,
+//!   Zipf) are drawn from the simulator's seeded generators, so the feature brings in
+//!   `dsys-sim`; the library itself depends on no other dsys crate.
 
 mod anchor;
 mod bounded;
 mod error;
+#[cfg(feature = "demo")]
+pub mod evaluation;
 pub mod geo;
 mod hash;
 mod jump;

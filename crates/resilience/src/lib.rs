@@ -24,11 +24,16 @@
 //! - [`breaker`]: a circuit breaker ([`breaker::CircuitBreaker`]) with count- or
 //!   time-based windows, failure and slow-call rates or consecutive failures, exactly N
 //!   half-open probes, open time with backoff and jitter, and operator overrides.
+//! - `demo` (feature `demo`): every pattern against one flaky service on virtual time,
+//!   the table `dsys resilience` prints. It runs on the simulator's event queue and
+//!   seeded generator, so the feature brings in `dsys-sim`.
 
 pub mod adaptive;
 pub mod breaker;
 pub mod bulkhead;
 mod clock;
+#[cfg(feature = "demo")]
+pub mod demo;
 mod error;
 pub mod events;
 #[cfg(feature = "tower")]

@@ -60,6 +60,7 @@ pub mod store;
 pub mod trace;
 pub mod workload;
 mod world;
+pub mod zipf;
 
 pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, SimConfig};
 pub use dist::LatencyDist;

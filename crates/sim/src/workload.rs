@@ -1,6 +1,7 @@
 //! The key-value workload: which operation each client issues next.
 
 use crate::dist::LatencyDist;
+use crate::zipf::Zipf;
 use dsys_node::{DetRng, Key, Op, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -172,7 +173,7 @@ impl Default for WorkloadConfig {
 pub struct KvWorkload {
     kind: WorkloadKind,
     keys: u64,
-    zipf_cdf: Option<Vec<f64>>,
+    zipf: Option<Zipf>,
     mix: OpMix,
     next_value: Value,
 }
@@ -180,42 +181,23 @@ pub struct KvWorkload {
 impl KvWorkload {
     /// A workload drawing from `config`.
     pub fn new(config: &WorkloadConfig) -> Self {
-        let zipf_cdf = match config.key_dist {
+        let zipf = match config.key_dist {
             KeyDist::Uniform => None,
-            KeyDist::Zipf { exponent } => {
-                let weights: Vec<f64> = (0..config.keys)
-                    .map(|k| 1.0 / libm::pow((k + 1) as f64, exponent))
-                    .collect();
-                let total: f64 = weights.iter().sum();
-                let mut acc = 0.0;
-                Some(
-                    weights
-                        .iter()
-                        .map(|w| {
-                            acc += w / total;
-                            acc
-                        })
-                        .collect(),
-                )
-            }
+            KeyDist::Zipf { exponent } => Some(Zipf::new(config.keys, exponent)),
         };
         KvWorkload {
             kind: config.kind,
             keys: config.keys.max(1),
-            zipf_cdf,
+            zipf,
             mix: config.mix,
             next_value: 1,
         }
     }
 
     fn key(&self, rng: &mut DetRng) -> Key {
-        match &self.zipf_cdf {
+        match &self.zipf {
             None => rng.below(self.keys),
-            Some(cdf) => {
-                let u = rng.unit_f64();
-                cdf.partition_point(|&c| c < u)
-                    .min(cdf.len().saturating_sub(1)) as Key
-            }
+            Some(zipf) => zipf.sample(rng) as Key,
         }
     }
 

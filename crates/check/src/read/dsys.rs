@@ -1,108 +1,38 @@
-//! The dsys JSONL history format (`docs/history-format.md`).
+//! The dsys JSONL history format (`docs/history-format.md`), read with `dsys-history`'s
+//! decoder and converted as recorded events are.
 
-use super::{ReadError, event, syntax};
-use crate::history::{Event, EventKind, Value};
-use serde_json::Value as Json;
+use super::recorded::event;
+use super::{ReadError, syntax};
+use crate::history::Event;
+use dsys_history::HistoryEvent;
 
-const FIELDS: [&str; 9] = [
-    "index", "time", "process", "type", "f", "key", "value", "node", "error",
-];
-
-fn value(line: usize, v: &Json, nemesis: bool) -> Result<Value, ReadError> {
-    match v {
-        Json::Null => Ok(Value::Nil),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .ok_or_else(|| syntax(line, format!("value {n} is not a 64-bit integer"))),
-        Json::Array(items) => items
-            .iter()
-            .map(|x| {
-                x.as_i64()
-                    .ok_or_else(|| syntax(line, format!("list element {x} is not an integer")))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::List),
-        // Nemesis values describe the fault; the checkers do not need them.
-        Json::Object(_) if nemesis => Ok(Value::Nil),
-        other => Err(syntax(line, format!("unsupported value {other}"))),
-    }
+/// Parse one line with the format's one decoder (`dsys_history::read_line`); `None` for a
+/// blank line. Errors name the file's line.
+pub(super) fn parse_line(text: &str, line: usize) -> Result<Option<Event>, ReadError> {
+    let recorded: Option<HistoryEvent> =
+        dsys_history::read_line(text).map_err(|e| syntax(line, json_reason(&e)))?;
+    recorded
+        .map(|e| event(&e, line).map_err(|unfit| syntax(line, unfit.to_string())))
+        .transpose()
 }
 
-/// Parse one line; `None` for a blank line.
-pub(super) fn parse_line(text: &str, line: usize) -> Result<Option<Event>, ReadError> {
-    if text.trim().is_empty() {
-        return Ok(None);
+/// What serde_json found wrong, without its position inside the one-line string (the
+/// caller names the file's line).
+fn json_reason(e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    let reason = full.strip_suffix(&at).unwrap_or(&full);
+    match e.classify() {
+        serde_json::error::Category::Data if e.column() == 0 => reason.to_string(),
+        serde_json::error::Category::Data => format!("{reason} (column {})", e.column()),
+        _ => format!("invalid JSON ({reason} at column {})", e.column()),
     }
-    let json: Json =
-        serde_json::from_str(text).map_err(|e| syntax(line, format!("invalid JSON ({e})")))?;
-    let Json::Object(obj) = json else {
-        return Err(syntax(line, "expected a JSON object"));
-    };
-    if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(syntax(line, format!("unknown field `{unknown}`")));
-    }
-    let process =
-        match obj.get("process") {
-            Some(Json::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-                syntax(line, format!("process {n} is not a non-negative integer"))
-            })?),
-            Some(Json::String(s)) if s == "nemesis" => None,
-            Some(other) => {
-                return Err(syntax(
-                    line,
-                    format!("process must be an integer or \"nemesis\", got {other}"),
-                ));
-            }
-            None => return Err(syntax(line, "missing field `process`")),
-        };
-    let kind = match obj.get("type").and_then(Json::as_str) {
-        Some("invoke") => EventKind::Invoke,
-        Some("ok") => EventKind::Ok,
-        Some("fail") => EventKind::Fail,
-        Some("info") => EventKind::Info,
-        Some(other) => {
-            return Err(syntax(
-                line,
-                format!("unknown event type `{other}` (expected invoke, ok, fail or info)"),
-            ));
-        }
-        None => return Err(syntax(line, "missing or non-string field `type`")),
-    };
-    let f_name = obj
-        .get("f")
-        .and_then(Json::as_str)
-        .ok_or_else(|| syntax(line, "missing or non-string field `f`"))?;
-    let key = match obj.get("key") {
-        None | Some(Json::Null) => None,
-        Some(Json::Number(n)) => Some(n.to_string()),
-        Some(Json::String(s)) => Some(s.clone()),
-        Some(other) => {
-            return Err(syntax(
-                line,
-                format!("key must be an integer or a string, got {other}"),
-            ));
-        }
-    };
-    let value = value(
-        line,
-        obj.get("value").unwrap_or(&Json::Null),
-        process.is_none(),
-    )?;
-    let time = match obj.get("time") {
-        None | Some(Json::Null) => None,
-        Some(t) => Some(
-            t.as_u64()
-                .ok_or_else(|| syntax(line, format!("time {t} is not a non-negative integer")))?,
-        ),
-    };
-    event(line, process, kind, f_name, "", key, value, time).map(Some)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::OpFn;
+    use crate::history::{EventKind, OpFn, Value};
 
     #[test]
     fn reads_client_and_nemesis_lines() {
@@ -126,30 +56,50 @@ mod tests {
     #[test]
     fn bad_lines_say_what_and_where() {
         let err = |s: &str| parse_line(s, 12).unwrap_err().to_string();
+        let line = |rest: &str| format!(r#"{{"index":0,"time":1,"process":1,{rest}}}"#);
         assert!(
             err(r#"{"process":1,"type":"ok","f":"read","value":n"#)
                 .starts_with("line 12: invalid JSON")
         );
         assert_eq!(
-            err(r#"{"process":1,"type":"ok","f":"explode"}"#),
+            err(&line(r#""type":"ok","f":"explode""#)),
             "line 12: unknown operation `explode`"
         );
-        assert_eq!(
-            err(r#"{"process":1,"type":"done","f":"read"}"#),
-            "line 12: unknown event type `done` (expected invoke, ok, fail or info)"
+        let done = err(&line(r#""type":"done","f":"read""#));
+        assert!(
+            done.starts_with(
+                "line 12: unknown variant `done`, expected one of `invoke`, `ok`, `fail`, `info`"
+            ),
+            "{done}"
+        );
+        let colour = err(&line(r#""type":"ok","f":"read","colour":1"#));
+        assert!(
+            colour.starts_with("line 12: unknown field `colour`"),
+            "{colour}"
+        );
+        let negative = err(r#"{"index":0,"time":1,"process":-1,"type":"ok","f":"read"}"#);
+        assert!(
+            negative.starts_with("line 12: process -1 is not a non-negative integer"),
+            "{negative}"
         );
         assert_eq!(
-            err(r#"{"process":1,"type":"ok","f":"read","colour":1}"#),
-            "line 12: unknown field `colour`"
-        );
-        assert_eq!(
-            err(r#"{"process":-1,"type":"ok","f":"read"}"#),
-            "line 12: process -1 is not a non-negative integer"
-        );
-        assert_eq!(
-            err(r#"{"process":1,"type":"ok","f":"read","value":"x"}"#),
+            err(&line(r#""type":"ok","f":"read","value":"x""#)),
             "line 12: unsupported value \"x\""
         );
+        let missing = err(r#"{"process":1,"type":"ok","f":"read"}"#);
+        assert!(
+            missing.starts_with("line 12: missing field `index`"),
+            "{missing}"
+        );
+        let string_key = err(&line(r#""type":"ok","f":"read","key":"a""#));
+        assert!(
+            string_key.starts_with("line 12: invalid type: string"),
+            "{string_key}"
+        );
         assert_eq!(err("[1,2]"), "line 12: expected a JSON object");
+        assert_eq!(
+            err(r#"[0,1,1,"ok","read",null,null,null,null]"#),
+            "line 12: expected a JSON object"
+        );
     }
 }

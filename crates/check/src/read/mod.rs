@@ -6,7 +6,7 @@ pub mod edn;
 mod jepsen;
 mod recorded;
 
-pub use recorded::{RecordedError, from_recorded};
+pub use recorded::{RecordedError, Unfit, from_recorded};
 
 use crate::history::{Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Value};
 use std::fmt;

@@ -5,70 +5,101 @@ use crate::history::{
     Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Positions, Value,
 };
 use dsys_history::{EventType, EventValue, HistoryEvent, Process};
+use serde::Serialize;
 
 /// Why recorded events could not be checked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordedError {
-    /// A value the checker's integers cannot hold.
-    #[error("event {index}: value {value} does not fit a 64-bit signed integer")]
-    TooLarge {
+    /// An event the checker's model cannot hold.
+    #[error("event {index}: {unfit}")]
+    Unfit {
         /// The event's position, from 0.
         index: u64,
-        /// The value.
-        value: u64,
+        /// What does not fit.
+        unfit: Unfit,
     },
     /// The events do not pair up into operations.
     #[error(transparent)]
     Pairing(#[from] PairingError),
 }
 
-fn int(index: u64, value: u64) -> Result<i64, RecordedError> {
-    i64::try_from(value).map_err(|_| RecordedError::TooLarge { index, value })
+/// What about one event does not fit the checker's model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unfit {
+    /// A value the checker's integers cannot hold.
+    #[error("value {0} does not fit a 64-bit signed integer")]
+    TooLarge(u64),
+    /// A client operation the checker does not know.
+    #[error("unknown operation `{0}`")]
+    UnknownOperation(String),
+    /// A client event whose value is none of the format's values.
+    #[error("unsupported value {0}")]
+    UnsupportedValue(String),
 }
 
-fn value<F>(index: u64, value: Option<&EventValue<F>>) -> Result<Value, RecordedError> {
+fn int(value: u64) -> Result<i64, Unfit> {
+    i64::try_from(value).map_err(|_| Unfit::TooLarge(value))
+}
+
+fn value<F: Serialize>(value: Option<&EventValue<F>>, client: bool) -> Result<Value, Unfit> {
     Ok(match value {
-        Some(EventValue::One(v)) => Value::Int(int(index, *v)?),
-        Some(EventValue::Pair([a, b])) => Value::List(vec![int(index, *a)?, int(index, *b)?]),
+        Some(EventValue::One(v)) => Value::Int(int(*v)?),
+        Some(EventValue::Pair([a, b])) => Value::List(vec![int(*a)?, int(*b)?]),
         Some(EventValue::Count(n)) => Value::Int(*n),
-        Some(EventValue::Elements(es)) => Value::List(
-            es.iter()
-                .map(|e| int(index, *e))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        // Nemesis values describe the fault; the checkers do not need them.
+        Some(EventValue::Elements(es)) => {
+            Value::List(es.iter().map(|e| int(*e)).collect::<Result<Vec<_>, _>>()?)
+        }
+        // Nemesis values describe the fault; the checkers do not need them. A client's
+        // value that is none of the above is not in the format.
+        Some(EventValue::Fault(other)) if client => {
+            let json = serde_json::to_string(other).unwrap_or_else(|e| e.to_string());
+            return Err(Unfit::UnsupportedValue(json));
+        }
         None | Some(EventValue::Fault(_)) => Value::Nil,
+    })
+}
+
+/// One recorded event in the checker's model, cited as `line`: the one conversion, for
+/// events in memory and lines of a file alike.
+pub(super) fn event<F: Serialize>(e: &HistoryEvent<F>, line: usize) -> Result<Event, Unfit> {
+    let kind = match e.kind {
+        EventType::Invoke => EventKind::Invoke,
+        EventType::Ok => EventKind::Ok,
+        EventType::Fail => EventKind::Fail,
+        EventType::Info => EventKind::Info,
+    };
+    let (process, f, nemesis_f) = match e.process {
+        Process::Client(p) => {
+            let f = OpFn::parse(&e.f).ok_or_else(|| Unfit::UnknownOperation(e.f.to_string()))?;
+            (Some(p), Some(f), None)
+        }
+        Process::Nemesis => (None, None, Some(e.f.to_string())),
+    };
+    Ok(Event {
+        line,
+        process,
+        kind,
+        f,
+        nemesis_f,
+        key: e.key.map(|k| k.to_string()),
+        value: value(e.value.as_ref(), process.is_some())?,
+        time: Some(e.time),
     })
 }
 
 /// The operations of `events`, their witnesses citing `positions` (event N is the N-th,
 /// from 1: the line it has in the JSONL file).
-pub fn from_recorded<F>(
+pub fn from_recorded<F: Serialize>(
     events: &[HistoryEvent<F>],
     positions: Positions,
 ) -> Result<History, RecordedError> {
     let mut builder = HistoryBuilder::new().citing(positions);
     for e in events {
-        let kind = match e.kind {
-            EventType::Invoke => EventKind::Invoke,
-            EventType::Ok => EventKind::Ok,
-            EventType::Fail => EventKind::Fail,
-            EventType::Info => EventKind::Info,
-        };
-        let (process, f, nemesis_f) = match e.process {
-            Process::Client(p) => (Some(p), OpFn::parse(&e.f), None),
-            Process::Nemesis => (None, None, Some(e.f.to_string())),
-        };
-        builder.push(Event {
-            line: e.index as usize + 1,
-            process,
-            kind,
-            f,
-            nemesis_f,
-            key: e.key.map(|k| k.to_string()),
-            value: value(e.index, e.value.as_ref())?,
-            time: Some(e.time),
+        let converted = event(e, e.index as usize + 1).map_err(|unfit| RecordedError::Unfit {
+            index: e.index,
+            unfit,
         })?;
+        builder.push(converted)?;
     }
     Ok(builder.finish())
 }
@@ -116,9 +147,9 @@ mod tests {
         let err = from_recorded(&events, Positions::Events).unwrap_err();
         assert_eq!(
             err,
-            RecordedError::TooLarge {
+            RecordedError::Unfit {
                 index: 0,
-                value: u64::MAX
+                unfit: Unfit::TooLarge(u64::MAX)
             }
         );
         let ok = [

@@ -19,8 +19,8 @@ one. Every figure but lookup ns comes out the same for the same flags. With --pl
 second table: for node-N joining, the shards whose replicas change, the bytes copied
 (each new replica once: the minimum), and the waves of transfers under --per-node.";
 
-fn parse_algorithm(name: &str) -> Result<dsys_lab::partition::Algorithm, String> {
-    use dsys_lab::partition::Algorithm;
+fn parse_algorithm(name: &str) -> Result<dsys_partition::evaluation::Algorithm, String> {
+    use dsys_partition::evaluation::Algorithm;
     Algorithm::parse(name).ok_or_else(|| {
         let known: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
         format!("unknown algorithm '{name}' (known: {})", known.join(", "))
@@ -40,11 +40,11 @@ pub struct PartitionArgs {
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub keys: u64,
     /// Key distribution: uniform, sequential, zipf or zipf:S.
-    #[arg(long, default_value = "uniform", value_parser = dsys_lab::partition::Keys::parse)]
-    pub distribution: dsys_lab::partition::Keys,
+    #[arg(long, default_value = "uniform", value_parser = dsys_partition::evaluation::Keys::parse)]
+    pub distribution: dsys_partition::evaluation::Keys,
     /// Algorithms to evaluate (repeat or separate with commas) [default: all].
     #[arg(long = "algorithm", value_parser = parse_algorithm, value_delimiter = ',')]
-    pub algorithms: Vec<dsys_lab::partition::Algorithm>,
+    pub algorithms: Vec<dsys_partition::evaluation::Algorithm>,
     /// Seed for the keys.
     #[arg(long, default_value = "1", value_parser = seed)]
     pub seed: u64,
@@ -94,9 +94,9 @@ pattern before reaching the service; service = attempts that reached it; peak = 
 had in hand at once; p50/p99 = what callers waited, refusals included; ok p99 = over
 successes only.";
 
-fn parse_pattern(name: &str) -> Result<dsys_lab::resilience::Pattern, String> {
-    dsys_lab::resilience::Pattern::parse(name).ok_or_else(|| {
-        let known: Vec<_> = dsys_lab::resilience::Pattern::ALL
+fn parse_pattern(name: &str) -> Result<dsys_resilience::demo::Pattern, String> {
+    dsys_resilience::demo::Pattern::parse(name).ok_or_else(|| {
+        let known: Vec<_> = dsys_resilience::demo::Pattern::ALL
             .iter()
             .map(|p| p.name())
             .collect();
@@ -109,7 +109,7 @@ fn parse_pattern(name: &str) -> Result<dsys_lab::resilience::Pattern, String> {
 pub struct ResilienceArgs {
     /// Patterns to run (repeat or separate with commas) [default: all].
     #[arg(long = "pattern", value_parser = parse_pattern, value_delimiter = ',')]
-    pub patterns: Vec<dsys_lab::resilience::Pattern>,
+    pub patterns: Vec<dsys_resilience::demo::Pattern>,
     /// Seed for arrivals, latencies and failures.
     #[arg(long, default_value = "1", value_parser = seed)]
     pub seed: u64,

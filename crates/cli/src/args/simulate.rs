@@ -32,10 +32,11 @@ clock-strobe, swarm. DIST is constant:MS, uniform:MIN:MAX, exponential:MEAN,
 lognormal:MEDIAN:SIGMA or pareto:MIN:ALPHA.
 
 Checks (--checks, --expect): linearizable, sequential, causal, read-your-writes, monotonic-reads,
-monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged; for the counter
-and set workloads: linearizable, sequential, no-lost-updates, converged. Protocols that state
-cluster-wide invariants (raft) are also checked after every node step; a broken one stops
-the run and reports `invariants: FAIL`.
+monotonic-writes, writes-follow-reads, no-stale-reads, no-lost-writes, converged, invariants; for
+the counter and set workloads: linearizable, sequential, no-lost-updates, converged, invariants.
+`invariants`: protocols that state cluster-wide invariants (raft) are checked after every node
+step, asked or not; a broken one stops the run and reports `invariants: FAIL`. Asked of a
+protocol without such a monitor, it is unknown.
 
 Exit codes: 0 ok; 1 a protocol invariant broke or an --expect'ed check failed; 2 bad input;
 3 an --expect'ed check is unknown; 4 --expect converged failed (liveness); 5 --out or

@@ -6,7 +6,7 @@ use crate::output::Output;
 use crate::progress;
 
 pub fn resilience(a: ResilienceArgs, out: Output) -> Result<(), Failure> {
-    use dsys_lab::resilience::{Pattern, Traffic, run_all, table};
+    use dsys_resilience::demo::{Pattern, Traffic, run_all, table};
     let patterns = match a.patterns.is_empty() {
         true => Pattern::ALL.to_vec(),
         false => a.patterns,
@@ -37,7 +37,7 @@ pub fn resilience(a: ResilienceArgs, out: Output) -> Result<(), Failure> {
 }
 
 pub fn partition(a: PartitionArgs, out: Output) -> Result<(), Failure> {
-    use dsys_lab::partition::{
+    use dsys_partition::evaluation::{
         Algorithm, PlanSetup, Setup, evaluate, plan_join, plan_table, svg, table,
     };
     let algorithms = match a.algorithms.is_empty() {

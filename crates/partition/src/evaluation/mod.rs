@@ -9,12 +9,13 @@
 //! its last bucket, so it renumbers the rest and moves their keys: the table shows what
 //! that costs).
 
-use dsys_node::DetRng;
-use dsys_partition::quality::{moved, peak_over_share};
-use dsys_partition::{
+use crate::quality::{moved, peak_over_share};
+use crate::{
     Anchor, BoundedLoads, Jump, Maglev, Node, Nodes, PartitionError, Placement, Rendezvous, Ring,
     key_hash, mix,
 };
+use dsys_node::DetRng;
+use dsys_sim::zipf::Zipf;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -155,20 +156,9 @@ pub fn keys(setup: &Setup) -> Vec<u64> {
             .map(|i| key_hash(&i.to_le_bytes()))
             .collect(),
         Keys::Zipf { exponent } => {
-            // Key k's cumulative probability, then one binary search per request.
-            let universe = setup.keys.max(1);
-            let mut cdf = Vec::with_capacity(universe as usize);
-            let mut total = 0.0;
-            for k in 0..universe {
-                total += ((k + 1) as f64).powf(-exponent);
-                cdf.push(total);
-            }
+            let zipf = Zipf::new(setup.keys, exponent);
             (0..setup.keys)
-                .map(|_| {
-                    let u = rng.unit_f64() * total;
-                    let k = cdf.partition_point(|&c| c < u).min(cdf.len() - 1);
-                    mix(k as u64 ^ setup.seed.rotate_left(32))
-                })
+                .map(|_| mix(zipf.sample(&mut rng) ^ setup.seed.rotate_left(32)))
                 .collect()
         }
     }
@@ -390,7 +380,7 @@ pub fn plan_join(
     plan: &PlanSetup,
     algorithms: &[Algorithm],
 ) -> Result<Vec<PlanRow>, PartitionError> {
-    use dsys_partition::planner::{Throttle, hash_changes, plan as make_plan};
+    use crate::planner::{Throttle, hash_changes, plan as make_plan};
     let sets = NodeSets::new(setup)?;
     let shards: Vec<(u64, u64)> = (0..plan.shards)
         .map(|i| (mix(i), plan.shard_bytes))
@@ -491,7 +481,7 @@ pub fn table(setup: &Setup, rows: &[Row]) -> String {
 /// The rows as an SVG: peak over average, and keys moved on add and remove as a
 /// multiple of the minimum, one bar per algorithm.
 pub fn svg(setup: &Setup, rows: &[Row]) -> String {
-    use crate::grid_plot::escape;
+    use html_escape::encode_quoted_attribute as escape;
     const BAR_H: f64 = 18.0;
     const LABEL_W: f64 = 100.0;
     const PANEL_W: f64 = 260.0;

@@ -1,4 +1,4 @@
-//! Tests of `partition`.
+//! Tests of the evaluation.
 
 use super::*;
 

@@ -8,17 +8,17 @@
 //! given rate. Every pattern but `none` gives up on an attempt after 200 ms (a timeout
 //! frees the caller, not the service: the service works on until its own reply).
 
+use crate::adaptive::{AdaptiveLimiter, Bounds, Gradient, Token};
+use crate::breaker::{BreakerConfig, CircuitBreaker, Permit, Trip, Window};
+use crate::bulkhead::{Bulkhead, BulkheadPermit};
+use crate::rate::{Gcra, Limiter, Quota};
+use crate::retry::{Backoff, Delays, Jitter, RetryBudget, RetryPermit};
+use crate::shed::SuccessRatioAdmission;
+use crate::{Clock, ManualClock};
 use dsys_check::stats::percentile;
-use dsys_node::DetRng;
-use dsys_resilience::adaptive::{AdaptiveLimiter, Bounds, Gradient, Token};
-use dsys_resilience::breaker::{BreakerConfig, CircuitBreaker, Permit, Trip, Window};
-use dsys_resilience::bulkhead::{Bulkhead, BulkheadPermit};
-use dsys_resilience::rate::{Gcra, Limiter, Quota};
-use dsys_resilience::retry::{Backoff, Delays, Jitter, RetryBudget, RetryPermit};
-use dsys_resilience::shed::SuccessRatioAdmission;
-use dsys_resilience::{Clock, ManualClock};
+use dsys_node::{DetRng, Instant};
+use dsys_sim::queue::EventQueue;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A pattern in front of the service.
@@ -149,21 +149,18 @@ struct Call {
     delays: Delays,
 }
 
-/// Events by time, ties in the order they were scheduled.
+/// Pending events by virtual time, ties in the order they were scheduled: the
+/// simulator's own event queue, keyed in nanoseconds since the start of the traffic.
 #[derive(Default)]
-struct Agenda<'a> {
-    events: BTreeMap<(u64, u64), Event<'a>>,
-    scheduled: u64,
-}
+struct Agenda<'a>(EventQueue<Event<'a>>);
 
 impl<'a> Agenda<'a> {
     fn at(&mut self, time: u64, event: Event<'a>) {
-        self.scheduled += 1;
-        self.events.insert((time, self.scheduled), event);
+        self.0.push(Instant::from_nanos(time), event);
     }
 
     fn next(&mut self) -> Option<(u64, Event<'a>)> {
-        self.events.pop_first().map(|((time, _), e)| (time, e))
+        self.0.pop().map(|(at, event)| (at.as_nanos(), event))
     }
 }
 
@@ -186,7 +183,7 @@ impl Guards {
     fn new(clock: &ManualClock, seed: u64) -> Guards {
         // Constants known to be valid; `expect` documents the invariant.
         #[allow(clippy::expect_used)]
-        let built = (|| -> Result<Guards, dsys_resilience::ConfigError> {
+        let built = (|| -> Result<Guards, crate::ConfigError> {
             Ok(Guards {
                 breaker: CircuitBreaker::new(
                     BreakerConfig::default()
@@ -404,6 +401,7 @@ pub fn table(rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     const TRAFFIC: Traffic = Traffic {
         seed: 1,
