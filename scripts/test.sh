@@ -18,6 +18,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "doc tests"
 cargo test --workspace --locked --doc
 
+step "agent skill (the public validator)"
+scripts/validate-skill.sh
+
 step "model check (loom)"
 scripts/model-check.sh
 

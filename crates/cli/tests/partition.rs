@@ -116,6 +116,33 @@ fn a_join_plan_copies_exactly_the_minimum() {
 }
 
 #[test]
+fn fewer_virtual_nodes_unbalance_the_ring() {
+    let peak = |vnodes: &str| {
+        let doc = figures(&[
+            "partition",
+            "--nodes",
+            "10",
+            "--keys",
+            "50000",
+            "--algorithm",
+            "ring",
+            "--vnodes",
+            vnodes,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(doc["setup"]["vnodes"], vnodes.parse::<u64>().unwrap());
+        doc["rows"][0]["peak_over_average"].as_f64().unwrap()
+    };
+    let (one, ten, hundred) = (peak("1"), peak("10"), peak("100"));
+    assert!(
+        one > ten && ten > hundred && hundred < 1.25,
+        "{one} {ten} {hundred}"
+    );
+    assert!(one > 2.0, "one point per node: {one}");
+}
+
+#[test]
 fn bad_flags_are_refused_with_exit_2() {
     for args in [
         &["partition", "--nodes", "1"][..],
@@ -128,6 +155,8 @@ fn bad_flags_are_refused_with_exit_2() {
         &["partition", "--nodes", "4", "--plan", "--replicas", "9"],
         &["partition", "--plan", "--per-node", "0"],
         &["partition", "--plan", "--shards", "0"],
+        &["partition", "--vnodes", "0"],
+        &["partition", "--vnodes", "10001"],
     ] {
         let o = dsys(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));

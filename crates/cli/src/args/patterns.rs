@@ -11,7 +11,7 @@ Examples:
   dsys partition --format svg > placement.svg
   dsys partition --plan --shards 1024 --shard-bytes 1073741824 --replicas 3
 
-Algorithms: ring (100 virtual nodes per node), jump, rendezvous, maglev, anchor
+Algorithms: ring (--vnodes virtual nodes per node, 100 by default), jump, rendezvous, maglev, anchor
 (AnchorHash), bounded (the ring with loads capped at 1.25 x the average). Key
 distributions: uniform, sequential (0, 1, 2, ... hashed), zipf or zipf:S (requests
 skewed toward a few hot keys). The node added is node-N; the node removed is the middle
@@ -48,6 +48,10 @@ pub struct PartitionArgs {
     /// Seed for the keys.
     #[arg(long, default_value = "1", value_parser = seed)]
     pub seed: u64,
+    /// Virtual nodes per node on the ring (ring and bounded): few leave the ring badly
+    /// unbalanced.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub vnodes: u32,
     /// Also plan the data movement for node-N's join (text and JSON).
     #[arg(long)]
     pub plan: bool,

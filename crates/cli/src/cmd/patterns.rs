@@ -50,6 +50,7 @@ pub fn partition(a: PartitionArgs, out: Output) -> Result<(), Failure> {
         keys: a.keys,
         distribution: a.distribution,
         seed: a.seed,
+        vnodes: a.vnodes,
     };
     // Flags are checked by clap; what is left to refuse is a node set the algorithms
     // cannot take, which is bad input too.

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
-    /// Ring with 100 virtual nodes per node.
+    /// Ring with [`Setup::vnodes`] virtual nodes per node (100 by default).
     Ring,
     /// Jump consistent hash.
     Jump,
@@ -125,6 +125,8 @@ pub struct Setup {
     pub distribution: Keys,
     /// Seed for the keys.
     pub seed: u64,
+    /// Virtual nodes per node of the ring (and of the ring under bounded loads).
+    pub vnodes: u32,
 }
 
 /// One algorithm's figures.
@@ -183,6 +185,7 @@ struct NodeSets {
     grown: Nodes,
     shrunk: Nodes,
     removed: String,
+    vnodes: u32,
 }
 
 impl NodeSets {
@@ -200,6 +203,7 @@ impl NodeSets {
             grown,
             shrunk,
             removed,
+            vnodes: setup.vnodes,
         })
     }
 }
@@ -251,7 +255,7 @@ fn placements(
         ]))
     }
     match algorithm {
-        Algorithm::Ring => each(sets, |n| Ring::new(n, 100)),
+        Algorithm::Ring => each(sets, |n| Ring::new(n, sets.vnodes)),
         Algorithm::Jump => each(sets, Jump::new),
         Algorithm::Rendezvous => each(sets, Rendezvous::new),
         Algorithm::Maglev => each(sets, Maglev::new),
@@ -273,7 +277,7 @@ fn placements(
 fn bounded_row(sets: &NodeSets, keys: &[u64]) -> Result<Row, PartitionError> {
     const C: f64 = 1.25;
     let assign_all = |nodes: &Nodes| -> Result<(Vec<String>, f64, f64), PartitionError> {
-        let mut b = BoundedLoads::new(Ring::new(nodes.clone(), 100)?, C)?;
+        let mut b = BoundedLoads::new(Ring::new(nodes.clone(), sets.vnodes)?, C)?;
         let mut owners = Vec::with_capacity(keys.len());
         let ns = time_per_key(keys, |k| {
             let i = b.assign(k);
@@ -472,8 +476,10 @@ pub fn table(setup: &Setup, rows: &[Row]) -> String {
         "\npeak/avg: the most loaded node over the average (1 is perfect).\n\
          moved on add: keys that changed node when node-{n} joined; the minimum is 1/(N+1).\n\
          moved on remove: keys that changed node when node-{} left; the minimum is its own.\n\
-         lookup ns: this machine, one thread (for bounded, one assignment).\n",
-        n / 2
+         lookup ns: this machine, one thread (for bounded, one assignment).\n\
+         ring and bounded: {} virtual nodes per node (--vnodes).\n",
+        n / 2,
+        setup.vnodes
     );
     out
 }

@@ -9,6 +9,7 @@ fn setup(keys: u64, distribution: Keys) -> Setup {
         keys,
         distribution,
         seed: 1,
+        vnodes: 100,
     }
 }
 

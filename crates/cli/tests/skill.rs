@@ -1,0 +1,256 @@
+//! The agent skill `skills/designing-distributed-systems/`: its shape (the Agent Skills
+//! rules, every reference linked from SKILL.md with its trigger, every link resolving,
+//! nothing orphaned, pictures at most 80 columns) and its claims (every `dsys` command in
+//! it ends with the exit code the text states and prints the figures the text quotes
+//! beside it; the annotations are described in `skill/runnable.rs`). The public validator
+//! (`agentskills validate`, PyPI `skills-ref`) runs in `scripts/test.sh`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests and their helpers may panic
+
+mod common;
+#[path = "skill/runnable.rs"]
+mod runnable;
+
+use common::{stderr, stdout};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const NAME: &str = "designing-distributed-systems";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn skill() -> PathBuf {
+    root().join("skills").join(NAME)
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every file under `dir`, as paths relative to the skill folder, sorted.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(skill()).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The frontmatter as (key, value) pairs and the body after it.
+fn frontmatter(text: &str) -> (Vec<(String, String)>, &str) {
+    let rest = text.strip_prefix("---\n").expect("SKILL.md opens with ---");
+    let end = rest
+        .find("\n---\n")
+        .expect("the frontmatter closes with ---");
+    let pairs = rest[..end]
+        .lines()
+        .map(|line| {
+            assert!(
+                !line.starts_with([' ', '\t']),
+                "nested frontmatter is not allowed: {line:?}"
+            );
+            let (k, v) = line.split_once(':').expect("key: value");
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect();
+    (pairs, &rest[end + 5..])
+}
+
+#[test]
+fn the_frontmatter_and_the_size_follow_the_agent_skills_rules() {
+    let text = read(&skill().join("SKILL.md"));
+    let (pairs, body) = frontmatter(&text);
+    let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["name", "description", "license"], "top-level keys");
+    let name = &pairs[0].1;
+    assert_eq!(name, NAME, "the name is the folder's");
+    assert!(name.len() <= 64);
+    assert!(
+        name.split('-').all(|part| !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())),
+        "lowercase letters, digits and single hyphens: {name}"
+    );
+    let description = &pairs[1].1;
+    assert!(
+        !description.is_empty() && description.chars().count() <= 1024,
+        "description of {} characters",
+        description.chars().count()
+    );
+    assert!(
+        !description.contains(['<', '>']),
+        "no < or > in the description"
+    );
+    for filler in [
+        "comprehensive",
+        "powerful",
+        "seamless",
+        "robust",
+        "cutting-edge",
+    ] {
+        assert!(
+            !description.to_lowercase().contains(filler),
+            "filler in the description: {filler}"
+        );
+    }
+    assert!(description.contains("Use when"), "says when to use it");
+    assert!(!pairs[2].1.is_empty(), "a license");
+    let lines = body.lines().count();
+    assert!(lines < 500, "SKILL.md body: {lines} lines");
+    // About 5,000 tokens: English prose runs near 0.75 words a token.
+    let words = body.split_whitespace().count();
+    assert!(words * 4 / 3 <= 5_000, "SKILL.md body: {words} words");
+}
+
+/// Relative link targets of `text`: `[..](target)`, without anchors and web addresses.
+fn links(text: &str) -> Vec<String> {
+    text.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(t, _)| t))
+        .map(|t| t.split('#').next().unwrap_or_default().to_string())
+        .filter(|t| !t.is_empty() && !t.contains("://"))
+        .collect()
+}
+
+#[test]
+fn every_reference_is_linked_with_its_trigger_every_link_resolves_and_nothing_is_orphaned() {
+    let text = read(&skill().join("SKILL.md"));
+    for reference in files(&skill().join("references")) {
+        let target = reference.to_str().unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("]({target})")))
+            .unwrap_or_else(|| panic!("SKILL.md does not link {target}"));
+        assert!(
+            line.to_lowercase().contains("when"),
+            "the link to {target} says when to read it: {line}"
+        );
+    }
+    // Walk the links from SKILL.md; everything in the folder must be reached.
+    let mut reached: BTreeSet<PathBuf> = BTreeSet::from([PathBuf::from("SKILL.md")]);
+    let mut queue = vec![PathBuf::from("SKILL.md")];
+    while let Some(page) = queue.pop() {
+        let base = page.parent().unwrap_or(Path::new("")).to_path_buf();
+        for target in links(&read(&skill().join(&page))) {
+            let path = normalise(&base.join(&target));
+            let full = skill().join(&path);
+            assert!(full.exists(), "{}: broken link {target}", page.display());
+            let found = if full.is_dir() {
+                files(&full)
+            } else {
+                vec![path]
+            };
+            for f in found {
+                if reached.insert(f.clone()) && f.extension().is_some_and(|e| e == "md") {
+                    queue.push(f);
+                }
+            }
+        }
+    }
+    let orphans: Vec<PathBuf> = files(&skill())
+        .into_iter()
+        .filter(|f| !reached.contains(f))
+        .collect();
+    assert!(orphans.is_empty(), "not linked from anywhere: {orphans:?}");
+}
+
+/// `a/b/../c` as `a/c`.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Every Markdown page of the skill, parsed.
+fn pages() -> Vec<(PathBuf, runnable::Page)> {
+    files(&skill())
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "md"))
+        .map(|f| {
+            let page = runnable::parse(&read(&skill().join(&f)))
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            (f, page)
+        })
+        .collect()
+}
+
+#[test]
+fn pictures_are_at_most_80_columns() {
+    let mut wide = Vec::new();
+    for (file, page) in pages() {
+        for (n, line) in &page.fenced {
+            if line.chars().count() > 80 {
+                wide.push(format!("{}:{n}", file.display()));
+            }
+        }
+    }
+    for file in files(&skill()) {
+        if file.extension().is_some_and(|e| e == "txt") {
+            for (i, line) in read(&skill().join(&file)).lines().enumerate() {
+                if line.chars().count() > 80 {
+                    wide.push(format!("{}:{}", file.display(), i + 1));
+                }
+            }
+        }
+    }
+    assert!(wide.is_empty(), "lines over 80 columns: {wide:?}");
+}
+
+#[test]
+fn every_command_ends_as_stated_and_prints_the_figures_quoted_beside_it() {
+    let mut ran = 0;
+    for (file, page) in pages() {
+        for block in page.blocks {
+            let mut outputs = String::new();
+            for c in &block.commands {
+                let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
+                let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
+                    .args(&args)
+                    .current_dir(root())
+                    .output()
+                    .expect("run dsys");
+                let at = format!("{}:{} dsys {}", file.display(), c.line, c.args.join(" "));
+                assert_eq!(o.status.code(), Some(c.exit), "{at}\n{}", stderr(&o));
+                let printed = runnable::squeeze(&format!("{}\n{}", stdout(&o), stderr(&o)));
+                for text in &c.prints {
+                    assert!(
+                        printed.contains(&runnable::squeeze(text)),
+                        "{at}: does not print {text:?}\n{printed}"
+                    );
+                }
+                outputs.push_str(&printed);
+                outputs.push('\n');
+                ran += 1;
+            }
+            for figure in &block.figures {
+                assert!(
+                    outputs.contains(&runnable::squeeze(figure)),
+                    "{}: the figure {figure:?} is not in the output of the block after it",
+                    file.display()
+                );
+            }
+        }
+    }
+    println!("{ran} dsys commands run from the skill");
+    assert!(ran > 0);
+}
