@@ -194,6 +194,45 @@ fn pages() -> Vec<(PathBuf, runnable::Page)> {
         .collect()
 }
 
+/// Every example program is a cargo example of some dsys crate, built with `test = true`,
+/// so the test suite runs it (each holds a test of its own story).
+#[test]
+fn every_example_program_is_a_cargo_example_the_suite_runs() {
+    let manifests: Vec<String> = std::fs::read_dir(root().join("crates"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("Cargo.toml"))
+        .filter(|p| p.exists())
+        .map(|p| read(&p))
+        .collect();
+    let mut programs = 0;
+    for file in files(&skill().join("examples")) {
+        if file.extension().is_none_or(|e| e != "rs") || file.ends_with("support/mod.rs") {
+            continue;
+        }
+        programs += 1;
+        let path = format!("path = \"../../skills/{NAME}/{}\"", file.display());
+        let declared = manifests.iter().find_map(|m| {
+            let at = m.find(&path)?;
+            let entry = &m[m[..at].rfind("[[example]]")?..];
+            Some(entry.split("\n\n").next().unwrap_or(entry).to_string())
+        });
+        let entry =
+            declared.unwrap_or_else(|| panic!("{} is no crate's [[example]]", file.display()));
+        assert!(
+            entry.contains("test = true"),
+            "{} is not run by the suite: {entry}",
+            file.display()
+        );
+        let source = read(&skill().join(&file));
+        assert!(
+            source.contains("#[test]") || source.contains("test_example!"),
+            "{}: no test",
+            file.display()
+        );
+    }
+    assert!(programs >= 5, "{programs} example programs");
+}
+
 #[test]
 fn pictures_are_at_most_80_columns() {
     let mut wide = Vec::new();

@@ -11,6 +11,8 @@
 //! charged once); one is declined while the warehouse is offline, so releasing its stock
 //! fails every try, waits for an operator, and is retried once the warehouse is back.
 
+// Where the store lives and how the examples run and test (shared by the examples).
+#[path = "../support/mod.rs"]
 mod support;
 
 use dsys_tx::{

@@ -13,6 +13,8 @@
 //! in. The relay publishes the outbox in order per order; the relay runs twice over a
 //! lost acknowledgement, and the consumer's inbox drops the copy.
 
+// Where the store lives and how the examples run and test (shared by the examples).
+#[path = "../support/mod.rs"]
 mod support;
 
 use dsys_tx::{

@@ -10,6 +10,8 @@
 //! whose teller reloads, sees 30 left, and refuses the customer. A deposit sent twice
 //! (a retry after a lost answer) is stored once. A snapshot saves replaying the stream.
 
+// Where the store lives and how the examples run and test (shared by the examples).
+#[path = "../support/mod.rs"]
 mod support;
 
 use dsys_tx::{
