@@ -233,6 +233,105 @@ fn every_example_program_is_a_cargo_example_the_suite_runs() {
     assert!(programs >= 5, "{programs} example programs");
 }
 
+/// `scripts/simulate-network-partition` with `args`, on the dsys under test.
+fn partition_script(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("bash")
+        .arg(skill().join("scripts/simulate-network-partition"))
+        .args(args)
+        .env("DSYS", env!("CARGO_BIN_EXE_dsys"))
+        .output()
+        .expect("run bash")
+}
+
+#[test]
+fn the_partition_script_tells_the_textbook_outcomes_in_words_and_json() {
+    let words = |args: &[&str], code: i32| {
+        let o = partition_script(args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.lines().count() <= 12, "bounded output: {text}");
+        text
+    };
+    let minority = |text: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.contains("(the minority)"))
+            .unwrap_or_else(|| panic!("no minority side: {text}"));
+        let ok = line
+            .split("writes ")
+            .nth(1)
+            .and_then(|w| w.split(' ').next());
+        ok.and_then(|n| n.parse::<u64>().ok()).expect("writes N ok")
+    };
+    // Asynchronous leader-follower: the cut-off leader keeps acknowledging; lost on heal.
+    let text = words(
+        &[
+            "--protocol",
+            "leader-follower",
+            "--set",
+            "replication=async",
+        ],
+        1,
+    );
+    assert!(text.contains("Acknowledged writes lost: YES"), "{text}");
+    assert!(minority(&text) > 0, "{text}");
+    // Raft: the minority side is refused; nothing is lost.
+    let text = words(&["--protocol", "raft"], 0);
+    assert!(text.contains("Acknowledged writes lost: none."), "{text}");
+    assert_eq!(minority(&text), 0, "{text}");
+    // A strict quorum whose keys have W homes on the majority side only: n=5, w=3.
+    let strict = [
+        "--protocol",
+        "leaderless",
+        "--set",
+        "n=5",
+        "--set",
+        "w=3",
+        "--set",
+        "r=3",
+    ];
+    let text = words(&strict, 0);
+    assert_eq!(
+        minority(&text),
+        0,
+        "strict quorum: the minority side is unavailable: {text}"
+    );
+    // A sloppy quorum stays available on the minority side and serves stale reads.
+    let sloppy = [
+        "--protocol",
+        "leaderless",
+        "--set",
+        "n=3",
+        "--set",
+        "w=2",
+        "--set",
+        "r=2",
+    ];
+    let text = words(&[&sloppy[..], &["--set", "sloppy=on"]].concat(), 1);
+    assert!(minority(&text) > 0, "{text}");
+    assert!(text.contains("Stale reads: YES"), "{text}");
+    // The same verdict as JSON.
+    let o = partition_script(&[&sloppy[..], &["--set", "sloppy=on", "--json"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(report["checks"]["no-stale-reads"]["result"], "fail");
+    assert!(report["partitions"][0]["sides"][1]["writes"]["ok"].as_u64() > Some(0));
+    // The conventions: help, and bad usage as exit 2 with a reason on stderr.
+    assert_eq!(partition_script(&["--help"]).status.code(), Some(0));
+    for bad in [
+        &["--bogus"][..],
+        &["--seed", "x"],
+        &["--from", "5", "--to", "1"],
+    ] {
+        let o = partition_script(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(
+            stderr(&o).contains("simulate-network-partition: "),
+            "{bad:?}"
+        );
+    }
+}
+
 #[test]
 fn pictures_are_at_most_80_columns() {
     let mut wide = Vec::new();

@@ -13,6 +13,7 @@ pub mod judge;
 pub mod protocol;
 mod report;
 mod scenario;
+pub mod sides;
 pub mod verify;
 
 pub use artifact::{ARTIFACT_FORMAT, ARTIFACT_VERSION, RunArtifact};

@@ -1,6 +1,7 @@
 //! The summary of a run, as JSON for machines and as a table for humans.
 
 use crate::scenario::RunResult;
+use crate::sides::{Episode, Outcomes, episodes};
 use dsys_check::report::{CheckReport, CheckResult};
 use dsys_check::stats::percentile;
 use dsys_sim::trace::{TraceHasher, hex};
@@ -125,6 +126,9 @@ pub struct Report {
     pub time_to_converge_ms: Option<f64>,
     /// Virtual time when faults stopped.
     pub faults_stopped_ms: Option<f64>,
+    /// Each partition, with what the clients on each side got.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Episode>,
     /// Virtual seconds simulated.
     pub virtual_seconds: f64,
     /// Why the run stopped early, if it did.
@@ -218,6 +222,7 @@ impl Report {
                 .time_to_converge
                 .map(|d| ms(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
             faults_stopped_ms: o.faults_stopped_at.map(|t| ms(t.as_nanos())),
+            partitions: episodes(result),
             virtual_seconds: (virtual_seconds * 1e6).round() / 1e6,
             aborted: o.aborted.clone(),
             protocol_metrics: o.protocol_metrics.clone(),
@@ -331,6 +336,7 @@ impl Report {
                 "(acknowledged writes a node held unsynced when it crashed; no-lost-writes sees a lost write only if no later write to its key hid it: --keys 1000 shows them)".to_string(),
             );
         }
+        self.partition_rows(&mut row);
         row(
             "converged",
             match (self.converged, self.time_to_converge_ms) {
@@ -368,5 +374,40 @@ impl Report {
             ),
         );
         t
+    }
+
+    /// Up to three partitions, a line for each and one for each of its sides.
+    fn partition_rows(&self, row: &mut impl FnMut(&str, String)) {
+        const SHOWN: usize = 3;
+        let said =
+            |o: &Outcomes| format!("{} ok, {} refused, {} unknown", o.ok, o.failed, o.unknown);
+        for (i, e) in self.partitions.iter().take(SHOWN).enumerate() {
+            let label = if i == 0 { "partitions" } else { "" };
+            row(
+                label,
+                format!("{} from {} ms to {} ms", e.shape, e.from_ms, e.to_ms),
+            );
+            for side in &e.sides {
+                let nodes: Vec<String> = side.nodes.iter().map(u32::to_string).collect();
+                row(
+                    "",
+                    format!(
+                        "  nodes {}: writes {}; reads {}",
+                        nodes.join(","),
+                        said(&side.writes),
+                        said(&side.reads)
+                    ),
+                );
+            }
+        }
+        if self.partitions.len() > SHOWN {
+            row(
+                "",
+                format!(
+                    "and {} more (all in --format json)",
+                    self.partitions.len() - SHOWN
+                ),
+            );
+        }
     }
 }
