@@ -332,6 +332,126 @@ fn the_partition_script_tells_the_textbook_outcomes_in_words_and_json() {
     }
 }
 
+/// The evals: at least 12 design questions, each tied to a spec whose `dsys design`
+/// decisions are the expected answer (rule and choice, by decision id).
+#[test]
+fn every_eval_is_answered_by_the_design_of_its_spec() {
+    let text = read(&skill().join("evals/evals.json"));
+    let evals: serde_json::Value = serde_json::from_str(&text).expect("evals.json is JSON");
+    assert_eq!(evals["skill_name"], NAME);
+    let list = evals["evals"].as_array().expect("an evals array");
+    assert!(list.len() >= 12, "{} evals", list.len());
+    let mut designs: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    let mut ids = BTreeSet::new();
+    for eval in list {
+        let id = eval["id"].as_u64().expect("an integer id");
+        assert!(ids.insert(id), "eval {id} twice");
+        for field in ["prompt", "expected_output"] {
+            assert!(
+                eval[field].as_str().is_some_and(|t| !t.is_empty()),
+                "eval {id}: {field}"
+            );
+        }
+        let files = eval["files"].as_array().expect("files");
+        let spec = files[0].as_str().expect("a spec path");
+        let spec_path = normalise(&skill().join(spec));
+        assert!(spec_path.exists(), "eval {id}: no {spec}");
+        let design = designs.entry(spec.to_string()).or_insert_with(|| {
+            let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
+                .args(["design", spec_path.to_str().unwrap(), "--format", "json"])
+                .output()
+                .expect("run dsys");
+            assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
+            serde_json::from_slice(&o.stdout).expect("design JSON")
+        });
+        let decisions = eval["decisions"].as_object().expect("decisions");
+        assert!(!decisions.is_empty(), "eval {id}: nothing to check");
+        for (decision, want) in decisions {
+            let got = design["decisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["id"] == decision.as_str())
+                .unwrap_or_else(|| panic!("eval {id}: {spec} makes no decision {decision}"));
+            assert_eq!(got["rule"]["id"], want["rule"], "eval {id}: {decision}");
+            let choice = got["choice"].as_str().unwrap();
+            let part = want["choice"].as_str().unwrap();
+            assert!(
+                choice.contains(part),
+                "eval {id}: {decision} is {choice:?}, not {part:?}"
+            );
+        }
+        println!(
+            "eval {id:>2} {spec}: {} decisions as expected",
+            decisions.len()
+        );
+    }
+}
+
+/// `diagrams/SPEC-architecture.txt` is what `dsys diagram specs/SPEC.toml --format ascii
+/// --width 80` draws, byte for byte: a drawing dsys makes cannot drift from it.
+#[test]
+fn generated_diagrams_are_what_dsys_draws() {
+    let mut generated = 0;
+    for file in files(&skill().join("diagrams")) {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let Some(spec) = name.strip_suffix("-architecture.txt") else {
+            continue;
+        };
+        let spec = format!("specs/{spec}.toml");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
+            .args(["diagram", &spec, "--format", "ascii", "--width", "80"])
+            .current_dir(root())
+            .output()
+            .expect("run dsys");
+        assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
+        assert_eq!(
+            stdout(&o),
+            read(&skill().join(&file)),
+            "{} is not what dsys draws for {spec}: regenerate it",
+            file.display()
+        );
+        generated += 1;
+    }
+    assert!(generated > 0, "no generated diagram");
+}
+
+#[test]
+fn the_diagram_script_draws_what_dsys_draws_and_keeps_the_conventions() {
+    let script = |args: &[&str]| {
+        std::process::Command::new("bash")
+            .arg(skill().join("scripts/generate-architecture-diagram"))
+            .args(args)
+            .env("DSYS", env!("CARGO_BIN_EXE_dsys"))
+            .current_dir(root())
+            .output()
+            .expect("run bash")
+    };
+    let drawn = script(&["specs/ledger.toml"]);
+    assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
+    assert_eq!(
+        stdout(&drawn),
+        read(&skill().join("diagrams/ledger-architecture.txt"))
+    );
+    let json = script(&["specs/ledger.toml", "--json"]);
+    let model: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert!(model["edges"].as_array().is_some_and(|e| !e.is_empty()));
+    assert_eq!(script(&["--help"]).status.code(), Some(0));
+    assert_eq!(script(&["no/such.toml"]).status.code(), Some(5));
+    for bad in [
+        &[][..],
+        &["specs/ledger.toml", "--format", "png"],
+        &["a", "b"],
+    ] {
+        let o = script(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(
+            stderr(&o).contains("generate-architecture-diagram: "),
+            "{bad:?}"
+        );
+    }
+}
+
 #[test]
 fn pictures_are_at_most_80_columns() {
     let mut wide = Vec::new();
