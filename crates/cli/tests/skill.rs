@@ -8,9 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests and their helpers may panic
 
 mod common;
-#[path = "skill/runnable.rs"]
-mod runnable;
-
+use common::runnable::{self, Command, parse, squeeze};
 use common::{stderr, stdout};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -478,37 +476,39 @@ fn pictures_are_at_most_80_columns() {
 fn every_command_ends_as_stated_and_prints_the_figures_quoted_beside_it() {
     let mut ran = 0;
     for (file, page) in pages() {
-        for block in page.blocks {
-            let mut outputs = String::new();
-            for c in &block.commands {
-                let args: Vec<&str> = c.args.iter().map(String::as_str).collect();
-                let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
-                    .args(&args)
-                    .current_dir(root())
-                    .output()
-                    .expect("run dsys");
-                let at = format!("{}:{} dsys {}", file.display(), c.line, c.args.join(" "));
-                assert_eq!(o.status.code(), Some(c.exit), "{at}\n{}", stderr(&o));
-                let printed = runnable::squeeze(&format!("{}\n{}", stdout(&o), stderr(&o)));
-                for text in &c.prints {
-                    assert!(
-                        printed.contains(&runnable::squeeze(text)),
-                        "{at}: does not print {text:?}\n{printed}"
-                    );
-                }
-                outputs.push_str(&printed);
-                outputs.push('\n');
-                ran += 1;
-            }
-            for figure in &block.figures {
-                assert!(
-                    outputs.contains(&runnable::squeeze(figure)),
-                    "{}: the figure {figure:?} is not in the output of the block after it",
-                    file.display()
-                );
-            }
-        }
+        ran += runnable::run_blocks(&file.display().to_string(), &page, &root());
     }
     println!("{ran} dsys commands run from the skill");
     assert!(ran > 0);
+}
+
+/// The annotation grammar of `common/runnable.rs`.
+#[test]
+fn a_block_with_its_figures_parses_and_bad_ones_say_where() {
+    let page = parse(
+        "# T\n\nLost **175** writes on **116 of 200** seeds, **not 3** more.\n\n```sh\ndsys simulate --protocol raft \\\n   --seed 1\n# exit 1: why\n# => linearizable PASS\n```\n",
+    )
+    .unwrap();
+    assert_eq!(page.blocks.len(), 1);
+    let b = &page.blocks[0];
+    assert_eq!(b.figures, ["175", "116 of 200"]);
+    assert_eq!(
+        b.commands,
+        [Command {
+            args: ["simulate", "--protocol", "raft", "--seed", "1"]
+                .map(String::from)
+                .to_vec(),
+            exit: 1,
+            prints: vec!["linearizable PASS".into()],
+            line: 6,
+        }]
+    );
+    let err = |t: &str| parse(t).unwrap_err();
+    assert!(err("**3** ms\n\n## Next\n").contains("no dsys block"));
+    assert!(err("**3** ms\n").contains("no dsys block"));
+    assert!(err("```sh\ndsys grid\n```\n").contains("no `# exit N`"));
+    assert!(err("```sh\ncargo run\n```\n").contains("not a dsys command"));
+    assert!(err("```sh\ndsys check \"a b\"\n# exit 0\n```\n").contains("plain words"));
+    assert!(err("```sh\n# exit 0\n```\n").contains("before any command"));
+    assert_eq!(squeeze(" a   b\n c "), "a b c");
 }
