@@ -121,7 +121,7 @@ pub fn episodes(run: &RunResult) -> Vec<Episode> {
                     _ => None,
                 };
                 let heals = partition.is_some() || e.f == "heal-partition" || e.f == "heal-all";
-                if let Some(i) = open.take().filter(|_| heals) {
+                if heals && let Some(i) = open.take() {
                     episodes[i].to_ms = ms;
                 }
                 if let Some((shape, blocked)) = partition {
@@ -197,6 +197,35 @@ mod tests {
         assert_eq!(sides(3, &[]), vec![vec![0, 1, 2]]);
         // One direction cut is enough to part two nodes.
         assert_eq!(sides(2, &[(n(0), n(1))]), vec![vec![0], vec![1]]);
+    }
+
+    #[test]
+    fn other_faults_during_a_partition_do_not_end_it() {
+        // Halves with crashes and restarts between: every episode ends at a heal (or at
+        // the next partition), and ops keep counting while other faults come and go.
+        let r = Scenario::builder(Protocol::Raft)
+            .seed(3)
+            .nemesis("halves+crash-restart")
+            .run()
+            .unwrap();
+        let episodes = episodes(&r);
+        assert!(!episodes.is_empty());
+        let heals: Vec<f64> = r
+            .outcome
+            .history
+            .events()
+            .iter()
+            .filter(|e| e.f == "heal-partition" || e.f == "heal-all" || e.f == "partition")
+            .map(|e| (e.time as f64 / 1e3).round() / 1e3)
+            .collect();
+        for e in &episodes {
+            assert!(heals.contains(&e.to_ms), "{e:?} does not end at a heal");
+        }
+        assert!(
+            episodes
+                .iter()
+                .any(|e| e.sides.iter().any(|s| s.writes.total() > 0))
+        );
     }
 
     #[test]
