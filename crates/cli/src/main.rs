@@ -16,8 +16,7 @@ use exit::Exit;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let parser = Cli::command();
-    let matches = match parser.clone().try_get_matches() {
+    let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
         Err(e) => return usage_error(e),
     };
@@ -26,7 +25,10 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = output::Output::new(&cli.global);
-    out.note(true, &verbose::options_in_force(&parser, &matches));
+    if out.verbose {
+        // The parser again, to name the options: only when they are printed.
+        out.note(true, &verbose::options_in_force(&Cli::command(), &matches));
+    }
     // Wall time of the whole command, for `--verbose`: measured outside any simulated world.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();

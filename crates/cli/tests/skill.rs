@@ -9,7 +9,7 @@
 
 mod common;
 use common::runnable::{self, Command, parse, squeeze};
-use common::{stderr, stdout};
+use common::{dsys_in, stderr, stdout};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -231,14 +231,30 @@ fn every_example_program_is_a_cargo_example_the_suite_runs() {
     assert!(programs >= 5, "{programs} example programs");
 }
 
-/// `scripts/simulate-network-partition` with `args`, on the dsys under test.
-fn partition_script(args: &[&str]) -> std::process::Output {
+/// The skill's script `name` with `args`, from the project root, on the dsys under test.
+fn skill_script(name: &str, args: &[&str]) -> std::process::Output {
     std::process::Command::new("bash")
-        .arg(skill().join("scripts/simulate-network-partition"))
+        .arg(skill().join("scripts").join(name))
         .args(args)
         .env("DSYS", env!("CARGO_BIN_EXE_dsys"))
+        .current_dir(root())
         .output()
         .expect("run bash")
+}
+
+/// The conventions agents rely on: `--help` exits 0; each of `bad` exits 2 with a reason
+/// on stderr that names the script.
+fn assert_script_usage(name: &str, bad: &[&[&str]]) {
+    assert_eq!(skill_script(name, &["--help"]).status.code(), Some(0));
+    for args in bad {
+        let o = skill_script(name, args);
+        assert_eq!(o.status.code(), Some(2), "{name} {args:?}");
+        assert!(stderr(&o).contains(&format!("{name}: ")), "{name} {args:?}");
+    }
+}
+
+fn partition_script(args: &[&str]) -> std::process::Output {
+    skill_script("simulate-network-partition", args)
 }
 
 #[test]
@@ -315,19 +331,14 @@ fn the_partition_script_tells_the_textbook_outcomes_in_words_and_json() {
     assert_eq!(report["checks"]["no-stale-reads"]["result"], "fail");
     assert!(report["partitions"][0]["sides"][1]["writes"]["ok"].as_u64() > Some(0));
     // The conventions: help, and bad usage as exit 2 with a reason on stderr.
-    assert_eq!(partition_script(&["--help"]).status.code(), Some(0));
-    for bad in [
-        &["--bogus"][..],
-        &["--seed", "x"],
-        &["--from", "5", "--to", "1"],
-    ] {
-        let o = partition_script(bad);
-        assert_eq!(o.status.code(), Some(2), "{bad:?}");
-        assert!(
-            stderr(&o).contains("simulate-network-partition: "),
-            "{bad:?}"
-        );
-    }
+    assert_script_usage(
+        "simulate-network-partition",
+        &[
+            &["--bogus"],
+            &["--seed", "x"],
+            &["--from", "5", "--to", "1"],
+        ],
+    );
 }
 
 /// The evals: at least 12 design questions, each tied to a spec whose `dsys design`
@@ -355,10 +366,10 @@ fn every_eval_is_answered_by_the_design_of_its_spec() {
         let spec_path = normalise(&skill().join(spec));
         assert!(spec_path.exists(), "eval {id}: no {spec}");
         let design = designs.entry(spec.to_string()).or_insert_with(|| {
-            let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
-                .args(["design", spec_path.to_str().unwrap(), "--format", "json"])
-                .output()
-                .expect("run dsys");
+            let o = dsys_in(
+                &root(),
+                &["design", spec_path.to_str().unwrap(), "--format", "json"],
+            );
             assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
             serde_json::from_slice(&o.stdout).expect("design JSON")
         });
@@ -397,11 +408,10 @@ fn generated_diagrams_are_what_dsys_draws() {
             continue;
         };
         let spec = format!("specs/{spec}.toml");
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
-            .args(["diagram", &spec, "--format", "ascii", "--width", "80"])
-            .current_dir(root())
-            .output()
-            .expect("run dsys");
+        let o = dsys_in(
+            &root(),
+            &["diagram", &spec, "--format", "ascii", "--width", "80"],
+        );
         assert_eq!(o.status.code(), Some(0), "{spec}: {}", stderr(&o));
         assert_eq!(
             stdout(&o),
@@ -416,15 +426,7 @@ fn generated_diagrams_are_what_dsys_draws() {
 
 #[test]
 fn the_diagram_script_draws_what_dsys_draws_and_keeps_the_conventions() {
-    let script = |args: &[&str]| {
-        std::process::Command::new("bash")
-            .arg(skill().join("scripts/generate-architecture-diagram"))
-            .args(args)
-            .env("DSYS", env!("CARGO_BIN_EXE_dsys"))
-            .current_dir(root())
-            .output()
-            .expect("run bash")
-    };
+    let script = |args: &[&str]| skill_script("generate-architecture-diagram", args);
     let drawn = script(&["specs/ledger.toml"]);
     assert_eq!(drawn.status.code(), Some(0), "{}", stderr(&drawn));
     assert_eq!(
@@ -434,20 +436,11 @@ fn the_diagram_script_draws_what_dsys_draws_and_keeps_the_conventions() {
     let json = script(&["specs/ledger.toml", "--json"]);
     let model: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
     assert!(model["edges"].as_array().is_some_and(|e| !e.is_empty()));
-    assert_eq!(script(&["--help"]).status.code(), Some(0));
     assert_eq!(script(&["no/such.toml"]).status.code(), Some(5));
-    for bad in [
-        &[][..],
-        &["specs/ledger.toml", "--format", "png"],
-        &["a", "b"],
-    ] {
-        let o = script(bad);
-        assert_eq!(o.status.code(), Some(2), "{bad:?}");
-        assert!(
-            stderr(&o).contains("generate-architecture-diagram: "),
-            "{bad:?}"
-        );
-    }
+    assert_script_usage(
+        "generate-architecture-diagram",
+        &[&[], &["specs/ledger.toml", "--format", "png"], &["a", "b"]],
+    );
 }
 
 #[test]

@@ -5,10 +5,9 @@
 //! the minority side, a sloppy quorum accepts it, a CP protocol answers only where a
 //! majority is.
 //!
-//! A client sits beside its home node (client `c` beside node `c mod nodes`; its process
-//! `p` is client `p mod clients`, since a client that gives up continues as a new
-//! process) and shares that node's side. An operation counts where it was invoked: one
-//! invoked during the partition counts there even if it completes after the heal.
+//! A process counts on the side of the node it sits beside
+//! ([`dsys_sim::SimConfig::process_home`]). An operation counts where it was invoked:
+//! one invoked during the partition counts there even if it completes after the heal.
 
 use crate::scenario::RunResult;
 use dsys_history::{EventType, EventValue, Process};
@@ -102,9 +101,8 @@ fn sides(nodes: usize, blocked: &[(NodeId, NodeId)]) -> Vec<Vec<u32>> {
 
 /// The partitions of `run`, with what each side did.
 pub fn episodes(run: &RunResult) -> Vec<Episode> {
-    let nodes = run.scenario.sim.nodes;
-    let clients = run.scenario.sim.workload.clients.max(1) as u64;
-    let home = |process: u64| ((process % clients) as usize % nodes.max(1)) as u32;
+    let sim = &run.scenario.sim;
+    let nodes = sim.nodes;
     let mut episodes: Vec<Episode> = Vec::new();
     let mut open: Option<usize> = None;
     // An operation in flight: its episode and side, and whether it writes.
@@ -147,7 +145,7 @@ pub fn episodes(run: &RunResult) -> Vec<Episode> {
             }
             Process::Client(p) if e.kind == EventType::Invoke => {
                 if let Some(i) = open {
-                    let node = home(p);
+                    let node = sim.process_home(p).0;
                     if let Some(s) = episodes[i]
                         .sides
                         .iter()

@@ -100,10 +100,9 @@ fn minority_writes(run: &RunResult, w: usize) -> MinorityWrites {
         let key = e.key.unwrap();
         let coordinated_on_minority = match done.node {
             Some(node) => MINORITY.contains(&node),
-            // Timed out without an answer: the client's home node coordinated it
-            // (client c, process c + k * clients, sits beside node c mod nodes).
+            // Timed out without an answer: the client's home node coordinated it.
             None => match e.process {
-                Process::Client(p) => MINORITY.contains(&NodeId((p % 5) as u32)),
+                Process::Client(p) => MINORITY.contains(&run.scenario.sim.process_home(p)),
                 Process::Nemesis => false,
             },
         };

@@ -3,6 +3,7 @@
 use crate::nemesis::{NemesisSpec, NemesisTiming};
 use crate::network::{LinkConfig, NetworkConfig};
 use crate::workload::WorkloadConfig;
+use dsys_node::NodeId;
 use serde::{Deserialize, Serialize};
 
 /// After the faults stop: how long to wait for replicas to converge, and how often to look.
@@ -123,6 +124,20 @@ fn check_ms(field: &'static str, ms: f64, min: f64) -> Result<(), ConfigError> {
 }
 
 impl SimConfig {
+    /// The node client `index` sits beside: it sends there first and shares that node's
+    /// side of any partition.
+    pub fn client_home(&self, index: usize) -> NodeId {
+        NodeId((index % self.nodes.max(1)) as u32)
+    }
+
+    /// The node beside which `process` runs: a client that gives up continues as a new
+    /// process, `process + clients` (Jepsen's convention), so process `p` is client
+    /// `p mod clients`.
+    pub fn process_home(&self, process: u64) -> NodeId {
+        let clients = self.workload.clients.max(1) as u64;
+        self.client_home((process % clients) as usize)
+    }
+
     /// Check that the configuration can be run.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.nodes == 0 || self.nodes > MAX_NODES {

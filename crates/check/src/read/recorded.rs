@@ -1,9 +1,7 @@
 //! Histories already in memory as `dsys-history` events (a simulated run, a real
 //! runtime's clients), paired into operations without a trip through text.
 
-use crate::history::{
-    Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Positions, Value,
-};
+use crate::history::{Event, EventKind, History, HistoryBuilder, PairingError, Positions, Value};
 use dsys_history::{EventType, EventValue, HistoryEvent, Process};
 use serde::Serialize;
 
@@ -68,23 +66,15 @@ pub(super) fn event<F: Serialize>(e: &HistoryEvent<F>, line: usize) -> Result<Ev
         EventType::Fail => EventKind::Fail,
         EventType::Info => EventKind::Info,
     };
-    let (process, f, nemesis_f) = match e.process {
-        Process::Client(p) => {
-            let f = OpFn::parse(&e.f).ok_or_else(|| Unfit::UnknownOperation(e.f.to_string()))?;
-            (Some(p), Some(f), None)
-        }
-        Process::Nemesis => (None, None, Some(e.f.to_string())),
+    let process = match e.process {
+        Process::Client(p) => Some(p),
+        Process::Nemesis => None,
     };
-    Ok(Event {
-        line,
-        process,
-        kind,
-        f,
-        nemesis_f,
-        key: e.key.map(|k| k.to_string()),
-        value: value(e.value.as_ref(), process.is_some())?,
-        time: Some(e.time),
-    })
+    let value = value(e.value.as_ref(), process.is_some())?;
+    let key = e.key.map(|k| k.to_string());
+    // The readers' one constructor; the only thing it refuses is an unknown operation.
+    super::event(line, process, kind, &e.f, "", key, value, Some(e.time))
+        .map_err(|_| Unfit::UnknownOperation(e.f.to_string()))
 }
 
 /// The operations of `events`, their witnesses citing `positions` (event N is the N-th,

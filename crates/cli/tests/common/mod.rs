@@ -16,6 +16,15 @@ pub fn dsys(args: &[&str]) -> Output {
         .expect("run dsys")
 }
 
+/// Run `dsys` with `args` in `dir` (for commands that name files relative to it).
+pub fn dsys_in<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dsys"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run dsys")
+}
+
 /// Its stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

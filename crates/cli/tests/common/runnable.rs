@@ -182,16 +182,9 @@ pub fn run_blocks(file: &str, page: &Page, cwd: &std::path::Path) -> usize {
     for block in &page.blocks {
         let mut outputs = String::new();
         for c in &block.commands {
-            let o = std::process::Command::new(env!("CARGO_BIN_EXE_dsys"))
-                .args(&c.args)
-                .current_dir(cwd)
-                .output()
-                .expect("run dsys");
+            let o = super::dsys_in(cwd, &c.args);
             let at = format!("{file}:{} dsys {}", c.line, c.args.join(" "));
-            let (out, err) = (
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr),
-            );
+            let (out, err) = (super::stdout(&o), super::stderr(&o));
             assert_eq!(o.status.code(), Some(c.exit), "{at}\n{err}");
             let printed = squeeze(&format!("{out}\n{err}"));
             for text in &c.prints {

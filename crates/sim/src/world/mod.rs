@@ -245,7 +245,7 @@ impl<N: Node> World<N> {
             .collect();
         let monitor = N::monitor(&node_config, config.nodes);
         let clients = (0..config.workload.clients)
-            .map(|i| Client::new(i, NodeId((i % config.nodes) as u32), seed))
+            .map(|i| Client::new(i, config.client_home(i), seed))
             .collect();
         World {
             network: Network::new(config.nodes, &config.network),
