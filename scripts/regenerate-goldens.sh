@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerate the golden designs and drawings of the example specs, after a change to the
-# advisor or the diagrams that is meant to change them. Review the diff before committing.
+# Regenerate the golden designs and drawings of the example specs (and the skill's
+# architecture diagrams), after a change to the advisor or the diagrams that is meant to
+# change them. Review the diff before committing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --bin dsys
@@ -14,4 +15,9 @@ for spec in specs/*.toml; do
     "$dsys" diagram "$spec" --format mermaid > "crates/cli/tests/golden/diagram/$name.mmd"
     "$dsys" diagram "$spec" --format dot > "crates/cli/tests/golden/diagram/$name.dot"
 done
-git status --short crates/cli/tests/golden
+# The skill's architecture diagrams are dsys's drawings too (checked byte for byte).
+for drawing in skills/designing-distributed-systems/diagrams/*-architecture.txt; do
+    name="$(basename "$drawing" -architecture.txt)"
+    "$dsys" diagram "specs/$name.toml" --format ascii --width 80 > "$drawing"
+done
+git status --short crates/cli/tests/golden skills/designing-distributed-systems/diagrams

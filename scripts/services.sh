@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The servers the tests need, on 127.0.0.1 only.
 #
-#   scripts/services.sh install redis postgres nats   install what is missing (Debian packages)
+#   scripts/services.sh install redis postgres nats graphviz
+#                                                install what is missing (Debian packages;
+#                                                graphviz is a tool the tests run, not a server)
 #   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it and remove its files (no error if it
@@ -32,7 +34,8 @@ package_of() {
         redis) echo redis-server ;;
         postgres) echo postgresql ;;
         nats) echo nats-server ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats)" ;;
+        graphviz) echo graphviz ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, graphviz)" ;;
     esac
 }
 
@@ -48,7 +51,8 @@ installed() {
         redis) command -v redis-server >/dev/null 2>&1 ;;
         postgres) pg_bin >/dev/null ;;
         nats) command -v nats-server >/dev/null 2>&1 ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats)" ;;
+        graphviz) command -v dot >/dev/null 2>&1 ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, graphviz)" ;;
     esac
 }
 

@@ -5,20 +5,11 @@
 
 mod common;
 
+use common::drawing::{EXAMPLES, SPECS, boxes_in, grid};
 use common::{dsys, stderr, stdout};
 use serde_json::Value;
 
-const SPECS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/diagram");
-const EXAMPLES: [&str; 7] = [
-    "checkout",
-    "chat",
-    "feed",
-    "iot",
-    "ledger",
-    "metrics",
-    "ride-hailing",
-];
 
 fn draw(name: &str, format: &str) -> String {
     let o = dsys(&[
@@ -31,14 +22,17 @@ fn draw(name: &str, format: &str) -> String {
     stdout(&o)
 }
 
-/// What a drawing says: per node its label and group, and the edges with labels.
+/// A connection as (from, to, label, both ways).
+type Link = (usize, usize, String, bool);
+
+/// What a drawing says: per node its label and group, and the connections with labels.
 #[derive(Debug, PartialEq)]
 struct Read {
     nodes: Vec<(String, Option<usize>)>,
-    edges: Vec<(usize, usize, String)>,
+    edges: Vec<Link>,
 }
 
-/// The model as `Read`, from `--format json`.
+/// The model as `Read`, from `--format json` (its connections: what the drawings draw).
 fn model(name: &str) -> Read {
     let v: Value = serde_json::from_str(&draw(name, "json")).unwrap();
     Read {
@@ -53,7 +47,7 @@ fn model(name: &str) -> Read {
                 )
             })
             .collect(),
-        edges: v["edges"]
+        edges: v["connections"]
             .as_array()
             .unwrap()
             .iter()
@@ -62,6 +56,7 @@ fn model(name: &str) -> Read {
                     e["from"].as_u64().unwrap() as usize,
                     e["to"].as_u64().unwrap() as usize,
                     e["label"].as_str().unwrap().to_string(),
+                    e["both_ways"].as_bool().unwrap(),
                 )
             })
             .collect(),
@@ -85,13 +80,13 @@ fn put(nodes: &mut Vec<Option<(String, Option<usize>)>>, i: usize, node: (String
     nodes[i] = Some(node);
 }
 
-fn finish(nodes: Vec<Option<(String, Option<usize>)>>, edges: Vec<(usize, usize, String)>) -> Read {
+fn finish(nodes: Vec<Option<(String, Option<usize>)>>, edges: Vec<Link>) -> Read {
     let nodes: Vec<_> = nodes
         .into_iter()
         .enumerate()
         .map(|(i, n)| n.unwrap_or_else(|| panic!("n{i} never defined")))
         .collect();
-    for (a, b, _) in &edges {
+    for (a, b, _, _) in &edges {
         assert!(
             *a < nodes.len() && *b < nodes.len(),
             "edge to an undefined node"
@@ -101,7 +96,7 @@ fn finish(nodes: Vec<Option<(String, Option<usize>)>>, edges: Vec<(usize, usize,
 }
 
 /// A Mermaid flowchart as `dsys diagram` writes it: subgraphs, node definitions
-/// `nI["label"]` or `nI[("label")]`, edges `nA -->|label| nB`.
+/// `nI["label"]` or `nI[("label")]`, edges `nA -->|label| nB` (`<-->` both ways).
 fn parse_mermaid(text: &str) -> Read {
     let unescape = |s: &str| s.replace("#quot;", "\"").replace("#124;", "|");
     let mut lines = text.lines();
@@ -121,9 +116,13 @@ fn parse_mermaid(text: &str) -> Read {
             groups += 1;
         } else if line == "end" {
             assert!(group.take().is_some(), "end without subgraph");
-        } else if let Some((from, rest)) = line.split_once(" -->|") {
+        } else if let Some((from, rest, both)) = line
+            .split_once(" <-->|")
+            .map(|(f, r)| (f, r, true))
+            .or_else(|| line.split_once(" -->|").map(|(f, r)| (f, r, false)))
+        {
             let (label, to) = rest.rsplit_once("| ").unwrap();
-            edges.push((node_number(from), node_number(to), unescape(label)));
+            edges.push((node_number(from), node_number(to), unescape(label), both));
         } else {
             let (id, rest) = line
                 .split_once('[')
@@ -155,13 +154,14 @@ fn dot_string(s: &str) -> (String, &str) {
     panic!("unterminated string in {s}");
 }
 
-/// DOT as `dsys diagram` writes it: clusters, `nI [label="...", shape=...];`, and
-/// `nA -> nB [label="..."];`.
+/// DOT as `dsys diagram` writes it: clusters holding `nI [label="...", shape=...];` and
+/// two invisible anchors, the invisible edges that stack the clusters, and
+/// `nA -> nB [label="..."(, dir=both)(, constraint=false)];`.
 fn parse_dot(text: &str) -> Read {
     let mut lines = text.lines().map(str::trim);
     assert!(lines.next().unwrap().starts_with("digraph \""));
-    let (mut nodes, mut edges, mut group, mut groups, mut depth) =
-        (Vec::new(), Vec::new(), None, 0, 1);
+    let (mut edges, mut group, mut groups, mut depth) = (Vec::new(), None, 0, 1);
+    let mut nodes: Vec<Option<(String, Option<usize>)>> = Vec::new();
     for line in lines {
         if let Some(rest) = line.strip_prefix("subgraph cluster_g") {
             assert_eq!(rest, format!("{groups} {{"));
@@ -171,12 +171,24 @@ fn parse_dot(text: &str) -> Read {
         } else if line == "}" {
             depth -= 1;
             group = None;
-        } else if line.starts_with("rankdir=") || line.starts_with("label=") {
+        } else if ["rankdir=", "newrank=", "label="]
+            .iter()
+            .any(|p| line.starts_with(p))
+            || line.ends_with("[shape=point, style=invis, width=0];")
+            || line.ends_with("[style=invis];")
+        {
         } else if let Some((from, rest)) = line.split_once(" -> ") {
             let (to, attrs) = rest.split_once(" [label=").unwrap();
             let (label, tail) = dot_string(attrs);
-            assert_eq!(tail, "];");
-            edges.push((node_number(from), node_number(to), label));
+            let both = tail.contains(", dir=both");
+            let across = tail.contains(", constraint=false");
+            let (from, to) = (node_number(from), node_number(to));
+            assert_eq!(
+                across,
+                nodes[from].as_ref().unwrap().1 != nodes[to].as_ref().unwrap().1,
+                "{line}: constraint=false exactly between regions"
+            );
+            edges.push((from, to, label, both));
         } else {
             let (id, attrs) = line
                 .split_once(" [label=")
@@ -254,40 +266,6 @@ fn a_bad_spec_draws_nothing() {
     assert!(o.stdout.is_empty());
 }
 
-/// The boxes of a terminal drawing: from each top-left corner, along the top edge to the
-/// top-right corner and down the left edge to the bottom-left one.
-fn boxes_in(lines: &[Vec<char>]) -> Vec<(usize, usize, usize, usize)> {
-    let at = |x: usize, y: usize| lines.get(y).and_then(|l| l.get(x)).copied().unwrap_or(' ');
-    let mut out = Vec::new();
-    for (y, line) in lines.iter().enumerate() {
-        for (x, &c) in line.iter().enumerate() {
-            let (tr, bl) = match c {
-                '┌' => ('┐', '└'),
-                '╭' => ('╮', '╰'),
-                _ => continue,
-            };
-            // The first matching corner to the right closes the top edge: boxes side by
-            // side each close before the next opens.
-            let mut right = x + 1;
-            while right < line.len() && at(right, y) != tr {
-                right += 1;
-            }
-            assert_eq!(at(right, y), tr, "box at {x},{y} has no top-right corner");
-            let mut bottom = y + 1;
-            while at(x, bottom) == '│' {
-                bottom += 1;
-            }
-            assert_eq!(
-                at(x, bottom),
-                bl,
-                "box at {x},{y} has no bottom-left corner"
-            );
-            out.push((x, y, right, bottom));
-        }
-    }
-    out
-}
-
 #[test]
 fn terminal_drawings_keep_to_the_width_and_never_overlap() {
     for name in EXAMPLES {
@@ -298,7 +276,7 @@ fn terminal_drawings_keep_to_the_width_and_never_overlap() {
                 "--width",
                 &width.to_string(),
             ]));
-            let lines: Vec<Vec<char>> = text.lines().map(|l| l.chars().collect()).collect();
+            let lines = grid(&text);
             for l in &lines {
                 assert!(
                     l.len() <= usize::from(width),
@@ -331,10 +309,15 @@ fn terminal_drawings_keep_to_the_width_and_never_overlap() {
             }
             // Every node's number is printed inside exactly one box, on its middle row.
             for i in 0..m.nodes.len() {
-                let prefix = format!("│ {i} ");
-                let count = lines
+                let number = i.to_string();
+                let count = boxes
                     .iter()
-                    .filter(|l| l.iter().collect::<String>().contains(&prefix))
+                    .filter(|b| {
+                        let row: String = lines[b.1 + 1][b.0..b.2].iter().collect();
+                        b.3 == b.1 + 2
+                            && row[row.char_indices().nth(2).unwrap().0..]
+                                .starts_with(&format!("{number} "))
+                    })
                     .count();
                 assert_eq!(count, 1, "{name} at {width}: node {i}");
             }
@@ -412,9 +395,10 @@ fn svg_is_well_formed_and_the_same_every_run() {
         assert_eq!(draw(name, "svg"), first, "{name}");
         let m = model(name);
         assert_eq!(
-            first.matches("<text class=\"edge\"").count(),
+            first.matches("<g class=\"wire\">").count()
+                + first.matches("<text class=\"unrouted\"").count(),
             m.edges.len(),
-            "{name}"
+            "{name}: every connection drawn or listed"
         );
         assert_eq!(
             first.matches("<g class=\"service\">").count()

@@ -1,7 +1,9 @@
 //! Where things go, in character cells: groups stacked top to bottom, each as wide as the
-//! drawing, its nodes packed into rows inside it. The terminal drawing prints this grid;
-//! the SVG scales it. Nothing is placed on top of anything else by construction, and no
-//! row is wider than the width asked for (labels too long for it are shortened).
+//! drawing less a gutter either side, its nodes packed into rows inside it with channels
+//! between them for the wires ([`crate::route`] widens the channels until every wire
+//! fits). The terminal drawing prints this grid; the SVG scales it. Nothing is placed on
+//! top of anything else by construction, and no row is wider than the width asked for
+//! (labels too long for it are shortened).
 
 use crate::Diagram;
 
@@ -40,8 +42,27 @@ impl Rect {
 pub const MIN_WIDTH: usize = 24;
 /// Node boxes are three rows: border, label, border.
 const NODE_HEIGHT: usize = 3;
-/// Columns between a group's border and its nodes, and between nodes.
-const GAP: usize = 1;
+
+/// The room left for wires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spacing {
+    /// Rows between a group's border and its nodes, between rows of nodes, and between
+    /// groups.
+    pub rows: usize,
+    /// Columns between a group's border and its nodes, and between nodes.
+    pub columns: usize,
+    /// Columns left and right of the groups, for wires that pass groups by.
+    pub gutter: usize,
+}
+
+impl Spacing {
+    /// Boxes packed tight: one cell apart, no gutter.
+    pub const TIGHT: Spacing = Spacing {
+        rows: 0,
+        columns: 1,
+        gutter: 0,
+    };
+}
 
 /// A placed diagram.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,10 +92,15 @@ pub fn shorten(text: &str, max: usize) -> String {
     out
 }
 
-/// Lay `d` out in `width` columns (at least [`MIN_WIDTH`]), starting at row `top`.
-pub fn layout(d: &Diagram, width: usize, top: usize) -> Layout {
+/// Lay `d` out in `width` columns (at least [`MIN_WIDTH`]), starting at row `top`, with
+/// `spacing` (the gutter and gaps shrink if the width leaves too little room for boxes).
+pub fn layout(d: &Diagram, width: usize, top: usize, spacing: Spacing) -> Layout {
     let width = width.max(MIN_WIDTH);
+    // Keep at least MIN_WIDTH columns for a group.
+    let gutter = spacing.gutter.min((width - MIN_WIDTH) / 2);
+    let gap = spacing.columns.clamp(1, (width - 2 * gutter - 8) / 4);
     let mut y = top;
+    let mut end = top;
     let mut groups = Vec::new();
     let mut nodes: Vec<Option<(Rect, String)>> = vec![None; d.nodes.len()];
     // Nodes in no group go in a borderless band after the groups, as wide as a group's
@@ -96,17 +122,17 @@ pub fn layout(d: &Diagram, width: usize, top: usize) -> Layout {
             continue;
         }
         // Inside a group: border, gap, nodes, gap, border.
-        let inner_left = 1 + GAP;
-        let inner_width = width - 2 * (1 + GAP);
+        let inner_left = gutter + 1 + gap;
+        let inner_width = width - 2 * (gutter + 1 + gap);
         let top_row = y;
-        let mut row_y = y + 1;
+        let mut row_y = y + 1 + spacing.rows;
         let mut x = inner_left;
         let mut row_used = false;
         for i in members {
             let text = node_text(i, &d.nodes[i].label, inner_width - 4);
             let w = text.chars().count() + 4;
             if row_used && x + w > inner_left + inner_width {
-                row_y += NODE_HEIGHT;
+                row_y += NODE_HEIGHT + spacing.rows;
                 x = inner_left;
             }
             nodes[i] = Some((
@@ -118,28 +144,33 @@ pub fn layout(d: &Diagram, width: usize, top: usize) -> Layout {
                 },
                 text,
             ));
-            x += w + GAP;
+            x += w + gap;
             row_used = true;
         }
-        let rows_end = if row_used { row_y + NODE_HEIGHT } else { row_y };
+        let rows_end = if row_used {
+            row_y + NODE_HEIGHT + spacing.rows
+        } else {
+            row_y
+        };
         let h = rows_end + 1 - top_row;
         if let Some(g) = group {
-            let title = shorten(&d.groups[g].label, width - 6);
+            let title = shorten(&d.groups[g].label, width - 2 * gutter - 6);
             groups.push((
                 Rect {
-                    x: 0,
+                    x: gutter,
                     y: top_row,
-                    w: width,
+                    w: width - 2 * gutter,
                     h,
                 },
                 title,
             ));
         }
-        y = top_row + h;
+        end = top_row + h;
+        y = end + spacing.rows;
     }
     Layout {
         width,
-        height: y,
+        height: end,
         groups,
         nodes: nodes
             .into_iter()
@@ -175,7 +206,7 @@ mod tests {
     #[test]
     fn nodes_wrap_inside_their_group_and_never_overlap() {
         let d = sample(&["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]);
-        let l = layout(&d, 30, 0);
+        let l = layout(&d, 30, 0, Spacing::TIGHT);
         let (group, _) = l.groups[0];
         for (i, (a, _)) in l.nodes.iter().enumerate() {
             assert!(
@@ -193,7 +224,7 @@ mod tests {
     #[test]
     fn a_label_too_long_for_the_width_is_shortened() {
         let long = "x".repeat(100);
-        let l = layout(&sample(&[&long]), 30, 0);
+        let l = layout(&sample(&[&long]), 30, 0, Spacing::TIGHT);
         let (rect, text) = &l.nodes[0];
         assert!(text.ends_with('~'));
         assert!(rect.x + rect.w < 30, "{rect:?}");

@@ -19,6 +19,7 @@
 mod dot;
 pub mod layout;
 mod mermaid;
+pub mod route;
 mod svg;
 mod terminal;
 mod text;
@@ -26,7 +27,7 @@ mod text;
 pub use dot::dot;
 pub use mermaid::mermaid;
 pub use svg::svg;
-pub use terminal::{Charset, terminal};
+pub use terminal::{Charset, terminal, to_ascii};
 
 use serde::Serialize;
 
@@ -71,6 +72,21 @@ pub struct Edge {
     pub to: usize,
     /// What is printed on it.
     pub label: String,
+}
+
+/// What the drawings draw for the edges between two nodes: the edges one way joined into
+/// one arrow (labels in order, comma-separated), and two arrows with the same label
+/// either way joined into one with a head at each end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    /// Index into [`Diagram::nodes`].
+    pub from: usize,
+    /// Index into [`Diagram::nodes`].
+    pub to: usize,
+    /// What is printed on it.
+    pub label: String,
+    /// Whether it points both ways.
+    pub both_ways: bool,
 }
 
 /// The model every drawing comes from.
@@ -138,14 +154,44 @@ impl Diagram {
         }
     }
 
-    /// The edges whose ends exist, as (source, label, target), each end named by its
-    /// number and label as the drawings print it (`3 checkout`).
-    pub fn named_edges(&self) -> impl Iterator<Item = (String, &str, String)> {
-        let name = |i: usize| format!("{i} {}", self.nodes[i].label);
-        self.edges
+    /// The connections to draw, in the order their first edge was added; edges whose
+    /// ends do not exist are left out.
+    pub fn connections(&self) -> Vec<Connection> {
+        // One way first: (from, to) -> labels, in first-seen order.
+        let mut one_way: Vec<Connection> = Vec::new();
+        for e in self
+            .edges
             .iter()
             .filter(|e| e.from < self.nodes.len() && e.to < self.nodes.len())
-            .map(move |e| (name(e.from), e.label.as_str(), name(e.to)))
+        {
+            match one_way
+                .iter_mut()
+                .find(|c| (c.from, c.to) == (e.from, e.to))
+            {
+                Some(c) => {
+                    c.label.push_str(", ");
+                    c.label.push_str(&e.label);
+                }
+                None => one_way.push(Connection {
+                    from: e.from,
+                    to: e.to,
+                    label: e.label.clone(),
+                    both_ways: false,
+                }),
+            }
+        }
+        // Then the same label back: the later arrow joins the earlier one.
+        let mut out: Vec<Connection> = Vec::new();
+        for c in one_way {
+            match out
+                .iter_mut()
+                .find(|o| (o.from, o.to) == (c.to, c.from) && o.label == c.label && !o.both_ways)
+            {
+                Some(o) => o.both_ways = true,
+                None => out.push(c),
+            }
+        }
+        out
     }
 
     /// The nodes of group `g`, in order.
@@ -174,5 +220,32 @@ mod tests {
         d.edge(a, b, "y");
         assert_eq!(d.edges.len(), 2);
         assert_eq!(d.members(g).count(), 1);
+    }
+
+    #[test]
+    fn connections_join_labels_one_way_and_equal_arrows_both_ways() {
+        let mut d = Diagram::new("t");
+        let a = d.node("a", "A", None, Shape::Service);
+        let b = d.node("b", "B", None, Shape::Store);
+        let c = d.node("c", "C", None, Shape::Store);
+        d.edge(a, b, "writes");
+        d.edge(b, c, "async");
+        d.edge(a, b, "reads");
+        d.edge(c, b, "async");
+        d.edge(b, a, "calls");
+        d.edge(a, 9, "dangling");
+        let connections = d.connections();
+        let joined: Vec<(usize, usize, &str, bool)> = connections
+            .iter()
+            .map(|c| (c.from, c.to, c.label.as_str(), c.both_ways))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                (a, b, "writes, reads", false),
+                (b, c, "async", true),
+                (b, a, "calls", false)
+            ]
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Mermaid flowcharts (mermaid.js.org/syntax/flowchart.html).
 
 use crate::text::{Syntax, render};
-use crate::{Diagram, Node, Shape};
+use crate::{Connection, Diagram, Node, Shape};
 use std::fmt::Write;
 
 /// Text inside a Mermaid label: quotes and pipes as entity codes, one line.
@@ -20,7 +20,7 @@ impl Syntax for Mermaid {
     fn group_open(&self, out: &mut String, g: usize, text: &str) {
         let _ = writeln!(out, "  subgraph g{g}[\"{}\"]", label(text));
     }
-    fn group_close(&self, out: &mut String) {
+    fn group_close(&self, out: &mut String, _: usize) {
         let _ = writeln!(out, "  end");
     }
     fn node(&self, out: &mut String, indent: &str, i: usize, n: &Node) {
@@ -30,8 +30,9 @@ impl Syntax for Mermaid {
         };
         let _ = writeln!(out, "{indent}n{i}{open}{}{close}", label(&n.label));
     }
-    fn edge(&self, out: &mut String, from: usize, to: usize, text: &str) {
-        let _ = writeln!(out, "  n{from} -->|{}| n{to}", label(text));
+    fn connection(&self, out: &mut String, _: &Diagram, c: &Connection) {
+        let arrow = if c.both_ways { "<-->" } else { "-->" };
+        let _ = writeln!(out, "  n{} {arrow}|{}| n{}", c.from, label(&c.label), c.to);
     }
     fn footer(&self, _: &mut String) {}
 }

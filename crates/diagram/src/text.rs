@@ -1,7 +1,7 @@
 //! The walk the text formats share: the header, each group with its nodes, the nodes in
-//! no group, the edges, the footer. A format says only how each piece is spelled.
+//! no group, the connections, the footer. A format says only how each piece is spelled.
 
-use crate::{Diagram, Node};
+use crate::{Connection, Diagram, Node};
 
 /// How a text format spells each piece of a diagram.
 pub(crate) trait Syntax {
@@ -9,12 +9,14 @@ pub(crate) trait Syntax {
     fn header(&self, out: &mut String, title: &str);
     /// Open group `g`.
     fn group_open(&self, out: &mut String, g: usize, label: &str);
-    /// Close the open group.
-    fn group_close(&self, out: &mut String);
+    /// Close group `g`.
+    fn group_close(&self, out: &mut String, g: usize);
     /// Node `i`, indented `indent`.
     fn node(&self, out: &mut String, indent: &str, i: usize, node: &Node);
-    /// An edge from node `from` to node `to`.
-    fn edge(&self, out: &mut String, from: usize, to: usize, label: &str);
+    /// After the nodes, before the connections.
+    fn after_nodes(&self, _out: &mut String, _d: &Diagram) {}
+    /// A connection of `d`.
+    fn connection(&self, out: &mut String, d: &Diagram, c: &Connection);
     /// After everything.
     fn footer(&self, out: &mut String);
 }
@@ -28,7 +30,7 @@ pub(crate) fn render(d: &Diagram, syntax: &impl Syntax) -> String {
         for (i, n) in d.members(g) {
             syntax.node(&mut out, "    ", i, n);
         }
-        syntax.group_close(&mut out);
+        syntax.group_close(&mut out, g);
     }
     for (i, n) in d
         .nodes
@@ -38,12 +40,9 @@ pub(crate) fn render(d: &Diagram, syntax: &impl Syntax) -> String {
     {
         syntax.node(&mut out, "  ", i, n);
     }
-    for e in d
-        .edges
-        .iter()
-        .filter(|e| e.from < d.nodes.len() && e.to < d.nodes.len())
-    {
-        syntax.edge(&mut out, e.from, e.to, &e.label);
+    syntax.after_nodes(&mut out, d);
+    for c in d.connections() {
+        syntax.connection(&mut out, d, &c);
     }
     syntax.footer(&mut out);
     out

@@ -12,9 +12,11 @@ Examples:
   dsys diagram specs/checkout.toml --format mermaid > checkout.mmd
   dsys diagram specs/checkout.toml --format dot | dot -Tpng > checkout.png
 
-The terminal drawings (unicode, ascii) keep within --width columns and never draw one
-box or label over another; edges are listed under the boxes, between numbered nodes.
-The SVG comes from dsys's own layout, no external program.
+The terminal drawings (unicode, ascii) keep within --width columns and draw every
+connection as a wire from box to box with its label on it, never through a box or a
+region it does not belong to, never one label over another (what finds no room at a
+narrow width is listed under the drawing). The SVG comes from the same layout, no
+external program; the DOT stacks the regions so Graphviz routes no edge through one.
 The same spec gives the same bytes on every run. Exit codes: 0 drawn, 2 the spec is
 malformed (file, line and column on stderr), 5 it could not be read.";
 
@@ -30,7 +32,7 @@ pub enum DiagramFormat {
     Mermaid,
     /// Graphviz DOT.
     Dot,
-    /// The diagram model as JSON: groups, nodes, edges.
+    /// The diagram model as JSON: groups, nodes, edges, and the connections drawn.
     Json,
 }
 

@@ -25,6 +25,14 @@ fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
     })
 }
 
+/// The model as JSON, with the connections the drawings draw for its edges.
+#[derive(serde::Serialize)]
+struct Drawn<'a> {
+    #[serde(flatten)]
+    diagram: &'a dsys_diagram::Diagram,
+    connections: Vec<dsys_diagram::Connection>,
+}
+
 pub fn diagram(a: DiagramArgs, out: Output) -> Result<(), Failure> {
     let model = dsys_advisor::architecture::architecture(&read_spec(&a.spec)?);
     let width = usize::from(a.width);
@@ -36,7 +44,13 @@ pub fn diagram(a: DiagramArgs, out: Output) -> Result<(), Failure> {
         DiagramFormat::Svg => dsys_diagram::svg(&model),
         DiagramFormat::Mermaid => dsys_diagram::mermaid(&model),
         DiagramFormat::Dot => dsys_diagram::dot(&model),
-        DiagramFormat::Json => serde_json::to_string_pretty(&model)? + "\n",
+        DiagramFormat::Json => {
+            let drawn = Drawn {
+                connections: model.connections(),
+                diagram: &model,
+            };
+            serde_json::to_string_pretty(&drawn)? + "\n"
+        }
     };
     out.print(&rendered)
 }

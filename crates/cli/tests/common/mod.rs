@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod drawing;
 pub mod runnable;
 
 use std::path::{Path, PathBuf};
