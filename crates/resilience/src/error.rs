@@ -51,3 +51,13 @@ pub(crate) fn at_least_one(name: &'static str, value: f64) -> Result<f64, Config
         })
     }
 }
+
+/// The text of a caught panic's payload (`panic!` with a literal or a formatted message),
+/// for reporting a panic as an error value.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".to_string())
+}

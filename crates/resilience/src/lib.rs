@@ -46,4 +46,4 @@ mod sync;
 pub mod timeout;
 
 pub use clock::{Clock, CoarseClock, CoarseClockError, ManualClock, SystemClock};
-pub use error::ConfigError;
+pub use error::{ConfigError, panic_message};

@@ -10,8 +10,8 @@
 //! threads end.
 
 use super::BulkheadError;
-use crate::ConfigError;
 use crate::sync::{Condvar, Mutex, MutexGuard, lock, wait};
+use crate::{ConfigError, panic_message};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
@@ -147,14 +147,6 @@ impl<T> Future for JobHandle<T> {
             }
         }
     }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-text panic".to_string())
 }
 
 impl BlockingPool {

@@ -1,0 +1,27 @@
+//! Caching strategies, and what each one guarantees.
+//!
+//! The pieces a cache in front of a source of truth needs, each small enough to be
+//! checked on its own:
+//!
+//! - [`single_flight`]: concurrent misses for one key share one load; its error or panic
+//!   reaches every waiter and nothing is kept, so the next call loads again.
+//! - [`lease`]: cache-aside's race fixed. A reader that misses, reads the source and then
+//!   fills can be slow enough that a writer changed the source and deleted the key in
+//!   between; its fill would put back the old value for a whole TTL. A lease taken at the
+//!   miss admits the fill only if no delete of that key happened since (the fix Facebook's
+//!   memcache paper, NSDI 2013, describes as leases).
+//! - [`freshness`]: when an entry is fresh, due for a refresh, or expired: a hard
+//!   expire-after-write backstop that holds however long a refresh hangs, refresh-ahead,
+//!   and probabilistic early expiration (XFetch, Vattani et al., VLDB 2015).
+//!
+//! ```
+//! use dsys_cache::lease::Leases;
+//! let leases = Leases::new();
+//! let lease = leases.lease(&"user:1");         // a reader misses
+//! leases.invalidate(&"user:1", || {});         // a writer changed the source: delete
+//! assert!(!leases.fill(&"user:1", lease, || {})); // the slow reader's fill is refused
+//! ```
+
+pub mod freshness;
+pub mod lease;
+pub mod single_flight;
