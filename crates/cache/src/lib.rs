@@ -13,6 +13,10 @@
 //! - [`freshness`]: when an entry is fresh, due for a refresh, or expired: a hard
 //!   expire-after-write backstop that holds however long a refresh hangs, refresh-ahead,
 //!   and probabilistic early expiration (XFetch, Vattani et al., VLDB 2015).
+//! - [`local`]: the in-process tier, moka (W-TinyLFU), with each entry's stamp and the
+//!   true cause of every removal (replaced, expired, size, explicit).
+//! - [`aside`]: cache-aside put together: single-flight loads, lease-guarded fills,
+//!   freshness on the cache's clock, negative caching, stale-if-error.
 //!
 //! ```
 //! use dsys_cache::lease::Leases;
@@ -22,6 +26,8 @@
 //! assert!(!leases.fill(&"user:1", lease, || {})); // the slow reader's fill is refused
 //! ```
 
+pub mod aside;
 pub mod freshness;
 pub mod lease;
+pub mod local;
 pub mod single_flight;

@@ -47,3 +47,4 @@ pub mod timeout;
 
 pub use clock::{Clock, CoarseClock, CoarseClockError, ManualClock, SystemClock};
 pub use error::{ConfigError, panic_message};
+pub use random::Draws;

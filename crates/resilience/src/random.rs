@@ -20,3 +20,24 @@ pub(crate) fn unit(mut z: u64) -> f64 {
     z ^= z >> 31;
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
+
+/// Uniform draws in `[0, 1)` shared between threads, reproducible from a seed: for
+/// jitter and probabilistic choices in code that runs on real threads.
+#[derive(Debug)]
+pub struct Draws {
+    counter: AtomicU64,
+}
+
+impl Draws {
+    /// Draws from `seed`.
+    pub fn seeded(seed: u64) -> Self {
+        Draws {
+            counter: AtomicU64::new(seed),
+        }
+    }
+
+    /// The next draw.
+    pub fn next(&self) -> f64 {
+        draw(&self.counter)
+    }
+}

@@ -1,0 +1,246 @@
+//! Cache-aside over the in-process tier: reads that miss load from the source (one load
+//! per key at a time, [`crate::single_flight`]) and fill under a lease ([`crate::lease`]),
+//! so a fill never puts back a value older than the last delete; writes change the
+//! source, then delete the key.
+//!
+//! Freshness is judged on the cache's clock ([`crate::freshness`]): past its
+//! expire-after-write an entry is never served (stale-if-error aside, which serves it
+//! for a bounded time more when the source fails); an entry due for a refresh (refresh-
+//! ahead or XFetch) is reloaded by the one reader that finds it due, the others are
+//! served the current value meanwhile. Keys the source does not have can be cached too
+//! (negative caching), with their own freshness.
+
+use crate::freshness::{Freshness, Verdict};
+use crate::lease::Leases;
+use crate::local::{Entry, Local};
+use crate::single_flight::{LoadError, SingleFlight};
+use dsys_resilience::{Clock, Draws, SystemClock};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The source of truth a cache reads through.
+pub trait Source<K, V>: Send + Sync {
+    /// Why a load failed.
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// The value of `key`; `None` if the source has none.
+    fn load(&self, key: &K) -> Result<Option<V>, Self::Error>;
+}
+
+/// How a cache-aside cache keeps its entries.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Entries held at most (moka evicts by W-TinyLFU beyond).
+    pub capacity: u64,
+    /// When values expire and refresh.
+    pub freshness: Freshness,
+    /// When "the source has no such key" expires; `None`: not cached.
+    pub negative: Option<Freshness>,
+    /// How long past its expiry an entry may still be served while the source fails.
+    pub stale_if_error: Option<Duration>,
+    /// The seed of the draws for jitter and early expiration.
+    pub seed: u64,
+}
+
+impl Settings {
+    /// `capacity` entries living `freshness`; nothing else.
+    pub fn new(capacity: u64, freshness: Freshness) -> Self {
+        Settings {
+            capacity,
+            freshness,
+            negative: None,
+            stale_if_error: None,
+            seed: 0x5eed,
+        }
+    }
+}
+
+/// Why a read gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError<E> {
+    /// The source failed (or its load panicked), and nothing stale could stand in.
+    #[error(transparent)]
+    Load(#[from] LoadError<E>),
+}
+
+/// What happened, counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that found nothing servable.
+    pub misses: u64,
+    /// Loads run against the source.
+    pub loads: u64,
+    /// Fills refused because a delete came after their lease.
+    pub refused_fills: u64,
+    /// Reads answered with an expired entry because the source failed.
+    pub stale_served: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
+    refused_fills: AtomicU64,
+    stale_served: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A cache-aside cache of `K` to `V` in front of source `S`, on clock `C`.
+pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = SystemClock> {
+    local: Local<K, V>,
+    flights: SingleFlight<K, Option<V>, S::Error>,
+    leases: Leases,
+    source: S,
+    clock: C,
+    settings: Settings,
+    draws: Draws,
+    counters: Counters,
+}
+
+impl<K, V, S: Source<K, V>, C: Clock> std::fmt::Debug for CacheAside<K, V, S, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheAside")
+            .field("settings", &self.settings)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, S> CacheAside<K, V, S, SystemClock>
+where
+    K: Hash + Eq + Ord + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Source<K, V>,
+{
+    /// In front of `source`, on the system clock.
+    pub fn new(source: S, settings: Settings) -> Self {
+        Self::with_clock(source, settings, SystemClock::new())
+    }
+}
+
+impl<K, V, S, C> CacheAside<K, V, S, C>
+where
+    K: Hash + Eq + Ord + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: Source<K, V>,
+    C: Clock,
+{
+    /// In front of `source`, on `clock`.
+    pub fn with_clock(source: S, settings: Settings, clock: C) -> Self {
+        CacheAside {
+            local: Local::new(settings.capacity, None, None),
+            flights: SingleFlight::new(),
+            leases: Leases::new(),
+            source,
+            clock,
+            draws: Draws::seeded(settings.seed),
+            settings,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The value of `key`: from the cache if it holds a servable entry, else loaded.
+    pub fn get(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
+        let now = self.clock.now();
+        let held = self.local.get(key);
+        if let Some(entry) = &held {
+            let freshness = match entry.value {
+                Some(_) => Some(&self.settings.freshness),
+                None => self.settings.negative.as_ref(),
+            };
+            // XFetch's draw is uniform in (0, 1].
+            let verdict = freshness.map_or(Verdict::Expired, |f| {
+                f.judge(&entry.stamp(), now, 1.0 - self.draws.next())
+            });
+            match verdict {
+                Verdict::Fresh => {
+                    bump(&self.counters.hits);
+                    return Ok(entry.value.clone());
+                }
+                Verdict::Refresh => {
+                    bump(&self.counters.hits);
+                    entry.refreshing(now);
+                    // This reader reloads; if the reload fails the entry still stands.
+                    return Ok(self.load(key).unwrap_or_else(|_| entry.value.clone()));
+                }
+                Verdict::Expired => {}
+            }
+        }
+        bump(&self.counters.misses);
+        self.load(key)
+            .or_else(|e| match (&held, self.settings.stale_if_error) {
+                (Some(entry), Some(window)) if now < entry.stamp().expires + window => {
+                    bump(&self.counters.stale_served);
+                    Ok(entry.value.clone())
+                }
+                _ => Err(e),
+            })
+    }
+
+    /// Load `key` (or share the load in flight). The loader fills the cache before the
+    /// flight lands, so a read that comes after it finds the entry rather than loading
+    /// again; it fills under a lease taken before it read the source.
+    fn load(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
+        let (outcome, _) = self.flights.load(key, || {
+            bump(&self.counters.loads);
+            let lease = self.leases.lease(key);
+            let started = self.clock.now();
+            let value = self.source.load(key)?;
+            let recompute = self.clock.now().saturating_sub(started);
+            let freshness = match value {
+                Some(_) => Some(&self.settings.freshness),
+                None => self.settings.negative.as_ref(),
+            };
+            if let Some(freshness) = freshness {
+                let stamp = freshness.stamp(self.clock.now(), recompute, self.draws.next());
+                let entry = Entry::new(value.clone(), stamp);
+                if !self
+                    .leases
+                    .fill(key, lease, || self.local.insert(key.clone(), entry))
+                {
+                    bump(&self.counters.refused_fills);
+                }
+            }
+            Ok(value)
+        });
+        Ok(outcome?)
+    }
+
+    /// Change the source with `write`, then delete `key` (cache-aside's write path).
+    pub fn write<T, E>(&self, key: &K, write: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let done = write()?;
+        self.invalidate(key);
+        Ok(done)
+    }
+
+    /// Delete `key`: its entry goes, and a fill under a lease taken before is refused.
+    pub fn invalidate(&self, key: &K) {
+        self.leases.invalidate(key, || self.local.invalidate(key));
+    }
+
+    /// What happened so far.
+    pub fn stats(&self) -> Stats {
+        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Stats {
+            hits: read(&self.counters.hits),
+            misses: read(&self.counters.misses),
+            loads: read(&self.counters.loads),
+            refused_fills: read(&self.counters.refused_fills),
+            stale_served: read(&self.counters.stale_served),
+        }
+    }
+
+    /// The source behind the cache.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! Cache-aside on a manual clock against an in-memory source that counts its loads, can
+//! fail, and can hold a load between reading and returning (to stage the race).
+
+use super::*;
+use dsys_resilience::ManualClock;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, thiserror::Error)]
+#[error("the source is down")]
+struct Down;
+
+#[derive(Default)]
+struct Mem {
+    data: Mutex<BTreeMap<String, u64>>,
+    loads: AtomicU64,
+    down: AtomicBool,
+    /// For the first load only: say "read" here, then wait for a word here.
+    hold: Mutex<Option<(Sender<()>, Receiver<()>)>>,
+}
+
+impl Mem {
+    fn put(&self, key: &str, value: u64) {
+        self.data
+            .lock()
+            .map(|mut d| d.insert(key.to_string(), value))
+            .ok();
+    }
+}
+
+impl Source<String, u64> for Mem {
+    type Error = Down;
+    fn load(&self, key: &String) -> Result<Option<u64>, Down> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Down);
+        }
+        let value = self.data.lock().ok().and_then(|d| d.get(key).copied());
+        let hold = self.hold.lock().ok().and_then(|mut h| h.take());
+        if let Some((read, go)) = hold {
+            let _ = read.send(());
+            let _ = go.recv();
+        }
+        Ok(value)
+    }
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn cache(settings: Settings) -> (CacheAside<String, u64, Mem, ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    let source = Mem::default();
+    source.put("a", 1);
+    (
+        CacheAside::with_clock(source, settings, clock.clone()),
+        clock,
+    )
+}
+
+fn minute() -> Freshness {
+    Freshness::new(secs(60)).expect("a minute")
+}
+
+#[test]
+fn a_miss_loads_once_then_hits_until_the_backstop() {
+    let (c, clock) = cache(Settings::new(100, minute()));
+    let a = "a".to_string();
+    assert_eq!(c.get(&a).ok(), Some(Some(1)));
+    assert_eq!(c.get(&a).ok(), Some(Some(1)));
+    assert_eq!(c.stats().loads, 1);
+    assert_eq!(c.stats().hits, 1);
+    c.source().put("a", 2);
+    clock.advance(secs(59));
+    assert_eq!(c.get(&a).ok(), Some(Some(1)), "within its minute: cached");
+    clock.advance(secs(1));
+    assert_eq!(
+        c.get(&a).ok(),
+        Some(Some(2)),
+        "at expire-after-write: never served"
+    );
+    assert_eq!(c.stats().loads, 2);
+}
+
+#[test]
+fn keys_the_source_lacks_are_cached_only_with_a_negative_ttl() {
+    let missing = "missing".to_string();
+    let (c, _) = cache(Settings::new(100, minute()));
+    for _ in 0..3 {
+        assert_eq!(c.get(&missing).ok(), Some(None));
+    }
+    assert_eq!(c.stats().loads, 3, "not cached without a negative TTL");
+    let mut settings = Settings::new(100, minute());
+    settings.negative = Some(Freshness::new(secs(5)).expect("5 s"));
+    let (c, clock) = cache(settings);
+    for _ in 0..3 {
+        assert_eq!(c.get(&missing).ok(), Some(None));
+    }
+    assert_eq!(c.stats().loads, 1, "cached for its own TTL");
+    c.source().put("missing", 9);
+    clock.advance(secs(5));
+    assert_eq!(c.get(&missing).ok(), Some(Some(9)), "and only for it");
+}
+
+#[test]
+fn a_failing_source_caches_nothing_and_stale_if_error_is_bounded() {
+    let a = "a".to_string();
+    let (c, clock) = cache(Settings::new(100, minute()));
+    c.source().down.store(true, Ordering::SeqCst);
+    assert!(c.get(&a).is_err());
+    c.source().down.store(false, Ordering::SeqCst);
+    assert_eq!(c.get(&a).ok(), Some(Some(1)), "the next read retries");
+    assert_eq!(c.stats().loads, 2);
+    // With stale-if-error: an expired entry stands in while the source is down, for the
+    // window only.
+    let mut settings = Settings::new(100, minute());
+    settings.stale_if_error = Some(secs(30));
+    let (c, clock2) = cache(settings);
+    drop(clock);
+    assert_eq!(c.get(&a).ok(), Some(Some(1)));
+    c.source().down.store(true, Ordering::SeqCst);
+    clock2.advance(secs(60 + 29));
+    assert_eq!(c.get(&a).ok(), Some(Some(1)), "stale, within the window");
+    assert_eq!(c.stats().stale_served, 1);
+    clock2.advance(secs(1));
+    assert!(c.get(&a).is_err(), "past the window: the error");
+}
+
+#[test]
+fn a_slow_reader_cannot_fill_a_value_older_than_the_delete() {
+    let (read_tx, read_rx) = channel();
+    let (go_tx, go_rx) = channel();
+    let (c, _) = cache(Settings::new(100, minute()));
+    if let Ok(mut hold) = c.source().hold.lock() {
+        *hold = Some((read_tx, go_rx));
+    }
+    let c = Arc::new(c);
+    let a = "a".to_string();
+    let reader = {
+        let (c, a) = (Arc::clone(&c), a.clone());
+        std::thread::spawn(move || c.get(&a).ok())
+    };
+    // The reader has read 1 from the source; now a writer changes it and deletes.
+    read_rx.recv().ok();
+    let wrote = c.write(&a, || -> Result<(), Down> {
+        c.source().put("a", 2);
+        Ok(())
+    });
+    assert!(wrote.is_ok());
+    go_tx.send(()).ok();
+    assert_eq!(
+        reader.join().ok().flatten(),
+        Some(Some(1)),
+        "the slow read returns what it read"
+    );
+    assert_eq!(c.stats().refused_fills, 1, "its fill was refused");
+    assert_eq!(
+        c.get(&a).ok(),
+        Some(Some(2)),
+        "so the next read loads the new value"
+    );
+}
+
+#[test]
+fn concurrent_misses_share_one_load() {
+    let (c, _) = cache(Settings::new(100, minute()));
+    let c = Arc::new(c);
+    let go = Arc::new(std::sync::Barrier::new(64));
+    let threads: Vec<_> = (0..64)
+        .map(|_| {
+            let (c, go) = (Arc::clone(&c), Arc::clone(&go));
+            std::thread::spawn(move || {
+                go.wait();
+                c.get(&"a".to_string()).ok()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().ok().flatten(), Some(Some(1)));
+    }
+    // Every miss either ran the one load or waited for it, or came after the fill.
+    assert_eq!(c.source().loads.load(Ordering::SeqCst), 1);
+}
