@@ -43,6 +43,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The longest any entry lives: what the tier keeps entries for.
+    fn lifetime(&self) -> Duration {
+        let negative = self
+            .negative
+            .map_or(Duration::ZERO, |n| n.expire_after_write());
+        self.freshness.expire_after_write().max(negative)
+    }
+
     /// `capacity` entries living `freshness`; nothing else.
     pub fn new(capacity: u64, freshness: Freshness) -> Self {
         Settings {
@@ -134,7 +142,7 @@ where
     /// In front of `source`, on `clock`.
     pub fn with_clock(source: S, settings: Settings, clock: C) -> Self {
         CacheAside {
-            local: Local::new(settings.capacity, None, None),
+            local: Local::new(settings.capacity, settings.lifetime(), None, None),
             flights: SingleFlight::new(),
             leases: Leases::new(),
             source,
@@ -154,9 +162,14 @@ where
                 Some(_) => Some(&self.settings.freshness),
                 None => self.settings.negative.as_ref(),
             };
-            // XFetch's draw is uniform in (0, 1].
+            // XFetch's draw is uniform in (0, 1]; a hit without it draws nothing.
             let verdict = freshness.map_or(Verdict::Expired, |f| {
-                f.judge(&entry.stamp(), now, 1.0 - self.draws.next())
+                let draw = if f.draws() {
+                    1.0 - self.draws.next()
+                } else {
+                    1.0
+                };
+                f.judge(&entry.stamp(), now, draw)
             });
             match verdict {
                 Verdict::Fresh => {

@@ -127,6 +127,12 @@ impl Freshness {
         })
     }
 
+    /// Whether [`Freshness::judge`] uses its draw (only early expiration does): a hit
+    /// need not pay for one otherwise.
+    pub fn draws(&self) -> bool {
+        self.beta.is_some()
+    }
+
     /// The expire-after-write backstop.
     pub fn expire_after_write(&self) -> Duration {
         self.expire_after_write
