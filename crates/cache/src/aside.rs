@@ -11,7 +11,7 @@
 //! (negative caching), with their own freshness.
 
 use crate::freshness::{Freshness, Verdict};
-use crate::lease::Leases;
+use crate::lease::{Lease, Leases};
 use crate::local::{Entry, Local};
 use crate::single_flight::{LoadError, SingleFlight};
 use dsys_resilience::{Clock, Draws, SystemClock};
@@ -102,7 +102,10 @@ fn bump(counter: &AtomicU64) {
 /// A cache-aside cache of `K` to `V` in front of source `S`, on clock `C`.
 pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = SystemClock> {
     local: Local<K, V>,
-    flights: SingleFlight<K, Option<V>, S::Error>,
+    /// Loads in flight by key and the lease they started under: a read that comes after
+    /// a delete does not join a load that started before it (that load read the old
+    /// value).
+    flights: SingleFlight<(K, Lease), Option<V>, S::Error>,
     leases: Leases,
     source: S,
     clock: C,
@@ -196,13 +199,14 @@ where
             })
     }
 
-    /// Load `key` (or share the load in flight). The loader fills the cache before the
-    /// flight lands, so a read that comes after it finds the entry rather than loading
-    /// again; it fills under a lease taken before it read the source.
+    /// Load `key` (or share the load in flight under the same lease). The loader fills
+    /// the cache before the flight lands, so a read that comes after it finds the entry
+    /// rather than loading again; it fills under the lease, taken before the source was
+    /// read.
     fn load(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
-        let (outcome, _) = self.flights.load(key, || {
+        let lease = self.leases.lease(key);
+        let (outcome, _) = self.flights.load(&(key.clone(), lease), || {
             bump(&self.counters.loads);
-            let lease = self.leases.lease(key);
             let started = self.clock.now();
             let value = self.source.load(key)?;
             let recompute = self.clock.now().saturating_sub(started);

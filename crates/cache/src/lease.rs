@@ -24,7 +24,7 @@ use std::sync::{Mutex, PoisonError};
 const STRIPES: usize = 1024;
 
 /// What a reader holds between its miss and its fill.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[must_use = "a lease is spent by `Leases::fill`"]
 pub struct Lease {
     stripe: usize,

@@ -17,6 +17,8 @@
 //!   true cause of every removal (replaced, expired, size, explicit).
 //! - [`aside`]: cache-aside put together: single-flight loads, lease-guarded fills,
 //!   freshness on the cache's clock, negative caching, stale-if-error.
+//! - `simulation` (feature `demo`): the strategies against a database on virtual time,
+//!   the table `dsys cache` prints; it brings in the simulator and the checker.
 //!
 //! ```
 //! use dsys_cache::lease::Leases;
@@ -30,4 +32,6 @@ pub mod aside;
 pub mod freshness;
 pub mod lease;
 pub mod local;
+#[cfg(feature = "demo")]
+pub mod simulation;
 pub mod single_flight;

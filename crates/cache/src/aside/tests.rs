@@ -129,8 +129,16 @@ fn a_failing_source_caches_nothing_and_stale_if_error_is_bounded() {
     assert!(c.get(&a).is_err(), "past the window: the error");
 }
 
-#[test]
-fn a_slow_reader_cannot_fill_a_value_older_than_the_delete() {
+type Cache = CacheAside<String, u64, Mem, ManualClock>;
+
+/// The race staged: a reader of "a" has read 1 from the source and is held there; then
+/// a writer sets "a" to 2 and deletes it. Returns the cache, the held reader, and the
+/// word that lets it go on.
+fn staged() -> (
+    Arc<Cache>,
+    std::thread::JoinHandle<Option<Option<u64>>>,
+    Sender<()>,
+) {
     let (read_tx, read_rx) = channel();
     let (go_tx, go_rx) = channel();
     let (c, _) = cache(Settings::new(100, minute()));
@@ -138,18 +146,23 @@ fn a_slow_reader_cannot_fill_a_value_older_than_the_delete() {
         *hold = Some((read_tx, go_rx));
     }
     let c = Arc::new(c);
-    let a = "a".to_string();
     let reader = {
-        let (c, a) = (Arc::clone(&c), a.clone());
-        std::thread::spawn(move || c.get(&a).ok())
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || c.get(&"a".to_string()).ok())
     };
-    // The reader has read 1 from the source; now a writer changes it and deletes.
     read_rx.recv().ok();
-    let wrote = c.write(&a, || -> Result<(), Down> {
+    let wrote = c.write(&"a".to_string(), || -> Result<(), Down> {
         c.source().put("a", 2);
         Ok(())
     });
     assert!(wrote.is_ok());
+    (c, reader, go_tx)
+}
+
+#[test]
+fn a_slow_reader_cannot_fill_a_value_older_than_the_delete() {
+    let (c, reader, go_tx) = staged();
+    let a = "a".to_string();
     go_tx.send(()).ok();
     assert_eq!(
         reader.join().ok().flatten(),
@@ -183,4 +196,19 @@ fn concurrent_misses_share_one_load() {
     }
     // Every miss either ran the one load or waited for it, or came after the fill.
     assert_eq!(c.source().loads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_read_after_a_delete_does_not_join_a_load_that_started_before_it() {
+    let (c, first, go_tx) = staged();
+    let a = "a".to_string();
+    // A read now loads afresh: it does not wait for, or share, the held load.
+    assert_eq!(c.get(&a).ok(), Some(Some(2)));
+    go_tx.send(()).ok();
+    assert_eq!(first.join().ok().flatten(), Some(Some(1)));
+    assert_eq!(
+        c.get(&a).ok(),
+        Some(Some(2)),
+        "and the held load's fill was refused"
+    );
 }

@@ -11,7 +11,7 @@ mod values;
 pub use check::CheckArgs;
 pub use design::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
 pub use grid::{GridArgs, GridCommand, GridFormat, MergeArgs, ShardArg, split_configs};
-pub use patterns::{ChartFormat, PartitionArgs, ResilienceArgs};
+pub use patterns::{CacheArgs, ChartFormat, PartitionArgs, ResilienceArgs};
 pub use simulate::{OutputArgs, ReplayArgs, SimulateArgs};
 pub use values::{CheckList, Format};
 
@@ -90,6 +90,11 @@ pub enum Command {
     /// time: calls, failures, refusals, the load the service bore, and what callers waited.
     #[command(after_help = patterns::RESILIENCE_EXAMPLES)]
     Resilience(ResilienceArgs),
+    /// Each caching strategy against the same simulated database, readers, writers and
+    /// incidents, on virtual time: hit ratio, database load, stale reads judged by
+    /// dsys-check, stampedes, and writes lost.
+    #[command(after_help = patterns::CACHE_EXAMPLES)]
+    Cache(CacheArgs),
     /// Hash placements compared on one node set and key stream: balance (peak over
     /// average), keys moved when a node joins or leaves (against the minimum), lookup time.
     #[command(after_help = patterns::PARTITION_EXAMPLES)]

@@ -1,6 +1,6 @@
-//! The pattern demos: `dsys partition` and `dsys resilience`.
+//! The pattern demos: `dsys partition`, `dsys resilience` and `dsys cache`.
 
-use crate::args::{ChartFormat, Format, PartitionArgs, ResilienceArgs};
+use crate::args::{CacheArgs, ChartFormat, Format, PartitionArgs, ResilienceArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::Output;
 use crate::progress;
@@ -89,6 +89,35 @@ pub fn partition(a: PartitionArgs, out: Output) -> Result<(), Failure> {
                 }),
                 None => serde_json::json!({ "setup": setup, "rows": rows }),
             };
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
+    };
+    out.print(&rendered)
+}
+
+pub fn cache(a: CacheArgs, out: Output) -> Result<(), Failure> {
+    use dsys_cache::simulation::{Setup, Strategy, report, run_all};
+    let strategies = match a.strategies.is_empty() {
+        true => Strategy::ALL.to_vec(),
+        false => a.strategies,
+    };
+    let setup = Setup {
+        seed: a.seed,
+        seconds: a.seconds,
+        keys: a.keys,
+        reads: a.reads,
+        writes: a.writes,
+        ttl_ms: a.ttl_ms,
+        incidents: a.incidents,
+    };
+    let rows = {
+        let _spinner = progress::Spinner::start("simulating", progress::enabled(out.quiet));
+        run_all(&setup, &strategies)
+    };
+    let rendered = match a.format {
+        Format::Text => report(&setup, &rows),
+        Format::Json => {
+            let doc = serde_json::json!({ "setup": setup, "rows": rows });
             serde_json::to_string_pretty(&doc)? + "\n"
         }
     };
