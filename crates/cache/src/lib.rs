@@ -17,6 +17,8 @@
 //!   true cause of every removal (replaced, expired, size, explicit).
 //! - [`aside`]: cache-aside put together: single-flight loads, lease-guarded fills,
 //!   freshness on the cache's clock, negative caching, stale-if-error.
+//! - [`behind`]: write-behind with a durable SQLite journal: coalesced per key, versioned,
+//!   flushed in batches with retries, drained on shutdown, its lag reported.
 //! - `simulation` (feature `demo`): the strategies against a database on virtual time,
 //!   the table `dsys cache` prints; it brings in the simulator and the checker.
 //!
@@ -29,6 +31,7 @@
 //! ```
 
 pub mod aside;
+pub mod behind;
 pub mod freshness;
 pub mod lease;
 pub mod local;

@@ -40,11 +40,12 @@ pub enum Role {
     Waited,
 }
 
-/// A load in flight: its outcome once there is one.
+/// A load in flight: its outcome once there is one, and how many callers wait for it.
 #[derive(Debug)]
 struct Flight<V, E> {
     outcome: Mutex<Option<Result<V, LoadError<E>>>>,
     landed: Condvar,
+    waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// Loads in flight, by key.
@@ -79,6 +80,13 @@ impl<K: Ord + Clone, V: Clone, E> SingleFlight<K, V, E> {
         lock(&self.flights).len()
     }
 
+    /// How many callers wait for the load of `key` in flight (none if there is none).
+    pub fn waiting(&self, key: &K) -> usize {
+        lock(&self.flights)
+            .get(key)
+            .map_or(0, |f| f.waiting.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// The value of `key`: loaded by `load` if no load of it is in flight, else the
     /// outcome of the one in flight. And whether this caller ran the load.
     pub fn load(
@@ -89,11 +97,15 @@ impl<K: Ord + Clone, V: Clone, E> SingleFlight<K, V, E> {
         let (flight, leader) = {
             let mut flights = lock(&self.flights);
             match flights.get(key) {
-                Some(f) => (Arc::clone(f), false),
+                Some(f) => {
+                    f.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    (Arc::clone(f), false)
+                }
                 None => {
                     let f = Arc::new(Flight {
                         outcome: Mutex::new(None),
                         landed: Condvar::new(),
+                        waiting: std::sync::atomic::AtomicUsize::new(0),
                     });
                     flights.insert(key.clone(), Arc::clone(&f));
                     (f, true)
@@ -145,8 +157,14 @@ mod tests {
                         start.wait();
                         let (value, role) = flights.load(&"hot", || {
                             loads.fetch_add(1, Ordering::SeqCst);
-                            // Long enough for every thread to arrive while it runs.
-                            std::thread::sleep(Duration::from_millis(200));
+                            // Run until the 999 others wait for this load (at most a
+                            // minute, so a bug cannot hang the suite).
+                            for _ in 0..60_000 {
+                                if flights.waiting(&"hot") == 999 {
+                                    break;
+                                }
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
                             Ok(42)
                         });
                         assert_eq!(value.ok(), Some(42));
