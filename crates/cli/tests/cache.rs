@@ -65,6 +65,28 @@ fn one_seed_shows_the_cache_aside_race_and_the_lease_fixing_it() {
 }
 
 #[test]
+fn svg_charts_every_strategy() {
+    let o = dsys(&[
+        "cache",
+        "--seconds",
+        "12",
+        "--reads",
+        "100",
+        "--format",
+        "svg",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = stdout(&o);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("write-behind-journal") && svg.contains("stale reads"));
+    assert_eq!(
+        svg.matches("<rect x=").count(),
+        9 * 5,
+        "a bar per strategy and panel"
+    );
+}
+
+#[test]
 fn bad_flags_are_refused_with_the_known_names() {
     for (flag, value, known) in [
         ("--strategy", "memcache", "cache-aside-lease"),

@@ -16,6 +16,7 @@
 //! (`n0`, `n1`, ... and `g0`, ... for groups), so the same model gives the same bytes on
 //! every run whatever characters the labels hold.
 
+pub mod chart;
 mod dot;
 pub mod layout;
 mod mermaid;

@@ -285,6 +285,33 @@ pub fn report(setup: &Setup, rows: &[Row]) -> String {
     out
 }
 
+/// The rows as an SVG bar chart: hit ratio, database reads, stale reads, how long a
+/// write stayed invisible, and writes lost, one bar per strategy.
+pub fn svg(setup: &Setup, rows: &[Row]) -> String {
+    use dsys_diagram::chart::{Panel, bars};
+    let panel = |title: &str, decimals: usize, value: fn(&Row) -> f64| Panel {
+        title: title.to_string(),
+        values: rows.iter().map(value).collect(),
+        reference: None,
+        decimals,
+    };
+    let names: Vec<&str> = rows.iter().map(|r| r.strategy.name()).collect();
+    bars(
+        &format!(
+            "{} reads/s, {} writes/s over {} keys for {} s, TTL {} ms, seed {}",
+            setup.reads, setup.writes, setup.keys, setup.seconds, setup.ttl_ms, setup.seed
+        ),
+        &names,
+        &[
+            panel("hits, %", 1, |r| r.hit_ratio * 100.0),
+            panel("database reads / s", 0, |r| r.database_reads_per_s),
+            panel("stale reads", 0, |r| r.stale_reads as f64),
+            panel("longest stale, ms", 0, |r| r.max_stale_ms as f64),
+            panel("writes lost", 0, |r| r.writes_lost as f64),
+        ],
+    )
+}
+
 /// `text` in lines of at most `width` columns (a longer word stands alone), the first
 /// indented `first`, the rest `rest`.
 fn wrapped(text: &str, width: usize, first: &str, rest: &str) -> String {

@@ -181,6 +181,6 @@ pub struct CacheArgs {
     #[arg(long, default_value = "all", value_parser = dsys_cache::simulation::Incidents::parse)]
     pub incidents: dsys_cache::simulation::Incidents,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ChartFormat::Text)]
+    pub format: ChartFormat,
 }

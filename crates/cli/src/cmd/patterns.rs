@@ -96,7 +96,7 @@ pub fn partition(a: PartitionArgs, out: Output) -> Result<(), Failure> {
 }
 
 pub fn cache(a: CacheArgs, out: Output) -> Result<(), Failure> {
-    use dsys_cache::simulation::{Setup, Strategy, report, run_all};
+    use dsys_cache::simulation::{Setup, Strategy, report, run_all, svg};
     let strategies = match a.strategies.is_empty() {
         true => Strategy::ALL.to_vec(),
         false => a.strategies,
@@ -115,8 +115,9 @@ pub fn cache(a: CacheArgs, out: Output) -> Result<(), Failure> {
         run_all(&setup, &strategies)
     };
     let rendered = match a.format {
-        Format::Text => report(&setup, &rows),
-        Format::Json => {
+        ChartFormat::Text => report(&setup, &rows),
+        ChartFormat::Svg => svg(&setup, &rows),
+        ChartFormat::Json => {
             let doc = serde_json::json!({ "setup": setup, "rows": rows });
             serde_json::to_string_pretty(&doc)? + "\n"
         }

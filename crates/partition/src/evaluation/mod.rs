@@ -485,82 +485,35 @@ pub fn table(setup: &Setup, rows: &[Row]) -> String {
 }
 
 /// The rows as an SVG: peak over average, and keys moved on add and remove as a
-/// multiple of the minimum, one bar per algorithm.
+/// multiple of the minimum, one bar per algorithm; 1, the ideal, marked in each.
 pub fn svg(setup: &Setup, rows: &[Row]) -> String {
-    use html_escape::encode_quoted_attribute as escape;
-    const BAR_H: f64 = 18.0;
-    const LABEL_W: f64 = 100.0;
-    const PANEL_W: f64 = 260.0;
-    const GAP: f64 = 40.0;
-    // Each panel's title and value; 1 is the ideal in all three.
-    let panels: [Panel; 3] = [
-        ("peak / average", |r| r.peak_over_average),
-        ("moved on add, x minimum", |r| {
-            ratio(r.moved_on_add, r.minimum_on_add)
-        }),
-        ("moved on remove, x minimum", |r| {
-            ratio(r.moved_on_remove, r.minimum_on_remove)
-        }),
-    ];
-    let height = 70.0 + rows.len() as f64 * (BAR_H + 6.0) + 30.0;
-    let width = LABEL_W + 3.0 * (PANEL_W + GAP);
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height:.0}\" \
-         font-family=\"sans-serif\" font-size=\"12\">\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\
-         <text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">{}</text>",
-        escape(&format!(
+    use dsys_diagram::chart::{Panel, bars};
+    let panel = |title: &str, value: fn(&Row) -> f64| Panel {
+        title: title.to_string(),
+        values: rows.iter().map(value).collect(),
+        reference: Some(1.0),
+        decimals: 3,
+    };
+    let names: Vec<&str> = rows.iter().map(|r| r.algorithm.name()).collect();
+    bars(
+        &format!(
             "{} nodes, {} {} keys: balance and movement (1 is ideal)",
             setup.nodes,
             setup.keys,
             setup.distribution.name()
-        ))
-    );
-    for (p, (title, value)) in panels.iter().enumerate() {
-        let x0 = LABEL_W + p as f64 * (PANEL_W + GAP);
-        let top = 50.0;
-        let most = rows.iter().map(value).fold(1.1, f64::max);
-        let _ = write!(
-            s,
-            "<text x=\"{x0}\" y=\"{:.0}\" font-weight=\"bold\">{title}</text>",
-            top - 12.0
-        );
-        for (i, r) in rows.iter().enumerate() {
-            let y = top + i as f64 * (BAR_H + 6.0);
-            let v = value(r);
-            let w = PANEL_W * v / most;
-            if p == 0 {
-                let _ = write!(
-                    s,
-                    "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                    LABEL_W - 8.0,
-                    y + BAR_H - 4.0,
-                    r.algorithm.name()
-                );
-            }
-            let _ = write!(
-                s,
-                "<rect x=\"{x0}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BAR_H}\" fill=\"#1f77b4\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\">{v:.3}</text>",
-                x0 + w + 4.0,
-                y + BAR_H - 4.0
-            );
-        }
-        let ideal_x = x0 + PANEL_W / most;
-        let bottom = top + rows.len() as f64 * (BAR_H + 6.0);
-        let _ = write!(
-            s,
-            "<line x1=\"{ideal_x:.1}\" y1=\"{:.0}\" x2=\"{ideal_x:.1}\" y2=\"{bottom:.0}\" \
-             stroke=\"#d62728\" stroke-dasharray=\"4 3\"/>",
-            top - 4.0
-        );
-    }
-    s += "</svg>\n";
-    s
+        ),
+        &names,
+        &[
+            panel("peak / average", |r| r.peak_over_average),
+            panel("moved on add, x minimum", |r| {
+                ratio(r.moved_on_add, r.minimum_on_add)
+            }),
+            panel("moved on remove, x minimum", |r| {
+                ratio(r.moved_on_remove, r.minimum_on_remove)
+            }),
+        ],
+    )
 }
-
-/// A chart panel: its title and the value it shows per row.
-type Panel = (&'static str, fn(&Row) -> f64);
 
 fn ratio(moved: f64, minimum: f64) -> f64 {
     if minimum > 0.0 { moved / minimum } else { 0.0 }
