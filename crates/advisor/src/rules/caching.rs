@@ -1,6 +1,7 @@
 //! Caching strategy per data class.
 
 use super::consistency::{self, Model};
+use super::evidence;
 use super::kind_name;
 use crate::design::{Decision, Rule, Topic};
 use crate::spec::{DataClass, DataKind, Spec};
@@ -88,7 +89,8 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "write-behind",
             "acknowledged writes would live only in memory",
-        );
+        )
+        .evidence(evidence::TTL_SERVES_STALE);
     }
     if d.kind == DataKind::Metrics && d.writes_per_sec >= d.reads_per_sec && d.writes_per_sec > 0.0
     {
@@ -104,7 +106,8 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "write-through",
             "one store write per increment at the full write rate",
-        );
+        )
+        .evidence(evidence::WRITE_BEHIND_LOSES_UNFLUSHED);
     }
     if ratio >= 10.0 && d.reads_per_sec > 0.0 && model == Model::Session {
         let ttl = ttl_ms(d);
@@ -134,6 +137,10 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         )
         .set("ttl", format!("{ttl} ms"))
         .set("stampede control", "coalesce concurrent misses per key")
+        .set(
+            "fills",
+            "under a lease taken at the miss, refused after a delete",
+        )
         .because(rates)
         .because(format!(
             "kind = {} may be stale up to {ttl} ms",
@@ -146,7 +153,8 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "no cache",
             format!("{ratio:.0} reads per write all reach the store"),
-        );
+        )
+        .evidence(evidence::CACHE_ASIDE_RACE);
     }
     Decision::new(Topic::Caching, name, NONE, "no cache")
         .because(rates)

@@ -67,6 +67,27 @@ pub const ONE_ACK_BREAKS_SESSIONS: Evidence = Evidence {
     shows: "under partitions and crashes, one acknowledgement without fencing loses acknowledged writes (33) and breaks read-your-writes (15); a majority with fencing, neither",
 };
 
+/// Cache-aside's stale fill, and leases refusing it.
+pub const CACHE_ASIDE_RACE: Evidence = Evidence {
+    command: "dsys cache --incidents stalls --strategy cache-aside,cache-aside-lease",
+    exit_code: 0,
+    shows: "with 5% of loads stalling between the read and the fill, plain cache-aside fills values older than the last delete (277 stale reads in 60 s); the same seed with leases and single-flight serves none",
+};
+
+/// A TTL cache serves stale values.
+pub const TTL_SERVES_STALE: Evidence = Evidence {
+    command: "dsys cache --incidents none --strategy no-cache,ttl",
+    exit_code: 0,
+    shows: "a cache that only expires serves values up to its TTL behind (thousands of stale reads in a minute); without a cache, none",
+};
+
+/// Write-behind without a journal loses what it had not flushed.
+pub const WRITE_BEHIND_LOSES_UNFLUSHED: Evidence = Evidence {
+    command: "dsys cache --incidents restart --strategy write-behind,write-behind-journal",
+    exit_code: 0,
+    shows: "a cache restart loses the acknowledged writes write-behind held in memory; journaled, none",
+};
+
 /// Every demonstration, for the test that runs them.
 pub const ALL: &[Evidence] = &[
     AP_STALE_UNDER_PARTITION,
@@ -78,4 +99,7 @@ pub const ALL: &[Evidence] = &[
     LWW_LOSES_INCREMENTS,
     CRDT_KEEPS_INCREMENTS,
     ONE_ACK_BREAKS_SESSIONS,
+    CACHE_ASIDE_RACE,
+    TTL_SERVES_STALE,
+    WRITE_BEHIND_LOSES_UNFLUSHED,
 ];
