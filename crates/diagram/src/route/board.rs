@@ -135,6 +135,41 @@ pub(super) struct Path {
     pub(super) cells: Vec<Cell>,
 }
 
+/// Whether `path` uses one of its cells twice other than by crossing itself at right
+/// angles: the search does not see its own path, so a wire that loops back (to find a
+/// stretch long enough for its label) could turn where it also runs straight. Such a
+/// wire is not drawn; the layout widens instead.
+pub(super) fn overlaps_itself(path: &Path) -> bool {
+    let last = path.cells.len() - 1;
+    // Per cell: (along a row, along a column, turning or ending).
+    let mut uses: std::collections::BTreeMap<Cell, (u8, u8, u8)> =
+        std::collections::BTreeMap::new();
+    for (k, &c) in path.cells.iter().enumerate() {
+        let before = if k == 0 {
+            path.from_port
+        } else {
+            path.cells[k - 1]
+        };
+        let after = if k == last {
+            path.to_port
+        } else {
+            path.cells[k + 1]
+        };
+        let (a, b) = (Heading::between(before, c), Heading::between(c, after));
+        let u = uses.entry(c).or_default();
+        if k == 0 || k == last || a != b {
+            u.2 += 1;
+        } else if a.horizontal() {
+            u.0 += 1;
+        } else {
+            u.1 += 1;
+        }
+    }
+    uses.values().any(|&(across, down, whole)| {
+        across > 1 || down > 1 || (whole > 0 && across + down + whole > 1)
+    })
+}
+
 /// Mark `path` on the board: ends and bends take their cell whole, straight cells one
 /// axis. (A port is then taken too: the cell beside it is no longer empty.)
 pub(super) fn occupy(board: &mut Board, path: &Path) {

@@ -161,11 +161,13 @@ fn route(
         let before = board.clone();
         let text = shorten(&c.label, label_room);
         let run = text.chars().count() + 2;
-        let placed = search(&board, &mut scratch, (from, to), region, run).and_then(|path| {
-            occupy(&mut board, &path);
-            let label = place_label(&board, &path, &text)?;
-            Some((path, label))
-        });
+        let placed = search(&board, &mut scratch, (from, to), region, run)
+            .filter(|path| !board::overlaps_itself(path))
+            .and_then(|path| {
+                occupy(&mut board, &path);
+                let label = place_label(&board, &path, &text)?;
+                Some((path, label))
+            });
         match placed {
             Some((path, label)) => {
                 for (x, _) in (label.x..).zip(label.text.chars()) {
