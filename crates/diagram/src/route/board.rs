@@ -135,16 +135,21 @@ pub(super) struct Path {
     pub(super) cells: Vec<Cell>,
 }
 
-/// Whether `path` uses one of its cells twice other than by crossing itself at right
-/// angles: the search does not see its own path, so a wire that loops back (to find a
-/// stretch long enough for its label) could turn where it also runs straight. Such a
-/// wire is not drawn; the layout widens instead.
-pub(super) fn overlaps_itself(path: &Path) -> bool {
+/// How a wire passes one of its cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pass {
+    /// Straight along the row.
+    Across,
+    /// Straight along the column.
+    Down,
+    /// It turns, starts or ends there: the cell is the wire's alone.
+    Whole,
+}
+
+/// Each cell of `path` with how the wire passes it, in order.
+fn passes(path: &Path) -> impl Iterator<Item = (Cell, Pass)> + '_ {
     let last = path.cells.len() - 1;
-    // Per cell: (along a row, along a column, turning or ending).
-    let mut uses: std::collections::BTreeMap<Cell, (u8, u8, u8)> =
-        std::collections::BTreeMap::new();
-    for (k, &c) in path.cells.iter().enumerate() {
+    path.cells.iter().enumerate().map(move |(k, &c)| {
         let before = if k == 0 {
             path.from_port
         } else {
@@ -156,44 +161,47 @@ pub(super) fn overlaps_itself(path: &Path) -> bool {
             path.cells[k + 1]
         };
         let (a, b) = (Heading::between(before, c), Heading::between(c, after));
-        let u = uses.entry(c).or_default();
-        if k == 0 || k == last || a != b {
-            u.2 += 1;
+        let pass = if k == 0 || k == last || a != b {
+            Pass::Whole
         } else if a.horizontal() {
-            u.0 += 1;
+            Pass::Across
         } else {
-            u.1 += 1;
-        }
+            Pass::Down
+        };
+        (c, pass)
+    })
+}
+
+/// Whether `path` uses one of its cells twice other than by crossing itself at right
+/// angles: the search does not see its own path, so a wire that loops back (to find a
+/// stretch long enough for its label) could turn where it also runs straight. Such a
+/// wire is not drawn; the layout widens instead.
+pub(super) fn overlaps_itself(path: &Path) -> bool {
+    let mut seen: std::collections::BTreeMap<Cell, Vec<Pass>> = std::collections::BTreeMap::new();
+    for (c, pass) in passes(path) {
+        seen.entry(c).or_default().push(pass);
     }
-    uses.values().any(|&(across, down, whole)| {
-        across > 1 || down > 1 || (whole > 0 && across + down + whole > 1)
+    // Only a straight crossing of itself is drawable.
+    seen.values().any(|p| {
+        !matches!(
+            p.as_slice(),
+            [_] | [Pass::Across, Pass::Down] | [Pass::Down, Pass::Across]
+        )
     })
 }
 
 /// Mark `path` on the board: ends and bends take their cell whole, straight cells one
 /// axis. (A port is then taken too: the cell beside it is no longer empty.)
 pub(super) fn occupy(board: &mut Board, path: &Path) {
-    let last = path.cells.len() - 1;
-    for (k, &c) in path.cells.iter().enumerate() {
-        let before = if k == 0 {
-            path.from_port
-        } else {
-            path.cells[k - 1]
-        };
-        let after = if k == last {
-            path.to_port
-        } else {
-            path.cells[k + 1]
-        };
-        let (a, b) = (Heading::between(before, c), Heading::between(c, after));
+    for (c, pass) in passes(path) {
         let u = board.at_mut(c);
-        if k == 0 || k == last || a != b {
-            u.across = true;
-            u.down = true;
-        } else if a.horizontal() {
-            u.across = true;
-        } else {
-            u.down = true;
+        match pass {
+            Pass::Across => u.across = true,
+            Pass::Down => u.down = true,
+            Pass::Whole => {
+                u.across = true;
+                u.down = true;
+            }
         }
     }
 }
