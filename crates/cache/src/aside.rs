@@ -14,6 +14,7 @@ use crate::freshness::{Freshness, Verdict};
 use crate::lease::{Lease, Leases};
 use crate::local::{Entry, Local};
 use crate::single_flight::{LoadError, SingleFlight};
+use crate::tags::Tags;
 use dsys_resilience::{Clock, Draws, SystemClock};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,11 @@ pub trait Source<K, V>: Send + Sync {
     type Error: std::error::Error + Send + Sync + 'static;
     /// The value of `key`; `None` if the source has none.
     fn load(&self, key: &K) -> Result<Option<V>, Self::Error>;
+    /// The tags of `key`'s `value` (`user:123`), for [`CacheAside::invalidate_tag`];
+    /// none by default.
+    fn tags(&self, _key: &K, _value: &V) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// How a cache-aside cache keeps its entries.
@@ -84,6 +90,8 @@ pub struct Stats {
     pub refused_fills: u64,
     /// Reads answered with an expired entry because the source failed.
     pub stale_served: u64,
+    /// (tag, key) pairs in the tag index (pruned of gone entries now and then).
+    pub tagged: u64,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +115,9 @@ pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = SystemClock> {
     /// value).
     flights: SingleFlight<(K, Lease), Option<V>, S::Error>,
     leases: Leases,
+    tags: Tags<K>,
+    /// Tagged fills since the tag index was last pruned.
+    tagged_fills: AtomicU64,
     source: S,
     clock: C,
     settings: Settings,
@@ -148,6 +159,8 @@ where
             local: Local::new(settings.capacity, settings.lifetime(), None, None),
             flights: SingleFlight::new(),
             leases: Leases::new(),
+            tags: Tags::new(),
+            tagged_fills: AtomicU64::new(0),
             source,
             clock,
             draws: Draws::seeded(settings.seed),
@@ -207,6 +220,7 @@ where
         let lease = self.leases.lease(key);
         let (outcome, _) = self.flights.load(&(key.clone(), lease), || {
             bump(&self.counters.loads);
+            let epoch = self.tags.epoch();
             let started = self.clock.now();
             let value = self.source.load(key)?;
             let recompute = self.clock.now().saturating_sub(started);
@@ -216,17 +230,46 @@ where
             };
             if let Some(freshness) = freshness {
                 let stamp = freshness.stamp(self.clock.now(), recompute, self.draws.next());
+                let tags = value
+                    .as_ref()
+                    .map(|v| self.source.tags(key, v))
+                    .unwrap_or_default();
+                let tagged = !tags.is_empty();
                 let entry = Entry::new(value.clone(), stamp);
-                if !self
-                    .leases
-                    .fill(key, lease, || self.local.insert(key.clone(), entry))
-                {
+                let filled = self.leases.fill(key, lease, || {
+                    // A tag invalidated since the epoch refuses the fill, like a delete.
+                    let admitted = self.tags.admit(key, &tags, epoch);
+                    if admitted {
+                        self.local.insert(key.clone(), entry.tagged(tags));
+                    }
+                    admitted
+                });
+                if !filled {
                     bump(&self.counters.refused_fills);
+                }
+                if filled && tagged {
+                    self.prune_tags_now_and_then();
                 }
             }
             Ok(value)
         });
         Ok(outcome?)
+    }
+
+    /// Every 256 tagged fills, look at the next 1,024 index entries and drop those whose
+    /// entry has gone: the index stays within a few times the tier's capacity.
+    fn prune_tags_now_and_then(&self) {
+        if self.tagged_fills.fetch_add(1, Ordering::Relaxed) % 256 != 255 {
+            return;
+        }
+        for (tag, key) in self.tags.sample(1_024) {
+            self.leases.holding(&key, || {
+                let held = self.local.get(&key);
+                if !held.is_some_and(|e| e.tags.contains(&tag)) {
+                    self.tags.forget(&tag, &key);
+                }
+            });
+        }
     }
 
     /// Change the source with `write`, then delete `key` (cache-aside's write path).
@@ -241,6 +284,16 @@ where
         self.leases.invalidate(key, || self.local.invalidate(key));
     }
 
+    /// Delete every entry tagged `tag`, and refuse any fill tagged `tag` whose value was
+    /// read before; how many keys were tagged.
+    pub fn invalidate_tag(&self, tag: &str) -> usize {
+        let keys = self.tags.invalidate(tag);
+        for key in &keys {
+            self.invalidate(key);
+        }
+        keys.len()
+    }
+
     /// What happened so far.
     pub fn stats(&self) -> Stats {
         let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -250,6 +303,7 @@ where
             loads: read(&self.counters.loads),
             refused_fills: read(&self.counters.refused_fills),
             stale_served: read(&self.counters.stale_served),
+            tagged: self.tags.indexed() as u64,
         }
     }
 

@@ -88,16 +88,24 @@ impl Leases {
     }
 
     /// Fill `key` with what the source returned under `lease`: `insert` runs (under the
-    /// stripe's lock) only if no delete of the stripe happened since the lease was taken.
-    /// Whether it ran.
-    pub fn fill<K: Hash + ?Sized>(&self, key: &K, lease: Lease, insert: impl FnOnce()) -> bool {
+    /// stripe's lock) only if no delete of the stripe happened since the lease was taken,
+    /// and says whether it filled. Whether the fill happened.
+    pub fn fill<K: Hash + ?Sized>(
+        &self,
+        key: &K,
+        lease: Lease,
+        insert: impl FnOnce() -> bool,
+    ) -> bool {
         let stripe = self.stripe(key);
         let generation = self.generation(stripe);
-        let admitted = lease.stripe == stripe && *generation == lease.generation;
-        if admitted {
-            insert();
-        }
-        admitted
+        lease.stripe == stripe && *generation == lease.generation && insert()
+    }
+
+    /// Run `f` holding `key`'s stripe (no fill or delete of the stripe runs meanwhile),
+    /// without refusing any lease.
+    pub fn holding<K: Hash + ?Sized, T>(&self, key: &K, f: impl FnOnce() -> T) -> T {
+        let _stripe = self.generation(self.stripe(key));
+        f()
     }
 }
 

@@ -16,7 +16,8 @@
 //! - [`local`]: the in-process tier, moka (W-TinyLFU), with each entry's stamp and the
 //!   true cause of every removal (replaced, expired, size, explicit).
 //! - [`aside`]: cache-aside put together: single-flight loads, lease-guarded fills,
-//!   freshness on the cache's clock, negative caching, stale-if-error.
+//!   freshness on the cache's clock, negative caching, stale-if-error, and tags (every
+//!   entry tagged `user:123` invalidated at once, with a delete's guarantee).
 //! - [`behind`]: write-behind with a durable SQLite journal: coalesced per key, versioned,
 //!   flushed in batches with retries, drained on shutdown, its lag reported.
 //! - `simulation` (feature `demo`): the strategies against a database on virtual time,
@@ -27,7 +28,7 @@
 //! let leases = Leases::new();
 //! let lease = leases.lease(&"user:1");         // a reader misses
 //! leases.invalidate(&"user:1", || {});         // a writer changed the source: delete
-//! assert!(!leases.fill(&"user:1", lease, || {})); // the slow reader's fill is refused
+//! assert!(!leases.fill(&"user:1", lease, || true)); // the slow reader's fill is refused
 //! ```
 
 pub mod aside;
@@ -38,3 +39,4 @@ pub mod local;
 #[cfg(feature = "demo")]
 pub mod simulation;
 pub mod single_flight;
+mod tags;

@@ -46,6 +46,8 @@ impl From<moka::notification::RemovalCause> for Removal {
 pub struct Entry<V> {
     /// The value; `None` for a key the source does not have (negative caching).
     pub value: Option<V>,
+    /// Its tags.
+    pub tags: Vec<String>,
     stamp: Stamp,
     /// When a reload started, in nanoseconds on the caller's clock plus one (0: none).
     refreshing_since: AtomicU64,
@@ -56,9 +58,15 @@ impl<V> Entry<V> {
     pub fn new(value: Option<V>, stamp: Stamp) -> Self {
         Entry {
             value,
+            tags: Vec::new(),
             stamp,
             refreshing_since: AtomicU64::new(0),
         }
+    }
+
+    /// The same, tagged `tags`.
+    pub fn tagged(self, tags: Vec<String>) -> Self {
+        Entry { tags, ..self }
     }
 
     /// Its stamp, with the reload in flight if there is one.

@@ -45,7 +45,10 @@ fn run(actors: &[Actor], schedule: &[usize], leased: bool, leases: &Leases) -> O
                     if let Some((lease, version)) = held[a].take() {
                         let cache = &mut world.cache[key];
                         if leased {
-                            let _ = leases.fill(&key, lease, || *cache = Some(version));
+                            let _ = leases.fill(&key, lease, || {
+                                *cache = Some(version);
+                                true
+                            });
                         } else {
                             *cache = Some(version);
                         }
@@ -110,17 +113,20 @@ fn a_fill_under_a_lease_with_no_delete_since_is_admitted() {
     // "other" may share a stripe with "k" only by hash; with 1024 stripes these two don't.
     assert_eq!(
         leases.stripe("k") == leases.stripe("other"),
-        !leases.fill("k", lease, || filled = true)
+        !leases.fill("k", lease, || {
+            filled = true;
+            true
+        })
     );
     let single = Leases::with_stripes(1);
     let lease = single.lease("k");
     single.invalidate("other", || {});
     assert!(
-        !single.fill("k", lease, || {}),
+        !single.fill("k", lease, || true),
         "one stripe: any delete refuses the fill"
     );
     assert!(
-        single.fill("k", single.lease("k"), || {}),
+        single.fill("k", single.lease("k"), || true),
         "a fresh lease is admitted"
     );
 }
