@@ -279,6 +279,31 @@ where
         Ok(done)
     }
 
+    /// Write-through: change the source with `write`, which returns the value written,
+    /// and put that value in the cache. The write and the cache update happen holding
+    /// the key's lease stripe, so writers of one key update the cache in the order they
+    /// changed the source (a later writer cannot be overtaken by an earlier one), and a
+    /// fill of a value read before is refused. The price: writes to keys of one stripe
+    /// take turns. On an error nothing is cached and the key's entry is gone.
+    pub fn write_through<E>(&self, key: &K, write: impl FnOnce() -> Result<V, E>) -> Result<(), E> {
+        self.leases.invalidate(key, || {
+            let written = write();
+            match &written {
+                Ok(value) => {
+                    let f = &self.settings.freshness;
+                    let stamp = f.stamp(self.clock.now(), Duration::ZERO, self.draws.next());
+                    let tags = self.source.tags(key, value);
+                    // Written now, so admitted; indexed under its tags.
+                    self.tags.admit(key, &tags, self.tags.epoch());
+                    let entry = Entry::new(Some(value.clone()), stamp).tagged(tags);
+                    self.local.insert(key.clone(), entry);
+                }
+                Err(_) => self.local.invalidate(key),
+            }
+            written.map(|_| ())
+        })
+    }
+
     /// Delete `key`: its entry goes, and a fill under a lease taken before is refused.
     pub fn invalidate(&self, key: &K) {
         self.leases.invalidate(key, || self.local.invalidate(key));

@@ -81,10 +81,10 @@ impl Leases {
 
     /// Delete `key` after its source changed: `remove` (which deletes it from the cache)
     /// runs under the stripe's lock, and every lease taken before is refused.
-    pub fn invalidate<K: Hash + ?Sized>(&self, key: &K, remove: impl FnOnce()) {
+    pub fn invalidate<K: Hash + ?Sized, T>(&self, key: &K, remove: impl FnOnce() -> T) -> T {
         let mut generation = self.generation(self.stripe(key));
         *generation += 1;
-        remove();
+        remove()
     }
 
     /// Fill `key` with what the source returned under `lease`: `insert` runs (under the

@@ -279,3 +279,103 @@ fn the_tag_index_forgets_entries_that_have_gone() {
     let tagged = c.stats().tagged;
     assert!(tagged < 1_000, "{tagged} keys still indexed");
 }
+
+#[test]
+fn write_through_puts_the_written_value_in_the_cache_in_the_source_s_order() {
+    let (c, _) = cache(Settings::new(100, minute()));
+    let a = "a".to_string();
+    let put = |c: &CacheAside<String, u64, Mem, ManualClock>, v: u64| {
+        c.write_through(&a, || -> Result<u64, Down> {
+            c.source().put("a", v);
+            Ok(v)
+        })
+    };
+    assert!(put(&c, 5).is_ok());
+    assert_eq!(c.get(&a).ok(), Some(Some(5)));
+    assert_eq!(c.stats().loads, 0, "served from what was written");
+    assert_eq!(c.invalidate_tag("group:a"), 1, "indexed under its tags");
+    // Writers racing on one key: the cache ends with what the source ends with.
+    let c = Arc::new(c);
+    let next = Arc::new(AtomicU64::new(100));
+    let writers: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, next, a) = (Arc::clone(&c), Arc::clone(&next), a.clone());
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let _ = c.write_through(&a, || -> Result<u64, Down> {
+                        let v = next.fetch_add(1, Ordering::SeqCst);
+                        c.source().put("a", v);
+                        Ok(v)
+                    });
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        assert!(w.join().is_ok());
+    }
+    let source = c
+        .source()
+        .data
+        .lock()
+        .ok()
+        .and_then(|d| d.get("a").copied());
+    assert_eq!(c.get(&a).ok(), Some(source));
+    // A failed write leaves nothing cached: the next read loads.
+    let failed = c.write_through(&a, || -> Result<u64, Down> { Err(Down) });
+    assert!(failed.is_err());
+    let loads = c.stats().loads;
+    assert_eq!(c.get(&a).ok(), Some(source));
+    assert_eq!(c.stats().loads, loads + 1);
+}
+
+#[test]
+fn a_later_write_through_cannot_be_overtaken_by_an_earlier_one() {
+    let (c, _) = cache(Settings::new(100, minute()));
+    let c = Arc::new(c);
+    let a = "a".to_string();
+    let (held_tx, held_rx) = channel();
+    let (go_tx, go_rx) = channel::<()>();
+    // Writer A changes the source to 1, then is held before the cache is updated.
+    let first = {
+        let (c, a) = (Arc::clone(&c), a.clone());
+        std::thread::spawn(move || {
+            c.write_through(&a, || -> Result<u64, Down> {
+                c.source().put("a", 1);
+                let _ = held_tx.send(());
+                let _ = go_rx.recv();
+                Ok(1)
+            })
+        })
+    };
+    held_rx.recv().ok();
+    // Writer B writes 2 meanwhile. It must wait for A; if it could finish now, A would
+    // then put 1 over 2.
+    let (done_tx, done_rx) = channel();
+    let second = {
+        let (c, a) = (Arc::clone(&c), a.clone());
+        std::thread::spawn(move || {
+            let r = c.write_through(&a, || -> Result<u64, Down> {
+                c.source().put("a", 2);
+                Ok(2)
+            });
+            let _ = done_tx.send(());
+            r
+        })
+    };
+    let overtook = done_rx
+        .recv_timeout(std::time::Duration::from_millis(200))
+        .is_ok();
+    go_tx.send(()).ok();
+    assert!(matches!(first.join(), Ok(Ok(()))));
+    assert!(matches!(second.join(), Ok(Ok(()))));
+    assert!(
+        !overtook,
+        "the later writer finished while the earlier one was held"
+    );
+    assert_eq!(
+        c.get(&a).ok(),
+        Some(Some(2)),
+        "the cache holds what the source holds"
+    );
+}
