@@ -17,6 +17,9 @@ use dsys_resilience::{ConfigError, ManualClock};
 use std::fmt::Write as _;
 use std::time::Duration;
 
+#[path = "../support/story.rs"]
+mod story;
+
 const STEP_MS: u64 = 100;
 const END_MS: u64 = 40_000;
 /// When the service is down.
@@ -88,13 +91,7 @@ fn note(out: &mut String, shown: &mut State, now_state: State, now_ms: u64, why:
 }
 
 fn main() {
-    match narrative() {
-        Ok(text) => print!("{text}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    story::tell(narrative());
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ use dsys_partition::quality::{balance, moved};
 use dsys_partition::{Anchor, Node, Nodes, PartitionError, Placement, Ring, key_hash};
 use std::fmt::Write as _;
 
+#[path = "../support/story.rs"]
+mod story;
+
 const KEYS: u64 = 100_000;
 
 fn sessions() -> impl Iterator<Item = u64> + Clone {
@@ -91,13 +94,7 @@ fn narrative() -> Result<String, PartitionError> {
 }
 
 fn main() {
-    match narrative() {
-        Ok(text) => print!("{text}"),
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::exit(1);
-        }
-    }
+    story::tell(narrative());
 }
 
 #[cfg(test)]
