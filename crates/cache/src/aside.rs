@@ -10,12 +10,14 @@
 //! served the current value meanwhile. Keys the source does not have can be cached too
 //! (negative caching), with their own freshness.
 
+use crate::clock::CacheClock;
+use crate::counted::{Count, Counters};
 use crate::freshness::{Freshness, Verdict};
 use crate::lease::{Lease, Leases};
 use crate::local::{Entry, Local};
 use crate::single_flight::{LoadError, SingleFlight};
 use crate::tags::Tags;
-use dsys_resilience::{Clock, Draws, SystemClock};
+use dsys_resilience::{Clock, Draws};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -46,6 +48,8 @@ pub struct Settings {
     pub stale_if_error: Option<Duration>,
     /// The seed of the draws for jitter and early expiration.
     pub seed: u64,
+    /// Its name: the `cache` label of its `metrics` counters.
+    pub name: String,
 }
 
 impl Settings {
@@ -65,6 +69,7 @@ impl Settings {
             negative: None,
             stale_if_error: None,
             seed: 0x5eed,
+            name: "cache".to_string(),
         }
     }
 }
@@ -94,21 +99,8 @@ pub struct Stats {
     pub tagged: u64,
 }
 
-#[derive(Debug, Default)]
-struct Counters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-    loads: AtomicU64,
-    refused_fills: AtomicU64,
-    stale_served: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
-}
-
 /// A cache-aside cache of `K` to `V` in front of source `S`, on clock `C`.
-pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = SystemClock> {
+pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = CacheClock> {
     local: Local<K, V>,
     /// Loads in flight by key and the lease they started under: a read that comes after
     /// a delete does not join a load that started before it (that load read the old
@@ -134,15 +126,16 @@ impl<K, V, S: Source<K, V>, C: Clock> std::fmt::Debug for CacheAside<K, V, S, C>
     }
 }
 
-impl<K, V, S> CacheAside<K, V, S, SystemClock>
+impl<K, V, S> CacheAside<K, V, S, CacheClock>
 where
     K: Hash + Eq + Ord + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     S: Source<K, V>,
 {
-    /// In front of `source`, on the system clock.
+    /// In front of `source`, on the process's shared coarse clock
+    /// ([`CacheClock::shared`]).
     pub fn new(source: S, settings: Settings) -> Self {
-        Self::with_clock(source, settings, SystemClock::new())
+        Self::with_clock(source, settings, CacheClock::shared())
     }
 }
 
@@ -155,6 +148,7 @@ where
 {
     /// In front of `source`, on `clock`.
     pub fn with_clock(source: S, settings: Settings, clock: C) -> Self {
+        let counters = Counters::new(&settings.name);
         CacheAside {
             local: Local::new(settings.capacity, settings.lifetime(), None, None),
             flights: SingleFlight::new(),
@@ -165,7 +159,7 @@ where
             clock,
             draws: Draws::seeded(settings.seed),
             settings,
-            counters: Counters::default(),
+            counters,
         }
     }
 
@@ -189,11 +183,11 @@ where
             });
             match verdict {
                 Verdict::Fresh => {
-                    bump(&self.counters.hits);
+                    self.counters.add(Count::Hit);
                     return Ok(entry.value.clone());
                 }
                 Verdict::Refresh => {
-                    bump(&self.counters.hits);
+                    self.counters.add(Count::Hit);
                     entry.refreshing(now);
                     // This reader reloads; if the reload fails the entry still stands.
                     return Ok(self.load(key).unwrap_or_else(|_| entry.value.clone()));
@@ -201,11 +195,11 @@ where
                 Verdict::Expired => {}
             }
         }
-        bump(&self.counters.misses);
+        self.counters.add(Count::Miss);
         self.load(key)
             .or_else(|e| match (&held, self.settings.stale_if_error) {
                 (Some(entry), Some(window)) if now < entry.stamp().expires + window => {
-                    bump(&self.counters.stale_served);
+                    self.counters.add(Count::StaleServed);
                     Ok(entry.value.clone())
                 }
                 _ => Err(e),
@@ -219,7 +213,7 @@ where
     fn load(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
         let lease = self.leases.lease(key);
         let (outcome, _) = self.flights.load(&(key.clone(), lease), || {
-            bump(&self.counters.loads);
+            self.counters.add(Count::Load);
             let epoch = self.tags.epoch();
             let started = self.clock.now();
             let value = self.source.load(key)?;
@@ -245,7 +239,7 @@ where
                     admitted
                 });
                 if !filled {
-                    bump(&self.counters.refused_fills);
+                    self.counters.add(Count::RefusedFill);
                 }
                 if filled && tagged {
                     self.prune_tags_now_and_then();
@@ -321,13 +315,13 @@ where
 
     /// What happened so far.
     pub fn stats(&self) -> Stats {
-        let read = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        self.counters.publish_hits();
         Stats {
-            hits: read(&self.counters.hits),
-            misses: read(&self.counters.misses),
-            loads: read(&self.counters.loads),
-            refused_fills: read(&self.counters.refused_fills),
-            stale_served: read(&self.counters.stale_served),
+            hits: self.counters.get(Count::Hit),
+            misses: self.counters.get(Count::Miss),
+            loads: self.counters.get(Count::Load),
+            refused_fills: self.counters.get(Count::RefusedFill),
+            stale_served: self.counters.get(Count::StaleServed),
             tagged: self.tags.indexed() as u64,
         }
     }

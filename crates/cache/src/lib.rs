@@ -33,6 +33,8 @@
 
 pub mod aside;
 pub mod behind;
+pub mod clock;
+mod counted;
 pub mod freshness;
 pub mod lease;
 pub mod local;
