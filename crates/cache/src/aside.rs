@@ -213,6 +213,9 @@ where
     fn load(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
         let lease = self.leases.lease(key);
         let (outcome, _) = self.flights.load(&(key.clone(), lease), || {
+            #[cfg(feature = "tracing")]
+            let _span =
+                tracing::debug_span!("dsys_cache.load", cache = %self.settings.name).entered();
             self.counters.add(Count::Load);
             let epoch = self.tags.epoch();
             let started = self.clock.now();
@@ -306,6 +309,10 @@ where
     /// Delete every entry tagged `tag`, and refuse any fill tagged `tag` whose value was
     /// read before; how many keys were tagged.
     pub fn invalidate_tag(&self, tag: &str) -> usize {
+        #[cfg(feature = "tracing")]
+        let _span =
+            tracing::debug_span!("dsys_cache.invalidate_tag", cache = %self.settings.name, tag)
+                .entered();
         let keys = self.tags.invalidate(tag);
         for key in &keys {
             self.invalidate(key);

@@ -176,6 +176,8 @@ impl<S: Sink> WriteBehind<S> {
         if batch.is_empty() {
             return Ok(0);
         }
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("dsys_cache.flush", writes = batch.len()).entered();
         let mut delays = self.backoff.delays(batch.len() as u64);
         let mut attempt = 1;
         loop {
@@ -188,7 +190,9 @@ impl<S: Sink> WriteBehind<S> {
                         last: e.to_string(),
                     });
                 }
-                Err(_) => {
+                Err(_e) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(attempt, error = %_e, "the sink refused a write-behind batch; retrying");
                     std::thread::sleep(delays.next().unwrap_or(Duration::from_secs(1)));
                     attempt += 1;
                 }

@@ -379,3 +379,47 @@ fn a_later_write_through_cannot_be_overtaken_by_an_earlier_one() {
         "the cache holds what the source holds"
     );
 }
+
+#[cfg(feature = "tracing")]
+#[test]
+fn loads_and_tag_invalidations_open_spans_and_hits_do_not() {
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    /// Notes the name of every span opened.
+    #[derive(Default)]
+    struct Spans(Mutex<Vec<&'static str>>);
+
+    impl Subscriber for Spans {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut names = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            names.push(span.metadata().name());
+            Id::from_u64(names.len() as u64)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    let spans = Arc::new(Spans::default());
+    let (c, _) = cache(Settings::new(100, minute()));
+    tracing::subscriber::with_default(Arc::clone(&spans), || {
+        assert_eq!(c.get(&"a".to_string()).ok(), Some(Some(1)));
+        assert_eq!(c.get(&"a".to_string()).ok(), Some(Some(1)));
+        c.invalidate_tag("group:a");
+    });
+    let names = spans.0.lock().map(|n| n.clone()).unwrap_or_default();
+    assert_eq!(
+        names,
+        ["dsys_cache.load", "dsys_cache.invalidate_tag"],
+        "the hit opened none"
+    );
+}
