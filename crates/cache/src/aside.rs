@@ -14,7 +14,7 @@ use crate::clock::CacheClock;
 use crate::counted::{Count, Counters};
 use crate::freshness::{Freshness, Verdict};
 use crate::lease::{Lease, Leases};
-use crate::local::{Entry, Local};
+use crate::local::{Entry, Listener, Local, Weigher};
 use crate::single_flight::{LoadError, SingleFlight};
 use crate::tags::Tags;
 use dsys_resilience::{Clock, Draws};
@@ -71,6 +71,34 @@ impl Settings {
             seed: 0x5eed,
             name: "cache".to_string(),
         }
+    }
+}
+
+/// How the in-process tier weighs entries and whom it tells of removals.
+pub struct Tier<K, V> {
+    /// The units of room each value takes ([`Settings::capacity`] counts units); one
+    /// each without it. A value heavier than the capacity is evicted at once, by size.
+    pub weigher: Option<Weigher<K, V>>,
+    /// Told of every entry that leaves, with the true cause. It runs on moka's
+    /// housekeeping, so it must not call back into the cache.
+    pub listener: Option<Listener<K>>,
+}
+
+impl<K, V> Default for Tier<K, V> {
+    fn default() -> Self {
+        Tier {
+            weigher: None,
+            listener: None,
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Tier<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tier")
+            .field("weigher", &self.weigher.is_some())
+            .field("listener", &self.listener.is_some())
+            .finish()
     }
 }
 
@@ -148,9 +176,19 @@ where
 {
     /// In front of `source`, on `clock`.
     pub fn with_clock(source: S, settings: Settings, clock: C) -> Self {
+        Self::with_tier(source, settings, clock, Tier::default())
+    }
+
+    /// In front of `source`, on `clock`, with `tier`'s weigher and removal listener.
+    pub fn with_tier(source: S, settings: Settings, clock: C, tier: Tier<K, V>) -> Self {
         let counters = Counters::new(&settings.name);
         CacheAside {
-            local: Local::new(settings.capacity, settings.lifetime(), None, None),
+            local: Local::new(
+                settings.capacity,
+                settings.lifetime(),
+                tier.weigher,
+                tier.listener,
+            ),
             flights: SingleFlight::new(),
             leases: Leases::new(),
             tags: Tags::new(),

@@ -423,3 +423,47 @@ fn loads_and_tag_invalidations_open_spans_and_hits_do_not() {
         "the hit opened none"
     );
 }
+
+#[test]
+fn the_tier_s_listener_hears_why_entries_left_and_its_weigher_bounds_the_room() {
+    use crate::local::Removal;
+    let heard: Arc<Mutex<Vec<(String, Removal)>>> = Arc::default();
+    let tier = Tier {
+        // A value weighs what it says; 10 units of room.
+        weigher: Some(Arc::new(|_: &String, v: &u64| *v as u32)),
+        listener: Some({
+            let heard = Arc::clone(&heard);
+            Arc::new(move |k: &String, cause| {
+                if let Ok(mut h) = heard.lock() {
+                    h.push((k.clone(), cause));
+                }
+            })
+        }),
+    };
+    let source = Mem::default();
+    source.put("a", 1);
+    source.put("big", 50);
+    let c = CacheAside::with_tier(
+        source,
+        Settings::new(10, minute()),
+        ManualClock::new(),
+        tier,
+    );
+    assert_eq!(c.get(&"a".to_string()).ok(), Some(Some(1)));
+    c.invalidate(&"a".to_string());
+    assert_eq!(
+        c.get(&"big".to_string()).ok(),
+        Some(Some(50)),
+        "served, not kept"
+    );
+    c.local.settle();
+    let heard = heard.lock().map(|h| h.clone()).unwrap_or_default();
+    assert!(
+        heard.contains(&("a".to_string(), Removal::Explicit)),
+        "{heard:?}"
+    );
+    assert!(
+        heard.contains(&("big".to_string(), Removal::Size)),
+        "{heard:?}"
+    );
+}
