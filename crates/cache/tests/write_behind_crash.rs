@@ -165,6 +165,15 @@ fn drain_and_check(dir: &Path, acked: &BTreeMap<String, u64>, round: usize) {
     }
 }
 
+/// The test's directory, removed when the test ends.
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn child_command(dir: &Path) -> Command {
     let mut c = Command::new(std::env::current_exe().unwrap());
     c.args([
@@ -183,6 +192,8 @@ fn child_command(dir: &Path) -> Command {
 fn acknowledged_writes_survive_sigkill_and_reach_the_sink_in_order() {
     let dir = std::env::temp_dir().join(format!("dsys-behind-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    // Removed however the test ends, failed assertions included.
+    let _cleanup = Cleanup(dir.clone());
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = DetRng::from_seed(42);
     // Per key, the highest version acknowledged, read before any restart.
@@ -248,5 +259,4 @@ fn acknowledged_writes_survive_sigkill_and_reach_the_sink_in_order() {
         )
         .unwrap();
     assert_eq!(twice, 0, "a version took effect twice");
-    let _ = std::fs::remove_dir_all(&dir);
 }
