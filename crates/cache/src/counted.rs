@@ -30,7 +30,6 @@ impl Count {
     ];
 
     /// Its `metrics` name.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     fn metric(self) -> &'static str {
         match self {
             Count::Hit => "dsys_cache_hits_total",

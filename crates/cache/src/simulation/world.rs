@@ -107,8 +107,8 @@ struct World {
     keys: Zipf,
     database: LatencyDist,
     db: Vec<Option<u64>>,
-    /// Per key, the apply sequence of its last database write.
-    db_applied: Vec<u64>,
+    /// Database writes applied so far: a write-through set carries its write's number,
+    /// so a set never replaces a newer one.
     applied: u64,
     cache: BTreeMap<u64, Cached>,
     /// Per key, the lease generation (bumped by every delete or set).
@@ -169,7 +169,6 @@ impl World {
             keys: Zipf::new(keys, 1.0),
             database: LatencyDist::Exponential { mean: 5.0 },
             db: vec![None; n],
-            db_applied: vec![0; n],
             applied: 0,
             cache: BTreeMap::new(),
             generation: vec![0; n],
@@ -348,7 +347,6 @@ impl World {
                 let k = key as usize;
                 self.applied += 1;
                 self.db[k] = Some(value);
-                self.db_applied[k] = self.applied;
                 let then = now + CACHE_NS;
                 match self.strategy {
                     s if s.deletes_on_write() => {
@@ -433,9 +431,7 @@ impl World {
                     if self.flushing.get(&key) == Some(&value) {
                         self.flushing.remove(&key);
                     }
-                    self.applied += 1;
                     self.db[key as usize] = Some(value);
-                    self.db_applied[key as usize] = self.applied;
                 }
             }
             Event::Restart => {
