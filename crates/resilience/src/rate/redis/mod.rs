@@ -10,24 +10,22 @@
 //! a while (`reconnect_after`), so an outage costs a lock and a clock read per check, not
 //! a connection attempt, and it counts every check it answered without Redis.
 
-mod resp;
-
-pub use resp::RedisError;
+pub use dsys_redis::RedisError;
 
 use super::gcra::Quota;
 use super::{Denied, Limiter, Snapshot};
 use crate::sync::{AtomicU64, Mutex, Ordering, lock};
 use crate::{Clock, ConfigError};
-use resp::{Reply, read_reply, write_command};
-use std::io::BufReader;
-use std::net::{SocketAddr, TcpStream};
+use dsys_redis::{Connection, Options, Reply, Script};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The check, run atomically by Redis. Times in microseconds (Redis's `TIME`).
 /// KEYS[1]: the key. ARGV: interval, burst, cells.
 /// Replies {1, headroom, reset} when admitted, {0, retry_after} when not.
-const SCRIPT: &str = r"
+static SCRIPT: Script = Script::new(
+    r"
 local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -42,7 +40,8 @@ if new_tat > limit then
 end
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
 return {1, limit - new_tat, new_tat - now}
-";
+",
+);
 
 /// What a shared limiter does when its store cannot be reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,13 +50,6 @@ pub enum FailMode {
     Open,
     /// Refuse, with [`Denied::Unavailable`].
     Closed,
-}
-
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    /// The script's digest on this server.
-    sha: Vec<u8>,
 }
 
 /// The connection, if up; if down, when to try again.
@@ -206,8 +198,8 @@ impl<C: Clock> RedisGcra<C> {
         }
     }
 
-    /// Run the script, connecting (and loading it) if need be, and loading it again if
-    /// the server has forgotten it (a restart, `SCRIPT FLUSH`).
+    /// Run the script, connecting if need be (the script is loaded again if the server
+    /// has forgotten it: a restart, `SCRIPT FLUSH`).
     fn ask(
         &self,
         conn: &mut Option<Connection>,
@@ -218,44 +210,21 @@ impl<C: Clock> RedisGcra<C> {
     ) -> Result<Reply, RedisError> {
         let conn = match conn {
             Some(up) => up,
-            None => conn.insert(self.connect()?),
+            None => conn.insert(Connection::connect(
+                self.inner.addr,
+                &Options {
+                    timeout: self.inner.timeout,
+                    ..Options::default()
+                },
+            )?),
         };
         let full_key = format!("{}{}", self.inner.prefix, key);
         let (interval, burst, n) = (interval_us.to_string(), burst.to_string(), n.to_string());
-        for attempt in 0..2 {
-            let args: [&[u8]; 7] = [
-                b"EVALSHA",
-                &conn.sha,
-                b"1",
-                full_key.as_bytes(),
-                interval.as_bytes(),
-                burst.as_bytes(),
-                n.as_bytes(),
-            ];
-            let reply = call(&mut conn.writer, &mut conn.reader, &args)?;
-            match reply {
-                Reply::Error(e) if e.starts_with("NOSCRIPT") && attempt == 0 => {
-                    conn.sha = load_script(conn)?;
-                }
-                Reply::Error(e) => return Err(RedisError::Server(e)),
-                reply => return Ok(reply),
-            }
-        }
-        Err(RedisError::Protocol("the script would not load".into()))
-    }
-
-    fn connect(&self) -> Result<Connection, RedisError> {
-        let stream = TcpStream::connect_timeout(&self.inner.addr, self.inner.timeout)?;
-        stream.set_read_timeout(Some(self.inner.timeout))?;
-        stream.set_write_timeout(Some(self.inner.timeout))?;
-        stream.set_nodelay(true)?;
-        let mut conn = Connection {
-            reader: BufReader::new(stream.try_clone()?),
-            writer: stream,
-            sha: Vec::new(),
-        };
-        conn.sha = load_script(&mut conn)?;
-        Ok(conn)
+        SCRIPT.run(
+            conn,
+            &[full_key.as_bytes()],
+            &[interval.as_bytes(), burst.as_bytes(), n.as_bytes()],
+        )
     }
 }
 
@@ -270,34 +239,11 @@ fn check_micros(quota: Quota) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn call(
-    writer: &mut TcpStream,
-    reader: &mut BufReader<TcpStream>,
-    args: &[&[u8]],
-) -> Result<Reply, RedisError> {
-    write_command(writer, args)?;
-    read_reply(reader)
-}
-
-fn load_script(conn: &mut Connection) -> Result<Vec<u8>, RedisError> {
-    match call(
-        &mut conn.writer,
-        &mut conn.reader,
-        &[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()],
-    )? {
-        Reply::Bulk(Some(sha)) => Ok(sha),
-        Reply::Error(e) => Err(RedisError::Server(e)),
-        other => Err(RedisError::Protocol(format!(
-            "SCRIPT LOAD answered {other:?}"
-        ))),
-    }
-}
-
 /// The script's reply as a decision.
 fn decode(reply: &Reply, interval_us: u64) -> Result<Snapshot, Denied> {
     let us = |v: i64| u64::try_from(v).unwrap_or(0).saturating_mul(1_000);
     match reply {
-        Reply::Array(Some(items)) => match items.as_slice() {
+        Reply::Array(items) => match items.as_slice() {
             [
                 Reply::Integer(1),
                 Reply::Integer(headroom),
@@ -335,17 +281,17 @@ mod tests {
 
     #[test]
     fn replies_decode_to_decisions() {
-        let ok = Reply::Array(Some(vec![
+        let ok = Reply::Array(vec![
             Reply::Integer(1),
             Reply::Integer(2_000),
             Reply::Integer(3_000),
-        ]));
+        ]);
         let s = decode(&ok, 1_000).unwrap();
         assert_eq!(
             (s.remaining(), s.reset_after()),
             (2, Duration::from_millis(3))
         );
-        let no = Reply::Array(Some(vec![Reply::Integer(0), Reply::Integer(500)]));
+        let no = Reply::Array(vec![Reply::Integer(0), Reply::Integer(500)]);
         assert_eq!(
             decode(&no, 1_000),
             Err(Denied::NotUntil {
@@ -354,9 +300,9 @@ mod tests {
         );
         for odd in [
             Reply::Integer(1),
-            Reply::Array(None),
-            Reply::Array(Some(vec![Reply::Integer(7)])),
-            Reply::Array(Some(vec![Reply::Simple("1".into()), Reply::Integer(1)])),
+            Reply::Nil,
+            Reply::Array(vec![Reply::Integer(7)]),
+            Reply::Array(vec![Reply::Simple("1".into()), Reply::Integer(1)]),
         ] {
             assert_eq!(decode(&odd, 1_000), Err(Denied::Unavailable), "{odd:?}");
         }
