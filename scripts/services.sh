@@ -8,6 +8,8 @@
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it and remove its files (no error if it
 #                                                is not running)
+#   scripts/services.sh kill redis PORT          SIGKILL it, as a crash would (start brings it
+#                                                back on the same port)
 #
 # NAME is redis, postgres or nats. NATS runs with JetStream on, its store under the
 # server's directory (file storage, so a stream is durable). PostgreSQL runs with fsync and synchronous_commit on (a
@@ -98,6 +100,23 @@ stop_by_pidfile() {
 
 stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; rm -rf "$dir_root/redis-$1"; }
 
+# SIGKILL the Redis of PORT (only if its pid file names a redis-server), and wait until
+# it is gone.
+kill_redis() {
+    local dir="$dir_root/redis-$1" pid
+    [ -f "$dir/pid" ] || return 0
+    pid="$(cat "$dir/pid")"
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+        redis-server*) kill -9 "$pid" 2>/dev/null || true ;;
+        *) rm -f "$dir/pid"; return 0 ;;
+    esac
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+    done
+    rm -f "$dir/pid"
+}
+
 start_nats() {
     local port="$1" dir="$dir_root/nats-$1"
     stop_nats "$port"
@@ -159,5 +178,9 @@ case "$verb" in
         case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
         installed "$1" >/dev/null || true
         "${verb}_$1" "$2" ;;
-    *) die "unknown verb '$verb' (install, installed, start, stop)" ;;
+    kill)
+        [ $# -eq 2 ] && [ "$1" = redis ] || die "usage: services.sh kill redis PORT"
+        case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
+        kill_redis "$2" ;;
+    *) die "unknown verb '$verb' (install, installed, start, stop, kill)" ;;
 esac

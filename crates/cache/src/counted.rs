@@ -10,7 +10,19 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// One kind of event counted.
+/// A set of events a cache counts.
+pub(crate) trait Counted: Copy + Eq + 'static {
+    /// Every event of the set, in index order.
+    const ALL: &'static [Self];
+    /// The hot event, whose `metrics` counter is brought up to date lazily.
+    const HOT: Self;
+    /// Its place in [`Counted::ALL`].
+    fn index(self) -> usize;
+    /// Its `metrics` name.
+    fn metric(self) -> &'static str;
+}
+
+/// What [`crate::aside::CacheAside`] counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Count {
     Hit,
@@ -20,16 +32,20 @@ pub(crate) enum Count {
     StaleServed,
 }
 
-impl Count {
-    const ALL: [Count; 5] = [
+impl Counted for Count {
+    const ALL: &'static [Count] = &[
         Count::Hit,
         Count::Miss,
         Count::Load,
         Count::RefusedFill,
         Count::StaleServed,
     ];
+    const HOT: Count = Count::Hit;
 
-    /// Its `metrics` name.
+    fn index(self) -> usize {
+        self as usize
+    }
+
     fn metric(self) -> &'static str {
         match self {
             Count::Hit => "dsys_cache_hits_total",
@@ -42,53 +58,57 @@ impl Count {
 }
 
 /// The counts of one cache.
-pub(crate) struct Counters {
-    atomics: [AtomicU64; 5],
+pub(crate) struct Counters<C: Counted = Count> {
+    atomics: Box<[AtomicU64]>,
     #[cfg(feature = "metrics")]
-    exported: [metrics::Counter; 5],
+    exported: Box<[metrics::Counter]>,
+    counted: std::marker::PhantomData<C>,
 }
 
-impl std::fmt::Debug for Counters {
+impl<C: Counted> std::fmt::Debug for Counters<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("Counters");
-        for c in Count::ALL {
+        for &c in C::ALL {
             d.field(c.metric(), &self.get(c));
         }
         d.finish()
     }
 }
 
-impl Counters {
+impl<C: Counted> Counters<C> {
     /// Counts for the cache called `name`.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     pub(crate) fn new(name: &str) -> Self {
         Counters {
-            atomics: Default::default(),
+            atomics: C::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
             #[cfg(feature = "metrics")]
-            exported: Count::ALL
-                .map(|c| metrics::counter!(c.metric(), "cache" => name.to_string())),
+            exported: C::ALL
+                .iter()
+                .map(|c| metrics::counter!(c.metric(), "cache" => name.to_string()))
+                .collect(),
+            counted: std::marker::PhantomData,
         }
     }
 
     /// Count one `c`.
-    pub(crate) fn add(&self, c: Count) {
-        self.atomics[c as usize].fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn add(&self, c: C) {
+        self.atomics[c.index()].fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
-        if c != Count::Hit {
-            self.exported[c as usize].increment(1);
+        if c != C::HOT {
+            self.exported[c.index()].increment(1);
             self.publish_hits();
         }
     }
 
-    /// Bring the hits counter up to date.
+    /// Bring the hot counter up to date.
     pub(crate) fn publish_hits(&self) {
         #[cfg(feature = "metrics")]
-        self.exported[Count::Hit as usize].absolute(self.get(Count::Hit));
+        self.exported[C::HOT.index()].absolute(self.get(C::HOT));
     }
 
     /// How many `c` so far.
-    pub(crate) fn get(&self, c: Count) -> u64 {
-        self.atomics[c as usize].load(Ordering::Relaxed)
+    pub(crate) fn get(&self, c: C) -> u64 {
+        self.atomics[c.index()].load(Ordering::Relaxed)
     }
 }
 
@@ -132,7 +152,8 @@ mod tests {
     #[test]
     fn counts_reach_the_metrics_recorder_labelled_with_the_cache_s_name() {
         let registry = Registry::default();
-        let counters = metrics::with_local_recorder(&registry, || Counters::new("catalogue"));
+        let counters: Counters =
+            metrics::with_local_recorder(&registry, || Counters::new("catalogue"));
         counters.add(Count::Hit);
         counters.add(Count::Hit);
         counters.add(Count::Miss);

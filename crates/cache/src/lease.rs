@@ -101,6 +101,16 @@ impl Leases {
         lease.stripe == stripe && *generation == lease.generation && insert()
     }
 
+    /// Refuse every lease taken so far, of every key (whoever tracked the deletes lost
+    /// track of them); `remove` (which empties the cache) runs after every stripe moved
+    /// on, so a fill admitted before is removed by it and a fill after is refused.
+    pub fn invalidate_all<T>(&self, remove: impl FnOnce() -> T) -> T {
+        for stripe in 0..self.stripes.len() {
+            *self.generation(stripe) += 1;
+        }
+        remove()
+    }
+
     /// Run `f` holding `key`'s stripe (no fill or delete of the stripe runs meanwhile),
     /// without refusing any lease.
     pub fn holding<K: Hash + ?Sized, T>(&self, key: &K, f: impl FnOnce() -> T) -> T {

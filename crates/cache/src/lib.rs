@@ -20,6 +20,10 @@
 //!   entry tagged `user:123` invalidated at once, with a delete's guarantee).
 //! - [`behind`]: write-behind with a durable SQLite journal: coalesced per key, versioned,
 //!   flushed in batches with retries, drained on shutdown, its lag reported.
+//! - [`redis`]: the tiers many processes share: values in Redis under the same leases
+//!   (checked by a script on the server), tags invalidated atomically, a lock with a
+//!   fencing token so processes load a missing key once per expiry, and a near cache kept
+//!   coherent by Redis's client-side caching, flushed when its invalidation link drops.
 //! - `simulation` (feature `demo`): the strategies against a database on virtual time,
 //!   the table `dsys cache` prints; it brings in the simulator and the checker.
 //!
@@ -38,6 +42,7 @@ mod counted;
 pub mod freshness;
 pub mod lease;
 pub mod local;
+pub mod redis;
 #[cfg(feature = "demo")]
 pub mod simulation;
 pub mod single_flight;

@@ -151,6 +151,12 @@ impl Connection {
         Ok(())
     }
 
+    /// Another handle on the socket: shutting it down from another thread ends a
+    /// [`Connection::receive`] that waits there.
+    pub fn try_clone_stream(&self) -> Result<TcpStream, RedisError> {
+        Ok(self.writer.try_clone()?)
+    }
+
     /// This connection's id on the server (`CLIENT ID`): what `CLIENT TRACKING ...
     /// REDIRECT` names.
     pub fn client_id(&mut self) -> Result<i64, RedisError> {

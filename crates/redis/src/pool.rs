@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 type Setup = dyn Fn(&mut Connection) -> Result<(), RedisError> + Send + Sync;
+type OnDiscard = dyn Fn() + Send + Sync;
 
 /// A pool of connections to one server.
 pub struct Pool {
@@ -16,6 +17,7 @@ pub struct Pool {
     max_idle: usize,
     generation: AtomicU64,
     setup: Option<Box<Setup>>,
+    on_discard: Option<Box<OnDiscard>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -37,6 +39,7 @@ impl Pool {
             max_idle: 16,
             generation: AtomicU64::new(0),
             setup: None,
+            on_discard: None,
         }
     }
 
@@ -47,6 +50,14 @@ impl Pool {
         setup: impl Fn(&mut Connection) -> Result<(), RedisError> + Send + Sync + 'static,
     ) -> Pool {
         self.setup = Some(Box::new(setup));
+        self
+    }
+
+    /// Call `on_discard` whenever a connection is dropped rather than kept: it failed,
+    /// or more were idle than the pool keeps. (Whoever relies on the server's memory of a
+    /// connection — what `CLIENT TRACKING` remembers it read — loses it then.)
+    pub fn with_on_discard(mut self, on_discard: impl Fn() + Send + Sync + 'static) -> Pool {
+        self.on_discard = Some(Box::new(on_discard));
         self
     }
 
@@ -94,7 +105,10 @@ impl Pool {
         };
         if set_up_at != generation {
             if let Some(setup) = &self.setup {
-                setup(&mut conn)?;
+                if let Err(e) = setup(&mut conn) {
+                    self.discarded();
+                    return Err(e);
+                }
             }
         }
         Ok(Pooled {
@@ -102,6 +116,12 @@ impl Pool {
             conn: Some(conn),
             generation,
         })
+    }
+
+    fn discarded(&self) {
+        if let Some(on_discard) = &self.on_discard {
+            on_discard();
+        }
     }
 
     /// Run one command on a pooled connection.
@@ -132,7 +152,9 @@ impl Pooled<'_> {
 
     /// Do not return this connection to the pool.
     pub fn discard(&mut self) {
-        self.conn = None;
+        if self.conn.take().is_some() {
+            self.pool.discarded();
+        }
     }
 
     /// Run one command; an error that leaves the stream out of step drops the connection.
@@ -152,7 +174,7 @@ impl Pooled<'_> {
         let result = f(conn);
         if let Err(e) = &result {
             if !e.connection_usable() {
-                self.conn = None;
+                self.discard();
             }
         }
         result
@@ -169,6 +191,9 @@ impl Drop for Pooled<'_> {
                 .unwrap_or_else(PoisonError::into_inner);
             if idle.len() < self.pool.max_idle {
                 idle.push((conn, self.generation));
+            } else {
+                drop(idle);
+                self.pool.discarded();
             }
         }
     }

@@ -117,6 +117,16 @@ impl Server {
         self.services("stop");
     }
 
+    /// Kill it with SIGKILL, as a crash would (Redis only), keeping the port for
+    /// [`Server::restart`].
+    ///
+    /// # Panics
+    /// For a server other than Redis.
+    pub fn kill(&self) {
+        assert_eq!(self.kind, Kind::Redis, "only Redis is killed this way");
+        self.services("kill");
+    }
+
     /// Start it again on the same port (PostgreSQL starts empty).
     pub fn restart(&self) {
         self.services("start");
