@@ -110,8 +110,10 @@ kill_redis() {
         redis-server*) kill -9 "$pid" 2>/dev/null || true ;;
         *) rm -f "$dir/pid"; return 0 ;;
     esac
+    # Gone, or a zombie (a daemon's parent may be slow to reap it): either way dead.
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
+        grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && break
         sleep 0.02
     done
     rm -f "$dir/pid"
