@@ -344,6 +344,12 @@ where
         self.leases.invalidate(key, || self.local.invalidate(key));
     }
 
+    /// Delete every entry, and refuse every fill leased before (an invalidation may have
+    /// been missed: a subscription was away).
+    pub fn invalidate_all(&self) {
+        self.leases.invalidate_all(|| self.local.invalidate_all());
+    }
+
     /// Delete every entry tagged `tag`, and refuse any fill tagged `tag` whose value was
     /// read before; how many keys were tagged.
     pub fn invalidate_tag(&self, tag: &str) -> usize {

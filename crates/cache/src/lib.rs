@@ -20,6 +20,8 @@
 //!   entry tagged `user:123` invalidated at once, with a delete's guarantee).
 //! - [`behind`]: write-behind with a durable SQLite journal: coalesced per key, versioned,
 //!   flushed in batches with retries, drained on shutdown, its lag reported.
+//! - [`outbox`]: invalidation from dsys-tx's outbox, committed with the change it tells
+//!   of and applied once per consumer (its inbox).
 //! - [`redis`]: the tiers many processes share: values in Redis under the same leases
 //!   (checked by a script on the server), tags invalidated atomically, a lock with a
 //!   fencing token so processes load a missing key once per expiry, and a near cache kept
@@ -42,6 +44,7 @@ mod counted;
 pub mod freshness;
 pub mod lease;
 pub mod local;
+pub mod outbox;
 pub mod redis;
 #[cfg(feature = "demo")]
 pub mod simulation;

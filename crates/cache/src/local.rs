@@ -138,8 +138,13 @@ where
         }
     }
 
-    /// The entry for `key`, if the tier holds one (fresh or not: the caller judges).
-    pub fn get(&self, key: &K) -> Option<Arc<Entry<V>>> {
+    /// The entry for `key` (or what it borrows as: a `&str` for a `String` key), if the
+    /// tier holds one (fresh or not: the caller judges).
+    pub fn get<Q>(&self, key: &Q) -> Option<Arc<Entry<V>>>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.cache.get(key)
     }
 
@@ -149,7 +154,11 @@ where
     }
 
     /// Drop `key`'s entry.
-    pub fn invalidate(&self, key: &K) {
+    pub fn invalidate<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.cache.invalidate(key);
     }
 

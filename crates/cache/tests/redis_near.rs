@@ -241,3 +241,65 @@ fn a_thousand_concurrent_misses_on_one_key_load_it_once() {
     }
     assert_eq!(truth.loads(), 1);
 }
+
+#[test]
+fn in_process_caches_hear_published_invalidations_and_flush_when_their_subscription_was_away() {
+    use dsys_cache::aside::CacheAside;
+    use dsys_cache::redis::{Heard, Subscription, publish};
+    let Some(redis) = Server::start(Kind::Redis) else {
+        return;
+    };
+    let truth = Truth::default();
+    truth.write("k");
+    truth.write("other");
+    let caches: Vec<_> = (0..2)
+        .map(|_| {
+            let settings = Settings::new(100, Freshness::new(Duration::from_secs(60)).unwrap());
+            let cache = Arc::new(CacheAside::new(truth.clone(), settings));
+            let heard = cache.clone();
+            let subscription = Subscription::start(
+                redis.addr(),
+                Options::default(),
+                "app:",
+                Duration::from_millis(200),
+                move |h| match h {
+                    Heard::Key(key) => heard.invalidate(&key.to_string()),
+                    Heard::Everything => heard.invalidate_all(),
+                },
+            )
+            .unwrap();
+            eventually("the subscription", || {
+                subscription.state() != LinkState::Down
+            });
+            for key in ["k", "other"] {
+                assert_eq!(
+                    cache.get(&key.to_string()).unwrap().unwrap(),
+                    format!("{key}@1")
+                );
+            }
+            (cache, subscription)
+        })
+        .collect();
+    let pool = dsys_redis::Pool::new(redis.addr(), Options::default());
+    truth.write("k");
+    assert_eq!(
+        publish(&pool, "app:", "k").unwrap(),
+        2,
+        "both subscriptions heard it"
+    );
+    for (cache, _) in &caches {
+        eventually("the invalidation", || {
+            cache.get(&"k".to_string()).unwrap().unwrap() == "k@2"
+        });
+        assert_eq!(cache.get(&"other".to_string()).unwrap().unwrap(), "other@1");
+    }
+    // A change published while the subscriptions are away is lost to them: they flush.
+    truth.write("other");
+    assert_eq!(kill_links(&redis), 2);
+    for (cache, subscription) in &caches {
+        eventually("the subscription to come back", || {
+            subscription.state() != LinkState::Down
+        });
+        assert_eq!(cache.get(&"other".to_string()).unwrap().unwrap(), "other@2");
+    }
+}

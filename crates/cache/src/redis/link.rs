@@ -66,7 +66,8 @@ pub(crate) struct LinkSettings {
     pub(crate) addr: SocketAddr,
     pub(crate) options: Options,
     pub(crate) protocol: Protocol,
-    pub(crate) tracking: Tracking,
+    /// `None`: only the cache's channel (a subscription of published invalidations).
+    pub(crate) tracking: Option<Tracking>,
     pub(crate) heartbeat: Duration,
     pub(crate) names: Names,
 }
@@ -83,6 +84,8 @@ pub(crate) struct Link {
     stop: AtomicBool,
     socket: Mutex<Option<TcpStream>>,
     drops: AtomicU64,
+    /// Times it came up (the generation, when there is no pool).
+    ups: AtomicU64,
     invalidations: AtomicU64,
 }
 
@@ -95,6 +98,7 @@ impl Link {
             stop: AtomicBool::new(false),
             socket: Mutex::new(None),
             drops: AtomicU64::new(0),
+            ups: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
         })
     }
@@ -143,13 +147,13 @@ impl Link {
     pub(crate) fn spawn(
         self: &Arc<Link>,
         settings: LinkSettings,
-        pool: Arc<Pool>,
+        pool: Option<Arc<Pool>>,
         subscriber: Arc<dyn Subscriber>,
     ) -> std::io::Result<JoinHandle<()>> {
         let link = Arc::clone(self);
         std::thread::Builder::new()
             .name("dsys-cache-link".into())
-            .spawn(move || link.keep(&settings, &pool, subscriber.as_ref()))
+            .spawn(move || link.keep(&settings, pool.as_deref(), subscriber.as_ref()))
     }
 
     /// Stop the thread (it ends within one heartbeat, at once if it waits on Redis).
@@ -169,7 +173,7 @@ impl Link {
         self.stop.load(Ordering::SeqCst)
     }
 
-    fn keep(&self, settings: &LinkSettings, pool: &Pool, subscriber: &dyn Subscriber) {
+    fn keep(&self, settings: &LinkSettings, pool: Option<&Pool>, subscriber: &dyn Subscriber) {
         let mut retry = Duration::from_millis(10);
         while !self.stopped() {
             match self.connect(settings) {
@@ -203,7 +207,7 @@ impl Link {
         let id = conn.client_id()?;
         // Named, so an operator (or a test) finds it in `CLIENT LIST`.
         conn.call(&[b"CLIENT", b"SETNAME", LISTENER_NAME.as_bytes()])?;
-        if let Tracking::Broadcast { prefixes } = &settings.tracking {
+        if let Some(Tracking::Broadcast { prefixes }) = &settings.tracking {
             let id = id.to_string();
             let values = settings.names.values();
             let prefixes: Vec<String> = if prefixes.is_empty() {
@@ -223,7 +227,7 @@ impl Link {
         }
         let channel = settings.names.channel();
         let mut subscribe: Vec<&[u8]> = vec![b"SUBSCRIBE", &channel];
-        if settings.protocol == Protocol::Resp2 {
+        if settings.protocol == Protocol::Resp2 && settings.tracking.is_some() {
             subscribe.push(b"__redis__:invalidate");
         }
         conn.send(&subscribe)?;
@@ -250,7 +254,7 @@ impl Link {
         &self,
         mut conn: Connection,
         settings: &LinkSettings,
-        pool: &Pool,
+        pool: Option<&Pool>,
         subscriber: &dyn Subscriber,
     ) -> Result<(), RedisError> {
         self.up(pool, subscriber)?;
@@ -282,10 +286,15 @@ impl Link {
         Ok(())
     }
 
-    fn up(&self, pool: &Pool, subscriber: &dyn Subscriber) -> Result<(), RedisError> {
+    fn up(&self, pool: Option<&Pool>, subscriber: &dyn Subscriber) -> Result<(), RedisError> {
         self.suspect.store(false, Ordering::SeqCst);
         subscriber.flush();
-        let generation = pool.renew();
+        // With a pool, its connections are set up for this listener; without one, the
+        // generation only tells one coming-up from the next.
+        let generation = match pool {
+            Some(pool) => pool.renew(),
+            None => self.ups.fetch_add(1, Ordering::SeqCst) + 1,
+        };
         subscriber.before_up()?;
         self.state.store(generation + 1, Ordering::SeqCst);
         Ok(())

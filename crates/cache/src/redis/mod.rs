@@ -12,17 +12,23 @@
 //!   RESP3 push or RESP2 pub/sub connection). When that link drops the near tier is
 //!   flushed and reads go past it (counted as degraded) until the link is back.
 //!
+//! - [`Subscription`] and [`publish`]: invalidations on Redis pub/sub for caches that
+//!   keep nothing in Redis (each process's [`crate::aside::CacheAside`]), flushed
+//!   whenever the subscription was away.
+//!
 //! The client is dsys's own ([`dsys_redis`]): bounded parsing, timeouts on every wait.
 
 mod link;
 mod lock;
 mod near;
+mod subscription;
 mod tier;
 
 pub use dsys_redis::{Options, Protocol, RedisError};
 pub use link::{LISTENER_NAME, LinkState, Tracking};
 pub use lock::{LockToken, Locks};
 pub use near::{Codec, Degraded, FetchError, NearCache, NearError, NearSettings, NearStats, Utf8};
+pub use subscription::{Heard, Subscription, publish};
 pub use tier::{Lookup, RedisLease, RedisSettings, RedisTier};
 
 /// Where everything of one cache lives in Redis: values under `{prefix}v:`, the rest
@@ -37,6 +43,10 @@ impl Names {
         Names {
             prefix: prefix.to_string(),
         }
+    }
+
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     fn join(&self, kind: &str, name: &str) -> Vec<u8> {

@@ -255,13 +255,13 @@ where
             addr,
             options: redis.options.clone(),
             protocol: settings.protocol,
-            tracking: settings.tracking.clone(),
+            tracking: Some(settings.tracking.clone()),
             heartbeat: settings.heartbeat,
             names: shared.tier.names().clone(),
         };
         let subscriber: Arc<dyn Subscriber> = shared.clone();
         let thread = link
-            .spawn(link_settings, pool, subscriber)
+            .spawn(link_settings, Some(pool), subscriber)
             .map_err(NearError::Thread)?;
         Ok(NearCache {
             counters: Counters::new(&settings.local.name),
@@ -282,14 +282,22 @@ where
     pub fn get(&self, key: &str) -> Result<Option<V>, NearError<S::Error>> {
         let state = self.link.state();
         if let LinkState::Up { .. } = state {
-            if let Some(entry) = self.shared.local.get(&key.to_string()) {
+            if let Some(entry) = self.shared.local.get(key) {
                 let freshness = match entry.value {
                     Some(_) => Some(&self.settings.local.freshness),
                     None => self.settings.local.negative.as_ref(),
                 };
                 let now = self.clock.now();
-                let draw = 1.0 - self.draws.next();
-                match freshness.map_or(Verdict::Expired, |f| f.judge(&entry.stamp(), now, draw)) {
+                let verdict = freshness.map_or(Verdict::Expired, |f| {
+                    // XFetch's draw, uniform in (0, 1]; a hit without it draws nothing.
+                    let draw = if f.draws() {
+                        1.0 - self.draws.next()
+                    } else {
+                        1.0
+                    };
+                    f.judge(&entry.stamp(), now, draw)
+                });
+                match verdict {
                     Verdict::Fresh => {
                         self.counters.add(NearCount::NearHit);
                         return Ok(entry.value.clone());
@@ -325,7 +333,7 @@ where
     pub fn invalidate(&self, key: &str) -> Result<(), RedisError> {
         self.shared
             .leases
-            .invalidate(key, || self.shared.local.invalidate(&key.to_string()));
+            .invalidate(key, || self.shared.local.invalidate(key));
         self.shared.tier.invalidate(key).inspect_err(|_| {
             let mut deferred = lock(&self.shared.deferred);
             if deferred.len() < MAX_DEFERRED {
@@ -346,12 +354,8 @@ where
     /// changed (a change made outside the cache; Redis's own copy is deleted too).
     pub fn publish(&self, key: &str) -> Result<(), RedisError> {
         self.invalidate(key)?;
-        let channel = self.shared.tier.names().channel();
-        self.shared
-            .tier
-            .pool()
-            .call(&[b"PUBLISH", &channel, key.as_bytes()])
-            .map(drop)
+        let tier = &self.shared.tier;
+        super::publish(tier.pool(), tier.names().prefix(), key).map(drop)
     }
 
     /// The invalidation link's state.
