@@ -61,6 +61,21 @@ impl Settings {
         self.freshness.expire_after_write().max(negative)
     }
 
+    /// What to do with `entry` at `now`: judged by the freshness of values, or of
+    /// negative entries (expired at once if those are not cached). XFetch's draw,
+    /// uniform in (0, 1], is taken from `draws` only if the freshness uses one: a hit
+    /// without it draws nothing.
+    pub(crate) fn judge<V>(&self, entry: &Entry<V>, now: Duration, draws: &Draws) -> Verdict {
+        let freshness = match entry.value {
+            Some(_) => Some(&self.freshness),
+            None => self.negative.as_ref(),
+        };
+        freshness.map_or(Verdict::Expired, |f| {
+            let draw = if f.draws() { 1.0 - draws.next() } else { 1.0 };
+            f.judge(&entry.stamp(), now, draw)
+        })
+    }
+
     /// `capacity` entries living `freshness`; nothing else.
     pub fn new(capacity: u64, freshness: Freshness) -> Self {
         Settings {
@@ -206,19 +221,7 @@ where
         let now = self.clock.now();
         let held = self.local.get(key);
         if let Some(entry) = &held {
-            let freshness = match entry.value {
-                Some(_) => Some(&self.settings.freshness),
-                None => self.settings.negative.as_ref(),
-            };
-            // XFetch's draw is uniform in (0, 1]; a hit without it draws nothing.
-            let verdict = freshness.map_or(Verdict::Expired, |f| {
-                let draw = if f.draws() {
-                    1.0 - self.draws.next()
-                } else {
-                    1.0
-                };
-                f.judge(&entry.stamp(), now, draw)
-            });
+            let verdict = self.settings.judge(entry, now, &self.draws);
             match verdict {
                 Verdict::Fresh => {
                     self.counters.add(Count::Hit);

@@ -283,20 +283,8 @@ where
         let state = self.link.state();
         if let LinkState::Up { .. } = state {
             if let Some(entry) = self.shared.local.get(key) {
-                let freshness = match entry.value {
-                    Some(_) => Some(&self.settings.local.freshness),
-                    None => self.settings.local.negative.as_ref(),
-                };
                 let now = self.clock.now();
-                let verdict = freshness.map_or(Verdict::Expired, |f| {
-                    // XFetch's draw, uniform in (0, 1]; a hit without it draws nothing.
-                    let draw = if f.draws() {
-                        1.0 - self.draws.next()
-                    } else {
-                        1.0
-                    };
-                    f.judge(&entry.stamp(), now, draw)
-                });
+                let verdict = self.settings.local.judge(&entry, now, &self.draws);
                 match verdict {
                     Verdict::Fresh => {
                         self.counters.add(NearCount::NearHit);
