@@ -303,3 +303,45 @@ fn in_process_caches_hear_published_invalidations_and_flush_when_their_subscript
         assert_eq!(cache.get(&"other".to_string()).unwrap().unwrap(), "other@2");
     }
 }
+
+#[test]
+fn bytes_in_redis_that_are_not_a_value_are_a_miss_and_are_replaced() {
+    let Some(redis) = Server::start(Kind::Redis) else {
+        return;
+    };
+    let truth = Truth::default();
+    truth.write("k");
+    let a = near(&redis, &truth, settings(Tracking::Default, Protocol::Resp3));
+    let mut admin = Connection::connect(redis.addr(), &Options::default()).unwrap();
+    let long_garbage = [&b"v"[..], &[0xff; 100_000]].concat();
+    for garbage in [&b""[..], b"x", b"n-trailing", b"v\xff\xfe", &long_garbage] {
+        admin.call(&[b"SET", b"near:v:k", garbage]).unwrap();
+        assert!(get(&a, "k") == "k@1", "not the source's value");
+        // Replaced by what the source says.
+        let stored = admin.call(&[b"GET", b"near:v:k"]).unwrap();
+        assert!(stored.as_bytes() == Some(&b"vk@1"[..]), "not replaced");
+        a.invalidate("k").unwrap();
+    }
+    assert_eq!(a.stats().undecodable, 5, "{:?}", a.stats());
+}
+
+#[test]
+fn with_reads_told_to_fail_a_redis_outage_is_an_error_not_a_load() {
+    let Some(redis) = Server::start(Kind::Redis) else {
+        return;
+    };
+    let truth = Truth::default();
+    truth.write("k");
+    let fail = NearSettings {
+        degraded: Degraded::Fail,
+        ..settings(Tracking::Default, Protocol::Resp2)
+    };
+    let a = near(&redis, &truth, fail);
+    assert_eq!(get(&a, "k"), "k@1");
+    redis.kill();
+    for _ in 0..3 {
+        assert!(a.get("k").is_err());
+    }
+    assert_eq!(truth.loads(), 1, "the source was spared");
+    assert!(a.stats().degraded_reads >= 2, "{:?}", a.stats());
+}

@@ -138,6 +138,10 @@ impl Link {
     fn down(&self, subscriber: &dyn Subscriber) {
         if self.state.swap(0, Ordering::SeqCst) != 0 {
             self.drops.fetch_add(1, Ordering::Relaxed);
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                "the cache's invalidation link dropped; the near tier is flushed and not served until it is back"
+            );
         }
         self.listener.store(0, Ordering::SeqCst);
         subscriber.flush();
@@ -297,6 +301,8 @@ impl Link {
         };
         subscriber.before_up()?;
         self.state.store(generation + 1, Ordering::SeqCst);
+        #[cfg(feature = "tracing")]
+        tracing::info!(generation, "the cache's invalidation link is up");
         Ok(())
     }
 

@@ -33,6 +33,9 @@ where
         lease: Lease,
         state: LinkState,
     ) -> Result<Option<V>, FetchError<S::Error>> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::debug_span!("dsys_cache.near_miss", cache = %self.settings.local.name)
+            .entered();
         let (found, generation) = match self.lease_for_redis(key) {
             Ok(found) => found,
             Err(e) => return self.unreachable(key, e),
@@ -50,6 +53,8 @@ where
             Err(e) => return self.unreachable(key, e),
         };
         self.counters.add(NearCount::Load);
+        #[cfg(feature = "tracing")]
+        let _load = tracing::debug_span!("dsys_cache.load", locked = token.is_some()).entered();
         let loaded = self.source.load(&key.to_string());
         if let Ok(value) = &loaded {
             if let Some(stored) = self.fill_redis(key, &redis_lease, value) {
