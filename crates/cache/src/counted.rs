@@ -57,9 +57,13 @@ impl Counted for Count {
     }
 }
 
+/// The most kinds of event a set may count: the atomics live inline, so a hit's
+/// increment is one store into the cache's own memory, no pointer to follow.
+const MAX_COUNTED: usize = 16;
+
 /// The counts of one cache.
 pub(crate) struct Counters<C: Counted = Count> {
-    atomics: Box<[AtomicU64]>,
+    atomics: [AtomicU64; MAX_COUNTED],
     #[cfg(feature = "metrics")]
     exported: Box<[metrics::Counter]>,
     counted: std::marker::PhantomData<C>,
@@ -79,8 +83,9 @@ impl<C: Counted> Counters<C> {
     /// Counts for the cache called `name`.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     pub(crate) fn new(name: &str) -> Self {
+        const { assert!(C::ALL.len() <= MAX_COUNTED) };
         Counters {
-            atomics: C::ALL.iter().map(|_| AtomicU64::new(0)).collect(),
+            atomics: Default::default(),
             #[cfg(feature = "metrics")]
             exported: C::ALL
                 .iter()
