@@ -93,8 +93,10 @@ fn bad_flags_are_refused_with_the_known_names() {
         ("--incidents", "fire", "lost-deletes"),
         ("--reads", "0", "0"),
         ("--ttl-ms", "0", "0"),
+        ("--ttl-ms", "-5", "-5"),
     ] {
-        let o = dsys(&["cache", flag, value]);
+        // `--flag=value`, so a negative number is the flag's value, not a flag.
+        let o = dsys(&["cache", &format!("{flag}={value}")]);
         assert_eq!(o.status.code(), Some(2), "{flag} {value}");
         assert!(stderr(&o).contains(known), "{flag} {value}: {}", stderr(&o));
         assert!(o.stdout.is_empty());
