@@ -11,7 +11,7 @@ mod values;
 pub use check::CheckArgs;
 pub use design::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
 pub use grid::{GridArgs, GridCommand, GridFormat, MergeArgs, ShardArg, split_configs};
-pub use patterns::{CacheArgs, ChartFormat, PartitionArgs, ResilienceArgs};
+pub use patterns::{CacheArgs, ChartFormat, DiscoveryArgs, PartitionArgs, ResilienceArgs};
 pub use simulate::{OutputArgs, ReplayArgs, SimulateArgs};
 pub use values::{CheckList, Format};
 
@@ -95,6 +95,10 @@ pub enum Command {
     /// dsys-check, stampedes, and writes lost.
     #[command(after_help = patterns::CACHE_EXAMPLES)]
     Cache(CacheArgs),
+    /// Load-balancing policies replayed against published experiments on virtual time:
+    /// latency percentiles and where the traffic went.
+    #[command(after_help = patterns::DISCOVERY_EXAMPLES)]
+    Discovery(DiscoveryArgs),
     /// Hash placements compared on one node set and key stream: balance (peak over
     /// average), keys moved when a node joins or leaves (against the minimum), lookup time.
     #[command(after_help = patterns::PARTITION_EXAMPLES)]

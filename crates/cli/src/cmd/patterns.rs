@@ -1,6 +1,7 @@
-//! The pattern demos: `dsys partition`, `dsys resilience` and `dsys cache`.
+//! The pattern demos: `dsys partition`, `dsys resilience`, `dsys cache` and
+//! `dsys discovery`.
 
-use crate::args::{CacheArgs, ChartFormat, Format, PartitionArgs, ResilienceArgs};
+use crate::args::{CacheArgs, ChartFormat, DiscoveryArgs, Format, PartitionArgs, ResilienceArgs};
 use crate::exit::{Exit, Failure};
 use crate::output::Output;
 use crate::progress;
@@ -30,6 +31,25 @@ pub fn resilience(a: ResilienceArgs, out: Output) -> Result<(), Failure> {
         ),
         Format::Json => {
             let doc = serde_json::json!({ "traffic": traffic, "rows": rows });
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
+    };
+    out.print(&rendered)
+}
+
+pub fn discovery(a: DiscoveryArgs, out: Output) -> Result<(), Failure> {
+    use dsys_discovery::balance::Policy;
+    use dsys_discovery::replay::{Experiment, run, table};
+    let policies = match a.policies.is_empty() {
+        true => Policy::ALL.to_vec(),
+        false => a.policies,
+    };
+    let experiment = Experiment::tower(a.seed);
+    let rows: Vec<_> = policies.iter().map(|&p| run(&experiment, p)).collect();
+    let rendered = match a.format {
+        Format::Text => table(&experiment, &rows),
+        Format::Json => {
+            let doc = serde_json::json!({ "experiment": experiment, "rows": rows });
             serde_json::to_string_pretty(&doc)? + "\n"
         }
     };

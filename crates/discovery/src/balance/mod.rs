@@ -1,0 +1,237 @@
+//! Which endpoint a request goes to.
+//!
+//! A [`Balancer`] holds the endpoints by id and what it knows of each: requests in
+//! flight and a [`PeakEwma`] latency estimate. [`Balancer::pick`] chooses one and counts
+//! the request against it; [`Balancer::finish`] tells it the response came (or the
+//! request gave up) and how long it took. Endpoints come and go by id, so a response for
+//! an endpoint removed meanwhile is ignored, never credited to whichever endpoint took
+//! its place.
+//!
+//! Policies:
+//! - [`Policy::RoundRobin`]: each in turn, whatever they do.
+//! - [`Policy::LeastRequests`]: two picked at random, the one with fewer requests in
+//!   flight (the power of two choices: nearly as good as the least loaded of all, at the
+//!   cost of two looks, and no herd onto one endpoint).
+//! - [`Policy::PeakEwma`]: two picked at random, the one with the lower cost: latency
+//!   estimate times (requests in flight + 1).
+
+mod ewma;
+
+pub use ewma::PeakEwma;
+
+use std::time::Duration;
+
+/// How a balancer chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Policy {
+    /// Each endpoint in turn.
+    RoundRobin,
+    /// The power of two choices over requests in flight.
+    LeastRequests,
+    /// The power of two choices over peak-EWMA latency times requests in flight.
+    PeakEwma,
+}
+
+impl Policy {
+    /// Every policy, in table order.
+    pub const ALL: [Policy; 3] = [Policy::RoundRobin, Policy::LeastRequests, Policy::PeakEwma];
+
+    /// Its name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::RoundRobin => "round-robin",
+            Policy::LeastRequests => "least-requests",
+            Policy::PeakEwma => "p2c-peak-ewma",
+        }
+    }
+
+    /// The policy called `name`.
+    pub fn parse(name: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Where a new endpoint's latency estimate starts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Initial {
+    /// The median of the current estimates of the others (this, if there are none): a
+    /// new endpoint looks like a typical one, so it gets its share at once and its own
+    /// responses set its estimate from there.
+    Typical(Duration),
+    /// This, whatever the others do. A high one starves a new endpoint while its
+    /// estimate decays (tower's default is one second, with a ten-second decay).
+    Fixed(Duration),
+}
+
+/// A balancer's settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// How it chooses.
+    pub policy: Policy,
+    /// The peak-EWMA time constant.
+    pub decay: Duration,
+    /// Where a new endpoint's estimate starts.
+    pub initial: Initial,
+}
+
+impl Settings {
+    /// `policy`, a 10 s decay, new endpoints at the typical estimate (30 ms if none).
+    pub fn new(policy: Policy) -> Settings {
+        Settings {
+            policy,
+            decay: Duration::from_secs(10),
+            initial: Initial::Typical(Duration::from_millis(30)),
+        }
+    }
+}
+
+/// Why settings were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// The decay is zero: the estimate would forget everything at once.
+    #[error("the peak-EWMA decay must be more than zero")]
+    ZeroDecay,
+}
+
+#[derive(Clone, Debug)]
+struct Slot<Id> {
+    id: Id,
+    pending: u32,
+    ewma: PeakEwma,
+}
+
+/// A load balancer over endpoints named by `Id`.
+#[derive(Clone, Debug)]
+pub struct Balancer<Id> {
+    settings: Settings,
+    decay_ns: f64,
+    slots: Vec<Slot<Id>>,
+    next: usize,
+}
+
+impl<Id: Clone + PartialEq> Balancer<Id> {
+    /// No endpoints yet.
+    pub fn new(settings: Settings) -> Result<Balancer<Id>, SettingsError> {
+        if settings.decay.is_zero() {
+            return Err(SettingsError::ZeroDecay);
+        }
+        Ok(Balancer {
+            decay_ns: settings.decay.as_nanos() as f64,
+            settings,
+            slots: Vec::new(),
+            next: 0,
+        })
+    }
+
+    /// How many endpoints it has.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Add endpoint `id` at `now` (ns); one already there keeps what it has.
+    pub fn insert(&mut self, id: Id, now: u64) {
+        if self.slots.iter().any(|s| s.id == id) {
+            return;
+        }
+        let estimate = match self.settings.initial {
+            Initial::Fixed(d) => d.as_nanos() as f64,
+            Initial::Typical(fallback) => self
+                .median_estimate(now)
+                .unwrap_or(fallback.as_nanos() as f64),
+        };
+        self.slots.push(Slot {
+            id,
+            pending: 0,
+            ewma: PeakEwma::new(estimate, now),
+        });
+    }
+
+    /// Remove endpoint `id`; whether it was there.
+    pub fn remove(&mut self, id: &Id) -> bool {
+        let before = self.slots.len();
+        self.slots.retain(|s| s.id != *id);
+        before != self.slots.len()
+    }
+
+    /// Choose an endpoint for a request at `now` and count the request against it;
+    /// `random` gives uniform 64-bit draws. `None` if there are no endpoints.
+    pub fn pick(&mut self, now: u64, mut random: impl FnMut() -> u64) -> Option<Id> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let chosen = match self.settings.policy {
+            Policy::RoundRobin => {
+                self.next = (self.next + 1) % n;
+                self.next
+            }
+            Policy::LeastRequests | Policy::PeakEwma if n == 1 => 0,
+            Policy::LeastRequests | Policy::PeakEwma => {
+                // Two distinct endpoints, uniformly.
+                let a = (random() % n as u64) as usize;
+                let b = (random() % (n as u64 - 1)) as usize;
+                let b = if b >= a { b + 1 } else { b };
+                if self.cost(b, now) < self.cost(a, now) {
+                    b
+                } else {
+                    a
+                }
+            }
+        };
+        let slot = &mut self.slots[chosen];
+        slot.pending += 1;
+        Some(slot.id.clone())
+    }
+
+    /// The request sent to `id` ended at `now` after `rtt` (a response, or the caller
+    /// giving up: then `rtt` is how long it waited, which is what the endpoint cost it).
+    /// Ignored if `id` is gone.
+    pub fn finish(&mut self, id: &Id, rtt: Duration, now: u64) {
+        let decay = self.decay_ns;
+        if let Some(slot) = self.slots.iter_mut().find(|s| s.id == *id) {
+            slot.pending = slot.pending.saturating_sub(1);
+            slot.ewma.observe(rtt.as_nanos() as f64, now, decay);
+        }
+    }
+
+    /// Requests in flight to `id`.
+    pub fn pending(&self, id: &Id) -> Option<u32> {
+        self.slots.iter().find(|s| s.id == *id).map(|s| s.pending)
+    }
+
+    /// `id`'s latency estimate at `now`.
+    pub fn estimate(&self, id: &Id, now: u64) -> Option<Duration> {
+        let slot = self.slots.iter().find(|s| s.id == *id)?;
+        Some(Duration::from_nanos(slot.ewma.at(now, self.decay_ns) as u64))
+    }
+
+    fn cost(&self, index: usize, now: u64) -> f64 {
+        let slot = &self.slots[index];
+        let load = f64::from(slot.pending);
+        match self.settings.policy {
+            Policy::PeakEwma => slot.ewma.at(now, self.decay_ns) * (load + 1.0),
+            _ => load,
+        }
+    }
+
+    fn median_estimate(&self, now: u64) -> Option<f64> {
+        let mut estimates: Vec<f64> = self
+            .slots
+            .iter()
+            .map(|s| s.ewma.at(now, self.decay_ns))
+            .collect();
+        if estimates.is_empty() {
+            return None;
+        }
+        estimates.sort_by(f64::total_cmp);
+        Some(estimates[estimates.len() / 2])
+    }
+}
+
+#[cfg(test)]
+mod tests;

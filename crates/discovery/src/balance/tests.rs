@@ -1,0 +1,189 @@
+use super::*;
+use proptest::prelude::*;
+
+const MS: u64 = 1_000_000;
+
+/// A seeded draw for tests (SplitMix64).
+fn draws(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn balancer(policy: Policy) -> Balancer<u32> {
+    Balancer::new(Settings::new(policy)).unwrap()
+}
+
+#[test]
+fn round_robin_takes_each_in_turn() {
+    let mut b = balancer(Policy::RoundRobin);
+    for id in 0..3 {
+        b.insert(id, 0);
+    }
+    let mut random = draws(1);
+    let picks: Vec<u32> = (0..6).map(|_| b.pick(0, &mut random).unwrap()).collect();
+    assert_eq!(picks, [1, 2, 0, 1, 2, 0]);
+    assert_eq!(b.pending(&0), Some(2));
+}
+
+#[test]
+fn the_two_choices_steer_away_from_a_slow_endpoint() {
+    for policy in [Policy::LeastRequests, Policy::PeakEwma] {
+        let mut b = balancer(policy);
+        for id in 0..10 {
+            b.insert(id, 0);
+        }
+        let mut random = draws(7);
+        // Endpoint 9 answers in a second, the others in a millisecond; requests every
+        // millisecond, each finishing after its endpoint's latency.
+        let mut in_flight: Vec<(u64, u32)> = Vec::new();
+        let mut to_slow = 0;
+        for t in 0..20_000u64 {
+            let now = t * MS;
+            in_flight.retain(|&(done, id)| {
+                if done <= now {
+                    b.finish(
+                        &id,
+                        Duration::from_nanos(if id == 9 { 1_000 * MS } else { MS }),
+                        now,
+                    );
+                    false
+                } else {
+                    true
+                }
+            });
+            let id = b.pick(now, &mut random).unwrap();
+            to_slow += u64::from(id == 9);
+            in_flight.push((now + if id == 9 { 1_000 * MS } else { MS }, id));
+        }
+        // Round robin would send it 2,000.
+        assert!(
+            to_slow < 200,
+            "{policy:?} sent {to_slow} of 20,000 to the slow endpoint"
+        );
+    }
+}
+
+/// A warm pool of ten fast endpoints; an eleventh, as fast, joins. With the typical
+/// estimate it takes its share within the first decay window; with a fixed second (the
+/// starting point of tower's peak EWMA) it gets none in that window.
+#[test]
+fn a_new_endpoint_gets_traffic_within_one_decay_window() {
+    let run = |initial: Initial| {
+        let settings = Settings {
+            initial,
+            ..Settings::new(Policy::PeakEwma)
+        };
+        let mut b = Balancer::new(settings).unwrap();
+        let mut random = draws(3);
+        for id in 0..10 {
+            b.insert(id, 0);
+        }
+        let mut requests = |b: &mut Balancer<u32>, from: u64, to: u64| {
+            let mut to_new = 0;
+            for t in from..to {
+                let now = t * MS;
+                let id = b.pick(now, &mut random).unwrap();
+                to_new += u64::from(id == 10);
+                b.finish(&id, Duration::from_nanos(MS), now + MS / 2);
+            }
+            to_new
+        };
+        requests(&mut b, 0, 20_000);
+        b.insert(10, 20_000 * MS);
+        // One decay window: 10 s at 1,000 requests a second.
+        requests(&mut b, 20_000, 30_000)
+    };
+    let typical = run(Initial::Typical(Duration::from_millis(30)));
+    let fixed = run(Initial::Fixed(Duration::from_secs(1)));
+    assert!(
+        typical > 500,
+        "about 1/11 of 10,000 expected, got {typical}"
+    );
+    assert!(fixed < 10, "a fixed second starves it: {fixed}");
+}
+
+#[test]
+fn a_zero_decay_is_refused_and_an_empty_balancer_picks_nothing() {
+    let zero = Settings {
+        decay: Duration::ZERO,
+        ..Settings::new(Policy::PeakEwma)
+    };
+    assert_eq!(
+        Balancer::<u32>::new(zero).unwrap_err(),
+        SettingsError::ZeroDecay
+    );
+    let mut b = balancer(Policy::PeakEwma);
+    assert_eq!(b.pick(0, draws(1)), None);
+    b.insert(5, 0);
+    assert_eq!(b.pick(0, draws(1)), Some(5), "one endpoint: that one");
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u8),
+    Remove(u8),
+    Pick,
+    Finish(u8, u16),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..6).prop_map(Op::Insert),
+        (0u8..6).prop_map(Op::Remove),
+        Just(Op::Pick),
+        Just(Op::Pick),
+        (0u8..6, 0u16..2_000).prop_map(|(id, ms)| Op::Finish(id, ms)),
+    ]
+}
+
+proptest! {
+    /// Whatever the endpoints do: a pick names an endpoint that is there; requests in
+    /// flight are picks less finishes for as long as the endpoint stays; a finish for an
+    /// endpoint that left changes nothing.
+    #[test]
+    fn picks_name_present_endpoints_and_pending_counts_add_up(
+        policy in proptest::sample::select(Policy::ALL.to_vec()),
+        ops in proptest::collection::vec(op(), 1..200),
+        seed in any::<u64>(),
+    ) {
+        let mut b = balancer(policy);
+        let mut random = draws(seed);
+        let mut present = std::collections::BTreeMap::new();
+        for (step, op) in ops.into_iter().enumerate() {
+            let now = step as u64 * MS;
+            match op {
+                Op::Insert(id) => {
+                    b.insert(u32::from(id), now);
+                    present.entry(id).or_insert(0u32);
+                }
+                Op::Remove(id) => {
+                    prop_assert_eq!(b.remove(&u32::from(id)), present.remove(&id).is_some());
+                }
+                Op::Pick => match b.pick(now, &mut random) {
+                    Some(id) => {
+                        let id = u8::try_from(id).unwrap();
+                        prop_assert!(present.contains_key(&id), "picked absent {}", id);
+                        *present.get_mut(&id).unwrap() += 1;
+                    }
+                    None => prop_assert!(present.is_empty()),
+                },
+                Op::Finish(id, ms) => {
+                    b.finish(&u32::from(id), Duration::from_millis(u64::from(ms)), now);
+                    if let Some(p) = present.get_mut(&id) {
+                        *p = p.saturating_sub(1);
+                    }
+                }
+            }
+            for (&id, &p) in &present {
+                prop_assert_eq!(b.pending(&u32::from(id)), Some(p));
+            }
+            prop_assert_eq!(b.len(), present.len());
+        }
+    }
+}

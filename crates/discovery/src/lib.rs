@@ -1,0 +1,14 @@
+//! Service discovery and load balancing.
+//!
+//! - [`balance`]: which endpoint a request goes to. Round robin, least requests (the
+//!   less loaded of two picked at random), and the power of two choices over peak-EWMA
+//!   latency (Finagle's, as Linkerd and tower use it): each endpoint's cost is its latency
+//!   estimate — the worst recent latency, decaying toward the average — times the
+//!   requests it has in flight plus one. A new endpoint starts at the pool's typical
+//!   estimate, not at a fixed second, so it gets traffic at once.
+//! - `replay` (feature `demo`): the balancers against simulated backends on virtual
+//!   time, replaying published experiments; the table `dsys discovery` prints.
+
+pub mod balance;
+#[cfg(feature = "demo")]
+pub mod replay;
