@@ -14,20 +14,27 @@ fn the_table_has_a_row_per_policy_and_the_same_seed_gives_the_same_bytes() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = stdout(&o);
     for p in ["round-robin", "least-requests", "p2c-peak-ewma"] {
-        assert!(
-            text.lines().any(|l| l.split_whitespace().next() == Some(p)),
-            "{p} missing:\n{text}"
-        );
+        let rows = text
+            .lines()
+            .filter(|l| l.split_whitespace().next() == Some(p))
+            .count();
+        assert_eq!(rows, 2, "{p}: a row in each experiment:\n{text}");
     }
+    assert!(
+        text.contains("tower: ") && text.contains("linkerd: "),
+        "{text}"
+    );
     assert_eq!(stdout(&dsys(&["discovery"])), text, "one seed, one table");
     let other = dsys(&["discovery", "--seed", "2"]);
     assert_ne!(stdout(&other), text);
 }
 
 #[test]
-fn json_has_the_experiment_and_a_row_per_policy_asked_for() {
+fn json_has_each_experiment_asked_for_and_a_row_per_policy() {
     let o = dsys(&[
         "discovery",
+        "--experiment",
+        "tower",
         "--policy",
         "round-robin,p2c-peak-ewma",
         "--format",
@@ -35,8 +42,10 @@ fn json_has_the_experiment_and_a_row_per_policy_asked_for() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(doc["experiment"]["requests"], 50_000);
-    let rows = doc["rows"].as_array().unwrap();
+    let replays = doc["replays"].as_array().unwrap();
+    assert_eq!(replays.len(), 1);
+    assert_eq!(replays[0]["experiment"]["name"], "tower");
+    let rows = replays[0]["rows"].as_array().unwrap();
     let names: Vec<_> = rows.iter().map(|r| r["policy"].as_str().unwrap()).collect();
     assert_eq!(names, ["round-robin", "p2c-peak-ewma"]);
     let p999 = |i: usize| rows[i]["p999_ms"].as_f64().unwrap();
@@ -50,6 +59,7 @@ fn json_has_the_experiment_and_a_row_per_policy_asked_for() {
 fn bad_flags_are_refused_with_the_known_names() {
     for (flag, value, known) in [
         ("--policy", "random", "p2c-peak-ewma"),
+        ("--experiment", "envoy", "linkerd"),
         ("--seed", "x", "x"),
         ("--format", "svg", "json"),
     ] {

@@ -44,13 +44,30 @@ pub fn discovery(a: DiscoveryArgs, out: Output) -> Result<(), Failure> {
         true => Policy::ALL.to_vec(),
         false => a.policies,
     };
-    let experiment = Experiment::tower(a.seed);
-    let rows: Vec<_> = policies.iter().map(|&p| run(&experiment, p)).collect();
+    let names = match a.experiments.is_empty() {
+        true => Experiment::NAMES.iter().map(|n| n.to_string()).collect(),
+        false => a.experiments,
+    };
+    let replays: Vec<_> = names
+        .iter()
+        .filter_map(|name| Experiment::named(name, a.seed))
+        .map(|e| {
+            let rows: Vec<_> = policies.iter().map(|&p| run(&e, p)).collect();
+            (e, rows)
+        })
+        .collect();
     let rendered = match a.format {
-        Format::Text => table(&experiment, &rows),
+        Format::Text => replays
+            .iter()
+            .map(|(e, rows)| table(e, rows))
+            .collect::<Vec<_>>()
+            .join("\n"),
         Format::Json => {
-            let doc = serde_json::json!({ "experiment": experiment, "rows": rows });
-            serde_json::to_string_pretty(&doc)? + "\n"
+            let doc: Vec<_> = replays
+                .iter()
+                .map(|(e, rows)| serde_json::json!({ "experiment": e, "rows": rows }))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({ "replays": doc }))? + "\n"
         }
     };
     out.print(&rendered)

@@ -19,6 +19,7 @@ mod ewma;
 
 pub use ewma::PeakEwma;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// How a balancer chooses.
@@ -98,6 +99,23 @@ struct Slot<Id> {
     id: Id,
     pending: u32,
     ewma: PeakEwma,
+    /// When each request in flight was sent (ns → how many): the oldest one's age is a
+    /// latency already observed, before any answer says so.
+    sent: BTreeMap<u64, u32>,
+}
+
+impl<Id> Slot<Id> {
+    /// The latency estimate at `now`: the peak EWMA, or the age of the oldest request
+    /// still in flight if that is longer (an endpoint that stopped answering looks slow
+    /// at once, not only when its first request times out).
+    fn estimate(&self, now: u64, decay_ns: f64) -> f64 {
+        let oldest = self
+            .sent
+            .keys()
+            .next()
+            .map_or(0, |&t| now.saturating_sub(t));
+        self.ewma.at(now, decay_ns).max(oldest as f64)
+    }
 }
 
 /// A load balancer over endpoints named by `Id`.
@@ -148,6 +166,7 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
             id,
             pending: 0,
             ewma: PeakEwma::new(estimate, now),
+            sent: BTreeMap::new(),
         });
     }
 
@@ -185,6 +204,7 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
         };
         let slot = &mut self.slots[chosen];
         slot.pending += 1;
+        *slot.sent.entry(now).or_insert(0) += 1;
         Some(slot.id.clone())
     }
 
@@ -195,6 +215,21 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
         let decay = self.decay_ns;
         if let Some(slot) = self.slots.iter_mut().find(|s| s.id == *id) {
             slot.pending = slot.pending.saturating_sub(1);
+            let sent = now.saturating_sub(u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX));
+            // The request that ended: sent at `now - rtt` (or, if the caller's clock
+            // disagrees, the oldest one).
+            let key = match slot.sent.contains_key(&sent) {
+                true => Some(sent),
+                false => slot.sent.keys().next().copied(),
+            };
+            if let Some(key) = key {
+                if let Some(n) = slot.sent.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        slot.sent.remove(&key);
+                    }
+                }
+            }
             slot.ewma.observe(rtt.as_nanos() as f64, now, decay);
         }
     }
@@ -204,17 +239,20 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
         self.slots.iter().find(|s| s.id == *id).map(|s| s.pending)
     }
 
-    /// `id`'s latency estimate at `now`.
+    /// `id`'s latency estimate at `now` (the peak EWMA, or the age of its oldest request
+    /// in flight if that is longer).
     pub fn estimate(&self, id: &Id, now: u64) -> Option<Duration> {
         let slot = self.slots.iter().find(|s| s.id == *id)?;
-        Some(Duration::from_nanos(slot.ewma.at(now, self.decay_ns) as u64))
+        Some(Duration::from_nanos(
+            slot.estimate(now, self.decay_ns) as u64
+        ))
     }
 
     fn cost(&self, index: usize, now: u64) -> f64 {
         let slot = &self.slots[index];
         let load = f64::from(slot.pending);
         match self.settings.policy {
-            Policy::PeakEwma => slot.ewma.at(now, self.decay_ns) * (load + 1.0),
+            Policy::PeakEwma => slot.estimate(now, self.decay_ns) * (load + 1.0),
             _ => load,
         }
     }

@@ -109,6 +109,23 @@ fn a_new_endpoint_gets_traffic_within_one_decay_window() {
 }
 
 #[test]
+fn an_endpoint_that_stops_answering_looks_slow_before_any_answer_says_so() {
+    let mut b = balancer(Policy::PeakEwma);
+    b.insert(0, 0);
+    let id = b.pick(0, draws(1)).unwrap();
+    b.finish(&id, Duration::from_millis(1), MS);
+    let id = b.pick(2 * MS, draws(1)).unwrap();
+    // Nothing answers: half a second later the estimate is at least that old.
+    let estimate = b.estimate(&id, 502 * MS).unwrap();
+    assert!(estimate >= Duration::from_millis(500), "{estimate:?}");
+    // Once it answers, the estimate is the peak it saw, and the age is forgotten.
+    b.finish(&id, Duration::from_millis(500), 502 * MS);
+    assert_eq!(b.pending(&id), Some(0));
+    let later = b.estimate(&id, 502 * MS).unwrap();
+    assert_eq!(later, Duration::from_millis(500));
+}
+
+#[test]
 fn a_zero_decay_is_refused_and_an_empty_balancer_picks_nothing() {
     let zero = Settings {
         decay: Duration::ZERO,
