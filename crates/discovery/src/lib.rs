@@ -6,9 +6,12 @@
 //!   estimate — the worst recent latency, decaying toward the average — times the
 //!   requests it has in flight plus one. A new endpoint starts at the pool's typical
 //!   estimate, not at a fixed second, so it gets traffic at once.
+//! - [`outlier`]: passive health: endpoints whose requests keep failing are ejected for
+//!   a while, longer each time, never more than a fraction of them at once.
 //! - `replay` (feature `demo`): the balancers against simulated backends on virtual
 //!   time, replaying published experiments; the table `dsys discovery` prints.
 
 pub mod balance;
+pub mod outlier;
 #[cfg(feature = "demo")]
 pub mod replay;

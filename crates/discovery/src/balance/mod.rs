@@ -179,22 +179,47 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
 
     /// Choose an endpoint for a request at `now` and count the request against it;
     /// `random` gives uniform 64-bit draws. `None` if there are no endpoints.
-    pub fn pick(&mut self, now: u64, mut random: impl FnMut() -> u64) -> Option<Id> {
+    pub fn pick(&mut self, now: u64, random: impl FnMut() -> u64) -> Option<Id> {
+        self.pick_where(now, random, |_| true)
+    }
+
+    /// As [`Balancer::pick`], among the endpoints `eligible` admits (those an outlier
+    /// detector has not ejected, say). `None` if it admits none.
+    pub fn pick_where(
+        &mut self,
+        now: u64,
+        mut random: impl FnMut() -> u64,
+        eligible: impl Fn(&Id) -> bool,
+    ) -> Option<Id> {
         let n = self.slots.len();
-        if n == 0 {
+        let admitted = self.slots.iter().filter(|s| eligible(&s.id)).count();
+        if admitted == 0 {
             return None;
         }
+        // The k-th admitted endpoint's index.
+        let nth = |slots: &[Slot<Id>], k: usize| {
+            (0..n)
+                .filter(|&i| eligible(&slots[i].id))
+                .nth(k)
+                .unwrap_or_else(|| unreachable!("k < admitted"))
+        };
         let chosen = match self.settings.policy {
             Policy::RoundRobin => {
-                self.next = (self.next + 1) % n;
+                // The next admitted one after the last pick.
+                let start = self.next;
+                let step = (1..=n)
+                    .find(|d| eligible(&self.slots[(start + d) % n].id))
+                    .unwrap_or(n);
+                self.next = (start + step) % n;
                 self.next
             }
-            Policy::LeastRequests | Policy::PeakEwma if n == 1 => 0,
+            Policy::LeastRequests | Policy::PeakEwma if admitted == 1 => nth(&self.slots, 0),
             Policy::LeastRequests | Policy::PeakEwma => {
-                // Two distinct endpoints, uniformly.
-                let a = (random() % n as u64) as usize;
-                let b = (random() % (n as u64 - 1)) as usize;
+                // Two distinct admitted endpoints, uniformly.
+                let a = (random() % admitted as u64) as usize;
+                let b = (random() % (admitted as u64 - 1)) as usize;
                 let b = if b >= a { b + 1 } else { b };
+                let (a, b) = (nth(&self.slots, a), nth(&self.slots, b));
                 if self.cost(b, now) < self.cost(a, now) {
                     b
                 } else {

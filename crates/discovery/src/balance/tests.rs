@@ -126,6 +126,25 @@ fn an_endpoint_that_stops_answering_looks_slow_before_any_answer_says_so() {
 }
 
 #[test]
+fn only_admitted_endpoints_are_picked() {
+    for policy in Policy::ALL {
+        let mut b = balancer(policy);
+        for id in 0..5 {
+            b.insert(id, 0);
+        }
+        let mut random = draws(11);
+        for t in 0..200 {
+            let id = b
+                .pick_where(t * MS, &mut random, |&id| id % 2 == 0)
+                .unwrap();
+            assert!(id % 2 == 0, "{policy:?} picked {id}");
+        }
+        assert_eq!(b.pick_where(0, &mut random, |_| false), None);
+        assert_eq!(b.pick_where(0, &mut random, |&id| id == 3), Some(3));
+    }
+}
+
+#[test]
 fn a_zero_decay_is_refused_and_an_empty_balancer_picks_nothing() {
     let zero = Settings {
         decay: Duration::ZERO,
