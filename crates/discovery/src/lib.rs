@@ -6,6 +6,9 @@
 //!   estimate — the worst recent latency, decaying toward the average — times the
 //!   requests it has in flight plus one. A new endpoint starts at the pool's typical
 //!   estimate, not at a fixed second, so it gets traffic at once.
+//! - [`registry`]: where each service's instances are: registrations under leases (no
+//!   zombie outlives its lease), a revision per change, and watchers that catch up from
+//!   the last revision they heard or list again when the changes were compacted.
 //! - [`outlier`]: passive health: endpoints whose requests keep failing are ejected for
 //!   a while, longer each time, never more than a fraction of them at once.
 //! - `replay` (feature `demo`): the balancers against simulated backends on virtual
@@ -13,5 +16,6 @@
 
 pub mod balance;
 pub mod outlier;
+pub mod registry;
 #[cfg(feature = "demo")]
 pub mod replay;
