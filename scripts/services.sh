@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # The servers the tests need, on 127.0.0.1 only.
 #
-#   scripts/services.sh install redis postgres nats graphviz
+#   scripts/services.sh install redis postgres nats etcd graphviz
 #                                                install what is missing (Debian packages;
 #                                                graphviz is a tool the tests run, not a server)
 #   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it and remove its files (no error if it
 #                                                is not running)
-#   scripts/services.sh kill redis PORT          SIGKILL it, as a crash would (start brings it
-#                                                back on the same port)
+#   scripts/services.sh kill NAME PORT           SIGKILL redis or etcd, as a crash would (start
+#                                                brings it back on the same port; etcd keeps its
+#                                                data directory, so it restarts with its data)
 #
-# NAME is redis, postgres or nats. NATS runs with JetStream on, its store under the
+# NAME is redis, postgres, nats or etcd (a single member: clients on 127.0.0.1:PORT, its
+# peer URL a unix socket in its directory, so it takes no second TCP port). NATS runs with JetStream on, its store under the
 # server's directory (file storage, so a stream is durable). PostgreSQL runs with fsync and synchronous_commit on (a
 # commit is durable), trusts local connections as user `dsys`, database `postgres`:
 #   host=127.0.0.1 port=PORT user=dsys dbname=postgres
@@ -37,7 +39,8 @@ package_of() {
         postgres) echo postgresql ;;
         nats) echo nats-server ;;
         graphviz) echo graphviz ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats, graphviz)" ;;
+        etcd) echo etcd-server ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz)" ;;
     esac
 }
 
@@ -54,7 +57,8 @@ installed() {
         postgres) pg_bin >/dev/null ;;
         nats) command -v nats-server >/dev/null 2>&1 ;;
         graphviz) command -v dot >/dev/null 2>&1 ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats, graphviz)" ;;
+        etcd) command -v etcd >/dev/null 2>&1 ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz)" ;;
     esac
 }
 
@@ -100,14 +104,38 @@ stop_by_pidfile() {
 
 stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; rm -rf "$dir_root/redis-$1"; }
 
-# SIGKILL the Redis of PORT (only if its pid file names a redis-server), and wait until
-# it is gone.
-kill_redis() {
-    local dir="$dir_root/redis-$1" pid
+start_etcd() {
+    local port="$1" dir="$dir_root/etcd-$1"
+    mkdir -p "$dir"
+    # The peer socket is named for the port, in the server's directory (etcd makes a
+    # unix:// URL's socket in its working directory); a stale one from a kill goes.
+    rm -f "$dir/localhost:$port"
+    (cd "$dir" && exec etcd --name dsys --data-dir "$dir/data" \
+        --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+        --listen-peer-urls "unix://localhost:$port" --initial-advertise-peer-urls "unix://localhost:$port" \
+        --initial-cluster "dsys=unix://localhost:$port" >>"$dir/log" 2>&1) &
+    echo $! >"$dir/pid"
+    for _ in $(seq 200); do
+        if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+            printf 'GET /health HTTP/1.0\r\n\r\n' >&3
+            if grep -q '"health":"true"' <&3 2>/dev/null; then exec 3>&-; return 0; fi
+            exec 3>&-
+        fi
+        sleep 0.05
+    done
+    die "etcd on port $port did not answer; see $dir/log"
+}
+
+stop_etcd() { stop_by_pidfile "$dir_root/etcd-$1"; rm -rf "$dir_root/etcd-$1"; }
+
+# SIGKILL the server whose pid file is DIR/pid if it is PROGRAM, and wait until it is
+# gone; its files stay.
+kill_by_pidfile() {
+    local dir="$1" program="$2" pid
     [ -f "$dir/pid" ] || return 0
     pid="$(cat "$dir/pid")"
     case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
-        redis-server*) kill -9 "$pid" 2>/dev/null || true ;;
+        "$program"*) kill -9 "$pid" 2>/dev/null || true ;;
         *) rm -f "$dir/pid"; return 0 ;;
     esac
     # Gone, or a zombie (a daemon's parent may be slow to reap it): either way dead.
@@ -181,8 +209,12 @@ case "$verb" in
         installed "$1" >/dev/null || true
         "${verb}_$1" "$2" ;;
     kill)
-        [ $# -eq 2 ] && [ "$1" = redis ] || die "usage: services.sh kill redis PORT"
+        [ $# -eq 2 ] || die "usage: services.sh kill redis|etcd PORT"
         case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
-        kill_redis "$2" ;;
+        case "$1" in
+            redis) kill_by_pidfile "$dir_root/redis-$2" redis-server ;;
+            etcd) kill_by_pidfile "$dir_root/etcd-$2" etcd ;;
+            *) die "usage: services.sh kill redis|etcd PORT" ;;
+        esac ;;
     *) die "unknown verb '$verb' (install, installed, start, stop, kill)" ;;
 esac

@@ -28,7 +28,7 @@ step "services"
 # The servers the integration tests start and stop themselves (on 127.0.0.1 only), and
 # Graphviz (the DOT drawings are rendered by it); installed here if missing, and then
 # required: a test that finds none fails.
-scripts/services.sh install redis postgres nats graphviz
+scripts/services.sh install redis postgres nats etcd graphviz
 export DSYS_REQUIRE_SERVICES=1
 
 # Last, so the runner's summary closes the output.

@@ -19,6 +19,8 @@ pub enum Kind {
     Postgres,
     /// nats-server with JetStream (file storage).
     Nats,
+    /// etcd, one member, its data kept across a [`Server::kill`] and restart.
+    Etcd,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Kind::Redis => "redis",
             Kind::Postgres => "postgres",
             Kind::Nats => "nats",
+            Kind::Etcd => "etcd",
         }
     }
 
@@ -117,13 +120,16 @@ impl Server {
         self.services("stop");
     }
 
-    /// Kill it with SIGKILL, as a crash would (Redis only), keeping the port for
-    /// [`Server::restart`].
+    /// Kill it with SIGKILL, as a crash would (Redis and etcd), keeping the port for
+    /// [`Server::restart`] (and etcd its data).
     ///
     /// # Panics
-    /// For a server other than Redis.
+    /// For a server other than Redis or etcd.
     pub fn kill(&self) {
-        assert_eq!(self.kind, Kind::Redis, "only Redis is killed this way");
+        assert!(
+            matches!(self.kind, Kind::Redis | Kind::Etcd),
+            "only Redis and etcd are killed this way"
+        );
         self.services("kill");
     }
 

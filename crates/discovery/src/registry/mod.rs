@@ -11,11 +11,14 @@
 //! misses nothing in between — the two failures users of etcd watches meet most: silently
 //! lost events after a compaction, and a watch that never resumes after a reconnect.
 //!
-//! [`MemoryRegistry`] keeps all this in process, on a clock you choose.
+//! [`MemoryRegistry`] keeps all this in process, on a clock you choose; [`EtcdRegistry`]
+//! in etcd, for services on many machines.
 
+mod etcd;
 mod memory;
 mod watcher;
 
+pub use etcd::EtcdRegistry;
 pub use memory::MemoryRegistry;
 pub use watcher::Watcher;
 
