@@ -39,13 +39,13 @@ pub fn resilience(a: ResilienceArgs, out: Output) -> Result<(), Failure> {
 
 pub fn discovery(a: DiscoveryArgs, out: Output) -> Result<(), Failure> {
     use dsys_discovery::balance::Policy;
-    use dsys_discovery::replay::{Experiment, run, table};
+    use dsys_discovery::replay::{Experiment, run, staleness, table};
     let policies = match a.policies.is_empty() {
         true => Policy::ALL.to_vec(),
         false => a.policies,
     };
     let names = match a.experiments.is_empty() {
-        true => Experiment::NAMES.iter().map(|n| n.to_string()).collect(),
+        true => Experiment::ALL.iter().map(|n| n.to_string()).collect(),
         false => a.experiments,
     };
     let replays: Vec<_> = names
@@ -56,18 +56,23 @@ pub fn discovery(a: DiscoveryArgs, out: Output) -> Result<(), Failure> {
             (e, rows)
         })
         .collect();
+    let registry = names
+        .iter()
+        .any(|n| n == "registry")
+        .then(|| staleness::run_all(a.seed));
     let rendered = match a.format {
-        Format::Text => replays
-            .iter()
-            .map(|(e, rows)| table(e, rows))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Format::Text => {
+            let mut tables: Vec<String> = replays.iter().map(|(e, rows)| table(e, rows)).collect();
+            tables.extend(registry.iter().map(|rows| staleness::table(rows, a.seed)));
+            tables.join("\n")
+        }
         Format::Json => {
             let doc: Vec<_> = replays
                 .iter()
                 .map(|(e, rows)| serde_json::json!({ "experiment": e, "rows": rows }))
                 .collect();
-            serde_json::to_string_pretty(&serde_json::json!({ "replays": doc }))? + "\n"
+            let doc = serde_json::json!({ "replays": doc, "registry": registry });
+            serde_json::to_string_pretty(&doc)? + "\n"
         }
     };
     out.print(&rendered)

@@ -18,9 +18,13 @@
 //!   order of the three policies holds for sigmas up to 0.5 at least; peak EWMA's
 //!   success falls from 99.92% to about 99.86% there.)
 //!
+//! And [`staleness`]: how long a killed instance stays in a client's view under a lease
+//! registry and under heartbeats with caches, and the traffic it takes meanwhile.
+//!
 //! A request's latency does not depend on the endpoint's load: what separates the
 //! policies is how much traffic each sends to the slow endpoints.
 
+pub mod staleness;
 mod world;
 
 use crate::balance::Policy;
@@ -151,8 +155,12 @@ impl Experiment {
         }
     }
 
-    /// Every experiment's name.
+    /// Every balancing experiment's name (the registry's is `registry`,
+    /// [`staleness`]).
     pub const NAMES: [&'static str; 2] = ["tower", "linkerd"];
+
+    /// Every replay's name, the registry's included.
+    pub const ALL: [&'static str; 3] = ["tower", "linkerd", "registry"];
 }
 
 /// What one policy did.
