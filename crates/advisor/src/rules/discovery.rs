@@ -1,5 +1,6 @@
 //! Service discovery and load balancing for the system.
 
+use super::evidence;
 use crate::design::{Decision, Rule, Topic};
 use crate::spec::Spec;
 
@@ -15,7 +16,7 @@ pub const DNS: Rule = Rule {
 /// Up to ten services: a registry and client-side balancing.
 pub const CLIENT_SIDE: Rule = Rule {
     id: "DISC-CLIENT-SIDE",
-    statement: "Up to ten services register with health-checked leases in a registry (such as etcd) and callers balance client-side by the power of two choices; a gateway per region faces the outside.",
+    statement: "Up to ten services register with health-checked leases in a registry (such as etcd) and callers balance client-side by the power of two choices over peak-EWMA latency; a gateway per region faces the outside.",
     citation: CITATION,
 };
 
@@ -63,7 +64,10 @@ pub fn decide(spec: &Spec) -> Decision {
             "registry",
             "etcd, one key per instance under a lease renewed by heartbeat",
         )
-        .set("balancing", "power of two choices on in-flight requests")
+        .set(
+            "balancing",
+            "power of two choices over peak-EWMA latency, outliers ejected",
+        )
         .set("edge", edge)
         .because(counts)
         .rejects(
@@ -73,7 +77,9 @@ pub fn decide(spec: &Spec) -> Decision {
         .rejects(
             "DNS only",
             "TTLs keep dead instances in rotation for seconds to minutes",
-        );
+        )
+        .evidence(evidence::PEAK_EWMA_PROTECTS_TAIL)
+        .evidence(evidence::LEASE_FORGETS_THE_DEAD);
     }
     Decision::new(Topic::Discovery, "system", MESH, "service mesh")
         .set("edge", edge)
