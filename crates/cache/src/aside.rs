@@ -142,6 +142,15 @@ pub struct Stats {
     pub tagged: u64,
 }
 
+/// Why a read loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Load {
+    /// Nothing servable was held.
+    Miss,
+    /// The entry is due for a refresh.
+    Refresh,
+}
+
 /// A cache-aside cache of `K` to `V` in front of source `S`, on clock `C`.
 pub struct CacheAside<K, V, S: Source<K, V>, C: Clock = CacheClock> {
     local: Local<K, V>,
@@ -231,13 +240,15 @@ where
                     self.counters.add(Count::Hit);
                     entry.refreshing(now);
                     // This reader reloads; if the reload fails the entry still stands.
-                    return Ok(self.load(key).unwrap_or_else(|_| entry.value.clone()));
+                    return Ok(self
+                        .load(key, Load::Refresh)
+                        .unwrap_or_else(|_| entry.value.clone()));
                 }
                 Verdict::Expired => {}
             }
         }
         self.counters.add(Count::Miss);
-        self.load(key)
+        self.load(key, Load::Miss)
             .or_else(|e| match (&held, self.settings.stale_if_error) {
                 (Some(entry), Some(window)) if now < entry.stamp().expires + window => {
                     self.counters.add(Count::StaleServed);
@@ -251,9 +262,20 @@ where
     /// the cache before the flight lands, so a read that comes after it finds the entry
     /// rather than loading again; it fills under the lease, taken before the source was
     /// read.
-    fn load(&self, key: &K) -> Result<Option<V>, CacheError<S::Error>> {
+    fn load(&self, key: &K, why: Load) -> Result<Option<V>, CacheError<S::Error>> {
         let lease = self.leases.lease(key);
         let (outcome, _) = self.flights.load(&(key.clone(), lease), || {
+            // A miss may have looked just before another load filled the key and landed:
+            // it leads a flight of its own, but the entry is there now. (A refresh reloads
+            // whatever the entry says.)
+            if why == Load::Miss {
+                if let Some(entry) = self.local.get(key) {
+                    if self.settings.judge(&entry, self.clock.now(), &self.draws) == Verdict::Fresh
+                    {
+                        return Ok(entry.value.clone());
+                    }
+                }
+            }
             #[cfg(feature = "tracing")]
             let _span =
                 tracing::debug_span!("dsys_cache.load", cache = %self.settings.name).entered();
