@@ -204,7 +204,8 @@ in the client's view under a 10 s lease with a watch and under Eureka's default
 heartbeats, sweeps and caches, and how many requests it takes, with and without passive
 health (ejection after five failures in a row).
 Policies: round-robin, least-requests (the less busy of two at random), p2c-peak-ewma
-(the cheaper of two at random: latency estimate times requests in flight plus one). The
+(the cheaper of two at random: latency estimate times requests in flight plus one),
+consistent-hash (each of 1,000 sessions sticks to its endpoint on a ring). The
 same seed gives the same tables. Columns: requests; success within the deadline;
 latency percentiles; the share of traffic sent to the slowest backend.";
 

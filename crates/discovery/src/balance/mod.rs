@@ -14,12 +14,17 @@
 //!   cost of two looks, and no herd onto one endpoint).
 //! - [`Policy::PeakEwma`]: two picked at random, the one with the lower cost: latency
 //!   estimate times (requests in flight + 1).
+//! - [`Policy::ConsistentHash`]: the endpoint a request's key hashes to on a ring with
+//!   virtual nodes (dsys-partition's), or the next admitted one clockwise: sticky
+//!   sessions, and few keys move when an endpoint comes or goes. Blind to load.
 
 mod ewma;
 
 pub use ewma::PeakEwma;
 
+use dsys_partition::{DEFAULT_VNODES, Node, Nodes, Ring, key_hash};
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 /// How a balancer chooses.
@@ -31,11 +36,18 @@ pub enum Policy {
     LeastRequests,
     /// The power of two choices over peak-EWMA latency times requests in flight.
     PeakEwma,
+    /// The key's endpoint on a consistent-hash ring.
+    ConsistentHash,
 }
 
 impl Policy {
     /// Every policy, in table order.
-    pub const ALL: [Policy; 3] = [Policy::RoundRobin, Policy::LeastRequests, Policy::PeakEwma];
+    pub const ALL: [Policy; 4] = [
+        Policy::RoundRobin,
+        Policy::LeastRequests,
+        Policy::PeakEwma,
+        Policy::ConsistentHash,
+    ];
 
     /// Its name on the command line and in tables.
     pub fn name(self) -> &'static str {
@@ -43,6 +55,7 @@ impl Policy {
             Policy::RoundRobin => "round-robin",
             Policy::LeastRequests => "least-requests",
             Policy::PeakEwma => "p2c-peak-ewma",
+            Policy::ConsistentHash => "consistent-hash",
         }
     }
 
@@ -125,9 +138,12 @@ pub struct Balancer<Id> {
     decay_ns: f64,
     slots: Vec<Slot<Id>>,
     next: usize,
+    /// The ring over the endpoints in slot order, built when first needed after a change
+    /// (`Some(None)`: two endpoints display alike, so no ring can tell them apart).
+    ring: Option<Option<Ring>>,
 }
 
-impl<Id: Clone + PartialEq> Balancer<Id> {
+impl<Id: Clone + PartialEq + Display> Balancer<Id> {
     /// No endpoints yet.
     pub fn new(settings: Settings) -> Result<Balancer<Id>, SettingsError> {
         if settings.decay.is_zero() {
@@ -138,6 +154,7 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
             settings,
             slots: Vec::new(),
             next: 0,
+            ring: None,
         })
     }
 
@@ -162,6 +179,7 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
                 .median_estimate(now)
                 .unwrap_or(fallback.as_nanos() as f64),
         };
+        self.ring = None;
         self.slots.push(Slot {
             id,
             pending: 0,
@@ -174,7 +192,11 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
     pub fn remove(&mut self, id: &Id) -> bool {
         let before = self.slots.len();
         self.slots.retain(|s| s.id != *id);
-        before != self.slots.len()
+        let removed = before != self.slots.len();
+        if removed {
+            self.ring = None;
+        }
+        removed
     }
 
     /// Choose an endpoint for a request at `now` and count the request against it;
@@ -188,8 +210,32 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
     pub fn pick_where(
         &mut self,
         now: u64,
+        random: impl FnMut() -> u64,
+        eligible: impl Fn(&Id) -> bool,
+    ) -> Option<Id> {
+        self.choose(now, random, eligible, None)
+    }
+
+    /// As [`Balancer::pick_where`], for a request with `key` (a session, a user): with
+    /// [`Policy::ConsistentHash`] the same key goes to the same endpoint while it stays
+    /// admitted. Other policies ignore the key; consistent hashing without one spreads
+    /// requests at random.
+    pub fn pick_keyed(
+        &mut self,
+        now: u64,
+        key: &[u8],
+        random: impl FnMut() -> u64,
+        eligible: impl Fn(&Id) -> bool,
+    ) -> Option<Id> {
+        self.choose(now, random, eligible, Some(key_hash(key)))
+    }
+
+    fn choose(
+        &mut self,
+        now: u64,
         mut random: impl FnMut() -> u64,
         eligible: impl Fn(&Id) -> bool,
+        key: Option<u64>,
     ) -> Option<Id> {
         let n = self.slots.len();
         let admitted = self.slots.iter().filter(|s| eligible(&s.id)).count();
@@ -212,6 +258,18 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
                     .unwrap_or(n);
                 self.next = (start + step) % n;
                 self.next
+            }
+            Policy::ConsistentHash => {
+                let key = key.unwrap_or_else(&mut random);
+                let slots = &self.slots;
+                let ring = self.ring.get_or_insert_with(|| ring_of(slots));
+                match ring {
+                    Some(ring) => ring
+                        .preference(key)
+                        .find(|&i| i < n && eligible(&slots[i].id))
+                        .unwrap_or_else(|| nth(slots, 0)),
+                    None => nth(slots, (key % admitted as u64) as usize),
+                }
             }
             Policy::LeastRequests | Policy::PeakEwma if admitted == 1 => nth(&self.slots, 0),
             Policy::LeastRequests | Policy::PeakEwma => {
@@ -294,6 +352,19 @@ impl<Id: Clone + PartialEq> Balancer<Id> {
         estimates.sort_by(f64::total_cmp);
         Some(estimates[estimates.len() / 2])
     }
+}
+
+/// The ring over `slots`, in their order (node i is slot i), each node named by its
+/// endpoint's id, so a key stays with its endpoint while the others come and go. `None`
+/// if two ids display alike.
+fn ring_of<Id: Display>(slots: &[Slot<Id>]) -> Option<Ring> {
+    let nodes: Vec<Node> = slots
+        .iter()
+        .map(|s| Node::new(s.id.to_string(), ""))
+        .collect();
+    Nodes::new(nodes)
+        .and_then(|nodes| Ring::new(nodes, DEFAULT_VNODES))
+        .ok()
 }
 
 #[cfg(test)]

@@ -145,6 +145,46 @@ fn only_admitted_endpoints_are_picked() {
 }
 
 #[test]
+fn consistent_hashing_keeps_a_key_with_its_endpoint_while_others_come_and_go() {
+    let mut b = balancer(Policy::ConsistentHash);
+    for id in 0..8 {
+        b.insert(id, 0);
+    }
+    let mut random = draws(5);
+    let all = |_: &u32| true;
+    let keys: Vec<String> = (0..400).map(|k| format!("session-{k}")).collect();
+    let before: Vec<u32> = keys
+        .iter()
+        .map(|k| b.pick_keyed(0, k.as_bytes(), &mut random, all).unwrap())
+        .collect();
+    // The same key, the same endpoint.
+    for (k, &e) in keys.iter().zip(&before) {
+        assert_eq!(b.pick_keyed(0, k.as_bytes(), &mut random, all), Some(e));
+    }
+    // Endpoint 3 leaves: only its keys move; it is ejected instead: the same.
+    b.remove(&3);
+    let after: Vec<u32> = keys
+        .iter()
+        .map(|k| b.pick_keyed(0, k.as_bytes(), &mut random, all).unwrap())
+        .collect();
+    b.insert(3, 0);
+    let skipping: Vec<u32> = keys
+        .iter()
+        .map(|k| {
+            b.pick_keyed(0, k.as_bytes(), &mut random, |&id| id != 3)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(after, skipping, "ejection moves keys as removal does");
+    for ((&was, &now), k) in before.iter().zip(&after).zip(&keys) {
+        assert!(was == now || was == 3, "{k} moved from {was} to {now}");
+        assert_ne!(now, 3);
+    }
+    let spread: std::collections::BTreeSet<u32> = before.iter().copied().collect();
+    assert_eq!(spread.len(), 8, "every endpoint gets keys");
+}
+
+#[test]
 fn a_zero_decay_is_refused_and_an_empty_balancer_picks_nothing() {
     let zero = Settings {
         decay: Duration::ZERO,

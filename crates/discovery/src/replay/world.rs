@@ -29,6 +29,7 @@ struct World<'a> {
     choices: DetRng,
     latencies: DetRng,
     arrivals: DetRng,
+    sessions: DetRng,
     requests: Vec<Request>,
     counts: Vec<u64>,
     taken: Vec<u64>,
@@ -49,6 +50,7 @@ pub fn run(experiment: &Experiment, policy: Policy) -> Row {
         choices: DetRng::from_seed(experiment.seed ^ 0x0c40_1ce5),
         latencies: DetRng::from_seed(experiment.seed),
         arrivals: DetRng::from_seed(experiment.seed ^ 0x0a77_17e5),
+        sessions: DetRng::from_seed(experiment.seed ^ 0x5e55_1015),
         requests: Vec::new(),
         counts: vec![0; experiment.backends.len()],
         taken: Vec::new(),
@@ -70,8 +72,13 @@ pub fn run(experiment: &Experiment, policy: Policy) -> Row {
 
 impl World<'_> {
     fn send(&mut self, now: u64) {
+        // Each request belongs to one of 1,000 sessions (what consistent hashing keys on).
+        let session = format!("session-{}", self.sessions.below(1_000));
         let choices = &mut self.choices;
-        let Some(backend) = self.balancer.pick(now, || choices.next_u64()) else {
+        let Some(backend) =
+            self.balancer
+                .pick_keyed(now, session.as_bytes(), || choices.next_u64(), |_| true)
+        else {
             return;
         };
         self.counts[backend] += 1;
