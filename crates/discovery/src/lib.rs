@@ -9,12 +9,16 @@
 //! - [`registry`]: where each service's instances are: registrations under leases (no
 //!   zombie outlives its lease), a revision per change, and watchers that catch up from
 //!   the last revision they heard or list again when the changes were compacted.
+//! - [`health`]: active checks (a TCP connect, an HTTP GET answered 2xx), with
+//!   thresholds so one lost probe neither ejects nor readmits an endpoint.
 //! - [`outlier`]: passive health: endpoints whose requests keep failing are ejected for
 //!   a while, longer each time, never more than a fraction of them at once.
 //! - `replay` (feature `demo`): the balancers against simulated backends on virtual
 //!   time, replaying published experiments; the table `dsys discovery` prints.
 
 pub mod balance;
+pub mod health;
+mod http;
 pub mod outlier;
 pub mod registry;
 #[cfg(feature = "demo")]

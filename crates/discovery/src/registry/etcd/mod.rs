@@ -15,9 +15,9 @@
 //! never routed to.
 
 mod base64;
-mod http;
 
 use super::{Change, Instance, LeaseId, Listing, Registry, RegistryError};
+use crate::http;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

@@ -1,6 +1,7 @@
-//! Just enough HTTP/1.1 for etcd's JSON gateway: one POST per connection, the response
-//! read to its end within a deadline and a size bound, chunked or not. The server's
-//! bytes are untrusted: a malformed response is an error, never a panic.
+//! Just enough HTTP/1.1 for etcd's JSON gateway and health checks: one request per
+//! connection, the response read to its end within a deadline and a size bound, chunked
+//! or not. The server's bytes are untrusted: a malformed response is an error, never a
+//! panic.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,11 +19,34 @@ pub(crate) enum HttpError {
     Malformed(String),
 }
 
-/// POST `body` to `path` at `addr`; the status and the body.
+/// POST `body` (JSON) to `path` at `addr`; the status and the body.
 pub(crate) fn post(
     addr: SocketAddr,
     path: &str,
     body: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, &request, timeout)
+}
+
+/// GET `path` at `addr`; the status and the body.
+pub(crate) fn get(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    exchange(addr, &request, timeout)
+}
+
+fn exchange(
+    addr: SocketAddr,
+    request: &str,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), HttpError> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(HttpError::Io)?;
@@ -32,11 +56,6 @@ pub(crate) fn post(
     stream
         .set_write_timeout(Some(timeout))
         .map_err(HttpError::Io)?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
     stream
         .write_all(request.as_bytes())
         .map_err(HttpError::Io)?;
