@@ -54,7 +54,7 @@ pub struct Settings {
 
 impl Settings {
     /// The longest any entry lives: what the tier keeps entries for.
-    fn lifetime(&self) -> Duration {
+    pub(crate) fn lifetime(&self) -> Duration {
         let negative = self
             .negative
             .map_or(Duration::ZERO, |n| n.expire_after_write());

@@ -72,6 +72,22 @@ pub(crate) struct LinkSettings {
     pub(crate) names: Names,
 }
 
+/// The link's thread: stopped, and waited for, when dropped.
+#[derive(Debug)]
+pub(crate) struct Running {
+    link: Arc<Link>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.link.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// The link, shared by the readers (its state) and its thread.
 #[derive(Debug)]
 pub(crate) struct Link {
@@ -129,15 +145,21 @@ impl Link {
     /// was dropped): nothing local is served from here on; the thread flushes the near
     /// tier and brings the link up again once Redis answers it.
     pub(crate) fn suspect(&self) {
-        if self.state.swap(0, Ordering::SeqCst) != 0 {
-            self.drops.fetch_add(1, Ordering::Relaxed);
-        }
+        self.fall();
         self.suspect.store(true, Ordering::SeqCst);
     }
 
-    fn down(&self, subscriber: &dyn Subscriber) {
-        if self.state.swap(0, Ordering::SeqCst) != 0 {
+    /// Mark the link down; whether it was up (then the drop is counted).
+    fn fall(&self) -> bool {
+        let was_up = self.state.swap(0, Ordering::SeqCst) != 0;
+        if was_up {
             self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+        was_up
+    }
+
+    fn down(&self, subscriber: &dyn Subscriber) {
+        if self.fall() {
             #[cfg(feature = "tracing")]
             tracing::warn!(
                 "the cache's invalidation link dropped; the near tier is flushed and not served until it is back"
@@ -147,21 +169,25 @@ impl Link {
         subscriber.flush();
     }
 
-    /// Start the thread that keeps the link.
+    /// Start the thread that keeps the link; it stops when the handle is dropped.
     pub(crate) fn spawn(
         self: &Arc<Link>,
         settings: LinkSettings,
         pool: Option<Arc<Pool>>,
         subscriber: Arc<dyn Subscriber>,
-    ) -> std::io::Result<JoinHandle<()>> {
+    ) -> std::io::Result<Running> {
         let link = Arc::clone(self);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("dsys-cache-link".into())
-            .spawn(move || link.keep(&settings, pool.as_deref(), subscriber.as_ref()))
+            .spawn(move || link.keep(&settings, pool.as_deref(), subscriber.as_ref()))?;
+        Ok(Running {
+            link: Arc::clone(self),
+            thread: Some(thread),
+        })
     }
 
     /// Stop the thread (it ends within one heartbeat, at once if it waits on Redis).
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(socket) = self
             .socket

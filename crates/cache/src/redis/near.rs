@@ -12,9 +12,9 @@
 //! lease set, once across processes: the one that takes the lock loads and fills, the
 //! others wait for its fill.
 
-use super::link::{Link, LinkSettings, Subscriber};
+use super::link::{Link, LinkSettings, Running, Subscriber};
 use super::link::{LinkState, Tracking};
-use super::tier::{Lookup, RedisLease, RedisSettings, RedisTier};
+use super::tier::{RedisLease, RedisSettings, RedisTier};
 use crate::aside::{Settings, Source};
 use crate::clock::CacheClock;
 use crate::counted::Counters;
@@ -27,7 +27,6 @@ use dsys_resilience::{Clock, Draws};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod counts;
@@ -167,7 +166,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct NearCache<V, S: Source<String, V>, C: Clock = CacheClock> {
     shared: Arc<Shared<V, C>>,
     link: Arc<Link>,
-    thread: Option<JoinHandle<()>>,
+    /// The link's thread, stopped when the cache is dropped.
+    _running: Running,
     flights: SingleFlight<(String, Lease), Option<V>, FetchError<S::Error>>,
     source: S,
     codec: Box<dyn Codec<V>>,
@@ -241,7 +241,7 @@ where
         }
         let local = Local::new(
             settings.local.capacity,
-            lifetime(&settings.local),
+            settings.local.lifetime(),
             None,
             None,
         );
@@ -260,7 +260,7 @@ where
             names: shared.tier.names().clone(),
         };
         let subscriber: Arc<dyn Subscriber> = shared.clone();
-        let thread = link
+        let running = link
             .spawn(link_settings, Some(pool), subscriber)
             .map_err(NearError::Thread)?;
         Ok(NearCache {
@@ -268,7 +268,7 @@ where
             draws: Draws::seeded(settings.local.seed),
             shared,
             link,
-            thread: Some(thread),
+            _running: running,
             flights: SingleFlight::new(),
             source,
             codec: Box::new(codec),
@@ -412,10 +412,6 @@ where
         }
     }
 
-    fn lease_for_redis(&self, key: &str) -> Result<(Lookup, u64), RedisError> {
-        self.shared.tier.lookup(key)
-    }
-
     fn redis_ttl(&self, value: &Option<V>) -> Option<Duration> {
         match value {
             Some(_) => Some(self.settings.local.freshness.expire_after_write()),
@@ -445,15 +441,6 @@ where
     }
 }
 
-impl<V, S: Source<String, V>, C: Clock> Drop for NearCache<V, S, C> {
-    fn drop(&mut self) {
-        self.link.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// A value in Redis: `v` and its bytes, or `n` for "the source has none".
 fn encode<V: 'static>(codec: &dyn Codec<V>, value: &Option<V>) -> Vec<u8> {
     match value {
@@ -473,13 +460,6 @@ fn decode<V: 'static>(codec: &dyn Codec<V>, bytes: &[u8]) -> Option<Option<V>> {
 
 fn opt_in(settings: &NearSettings) -> bool {
     settings.tracking == Tracking::Default
-}
-
-fn lifetime(settings: &Settings) -> Duration {
-    let negative = settings
-        .negative
-        .map_or(Duration::ZERO, |n| n.expire_after_write());
-    settings.freshness.expire_after_write().max(negative)
 }
 
 /// The data connections: in default tracking mode, each tracks what it reads (opt-in)

@@ -7,11 +7,10 @@
 //! changed meanwhile — and only then hears keys again.
 
 use super::Names;
-use super::link::{Link, LinkSettings, LinkState, Subscriber};
+use super::link::{Link, LinkSettings, LinkState, Running, Subscriber};
 use dsys_redis::{Options, Pool, Protocol, RedisError};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// What a subscription heard.
@@ -41,7 +40,8 @@ impl<F: Fn(Heard<'_>) + Send + Sync + 'static> Subscriber for Handler<F> {
 #[derive(Debug)]
 pub struct Subscription {
     link: Arc<Link>,
-    thread: Option<JoinHandle<()>>,
+    /// Its thread, stopped when the subscription is dropped.
+    _running: Running,
 }
 
 impl Subscription {
@@ -71,10 +71,10 @@ impl Subscription {
             heartbeat,
             names: Names::new(prefix),
         };
-        let thread = link.spawn(settings, None, Arc::new(Handler(on)))?;
+        let running = link.spawn(settings, None, Arc::new(Handler(on)))?;
         Ok(Subscription {
             link,
-            thread: Some(thread),
+            _running: running,
         })
     }
 
@@ -87,15 +87,6 @@ impl Subscription {
     /// comes back).
     pub fn drops(&self) -> u64 {
         self.link.drops()
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.link.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

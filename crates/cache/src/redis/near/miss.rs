@@ -36,7 +36,7 @@ where
         #[cfg(feature = "tracing")]
         let _span = tracing::debug_span!("dsys_cache.near_miss", cache = %self.settings.local.name)
             .entered();
-        let (found, generation) = match self.lease_for_redis(key) {
+        let (found, generation) = match self.shared.tier.lookup(key) {
             Ok(found) => found,
             Err(e) => return self.unreachable(key, e),
         };
