@@ -7,6 +7,9 @@
 //! an endpoint removed meanwhile is ignored, never credited to whichever endpoint took
 //! its place.
 //!
+//! [`Balance`] is the same balancer as a tower service over a tower `Discover` stream
+//! (a registry's watch), with outlier ejection and zone-aware routing.
+//!
 //! Policies:
 //! - [`Policy::RoundRobin`]: each in turn, whatever they do.
 //! - [`Policy::LeastRequests`]: two picked at random, the one with fewer requests in
@@ -19,13 +22,25 @@
 //!   sessions, and few keys move when an endpoint comes or goes. Blind to load.
 
 mod ewma;
+mod service;
 
 pub use ewma::PeakEwma;
+pub use service::{Balance, BalanceError, KeyOf, NoEndpoint, NoKey, Routed, ZoneAware, Zoned};
 
 use dsys_partition::{DEFAULT_VNODES, Node, Nodes, Ring, key_hash};
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::time::Duration;
+
+/// SplitMix64: the next uniform 64-bit draw from `state` (the balancers' seeded source
+/// of randomness, so a run replays).
+pub(crate) fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
 
 /// How a balancer chooses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,13 +6,7 @@ const MS: u64 = 1_000_000;
 /// A seeded draw for tests (SplitMix64).
 fn draws(seed: u64) -> impl FnMut() -> u64 {
     let mut state = seed;
-    move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
+    move || splitmix(&mut state)
 }
 
 fn balancer(policy: Policy) -> Balancer<u32> {

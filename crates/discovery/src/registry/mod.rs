@@ -16,10 +16,12 @@
 
 mod etcd;
 mod memory;
+mod stream;
 mod watcher;
 
 pub use etcd::EtcdRegistry;
 pub use memory::MemoryRegistry;
+pub use stream::{Endpoint, WatchHealth, WatchSettings, WatchStream};
 pub use watcher::Watcher;
 
 use std::net::SocketAddr;
@@ -137,6 +139,26 @@ pub trait Registry {
     /// `service`'s changes after revision `after`, in order, and the revision they reach;
     /// [`RegistryError::Compacted`] if some were forgotten.
     fn changes(&self, service: &str, after: u64) -> Result<(Vec<Change>, u64), RegistryError>;
+}
+
+/// A shared registry is a registry (a watch thread holds one clone, the service's
+/// registrations another).
+impl<R: Registry + ?Sized> Registry for std::sync::Arc<R> {
+    fn register(&self, instance: Instance, ttl: Duration) -> Result<LeaseId, RegistryError> {
+        (**self).register(instance, ttl)
+    }
+    fn keep_alive(&self, lease: LeaseId) -> Result<(), RegistryError> {
+        (**self).keep_alive(lease)
+    }
+    fn deregister(&self, lease: LeaseId) -> Result<(), RegistryError> {
+        (**self).deregister(lease)
+    }
+    fn list(&self, service: &str) -> Result<Listing, RegistryError> {
+        (**self).list(service)
+    }
+    fn changes(&self, service: &str, after: u64) -> Result<(Vec<Change>, u64), RegistryError> {
+        (**self).changes(service, after)
+    }
 }
 
 #[cfg(test)]
