@@ -30,7 +30,6 @@
 pub mod architecture;
 pub mod checks;
 pub mod design;
-pub mod diagnostic;
 pub mod knowledge;
 pub mod records;
 pub mod render;
@@ -39,7 +38,7 @@ pub mod spec;
 pub mod verify;
 
 pub use design::{Check, CheckStatus, Decision, Design, Evidence, Rejected, Rule, Topic};
-pub use diagnostic::{Diagnostic, SpecError};
+pub use dsys_diagnostic::{Diagnostic, FileError};
 pub use spec::Spec;
 
 /// The design for `spec`.

@@ -4,7 +4,7 @@
 //! an unknown key, a wrong type, a missing field or a name that refers to nothing is an
 //! error pointing at the file, line and column, with a hint.
 
-use crate::diagnostic::{Diagnostic, SpecError};
+use dsys_diagnostic::{Diagnostic, FileError};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
@@ -224,8 +224,8 @@ pub struct Slo {
 
 impl Spec {
     /// Parse and validate a spec; `path` names the file in diagnostics.
-    pub fn parse(path: &str, text: &str) -> Result<Spec, SpecError> {
-        let spec: Spec = toml::from_str(text).map_err(|e| SpecError {
+    pub fn parse(path: &str, text: &str) -> Result<Spec, FileError> {
+        let spec: Spec = toml::from_str(text).map_err(|e| FileError {
             path: path.to_string(),
             diagnostics: vec![Diagnostic::from_toml(text, &e)],
         })?;
@@ -233,7 +233,7 @@ impl Spec {
         if diagnostics.is_empty() {
             Ok(spec)
         } else {
-            Err(SpecError {
+            Err(FileError {
                 path: path.to_string(),
                 diagnostics,
             })

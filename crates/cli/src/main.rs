@@ -67,6 +67,7 @@ fn run(
         Command::Diagram(a) => cmd::design::diagram(a, out),
         Command::Resilience(a) => cmd::patterns::resilience(a, out),
         Command::Discovery(a) => cmd::patterns::discovery(a, out),
+        Command::Gateway(a) => cmd::gateway::gateway(a, out),
         Command::Partition(a) => cmd::patterns::partition(a, out),
         Command::Cache(a) => cmd::patterns::cache(a, out),
         Command::Completions(a) => cmd::completions::completions(a, out),

@@ -13,10 +13,15 @@
 //!   thresholds so one lost probe neither ejects nor readmits an endpoint.
 //! - [`outlier`]: passive health: endpoints whose requests keep failing are ejected for
 //!   a while, longer each time, never more than a fraction of them at once.
+//! - `gateway` (feature `gateway`): server-side discovery, an HTTP gateway that routes
+//!   by host and path to registered services through the balancers and the resilience
+//!   layers (`dsys gateway --config FILE`).
 //! - `replay` (feature `demo`): the balancers against simulated backends on virtual
 //!   time, replaying published experiments; the table `dsys discovery` prints.
 
 pub mod balance;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod health;
 mod http;
 pub mod outlier;

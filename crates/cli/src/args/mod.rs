@@ -3,6 +3,7 @@
 
 mod check;
 mod design;
+mod gateway;
 mod grid;
 mod patterns;
 mod simulate;
@@ -10,6 +11,7 @@ mod values;
 
 pub use check::CheckArgs;
 pub use design::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
+pub use gateway::GatewayArgs;
 pub use grid::{GridArgs, GridCommand, GridFormat, MergeArgs, ShardArg, split_configs};
 pub use patterns::{CacheArgs, ChartFormat, DiscoveryArgs, PartitionArgs, ResilienceArgs};
 pub use simulate::{OutputArgs, ReplayArgs, SimulateArgs};
@@ -99,6 +101,11 @@ pub enum Command {
     /// latency percentiles and where the traffic went.
     #[command(after_help = patterns::DISCOVERY_EXAMPLES)]
     Discovery(DiscoveryArgs),
+    /// Serve the discovery gateway: routes by host and path prefix to the services a
+    /// registry lists, balanced, rate-limited, broken and retried; traceparent carried,
+    /// Prometheus metrics, reload without dropping connections.
+    #[command(after_help = gateway::GATEWAY_EXAMPLES)]
+    Gateway(GatewayArgs),
     /// Hash placements compared on one node set and key stream: balance (peak over
     /// average), keys moved when a node joins or leaves (against the minimum), lookup time.
     #[command(after_help = patterns::PARTITION_EXAMPLES)]

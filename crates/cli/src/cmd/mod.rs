@@ -4,6 +4,7 @@
 pub mod check;
 pub mod completions;
 pub mod design;
+pub mod gateway;
 pub mod grid;
 pub mod patterns;
 pub mod simulate;

@@ -1,10 +1,12 @@
-//! Diagnostics for bad specs: file, line and column, what is wrong, and a hint.
+//! Problems in a configuration file (a requirement spec, a gateway configuration): each
+//! with its file, line and column, what is wrong (naming the field), the line itself with
+//! a caret, and a hint. Every problem in a file is reported at once.
 
 use serde::Serialize;
 use std::fmt;
 use std::ops::Range;
 
-/// One problem in a spec.
+/// One problem in a file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     /// 1-based line.
@@ -15,7 +17,7 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub hint: String,
-    /// The line of the spec it points at.
+    /// The line of the file it points at.
     pub snippet: String,
 }
 
@@ -42,34 +44,42 @@ impl Diagnostic {
         }
     }
 
-    /// A diagnostic from the TOML parser or the deserializer.
+    /// A diagnostic from the TOML parser or the deserializer, for a spec.
     pub fn from_toml(text: &str, e: &toml::de::Error) -> Self {
+        Diagnostic::from_toml_documented(text, e, "specs/README.md")
+    }
+
+    /// A diagnostic from the TOML parser or the deserializer, for a file whose fields
+    /// `reference` documents (a path or a command).
+    pub fn from_toml_documented(text: &str, e: &toml::de::Error, reference: &str) -> Self {
         let message = e.message().trim_end().to_string();
         let hint = if message.starts_with("unknown field") {
-            "check the spelling; specs/README.md lists every field"
+            format!("check the spelling; {reference} lists every field")
         } else if message.starts_with("missing field") {
-            "add it; specs/README.md shows a commented example"
+            format!("add it; {reference} shows a commented example")
         } else if message.starts_with("invalid type") {
-            "numbers go unquoted, names in quotes, lists in [ ]; specs/README.md gives each field's type"
+            format!(
+                "numbers go unquoted, names in quotes, lists in [ ]; {reference} gives each field's type"
+            )
         } else if message.starts_with("unknown variant") {
-            "use one of the values listed"
+            "use one of the values listed".to_string()
         } else {
-            "the file is not valid TOML here (https://toml.io/en/v1.0.0)"
+            "the file is not valid TOML here (https://toml.io/en/v1.0.0)".to_string()
         };
-        Diagnostic::at(text, e.span().unwrap_or(0..0), &message, hint)
+        Diagnostic::at(text, e.span().unwrap_or(0..0), &message, &hint)
     }
 }
 
-/// A spec that cannot be used, with every problem found.
+/// A file that cannot be used, with every problem found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
-pub struct SpecError {
+pub struct FileError {
     /// The file, as named on the command line.
     pub path: String,
     /// The problems, in the order found.
     pub diagnostics: Vec<Diagnostic>,
 }
 
-impl fmt::Display for SpecError {
+impl fmt::Display for FileError {
     /// `path:line:column: message`, the line with a caret under the column, and the hint;
     /// one block per problem.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,7 +109,7 @@ mod tests {
         let d = Diagnostic::at(text, at..at + 3, "bad", "fix it");
         assert_eq!((d.line, d.column), (2, 8));
         assert_eq!(d.snippet, "namé = \"x\" # bad");
-        let e = SpecError {
+        let e = FileError {
             path: "s.toml".into(),
             diagnostics: vec![d],
         };
