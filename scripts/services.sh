@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The servers the tests need, on 127.0.0.1 only.
 #
-#   scripts/services.sh install redis postgres nats etcd graphviz
+#   scripts/services.sh install redis postgres nats etcd graphviz nginx
 #                                                install what is missing (Debian packages;
-#                                                graphviz is a tool the tests run, not a server)
+#                                                graphviz is a tool the tests run, not a server;
+#                                                nginx is the gateway benchmark's peer, which
+#                                                starts it with a configuration of its own).
+#                                                No package's daemon is started by the install:
+#                                                every server here listens on 127.0.0.1 only.
 #   scripts/services.sh installed NAME           exit 0 if it is installed, 1 if not
 #   scripts/services.sh start NAME PORT          start one on 127.0.0.1:PORT, wait until it answers
 #   scripts/services.sh stop NAME PORT           stop it and remove its files (no error if it
@@ -40,7 +44,8 @@ package_of() {
         nats) echo nats-server ;;
         graphviz) echo graphviz ;;
         etcd) echo etcd-server ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz)" ;;
+        nginx) echo nginx-light ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz, nginx)" ;;
     esac
 }
 
@@ -58,7 +63,8 @@ installed() {
         nats) command -v nats-server >/dev/null 2>&1 ;;
         graphviz) command -v dot >/dev/null 2>&1 ;;
         etcd) command -v etcd >/dev/null 2>&1 ;;
-        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz)" ;;
+        nginx) [ -x /usr/sbin/nginx ] ;;
+        *) die "unknown service '$1' (known: redis, postgres, nats, etcd, graphviz, nginx)" ;;
     esac
 }
 
@@ -69,9 +75,18 @@ install() {
     done
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "services.sh: installing ${missing[*]}" >&2
+    # Debian starts a package's daemon on install (nginx on 0.0.0.0:80, redis on 6379);
+    # a policy-rc.d that answers 101 (action forbidden) keeps them all stopped.
+    local policy=/usr/sbin/policy-rc.d ours=0
+    if [ ! -e "$policy" ]; then
+        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && ours=1
+    fi
+    local ok=0
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
         || { as_root apt-get update -q >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
-        || die "could not install ${missing[*]}"
+        || ok=1
+    [ "$ours" = 1 ] && as_root rm -f "$policy"
+    [ "$ok" = 0 ] || die "could not install ${missing[*]}"
 }
 
 start_redis() {
@@ -206,6 +221,9 @@ case "$verb" in
     start|stop)
         [ $# -eq 2 ] || die "usage: services.sh $verb NAME PORT"
         case "$2" in ''|*[!0-9]*) die "port must be a number, not '$2'" ;; esac
+        case "$1" in
+            graphviz|nginx) die "$1 is not a server services.sh starts (nginx: dsys-services' ReverseProxy)" ;;
+        esac
         installed "$1" >/dev/null || true
         "${verb}_$1" "$2" ;;
     kill)

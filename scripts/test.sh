@@ -26,9 +26,10 @@ scripts/model-check.sh
 
 step "services"
 # The servers the integration tests start and stop themselves (on 127.0.0.1 only), and
-# Graphviz (the DOT drawings are rendered by it); installed here if missing, and then
+# Graphviz (the DOT drawings are rendered by it) and nginx (the gateway benchmark's peer,
+# whose set-up a test runs); installed here if missing, and then
 # required: a test that finds none fails.
-scripts/services.sh install redis postgres nats etcd graphviz
+scripts/services.sh install redis postgres nats etcd graphviz nginx
 export DSYS_REQUIRE_SERVICES=1
 
 # Last, so the runner's summary closes the output.

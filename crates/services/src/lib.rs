@@ -6,6 +6,10 @@
 //! missing server fails the test. Run alone on a machine without the server, a test that
 //! calls [`Server::start`] gets `None` with a note and returns early.
 
+mod nginx;
+
+pub use nginx::ReverseProxy;
+
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,6 +25,8 @@ pub enum Kind {
     Nats,
     /// etcd, one member, its data kept across a [`Server::kill`] and restart.
     Etcd,
+    /// nginx, as a reverse proxy ([`ReverseProxy`]): the gateway benchmark's peer.
+    Nginx,
 }
 
 impl Kind {
@@ -30,11 +36,12 @@ impl Kind {
             Kind::Postgres => "postgres",
             Kind::Nats => "nats",
             Kind::Etcd => "etcd",
+            Kind::Nginx => "nginx",
         }
     }
 
     /// Whether `services.sh` finds it installed (it alone knows where each lives).
-    fn installed(self) -> bool {
+    pub fn installed(self) -> bool {
         Command::new(script())
             .args(["installed", self.name()])
             .status()
@@ -45,6 +52,33 @@ impl Kind {
 /// `scripts/services.sh`.
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/services.sh")
+}
+
+/// A free port on 127.0.0.1 (free when asked: bind it soon).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Whether `kind` may be missing here; if it may not, panics saying how to install it.
+fn may_skip(kind: Kind) -> bool {
+    if kind.installed() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("DSYS_REQUIRE_SERVICES").is_none(),
+        "{} is not installed: run scripts/services.sh install {}",
+        kind.name(),
+        kind.name()
+    );
+    eprintln!(
+        "skipped: {} is not installed (scripts/services.sh install {})",
+        kind.name(),
+        kind.name()
+    );
+    true
 }
 
 /// A running server, stopped when dropped.
@@ -61,25 +95,14 @@ impl Server {
     /// # Panics
     /// If the server is required but not installed, or does not start.
     pub fn start(kind: Kind) -> Option<Server> {
-        if !kind.installed() {
-            assert!(
-                std::env::var_os("DSYS_REQUIRE_SERVICES").is_none(),
-                "{} is not installed: run scripts/services.sh install {}",
-                kind.name(),
-                kind.name()
-            );
-            eprintln!(
-                "skipped: {} is not installed (scripts/services.sh install {})",
-                kind.name(),
-                kind.name()
-            );
+        assert!(kind != Kind::Nginx, "nginx runs as a ReverseProxy");
+        if may_skip(kind) {
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let server = Server { kind, port };
+        let server = Server {
+            kind,
+            port: free_port(),
+        };
         server.restart();
         Some(server)
     }

@@ -173,6 +173,11 @@ impl<Id: Clone + PartialEq + Display> Balancer<Id> {
         })
     }
 
+    /// The endpoints, in the order they were inserted.
+    pub fn ids(&self) -> impl Iterator<Item = &Id> {
+        self.slots.iter().map(|s| &s.id)
+    }
+
     /// How many endpoints it has.
     pub fn len(&self) -> usize {
         self.slots.len()

@@ -136,42 +136,42 @@ struct Picker<K> {
 }
 
 impl<K: Clone + Ord + Display + Zoned> Picker<K> {
-    /// Pick among `keys` (the discovered endpoints) for a request with `key`.
-    fn pick(&mut self, keys: &[K], key: Option<&[u8]>, now: u64) -> Option<K> {
-        let healthy = |k: &K| !self.outliers.is_ejected(k, now);
-        // Zone-aware: decide the zone first, then balance within it.
-        let zone_filter: Option<(String, bool)> = self
-            .zones
-            .as_ref()
-            .and_then(|z| {
-                let all = keys.iter().filter(|k| healthy(k)).count();
-                let local = keys
-                    .iter()
-                    .filter(|k| healthy(k) && k.zone() == Some(z.local.as_str()))
-                    .count();
-                let p = z.stay_local(local, all);
-                (p > 0.0).then(|| (z.local.clone(), p))
+    /// Pick an endpoint for a request with `key` (its session, if any).
+    fn pick(&mut self, key: Option<&[u8]>, now: u64) -> Option<K> {
+        let Picker {
+            balancer,
+            outliers,
+            zones,
+            random,
+        } = self;
+        // Zone-aware: decide first whether this request stays in the local zone (`Some`)
+        // or leaves it, then balance among the endpoints on that side.
+        let stay: Option<(&str, bool)> = zones.as_ref().and_then(|z| {
+            let local = z.local.as_str();
+            let (mut all, mut here) = (0, 0);
+            for id in balancer.ids().filter(|id| !outliers.is_ejected(id, now)) {
+                all += 1;
+                here += usize::from(id.zone() == Some(local));
+            }
+            let p = z.stay_local(here, all);
+            (p > 0.0).then(|| {
+                let draw = (splitmix(random) >> 11) as f64 / (1u64 << 53) as f64;
+                (local, draw < p)
             })
-            .map(|(zone, p)| {
-                let draw = (splitmix(&mut self.random) >> 11) as f64 / (1u64 << 53) as f64;
-                (zone, draw < p)
-            });
-        let eligible = |k: &K| {
-            !self.outliers.is_ejected(k, now)
-                && match &zone_filter {
+        });
+        let eligible = |id: &K| {
+            !outliers.is_ejected(id, now)
+                && match stay {
                     None => true,
-                    Some((zone, true)) => k.zone() == Some(zone.as_str()),
-                    Some((zone, false)) => k.zone() != Some(zone.as_str()),
+                    Some((zone, true)) => id.zone() == Some(zone),
+                    Some((zone, false)) => id.zone() != Some(zone),
                 }
         };
-        let mut state = self.random;
-        let mut draw = || splitmix(&mut state);
-        let picked = match key {
-            Some(key) => self.balancer.pick_keyed(now, key, &mut draw, eligible),
-            None => self.balancer.pick_where(now, &mut draw, eligible),
-        };
-        self.random = state;
-        picked
+        let mut draw = || splitmix(random);
+        match key {
+            Some(key) => balancer.pick_keyed(now, key, &mut draw, eligible),
+            None => balancer.pick_where(now, &mut draw, eligible),
+        }
     }
 }
 
@@ -379,9 +379,8 @@ where
     fn call(&mut self, req: Req) -> Self::Future {
         let key = self.key_of.key(&req);
         let shared = lock(&self.shared);
-        let keys: Vec<D::Key> = shared.endpoints.keys().cloned().collect();
         let now = self.clock.now_nanos();
-        let picked = lock(&self.picker).pick(&keys, key.as_deref(), now);
+        let picked = lock(&self.picker).pick(key.as_deref(), now);
         let Some(id) = picked else {
             return Routed::failed(NoEndpoint.into(), self.classify.clone());
         };

@@ -57,6 +57,7 @@ pub struct RouteMetrics {
     refusals: [AtomicU64; 6],
     /// Tries sent to backends (first tries and retries).
     attempts: AtomicU64,
+    /// Responses by the first bucket bound they are within (not cumulative).
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
     sum_ns: AtomicU64,
@@ -67,11 +68,11 @@ impl RouteMetrics {
     pub fn responded(&self, status: u16, took: Duration) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
         self.classes[class].fetch_add(1, Ordering::Relaxed);
+        // One count in the first bucket that holds it (none past the last bound: +Inf
+        // is the total); the exposition sums them into Prometheus' cumulative buckets.
         let secs = took.as_secs_f64();
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(i) = BUCKETS.iter().position(|&bound| secs <= bound) {
+            self.buckets[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
@@ -177,11 +178,12 @@ pub fn render(routes: &[RouteGauges<'_>]) -> String {
         &mut |out| {
             for r in routes {
                 let route = label(r.route);
+                let mut below = 0;
                 for (bound, n) in BUCKETS.iter().zip(&r.metrics.buckets) {
+                    below += n.load(Ordering::Relaxed);
                     let _ = writeln!(
                         out,
-                        "dsys_gateway_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                        n.load(Ordering::Relaxed)
+                        "dsys_gateway_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {below}"
                     );
                 }
                 let count = r.metrics.count.load(Ordering::Relaxed);

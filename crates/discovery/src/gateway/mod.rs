@@ -12,6 +12,7 @@
 
 pub mod backend;
 pub mod config;
+pub mod load;
 mod metrics;
 mod proxy;
 mod server;
