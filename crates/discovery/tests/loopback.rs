@@ -68,8 +68,9 @@ fn spawn(delay: u64) -> (Child, SocketAddr) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let address = lines
+        .by_ref()
         .map_while(Result::ok)
         // The harness may print "test backend_process ... " on the same line first.
         .find_map(|l| {
@@ -79,6 +80,8 @@ fn spawn(delay: u64) -> (Child, SocketAddr) {
         .unwrap()
         .parse()
         .unwrap();
+    // Read the rest, so the child's harness can write its last lines.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, address)
 }
 

@@ -13,9 +13,17 @@ The file (TOML):
   listen = \"127.0.0.1:8080\"        where clients connect
   admin = \"127.0.0.1:9901\"         GET /metrics (Prometheus), GET /routes, POST /reload
   [registry]                       optional; static by default
-  kind = \"static\"                  or \"etcd\", with etcd = \"127.0.0.1:2379\",
-                                   prefix = \"/dsys/services/\", timeout_ms = 2000
-  [[services]]                     kind = \"static\": each service's endpoints
+  kind = \"static\"                  the [[services]] below, and no others
+                                   \"served\": those, and instances that register over
+                                   HTTP at listen = \"127.0.0.1:8500\" (this machine's
+                                   processes; POST /v1/register, keep_alive, deregister,
+                                   list, changes: see dsys_discovery::registry::wire)
+                                   \"http\": a registry another gateway serves, at
+                                   address = \"127.0.0.1:8500\"
+                                   \"etcd\": etcd at address = \"127.0.0.1:2379\", keys
+                                   under prefix = \"/dsys/services/\"
+                                   timeout_ms = 2000 for http and etcd
+  [[services]]                     static and served: each service's endpoints
   name = \"api\"
   endpoints = [\"127.0.0.1:9001\", \"127.0.0.1:9002\"]
   [[routes]]                       the first that matches takes the request

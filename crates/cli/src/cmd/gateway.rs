@@ -47,8 +47,12 @@ pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
         .admin_address()
         .map(|a| format!(", admin on http://{a}"))
         .unwrap_or_default();
+    let registry = gateway
+        .registry_address()
+        .map(|a| format!(", registry on http://{a}/v1/"))
+        .unwrap_or_default();
     out.print(&format!(
-        "listening on http://{}{admin}\n{}\n",
+        "listening on http://{}{admin}{registry}\n{}\n",
         gateway.listen_address(),
         routes.join("\n")
     ))?;

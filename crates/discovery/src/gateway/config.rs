@@ -6,9 +6,11 @@
 //! admin = "127.0.0.1:9901"      # /metrics (Prometheus), /reload, /routes; optional
 //!
 //! [registry]                    # where services are found
-//! kind = "static"               # "static" (the [[services]] below) or "etcd"
-//! # etcd = "127.0.0.1:2379"     # kind = "etcd": its client address
-//! # prefix = "/dsys/services/"  # and the key prefix registrations live under
+//! kind = "static"               # "static": the [[services]] below
+//!                               # "served": those, and instances that register over
+//!                               #   HTTP at `listen` (the processes of this machine)
+//!                               # "http": a registry another gateway serves, at `address`
+//!                               # "etcd": etcd at `address`, keys under `prefix`
 //!
 //! [[services]]                  # kind = "static": each service's endpoints
 //! name = "api"
@@ -55,7 +57,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct RegistryFile {
     kind: Spanned<String>,
-    etcd: Option<Spanned<String>>,
+    address: Option<Spanned<String>>,
+    listen: Option<Spanned<String>>,
     prefix: Option<String>,
     timeout_ms: Option<Spanned<u64>>,
 }
@@ -90,6 +93,21 @@ struct RouteFile {
 pub enum RegistryConfig {
     /// The endpoints listed in the file.
     Static(Vec<(String, Vec<SocketAddr>)>),
+    /// A registry the gateway holds and serves over HTTP at `listen`, starting with the
+    /// endpoints listed (registered for good).
+    Served {
+        /// Where instances register.
+        listen: SocketAddr,
+        /// The endpoints listed in the file.
+        services: Vec<(String, Vec<SocketAddr>)>,
+    },
+    /// A registry another process serves over HTTP.
+    Remote {
+        /// Where.
+        address: SocketAddr,
+        /// How long a request to it may take.
+        timeout_ms: u64,
+    },
     /// Registrations in etcd.
     Etcd {
         /// etcd's client address.
@@ -355,80 +373,106 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
     })
 }
 
+fn listed(p: &mut Problems<'_>, file: &File) -> Vec<(String, Vec<SocketAddr>)> {
+    let mut services: Vec<(String, Vec<SocketAddr>)> = Vec::new();
+    for (i, s) in file.services.iter().enumerate() {
+        let endpoints: Vec<SocketAddr> = s
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter_map(|(j, e)| {
+                address(p, &format!("services[{i}].endpoints[{j}]"), e, Port::Given)
+            })
+            .collect();
+        if services.iter().any(|(n, _)| n == s.name.get_ref()) {
+            p.at(
+                s.name.span(),
+                format!("services[{i}].name: {:?} is listed twice", s.name.get_ref()),
+                "list each service once, with all its endpoints",
+            );
+        }
+        services.push((s.name.get_ref().clone(), endpoints));
+    }
+    services
+}
+
+/// `registry.<field>`, required for this kind.
+fn required<'f>(
+    p: &mut Problems<'_>,
+    r: &RegistryFile,
+    field: &str,
+    value: &'f Option<Spanned<String>>,
+    example: &str,
+) -> Option<&'f Spanned<String>> {
+    if value.is_none() {
+        p.at(
+            r.kind.span(),
+            format!(
+                "registry.{field}: missing (kind = {:?} needs it)",
+                r.kind.get_ref()
+            ),
+            &format!("add {field} = \"{example}\""),
+        );
+    }
+    value.as_ref()
+}
+
 fn registry(p: &mut Problems<'_>, file: &File) -> Option<RegistryConfig> {
-    let kind = file
-        .registry
-        .as_ref()
-        .map_or("static", |r| r.kind.get_ref().as_str());
+    let Some(r) = &file.registry else {
+        return Some(RegistryConfig::Static(listed(p, file)));
+    };
+    let timeout_ms = match &r.timeout_ms {
+        Some(t) if *t.get_ref() == 0 => {
+            p.at(
+                t.span(),
+                "registry.timeout_ms: must be more than 0".into(),
+                "a number of milliseconds",
+            );
+            None
+        }
+        Some(t) => Some(*t.get_ref()),
+        None => Some(2_000),
+    };
+    let kind = r.kind.get_ref().as_str();
+    if matches!(kind, "etcd" | "http") {
+        if let Some(s) = file.services.first() {
+            p.at(
+                s.name.span(),
+                format!("services: listed, but the registry is {kind}"),
+                "remove [[services]], or use kind = \"static\" or \"served\"",
+            );
+        }
+    }
     match kind {
-        "static" => {
-            let mut services = Vec::new();
-            for (i, s) in file.services.iter().enumerate() {
-                let endpoints: Vec<SocketAddr> = s
-                    .endpoints
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, e)| {
-                        address(p, &format!("services[{i}].endpoints[{j}]"), e, Port::Given)
-                    })
-                    .collect();
-                if services
-                    .iter()
-                    .any(|(n, _): &(String, _)| n == s.name.get_ref())
-                {
-                    p.at(
-                        s.name.span(),
-                        format!("services[{i}].name: {:?} is listed twice", s.name.get_ref()),
-                        "list each service once, with all its endpoints",
-                    );
-                }
-                services.push((s.name.get_ref().clone(), endpoints));
-            }
-            Some(RegistryConfig::Static(services))
+        "static" => Some(RegistryConfig::Static(listed(p, file))),
+        "served" => {
+            let listen = required(p, r, "listen", &r.listen, "127.0.0.1:8500")?;
+            let listen = address(p, "registry.listen", listen, Port::Any);
+            Some(RegistryConfig::Served {
+                services: listed(p, file),
+                listen: listen?,
+            })
+        }
+        "http" => {
+            let at = required(p, r, "address", &r.address, "127.0.0.1:8500")?;
+            Some(RegistryConfig::Remote {
+                address: address(p, "registry.address", at, Port::Given)?,
+                timeout_ms: timeout_ms?,
+            })
         }
         "etcd" => {
-            let Some(r) = &file.registry else {
-                unreachable!("kind came from it")
-            };
-            if let Some(s) = file.services.first() {
-                p.at(
-                    s.name.span(),
-                    "services: listed, but the registry is etcd".into(),
-                    "remove [[services]], or use kind = \"static\"",
-                );
-            }
-            let Some(etcd) = &r.etcd else {
-                p.at(
-                    r.kind.span(),
-                    "registry.etcd: missing (kind = \"etcd\" needs etcd's address)".into(),
-                    "add etcd = \"127.0.0.1:2379\"",
-                );
-                return None;
-            };
-            let timeout_ms = match &r.timeout_ms {
-                Some(t) if *t.get_ref() == 0 => {
-                    p.at(
-                        t.span(),
-                        "registry.timeout_ms: must be more than 0".into(),
-                        "a number of milliseconds",
-                    );
-                    return None;
-                }
-                Some(t) => *t.get_ref(),
-                None => 2_000,
-            };
+            let at = required(p, r, "address", &r.address, "127.0.0.1:2379")?;
             Some(RegistryConfig::Etcd {
-                address: address(p, "registry.etcd", etcd, Port::Given)?,
+                address: address(p, "registry.address", at, Port::Given)?,
                 prefix: r.prefix.clone().unwrap_or_else(|| "/dsys/services/".into()),
-                timeout_ms,
+                timeout_ms: timeout_ms?,
             })
         }
         other => {
-            let span = file.registry.as_ref().map_or(0..0, |r| r.kind.span());
             p.at(
-                span,
+                r.kind.span(),
                 format!("registry.kind: unknown kind {other:?}"),
-                "one of static, etcd",
+                "one of static, served, http, etcd",
             );
             None
         }

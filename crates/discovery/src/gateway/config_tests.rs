@@ -115,7 +115,7 @@ fn syntax_errors_and_unknown_fields_point_at_their_place() {
 
 #[test]
 fn the_registry_section_is_checked() {
-    let etcd = "listen = \"127.0.0.1:0\"\n[registry]\nkind = \"etcd\"\netcd = \"127.0.0.1:2379\"\n[[routes]]\nprefix = \"/\"\nservice = \"x\"\n";
+    let etcd = "listen = \"127.0.0.1:0\"\n[registry]\nkind = \"etcd\"\naddress = \"127.0.0.1:2379\"\n[[routes]]\nprefix = \"/\"\nservice = \"x\"\n";
     let c = Config::parse("gw.toml", etcd).unwrap();
     assert_eq!(
         c.registry,
@@ -125,10 +125,32 @@ fn the_registry_section_is_checked() {
             timeout_ms: 2_000,
         }
     );
-    let found = problems(&etcd.replace("etcd = \"127.0.0.1:2379\"\n", ""));
+    let found = problems(&etcd.replace("address = \"127.0.0.1:2379\"\n", ""));
     assert_eq!(
         found,
-        ["gw.toml:3:8: registry.etcd: missing (kind = \"etcd\" needs etcd's address)"]
+        ["gw.toml:3:8: registry.address: missing (kind = \"etcd\" needs it)"]
+    );
+    let served = etcd
+        .replace("\"etcd\"", "\"served\"")
+        .replace("address", "listen");
+    assert!(matches!(
+        Config::parse("gw.toml", &served).unwrap().registry,
+        RegistryConfig::Served { .. }
+    ));
+    let remote = etcd.replace("\"etcd\"", "\"http\"");
+    assert!(matches!(
+        Config::parse("gw.toml", &remote).unwrap().registry,
+        RegistryConfig::Remote {
+            timeout_ms: 2_000,
+            ..
+        }
+    ));
+    let found = problems(&format!(
+        "{remote}[[services]]\nname = \"x\"\nendpoints = []\n"
+    ));
+    assert_eq!(
+        found,
+        ["gw.toml:9:8: services: listed, but the registry is http"]
     );
     let found = problems(&etcd.replace("\"etcd\"\n", "\"consul\"\n"));
     assert_eq!(

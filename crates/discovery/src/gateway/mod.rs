@@ -23,7 +23,8 @@ pub use metrics::Refusal;
 pub use trace::TraceParent;
 
 use crate::registry::{
-    EtcdRegistry, Instance, MemoryRegistry, Registry, WatchSettings, WatchStream,
+    EtcdRegistry, Instance, MemoryRegistry, Registry, RegistryError, RemoteRegistry, WatchSettings,
+    WatchStream,
 };
 use dsys_diagnostic::FileError;
 use dsys_resilience::SystemClock;
@@ -90,32 +91,67 @@ impl Routes {
     }
 }
 
+/// Register `services`' endpoints in `registry` for good (a century is for ever here).
+fn register_listed(
+    registry: &impl Registry,
+    services: &[(String, Vec<SocketAddr>)],
+) -> Result<(), GatewayError> {
+    for (name, endpoints) in services {
+        for (i, address) in endpoints.iter().enumerate() {
+            let instance = Instance::new(name, &format!("{name}-{i}"), &address.to_string())
+                .map_err(|e| GatewayError::Registry(e.to_string()))?;
+            registry
+                .register(instance, Duration::from_secs(100 * 365 * 86_400))
+                .map_err(|e| GatewayError::Registry(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The registry a gateway holds and serves (`kind = "served"`): made once, at start, so
+/// registrations outlive reloads.
+pub(crate) type Served = Arc<MemoryRegistry<SystemClock>>;
+
 /// Build the routes of `config`: connect to its registry, start a watch per route.
 /// Blocking (the first listing of each watch is made before this returns).
-fn build(config: &Config, client: &HttpClient) -> Result<Routes, GatewayError> {
-    let registry: Arc<dyn Registry + Send + Sync> = match &config.registry {
-        RegistryConfig::Static(services) => {
+fn build(
+    config: &Config,
+    client: &HttpClient,
+    served: Option<&Served>,
+) -> Result<Routes, GatewayError> {
+    let unavailable = |what: &str, e: RegistryError| GatewayError::Registry(format!("{what}: {e}"));
+    let registry: Arc<dyn Registry + Send + Sync> = match (&config.registry, served) {
+        (RegistryConfig::Served { .. }, Some(served)) => Arc::clone(served) as _,
+        (RegistryConfig::Served { .. }, None) => {
+            return Err(GatewayError::Reload(
+                "the served registry starts with the gateway".into(),
+            ));
+        }
+        (RegistryConfig::Static(services), _) => {
             let memory = MemoryRegistry::new(SystemClock::new(), 16);
-            for (name, endpoints) in services {
-                for (i, address) in endpoints.iter().enumerate() {
-                    let instance =
-                        Instance::new(name, &format!("{name}-{i}"), &address.to_string())
-                            .map_err(|e| GatewayError::Registry(e.to_string()))?;
-                    // Static endpoints never lapse (a century is for ever here).
-                    memory
-                        .register(instance, Duration::from_secs(100 * 365 * 86_400))
-                        .map_err(|e| GatewayError::Registry(e.to_string()))?;
-                }
-            }
+            register_listed(&memory, services)?;
             Arc::new(memory)
         }
-        RegistryConfig::Etcd {
-            address,
-            prefix,
-            timeout_ms,
-        } => Arc::new(
+        (
+            RegistryConfig::Remote {
+                address,
+                timeout_ms,
+            },
+            _,
+        ) => Arc::new(
+            RemoteRegistry::connect(*address, Duration::from_millis(*timeout_ms))
+                .map_err(|e| unavailable(&format!("registry at {address}"), e))?,
+        ),
+        (
+            RegistryConfig::Etcd {
+                address,
+                prefix,
+                timeout_ms,
+            },
+            _,
+        ) => Arc::new(
             EtcdRegistry::connect(*address, prefix.clone(), Duration::from_millis(*timeout_ms))
-                .map_err(|e| GatewayError::Registry(format!("etcd at {address}: {e}")))?,
+                .map_err(|e| unavailable(&format!("etcd at {address}"), e))?,
         ),
     };
     let mut routes = Vec::new();
@@ -141,6 +177,7 @@ pub(crate) struct Shared {
     pub(crate) config: Mutex<Config>,
     pub(crate) path: Option<PathBuf>,
     pub(crate) client: HttpClient,
+    pub(crate) served: Option<Served>,
     pub(crate) clock: SystemClock,
     /// The span-id generator's state (SplitMix64, seeded from the process and the time).
     pub(crate) spans: Mutex<u64>,
@@ -167,8 +204,15 @@ impl Shared {
                     path.display()
                 )));
             }
+            let serves = |c: &Config| matches!(c.registry, RegistryConfig::Served { .. });
+            if (serves(&old) || serves(&config)) && old.registry != config.registry {
+                return Err(GatewayError::Reload(format!(
+                    "{}: the registry this gateway serves cannot change on reload (its registrations would be lost); restart the gateway to change it",
+                    path.display()
+                )));
+            }
         }
-        let routes = Arc::new(build(&config, &self.client)?);
+        let routes = Arc::new(build(&config, &self.client, self.served.as_ref())?);
         let count = routes.routes.len();
         let old = std::mem::replace(
             &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
@@ -186,6 +230,7 @@ pub struct Gateway {
     shared: Arc<Shared>,
     listen: SocketAddr,
     admin: Option<SocketAddr>,
+    registry: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -220,7 +265,15 @@ impl Gateway {
                 .pool_idle_timeout(Duration::from_secs(60))
                 .build(connector)
         };
-        let routes = build(&config, &client)?;
+        let served = match &config.registry {
+            RegistryConfig::Served { services, .. } => {
+                let registry = Arc::new(MemoryRegistry::new(SystemClock::new(), 1_024));
+                register_listed(&registry, services)?;
+                Some(registry)
+            }
+            _ => None,
+        };
+        let routes = build(&config, &client, served.as_ref())?;
         let clock = SystemClock::new();
         // Span and trace ids must differ between gateways and runs: seeded from the
         // process and the wall clock (the gateway is real, not simulated).
@@ -234,15 +287,17 @@ impl Gateway {
             config: Mutex::new(config.clone()),
             path,
             client,
+            served,
             clock,
             spans: Mutex::new(seed),
         });
-        let (listen, admin) = runtime.block_on(server::bind(&shared, &config))?;
+        let (listen, admin, registry) = runtime.block_on(server::bind(&shared, &config))?;
         Ok(Gateway {
             runtime: Some(runtime),
             shared,
             listen,
             admin,
+            registry,
         })
     }
 
@@ -254,6 +309,11 @@ impl Gateway {
     /// Where the admin endpoints are, if configured.
     pub fn admin_address(&self) -> Option<SocketAddr> {
         self.admin
+    }
+
+    /// Where instances register, if this gateway serves the registry.
+    pub fn registry_address(&self) -> Option<SocketAddr> {
+        self.registry
     }
 
     /// Load the configuration file again and swap the routes in (what `POST /reload`

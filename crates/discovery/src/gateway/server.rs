@@ -3,7 +3,7 @@
 use super::metrics::{self, Refusal, RouteGauges};
 use super::proxy::{HOP_BY_HOP, Outgoing, value};
 use super::trace::TraceParent;
-use super::{Config, GatewayError, Shared};
+use super::{Config, GatewayError, RegistryConfig, Shared};
 use bytes::Bytes;
 use dsys_resilience::Clock;
 use http_body_util::combinators::BoxBody;
@@ -36,44 +36,57 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     r
 }
 
-/// Bind the listener and the admin listener of `config` and start serving them.
+/// Bind `address` (port 0: any free port); where it is bound.
+async fn open(address: SocketAddr) -> Result<(TcpListener, SocketAddr), GatewayError> {
+    let failed = |e: std::io::Error| GatewayError::Listen {
+        address,
+        error: e.to_string(),
+    };
+    let listener = TcpListener::bind(address).await.map_err(failed)?;
+    let bound = listener.local_addr().map_err(failed)?;
+    Ok((listener, bound))
+}
+
+/// Bind the listeners of `config` (clients, admin, the served registry) and start
+/// serving them; where each is bound.
 pub(super) async fn bind(
     shared: &Arc<Shared>,
     config: &Config,
-) -> Result<(SocketAddr, Option<SocketAddr>), GatewayError> {
-    let open = |address: SocketAddr| async move {
-        TcpListener::bind(address)
-            .await
-            .map_err(|e| GatewayError::Listen {
-                address,
-                error: e.to_string(),
-            })
-    };
-    let listener = open(config.listen).await?;
-    let listen = listener.local_addr().map_err(|e| GatewayError::Listen {
-        address: config.listen,
-        error: e.to_string(),
-    })?;
-    let admin = match config.admin {
-        Some(address) => {
-            let admin = open(address).await?;
-            let bound = admin.local_addr().map_err(|e| GatewayError::Listen {
-                address,
-                error: e.to_string(),
-            })?;
-            tokio::spawn(accept(admin, Arc::clone(shared), Role::Admin));
-            Some(bound)
-        }
-        None => None,
-    };
+) -> Result<(SocketAddr, Option<SocketAddr>, Option<SocketAddr>), GatewayError> {
+    let (listener, listen) = open(config.listen).await?;
+    let mut bound = Vec::new();
+    for (address, role) in [
+        (config.admin, Role::Admin),
+        (
+            match config.registry {
+                RegistryConfig::Served { listen, .. } => Some(listen),
+                _ => None,
+            },
+            Role::Registry,
+        ),
+    ] {
+        bound.push(match address {
+            Some(address) => {
+                let (listener, at) = open(address).await?;
+                tokio::spawn(accept(listener, Arc::clone(shared), role));
+                Some(at)
+            }
+            None => None,
+        });
+    }
     tokio::spawn(accept(listener, Arc::clone(shared), Role::Proxy));
-    Ok((listen, admin))
+    Ok((listen, bound[0], bound[1]))
 }
 
+/// What a listener serves.
 #[derive(Clone, Copy)]
 enum Role {
+    /// Clients, through the routes.
     Proxy,
+    /// /metrics, /routes, /reload.
     Admin,
+    /// The registry's HTTP protocol (`registry::wire`).
+    Registry,
 }
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>, role: Role) {
@@ -95,6 +108,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>, role: Role) {
                     Ok::<_, Infallible>(match role {
                         Role::Proxy => proxy(&shared, peer, req).await,
                         Role::Admin => admin(&shared, req).await,
+                        Role::Registry => registry(&shared, req).await,
                     })
                 }
             });
@@ -303,6 +317,44 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             "GET /metrics, GET /routes, POST /reload\n",
         ),
     }
+}
+
+/// The largest registry request (an instance is a few hundred bytes).
+const MAX_REGISTRY_BODY: usize = 64 << 10;
+
+async fn registry(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+    let Some(served) = &shared.served else {
+        return text(StatusCode::NOT_FOUND, "no registry here\n");
+    };
+    let call = match (req.method(), req.uri().path().strip_prefix("/v1/")) {
+        (&Method::POST, Some(call)) => call.to_string(),
+        _ => {
+            return text(
+                StatusCode::NOT_FOUND,
+                "POST /v1/{register,keep_alive,deregister,list,changes}\n",
+            );
+        }
+    };
+    let body = match Limited::new(req.into_body(), MAX_REGISTRY_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large or cut short\n",
+            );
+        }
+    };
+    let (status, reply) = crate::registry::wire::answer(served, &call, &body);
+    let mut r = text(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        reply.to_string(),
+    );
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, value("application/json"));
+    r
 }
 
 /// Until SIGINT or SIGTERM; SIGHUP reloads the file meanwhile.

@@ -302,7 +302,7 @@ fn etcd_unreachable_at_start_is_a_clear_error_within_its_timeout() {
     let config = Config::parse(
         "gw.toml",
         &format!(
-            "listen = \"127.0.0.1:0\"\n[registry]\nkind = \"etcd\"\netcd = \"{}\"\ntimeout_ms = 300\n[[routes]]\nprefix = \"/\"\nservice = \"s\"\n",
+            "listen = \"127.0.0.1:0\"\n[registry]\nkind = \"etcd\"\naddress = \"{}\"\ntimeout_ms = 300\n[[routes]]\nprefix = \"/\"\nservice = \"s\"\n",
             closed_port()
         ),
     )

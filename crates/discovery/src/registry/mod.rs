@@ -11,16 +11,20 @@
 //! misses nothing in between — the two failures users of etcd watches meet most: silently
 //! lost events after a compaction, and a watch that never resumes after a reconnect.
 //!
-//! [`MemoryRegistry`] keeps all this in process, on a clock you choose; [`EtcdRegistry`]
-//! in etcd, for services on many machines.
+//! [`MemoryRegistry`] keeps all this in process, on a clock you choose; the gateway can
+//! serve one over HTTP to the processes of its machine ([`RemoteRegistry`], protocol in
+//! `wire`); [`EtcdRegistry`] keeps it in etcd, for services on many machines.
 
 mod etcd;
 mod memory;
+mod remote;
 mod stream;
 mod watcher;
+pub mod wire;
 
 pub use etcd::EtcdRegistry;
 pub use memory::MemoryRegistry;
+pub use remote::RemoteRegistry;
 pub use stream::{Endpoint, WatchHealth, WatchSettings, WatchStream};
 pub use watcher::Watcher;
 
