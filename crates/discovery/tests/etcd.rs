@@ -9,9 +9,10 @@
 
 use dsys_discovery::registry::{Change, EtcdRegistry, Instance, Registry, RegistryError, Watcher};
 use dsys_services::{Kind, Server};
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -115,20 +116,11 @@ fn a_sigkilled_instance_leaves_every_watcher_within_its_ttl_plus_a_second() {
         return;
     };
     let r = registry(&etcd);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "instance_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("DSYS_ETCD", etcd.addr().to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("registered")));
+    let (mut child, _) = support::spawn(
+        "instance_process",
+        &[("DSYS_ETCD", etcd.addr().to_string())],
+        "registered",
+    );
     let mut watchers = [
         Watcher::start(&r, "api").unwrap(),
         Watcher::start(&r, "api").unwrap(),

@@ -12,10 +12,13 @@
 use dsys_discovery::gateway::backend::Backend;
 use dsys_discovery::gateway::load::{Stop, closed_loop};
 use dsys_discovery::gateway::{Config, Gateway};
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
+use std::io::Read;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
+use support::Children;
 
 const DELAYS_MS: [u64; 10] = [1, 10, 10, 10, 10, 100, 100, 100, 100, 1_000];
 const REQUESTS: u64 = 5_000;
@@ -42,55 +45,18 @@ fn backend_process() {
     let _ = std::io::stdin().read_to_end(&mut Vec::new());
 }
 
-/// The backend processes, killed when dropped.
-struct Backends(Vec<Child>);
-
-impl Drop for Backends {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn spawn(delay: u64) -> (Child, SocketAddr) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "backend_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("DSYS_BACKEND_DELAY_MS", delay.to_string())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let address = lines
-        .by_ref()
-        .map_while(Result::ok)
-        // The harness may print "test backend_process ... " on the same line first.
-        .find_map(|l| {
-            l.split_once("listening ")
-                .map(|(_, a)| a.trim().to_string())
-        })
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Read the rest, so the child's harness can write its last lines.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, address)
+fn spawn_backend(delay: u64) -> (Child, SocketAddr) {
+    let env = [("DSYS_BACKEND_DELAY_MS", delay.to_string())];
+    let (child, address) = support::spawn("backend_process", &env, "listening ");
+    (child, address.parse().unwrap())
 }
 
 #[test]
 fn the_replays_order_holds_on_real_processes() {
-    let mut backends = Backends(Vec::new());
+    let mut backends = Children::default();
     let mut addresses = Vec::new();
     for delay in DELAYS_MS {
-        let (child, address) = spawn(delay);
+        let (child, address) = spawn_backend(delay);
         backends.0.push(child);
         addresses.push(format!("\"{address}\""));
     }

@@ -8,10 +8,13 @@
 use dsys_discovery::gateway::backend::Backend;
 use dsys_discovery::gateway::{Config, Gateway};
 use dsys_discovery::registry::{Instance, Registry, RegistryError, RemoteRegistry, Watcher};
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
+use support::Children;
 
 const TTL: Duration = Duration::from_secs(2);
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -39,37 +42,12 @@ fn instance_process() {
     r.deregister(lease).unwrap();
 }
 
-struct Instances(Vec<Child>);
-
-impl Drop for Instances {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn spawn(registry: SocketAddr, name: &str) -> Child {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "instance_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("DSYS_REGISTRY", registry.to_string())
-        .env("DSYS_INSTANCE", name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("registered")));
-    // Read the rest, so the child's harness can write its last lines.
-    std::thread::spawn(move || lines.for_each(drop));
-    child
+    let env = [
+        ("DSYS_REGISTRY", registry.to_string()),
+        ("DSYS_INSTANCE", name.to_string()),
+    ];
+    support::spawn("instance_process", &env, "registered").0
 }
 
 fn ids(watcher: &Watcher) -> Vec<String> {
@@ -112,7 +90,7 @@ fn instances_register_over_http_and_a_sigkilled_one_is_gone_within_its_ttl() {
         "HTTP/1.1 503 Service Unavailable",
         "no instance yet"
     );
-    let mut instances = Instances(vec![spawn(registry, "one"), spawn(registry, "two")]);
+    let mut instances = Children(vec![spawn(registry, "one"), spawn(registry, "two")]);
     let remote = RemoteRegistry::connect(registry, TIMEOUT).unwrap();
     let mut watcher = Watcher::start(&remote, "api").unwrap();
     assert_eq!(ids(&watcher), ["one", "two"]);
