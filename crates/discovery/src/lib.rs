@@ -20,6 +20,7 @@
 //!   time, replaying published experiments; the table `dsys discovery` prints.
 
 pub mod balance;
+mod base64;
 #[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod health;

@@ -41,6 +41,20 @@ The file (TOML):
   burst = 100                      with this many at once
   breaker = false                  a circuit breaker (503 while open)
 
+The sidecar (the mesh pattern: one per service instance, next to an app that speaks
+plain HTTP and knows nothing of dsys); no [[routes]] needed:
+  listen = \"127.0.0.1:15001\"       outbound: the app calls services here by name
+                                   (Host: payments), balanced, retried, broken
+  [registry]                       served, http or etcd: the sidecar registers in it
+  [sidecar]
+  service = \"orders\"               this instance's service and id
+  id = \"orders-1\"
+  app = \"127.0.0.1:9000\"           the app
+  inbound = \"127.0.0.1:15443\"      other sidecars call here, over mutual TLS
+  ca = \"ca\"                        the local certificate authority's directory (made
+                                   there if absent: ca.pem, ca-key.pem)
+  ttl_ms = 5000                    the registration's lease
+
 Endpoints failing five times in a row are ejected for 30 s (longer each time, at most
 10% at once). Requests carry a W3C traceparent: the caller's trace continued, or a new
 one. A problem in the file is reported with its file, line, column and field; on

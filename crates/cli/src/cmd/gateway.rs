@@ -51,8 +51,12 @@ pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
         .registry_address()
         .map(|a| format!(", registry on http://{a}/v1/"))
         .unwrap_or_default();
+    let inbound = gateway
+        .inbound_address()
+        .map(|a| format!(", sidecars call on {a} (mutual TLS)"))
+        .unwrap_or_default();
     out.print(&format!(
-        "listening on http://{}{admin}{registry}\n{}\n",
+        "listening on http://{}{admin}{registry}{inbound}\n{}\n",
         gateway.listen_address(),
         routes.join("\n")
     ))?;

@@ -1,7 +1,8 @@
 //! A backend with injected latency, for the gateway's tests, its benchmark and the
 //! loopback comparison of the balancers: answers every request after a delay (its
 //! latency can be changed while it runs) with a status, its name, and what it was sent
-//! (path, `traceparent`, `x-forwarded-for`), one line each.
+//! (path, `traceparent`, `x-forwarded-for`, `x-dsys-mtls`: what a sidecar says of the
+//! caller), one line each.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -107,10 +108,11 @@ async fn serve(listener: TcpListener, name: Arc<str>, behaviour: Arc<Behaviour>)
                                 .to_string()
                         };
                         let text = format!(
-                            "{name}\n{}\n{}\n{}\n",
+                            "{name}\n{}\n{}\n{}\n{}\n",
                             req.uri(),
                             header("traceparent"),
-                            header("x-forwarded-for")
+                            header("x-forwarded-for"),
+                            header("x-dsys-mtls")
                         );
                         // Read the body, so a keep-alive connection stays in step.
                         let _ = req.into_body().collect().await;

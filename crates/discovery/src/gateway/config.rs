@@ -51,6 +51,7 @@ struct File {
     services: Vec<ServiceFile>,
     #[serde(default)]
     routes: Vec<RouteFile>,
+    sidecar: Option<sidecar::SidecarFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +156,8 @@ pub struct Config {
     pub registry: RegistryConfig,
     /// The routes, in the order they are tried.
     pub routes: Vec<Route>,
+    /// The sidecar of one service instance, if this proxy is one.
+    pub sidecar: Option<Sidecar>,
 }
 
 /// Problems found, in file order; empty when all is well.
@@ -235,7 +238,11 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
     };
     let registry = registry(p, &file);
     let mut routes = Vec::new();
-    if file.routes.is_empty() {
+    let sidecar = file
+        .sidecar
+        .as_ref()
+        .map(|s| sidecar::check(p, s, &file, registry.as_ref()));
+    if file.routes.is_empty() && file.sidecar.is_none() {
         p.at(
             0..0,
             "routes: there are none; the gateway would answer every request 404".into(),
@@ -370,6 +377,10 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
         admin: admin?,
         registry: registry?,
         routes,
+        sidecar: match sidecar {
+            Some(s) => Some(s?),
+            None => None,
+        },
     })
 }
 
@@ -478,6 +489,11 @@ fn registry(p: &mut Problems<'_>, file: &File) -> Option<RegistryConfig> {
         }
     }
 }
+
+#[path = "config_sidecar.rs"]
+mod sidecar;
+
+pub use sidecar::Sidecar;
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

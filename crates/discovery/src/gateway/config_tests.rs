@@ -204,3 +204,38 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_sidecar_needs_a_registry_to_register_in_and_an_address_to_be_reached_at() {
+    let good = "listen = \"127.0.0.1:0\"\n[registry]\nkind = \"http\"\naddress = \"127.0.0.1:8500\"\n[sidecar]\nservice = \"orders\"\nid = \"orders-1\"\napp = \"127.0.0.1:9000\"\ninbound = \"127.0.0.1:0\"\nca = \"ca\"\n";
+    let c = Config::parse("gw.toml", good).unwrap();
+    let s = c.sidecar.unwrap();
+    assert_eq!(
+        (s.service.as_str(), s.ttl_ms, s.app.port()),
+        ("orders", 5_000, 9000)
+    );
+    assert!(c.routes.is_empty(), "a sidecar needs no routes");
+    let found = problems(&good.replace(
+        "kind = \"http\"\naddress = \"127.0.0.1:8500\"",
+        "kind = \"static\"",
+    ));
+    assert_eq!(
+        found,
+        ["gw.toml:3:8: sidecar: a static registry has no room for the sidecar's registration"]
+    );
+    let found = problems(&good.replace("inbound = \"127.0.0.1:0\"", "inbound = \"0.0.0.0:15443\""));
+    assert_eq!(
+        found,
+        ["gw.toml:9:11: sidecar.inbound: other sidecars need an address they can reach"]
+    );
+    let found = problems(&good.replace("id = \"orders-1\"", "id = \"orders 1\""));
+    assert!(
+        found[0].starts_with("gw.toml:6:11: sidecar.service/id: bad name"),
+        "{found:?}"
+    );
+    let found = problems(&good.replace("ca = \"ca\"\n", "ca = \"ca\"\nttl_ms = 0\n"));
+    assert_eq!(
+        found,
+        ["gw.toml:11:10: sidecar.ttl_ms: must be more than 0"]
+    );
+}

@@ -9,30 +9,41 @@
 //! `POST /reload` (or SIGHUP) without closing a connection: requests in flight finish on
 //! the routes they started with, the next ones take the new routes. A file that does not
 //! parse leaves the running routes as they are.
+//!
+//! With a `[sidecar]` table the same proxy is the sidecar of one service instance (the
+//! mesh pattern): other sidecars call it over mutual TLS from a local certificate
+//! authority, its app calls other services through it by name, and it registers the
+//! instance; see `sidecar`.
 
 pub mod backend;
 pub mod config;
+mod connect;
 pub mod load;
 mod metrics;
 mod proxy;
+mod routes;
 mod server;
+mod sidecar;
+pub mod tls;
 mod trace;
 
-pub use config::{Config, RegistryConfig, Route};
+pub use config::{Config, RegistryConfig, Route, Sidecar};
 pub use metrics::Refusal;
 pub use trace::TraceParent;
 
-use crate::registry::{
-    EtcdRegistry, Instance, MemoryRegistry, Registry, RegistryError, RemoteRegistry, WatchSettings,
-    WatchStream,
-};
+use crate::registry::MemoryRegistry;
 use dsys_diagnostic::FileError;
 use dsys_resilience::SystemClock;
-use proxy::{HttpClient, RouteState};
+use proxy::HttpClient;
+use routes::{Routes, Served, build, register_listed, registry_of};
+use rustls::ClientConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+/// How long a connection to an endpoint may take to open (TLS handshake included).
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What can stop a gateway from starting or reloading.
 #[derive(Debug, thiserror::Error)]
@@ -76,101 +87,6 @@ pub fn load(path: &Path) -> Result<Config, GatewayError> {
     Ok(Config::parse(&path.display().to_string(), &text)?)
 }
 
-/// The routes of one configuration, each with its balancer over a registry watch.
-pub(crate) struct Routes {
-    pub(crate) routes: Vec<RouteState>,
-}
-
-impl Routes {
-    /// The route for a request to `host` (lower case, no port) and `path`.
-    pub(crate) fn find(&self, host: Option<&str>, path: &str) -> Option<&RouteState> {
-        self.routes.iter().find(|r| {
-            r.route.host.as_deref().is_none_or(|h| Some(h) == host)
-                && path.starts_with(&r.route.prefix)
-        })
-    }
-}
-
-/// Register `services`' endpoints in `registry` for good (a century is for ever here).
-fn register_listed(
-    registry: &impl Registry,
-    services: &[(String, Vec<SocketAddr>)],
-) -> Result<(), GatewayError> {
-    for (name, endpoints) in services {
-        for (i, address) in endpoints.iter().enumerate() {
-            let instance = Instance::new(name, &format!("{name}-{i}"), &address.to_string())
-                .map_err(|e| GatewayError::Registry(e.to_string()))?;
-            registry
-                .register(instance, Duration::from_secs(100 * 365 * 86_400))
-                .map_err(|e| GatewayError::Registry(e.to_string()))?;
-        }
-    }
-    Ok(())
-}
-
-/// The registry a gateway holds and serves (`kind = "served"`): made once, at start, so
-/// registrations outlive reloads.
-pub(crate) type Served = Arc<MemoryRegistry<SystemClock>>;
-
-/// Build the routes of `config`: connect to its registry, start a watch per route.
-/// Blocking (the first listing of each watch is made before this returns).
-fn build(
-    config: &Config,
-    client: &HttpClient,
-    served: Option<&Served>,
-) -> Result<Routes, GatewayError> {
-    let unavailable = |what: &str, e: RegistryError| GatewayError::Registry(format!("{what}: {e}"));
-    let registry: Arc<dyn Registry + Send + Sync> = match (&config.registry, served) {
-        (RegistryConfig::Served { .. }, Some(served)) => Arc::clone(served) as _,
-        (RegistryConfig::Served { .. }, None) => {
-            return Err(GatewayError::Reload(
-                "the served registry starts with the gateway".into(),
-            ));
-        }
-        (RegistryConfig::Static(services), _) => {
-            let memory = MemoryRegistry::new(SystemClock::new(), 16);
-            register_listed(&memory, services)?;
-            Arc::new(memory)
-        }
-        (
-            RegistryConfig::Remote {
-                address,
-                timeout_ms,
-            },
-            _,
-        ) => Arc::new(
-            RemoteRegistry::connect(*address, Duration::from_millis(*timeout_ms))
-                .map_err(|e| unavailable(&format!("registry at {address}"), e))?,
-        ),
-        (
-            RegistryConfig::Etcd {
-                address,
-                prefix,
-                timeout_ms,
-            },
-            _,
-        ) => Arc::new(
-            EtcdRegistry::connect(*address, prefix.clone(), Duration::from_millis(*timeout_ms))
-                .map_err(|e| unavailable(&format!("etcd at {address}"), e))?,
-        ),
-    };
-    let mut routes = Vec::new();
-    for route in &config.routes {
-        let service = route.service.clone();
-        let registry = Arc::clone(&registry);
-        let state = RouteState::new(route.clone(), |metrics| {
-            let client = client.clone();
-            WatchStream::spawn(registry, &service, WatchSettings::default(), move |i| {
-                proxy::forward(&client, i.address, &metrics)
-            })
-            .map_err(|e| format!("service {service}: {e}"))
-        })
-        .map_err(GatewayError::Registry)?;
-        routes.push(state);
-    }
-    Ok(Routes { routes })
-}
-
 /// What the listeners share.
 pub(crate) struct Shared {
     pub(crate) current: RwLock<Arc<Routes>>,
@@ -178,6 +94,8 @@ pub(crate) struct Shared {
     pub(crate) path: Option<PathBuf>,
     pub(crate) client: HttpClient,
     pub(crate) served: Option<Served>,
+    /// A sidecar's mutual-TLS client settings, for its outbound routes.
+    pub(crate) sidecar: Option<Arc<ClientConfig>>,
     pub(crate) clock: SystemClock,
     /// The span-id generator's state (SplitMix64, seeded from the process and the time).
     pub(crate) spans: Mutex<u64>,
@@ -204,6 +122,12 @@ impl Shared {
                     path.display()
                 )));
             }
+            if old.sidecar != config.sidecar {
+                return Err(GatewayError::Reload(format!(
+                    "{}: the [sidecar] table cannot change on reload; restart the sidecar",
+                    path.display()
+                )));
+            }
             let serves = |c: &Config| matches!(c.registry, RegistryConfig::Served { .. });
             if (serves(&old) || serves(&config)) && old.registry != config.registry {
                 return Err(GatewayError::Reload(format!(
@@ -212,7 +136,13 @@ impl Shared {
                 )));
             }
         }
-        let routes = Arc::new(build(&config, &self.client, self.served.as_ref())?);
+        let registry = registry_of(&config, self.served.as_ref())?;
+        let routes = Arc::new(build(
+            &config,
+            &self.client,
+            registry,
+            self.sidecar.clone(),
+        )?);
         let count = routes.routes.len();
         let old = std::mem::replace(
             &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
@@ -226,11 +156,15 @@ impl Shared {
 
 /// A running gateway. Dropping it stops the listeners.
 pub struct Gateway {
+    /// A sidecar's registration: first to go when the gateway stops (deregistered
+    /// before the listeners close).
+    registration: Option<sidecar::Registration>,
     runtime: Option<tokio::runtime::Runtime>,
     shared: Arc<Shared>,
     listen: SocketAddr,
     admin: Option<SocketAddr>,
     registry: Option<SocketAddr>,
+    inbound: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -258,12 +192,7 @@ impl Gateway {
             .map_err(|e| GatewayError::Runtime(e.to_string()))?;
         let client = {
             let _entered = runtime.enter();
-            let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_connect_timeout(Some(Duration::from_secs(2)));
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
-                .build(connector)
+            proxy::client(connect::Connector::plain(CONNECT_TIMEOUT))
         };
         let served = match &config.registry {
             RegistryConfig::Served { services, .. } => {
@@ -273,7 +202,13 @@ impl Gateway {
             }
             _ => None,
         };
-        let routes = build(&config, &client, served.as_ref())?;
+        let registry = registry_of(&config, served.as_ref())?;
+        let certificates = match &config.sidecar {
+            Some(s) => Some(sidecar::certificates(s)?),
+            None => None,
+        };
+        let client_tls = certificates.as_ref().map(|c| Arc::clone(&c.client));
+        let routes = build(&config, &client, Arc::clone(&registry), client_tls.clone())?;
         let clock = SystemClock::new();
         // Span and trace ids must differ between gateways and runs: seeded from the
         // process and the wall clock (the gateway is real, not simulated).
@@ -288,16 +223,45 @@ impl Gateway {
             path,
             client,
             served,
+            sidecar: client_tls,
             clock,
             spans: Mutex::new(seed),
         });
-        let (listen, admin, registry) = runtime.block_on(server::bind(&shared, &config))?;
+        let (listen, admin, served_at) = runtime.block_on(server::bind(&shared, &config))?;
+        // A sidecar: serve other sidecars over mutual TLS, then register where they can
+        // reach it.
+        let (inbound, registration) = match (&config.sidecar, certificates) {
+            (Some(s), Some(certificates)) => {
+                let listener = runtime
+                    .block_on(tokio::net::TcpListener::bind(s.inbound))
+                    .map_err(|e| GatewayError::Listen {
+                        address: s.inbound,
+                        error: e.to_string(),
+                    })?;
+                let at = listener.local_addr().map_err(|e| GatewayError::Listen {
+                    address: s.inbound,
+                    error: e.to_string(),
+                })?;
+                runtime.spawn(sidecar::inbound(
+                    listener,
+                    certificates.server,
+                    s.app,
+                    shared.client.clone(),
+                    Arc::clone(&shared),
+                ));
+                let registration = sidecar::Registration::start(registry, s, at)?;
+                (Some(at), Some(registration))
+            }
+            _ => (None, None),
+        };
         Ok(Gateway {
+            registration,
             runtime: Some(runtime),
             shared,
             listen,
             admin,
-            registry,
+            registry: served_at,
+            inbound,
         })
     }
 
@@ -316,6 +280,11 @@ impl Gateway {
         self.registry
     }
 
+    /// Where other sidecars call this one over mutual TLS, if it is a sidecar.
+    pub fn inbound_address(&self) -> Option<SocketAddr> {
+        self.inbound
+    }
+
     /// Load the configuration file again and swap the routes in (what `POST /reload`
     /// and SIGHUP do). The number of routes now.
     pub fn reload(&self) -> Result<usize, GatewayError> {
@@ -332,6 +301,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
+        drop(self.registration.take());
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(1));
         }

@@ -3,6 +3,7 @@
 //! the service's discovered endpoints, and an HTTP/1.1 client per gateway.
 
 use super::config::Route;
+use super::connect::Connector;
 use super::metrics::{Refusal, RouteMetrics};
 use crate::balance::{Balance, NoEndpoint, Settings};
 use crate::outlier::OutlierSettings;
@@ -19,7 +20,6 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -27,8 +27,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-/// The client every route's endpoints share (one connection pool per backend address).
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
+/// The client a route's endpoints share (one connection pool per backend address): plain
+/// for a gateway's routes, mutual TLS for a sidecar's calls to another sidecar.
+pub type HttpClient = Client<Connector, Full<Bytes>>;
+
+/// A client connecting through `connector`, on the current runtime.
+pub fn client(connector: Connector) -> HttpClient {
+    Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
+}
 
 /// A request as the gateway forwards it: bought in full, so a retry can send it again.
 #[derive(Clone, Debug)]

@@ -1,7 +1,7 @@
 //! The listeners: client requests through the routes, and the admin endpoints.
 
 use super::metrics::{self, Refusal, RouteGauges};
-use super::proxy::{HOP_BY_HOP, Outgoing, value};
+use super::proxy::{HOP_BY_HOP, HttpClient, Outgoing, value};
 use super::trace::TraceParent;
 use super::{Config, GatewayError, RegistryConfig, Shared};
 use bytes::Bytes;
@@ -22,9 +22,9 @@ use tracing::Instrument;
 /// The largest request body the gateway buffers (retries send it again).
 const MAX_BODY: usize = 8 << 20;
 
-type Body = BoxBody<Bytes, hyper::Error>;
+pub(super) type Body = BoxBody<Bytes, hyper::Error>;
 
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+pub(super) fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(
         Full::new(body.into())
             .map_err(|never: Infallible| match never {})
@@ -163,13 +163,88 @@ fn next_span(shared: &Shared) -> u64 {
     crate::balance::splitmix(&mut state)
 }
 
+/// The headers to send on, and the trace the request is part of: the caller's continued
+/// (or a new one), the gateway's own span the parent now.
+fn prepare(shared: &Shared, headers: HeaderMap, peer: SocketAddr) -> (HeaderMap, TraceParent, u64) {
+    let mut headers = forwarded_headers(headers, peer);
+    let span_id = next_span(shared);
+    let trace = headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceParent::parse)
+        .unwrap_or_else(|| TraceParent {
+            trace_id: (u128::from(next_span(shared)) << 64) | u128::from(next_span(shared)),
+            parent_id: 1,
+            flags: 1,
+        })
+        .child(span_id);
+    headers.insert("traceparent", value(&trace.to_string()));
+    (headers, trace, span_id)
+}
+
+/// Send `req` to `target` alone (a sidecar's app), with `extra` headers: its response
+/// with hop-by-hop headers removed, or the status to answer with.
+pub(super) async fn forward_to(
+    shared: &Shared,
+    client: &HttpClient,
+    target: SocketAddr,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+    extra: &[(&'static str, &'static str)],
+) -> Result<Response<Body>, StatusCode> {
+    let (parts, body) = req.into_parts();
+    let body = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?
+        .to_bytes();
+    let (mut headers, _, _) = prepare(shared, parts.headers, peer);
+    for (name, v) in extra {
+        headers.insert(*name, value(v));
+    }
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let uri = format!("http://{target}{path}")
+        .parse()
+        .map_err(|_| StatusCode::BAD_REQUEST)?;
+    let mut out = Request::new(Full::new(body));
+    *out.method_mut() = parts.method;
+    *out.uri_mut() = uri;
+    *out.headers_mut() = headers;
+    let response = client
+        .request(out)
+        .await
+        .map_err(|_| StatusCode::BAD_GATEWAY)?;
+    let (mut parts, body) = response.into_parts();
+    for name in &HOP_BY_HOP {
+        parts.headers.remove(name);
+    }
+    Ok(Response::from_parts(parts, body.boxed()))
+}
+
 async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
     let start = shared.clock.now();
     let routes = shared.routes();
     let host = host_of(&req);
     let path = req.uri().path().to_string();
-    let Some(route) = routes.find(host.as_deref(), &path) else {
-        return text(StatusCode::NOT_FOUND, "no route\n");
+    let route = match routes.find(host.as_deref(), &path) {
+        Some(route) => route,
+        // A sidecar's app calling a service by name: its route, made on first use.
+        None => {
+            let found = match host {
+                Some(host) => {
+                    let routes = Arc::clone(&routes);
+                    tokio::task::spawn_blocking(move || routes.outbound(&host))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                None => None,
+            };
+            match found {
+                Some(route) => route,
+                None => return text(StatusCode::NOT_FOUND, "no route\n"),
+            }
+        }
     };
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
@@ -183,20 +258,7 @@ async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
             );
         }
     };
-    let mut headers = forwarded_headers(parts.headers, peer);
-    // Continue the caller's trace, or start one; the gateway's span is the parent now.
-    let span_id = next_span(shared);
-    let trace = headers
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceParent::parse)
-        .unwrap_or_else(|| TraceParent {
-            trace_id: (u128::from(next_span(shared)) << 64) | u128::from(next_span(shared)),
-            parent_id: 1,
-            flags: 1,
-        })
-        .child(span_id);
-    headers.insert("traceparent", value(&trace.to_string()));
+    let (headers, trace, span_id) = prepare(shared, parts.headers, peer);
     let query = parts
         .uri
         .query()
@@ -260,9 +322,8 @@ async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
 async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
-            let routes = shared.routes();
+            let routes = shared.routes().all();
             let gauges: Vec<(Vec<_>, usize, bool)> = routes
-                .routes
                 .iter()
                 .map(|r| {
                     let (all, ejected) = r.endpoints();
@@ -270,7 +331,6 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
                 })
                 .collect();
             let views: Vec<RouteGauges<'_>> = routes
-                .routes
                 .iter()
                 .zip(&gauges)
                 .map(|(r, (all, ejected, open))| RouteGauges {
@@ -288,7 +348,7 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         }
         (&Method::GET, "/routes") => {
             let mut out = String::new();
-            for r in &shared.routes().routes {
+            for r in &shared.routes().all() {
                 let (all, _) = r.endpoints();
                 let endpoints: Vec<String> = all
                     .iter()

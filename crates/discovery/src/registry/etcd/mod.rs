@@ -14,7 +14,7 @@
 //! names an address that cannot be routed to, is left out of every listing (and counted),
 //! never routed to.
 
-mod base64;
+use crate::base64;
 
 use super::{Change, Instance, LeaseId, Listing, Registry, RegistryError};
 use crate::http;

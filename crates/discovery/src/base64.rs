@@ -1,6 +1,6 @@
 //! Base64 (RFC 4648, standard alphabet, padded): how etcd's JSON gateway carries keys and
-//! values. Decoding takes bytes from the network: anything that is not base64 is an
-//! error, never a panic.
+//! values, and PEM files their certificates. Decoding takes bytes from the network and
+//! from files: anything that is not base64 is an error, never a panic.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
