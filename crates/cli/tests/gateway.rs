@@ -23,7 +23,7 @@ fn check_prints_the_routes_of_a_good_file() {
     let o = dsys(&["gateway", "--config", &path, "--check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("ok, 1 routes\n  / -> api (round-robin"),
+        stdout(&o).contains(": ok\n  / -> api (round-robin"),
         "{}",
         stdout(&o)
     );
@@ -142,5 +142,5 @@ fn it_serves_until_sigterm_and_reloads_on_sighup() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert!(err.contains("reloaded: 1 routes"), "{err}");
+    assert!(err.contains("reloaded: 1 route"), "{err}");
 }

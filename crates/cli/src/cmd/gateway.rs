@@ -3,7 +3,7 @@
 use crate::args::GatewayArgs;
 use crate::exit::{Exit, Failure};
 use crate::output::Output;
-use dsys_discovery::gateway::{Gateway, GatewayError, load};
+use dsys_discovery::gateway::{Config, Gateway, GatewayError, RegistryConfig, load};
 
 fn failure(e: GatewayError) -> Failure {
     let exit = match e {
@@ -16,9 +16,9 @@ fn failure(e: GatewayError) -> Failure {
     Failure::new(exit, e)
 }
 
-pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
-    let config = load(&a.config).map_err(failure)?;
-    let routes: Vec<String> = config
+/// What a configuration sets up, a line each: its routes, its sidecar, its registry.
+fn describe(config: &Config) -> Vec<String> {
+    let mut lines: Vec<String> = config
         .routes
         .iter()
         .map(|r| {
@@ -33,13 +33,30 @@ pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
             )
         })
         .collect();
-    if a.check {
-        return out.print(&format!(
-            "{}: ok, {} routes\n{}\n",
-            a.config.display(),
-            routes.len(),
-            routes.join("\n")
+    if let Some(s) = &config.sidecar {
+        lines.push(format!(
+            "  sidecar of {} ({}): app {}, inbound {} (mutual TLS)",
+            s.service, s.id, s.app, s.inbound
         ));
+    }
+    lines.push(match &config.registry {
+        RegistryConfig::Static(services) => {
+            format!("  registry: {} services listed", services.len())
+        }
+        RegistryConfig::Served { listen, .. } => format!("  registry: served on {listen}"),
+        RegistryConfig::Remote { address, .. } => format!("  registry: served at {address}"),
+        RegistryConfig::Etcd {
+            address, prefix, ..
+        } => format!("  registry: etcd at {address}, keys under {prefix}"),
+    });
+    lines
+}
+
+pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
+    let config = load(&a.config).map_err(failure)?;
+    let described = describe(&config).join("\n");
+    if a.check {
+        return out.print(&format!("{}: ok\n{described}\n", a.config.display()));
     }
     let gateway =
         Gateway::start(config, Some(a.config.clone()), usize::from(a.workers)).map_err(failure)?;
@@ -56,9 +73,8 @@ pub fn gateway(a: GatewayArgs, out: Output) -> Result<(), Failure> {
         .map(|a| format!(", sidecars call on {a} (mutual TLS)"))
         .unwrap_or_default();
     out.print(&format!(
-        "listening on http://{}{admin}{registry}{inbound}\n{}\n",
-        gateway.listen_address(),
-        routes.join("\n")
+        "listening on http://{}{admin}{registry}{inbound}\n{described}\n",
+        gateway.listen_address()
     ))?;
     gateway.wait();
     Ok(())

@@ -367,7 +367,7 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         (&Method::POST, "/reload") => {
             let shared = Arc::clone(shared);
             match tokio::task::spawn_blocking(move || shared.reload()).await {
-                Ok(Ok(n)) => text(StatusCode::OK, format!("reloaded: {n} routes\n")),
+                Ok(Ok(n)) => text(StatusCode::OK, format!("reloaded: {}\n", routes_counted(n))),
                 Ok(Err(e)) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
                 Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")),
             }
@@ -417,6 +417,11 @@ async fn registry(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     r
 }
 
+/// "1 route", "2 routes".
+fn routes_counted(n: usize) -> String {
+    format!("{n} route{}", if n == 1 { "" } else { "s" })
+}
+
 /// Until SIGINT or SIGTERM; SIGHUP reloads the file meanwhile.
 pub(super) async fn until_stopped(shared: &Arc<Shared>) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -434,7 +439,7 @@ pub(super) async fn until_stopped(shared: &Arc<Shared>) {
             _ = hup.recv() => {
                 let shared = Arc::clone(shared);
                 match tokio::task::spawn_blocking(move || shared.reload()).await {
-                    Ok(Ok(n)) => eprintln!("reloaded: {n} routes"),
+                    Ok(Ok(n)) => eprintln!("reloaded: {}", routes_counted(n)),
                     Ok(Err(e)) => eprintln!("reload refused, the running routes stay:\n{e}"),
                     Err(e) => eprintln!("reload failed: {e}"),
                 }

@@ -275,7 +275,7 @@ fn a_reload_swaps_routes_without_dropping_a_connection_and_a_bad_file_changes_no
     assert_eq!(c.get("/").echo()[0], "one");
     std::fs::write(&path, file(&two)).unwrap();
     let r = Conn::open(gw.admin_address().unwrap()).send("POST", "/reload", &[]);
-    assert_eq!((r.status, r.body.as_str()), (200, "reloaded: 1 routes\n"));
+    assert_eq!((r.status, r.body.as_str()), (200, "reloaded: 1 route\n"));
     assert_eq!(
         c.get("/").echo()[0],
         "two",
