@@ -14,7 +14,7 @@
 use dsys_discovery::gateway::{Config, Gateway, GatewayError};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 
 #[path = "../support/story.rs"]
 mod story;
@@ -153,7 +153,7 @@ fn sidecar(
     ))
 }
 
-fn narrative(ca: &PathBuf) -> Result<String, StoryError> {
+fn narrative(ca: &Path) -> Result<String, StoryError> {
     let mut out = String::new();
     let ca = ca.display().to_string();
     // The control plane: a gateway holding the registry the sidecars register in.
@@ -202,9 +202,7 @@ fn narrative(ca: &PathBuf) -> Result<String, StoryError> {
 }
 
 /// The authority's directory, removed when done.
-fn with_ca(
-    tell: impl FnOnce(&PathBuf) -> Result<String, StoryError>,
-) -> Result<String, StoryError> {
+fn with_ca(tell: impl FnOnce(&Path) -> Result<String, StoryError>) -> Result<String, StoryError> {
     let ca = std::env::temp_dir().join(format!("dsys-mesh-ca-{}", std::process::id()));
     let told = tell(&ca);
     let _ = std::fs::remove_dir_all(&ca);
