@@ -61,11 +61,34 @@ fn bad_flags_are_refused_with_the_known_names() {
         ("--policy", "random", "p2c-peak-ewma"),
         ("--experiment", "envoy", "linkerd"),
         ("--seed", "x", "x"),
-        ("--format", "svg", "json"),
+        ("--format", "png", "svg"),
     ] {
         let o = dsys(&["discovery", &format!("{flag}={value}")]);
         assert_eq!(o.status.code(), Some(2), "{flag} {value}");
         assert!(stderr(&o).contains(known), "{flag} {value}: {}", stderr(&o));
         assert!(o.stdout.is_empty());
     }
+}
+
+#[test]
+fn svg_charts_every_experiment_and_policy_in_one_picture() {
+    let o = dsys(&["discovery", "--format", "svg"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let svg = stdout(&o);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    // Three charts (tower, linkerd, registry) nested in one.
+    assert_eq!(svg.matches("<svg").count(), 4, "{svg}");
+    assert_eq!(svg.matches("</svg>").count(), 4);
+    for text in [
+        "p2c-peak-ewma",
+        "consistent-hash",
+        "over 1000 ms, % of requests",
+        "Eureka heartbeats, ejection",
+    ] {
+        assert!(svg.contains(text), "{text}");
+    }
+    // Bars: 4 policies x (3 + 4) panels, and 4 registries x 2.
+    assert_eq!(svg.matches("<rect x=").count(), 4 * 7 + 4 * 2);
+    let one = dsys(&["discovery", "--experiment", "tower", "--format", "svg"]);
+    assert_eq!(stdout(&one).matches("<svg").count(), 2, "one chart");
 }

@@ -30,6 +30,35 @@ fn escape(text: &str) -> String {
     html_escape::encode_quoted_attribute(text).into_owned()
 }
 
+/// Charts one above the other in one SVG (each keeps its own title and scales).
+pub fn stack(charts: &[String]) -> String {
+    // Each chart's size, from its own opening tag (written by `bars`).
+    let size = |svg: &str, attr: &str| -> f64 {
+        svg.split(&format!("{attr}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let width = charts.iter().map(|c| size(c, "width")).fold(0.0, f64::max);
+    let height: f64 = charts.iter().map(|c| size(c, "height")).sum();
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>"
+    );
+    let mut y = 0.0;
+    for chart in charts {
+        // A nested <svg> placed at its offset: the chart as drawn, moved down.
+        let placed = chart
+            .trim_end()
+            .replacen("<svg ", &format!("<svg x=\"0\" y=\"{y:.0}\" "), 1);
+        s += &placed;
+        y += size(chart, "height");
+    }
+    s += "</svg>\n";
+    s
+}
+
 /// `rows` (their names) measured by `panels`, under `title`, as a standalone SVG.
 pub fn bars(title: &str, rows: &[&str], panels: &[Panel]) -> String {
     let label_w = 16.0 + CHAR_W * rows.iter().map(|r| r.chars().count()).max().unwrap_or(0) as f64;
@@ -130,5 +159,35 @@ mod tests {
             !svg.contains("NaN") && svg.contains(">n/a<"),
             "a NaN is drawn as zero and printed n/a: {svg}"
         );
+    }
+
+    #[test]
+    fn stacked_charts_sit_one_below_the_other_in_one_picture() {
+        let panel = |v: f64| Panel {
+            title: "p".into(),
+            values: vec![v],
+            reference: None,
+            decimals: 0,
+        };
+        let (a, b) = (
+            bars("first", &["x"], &[panel(1.0)]),
+            bars("second and longer", &["x", "y"], &[panel(2.0)]),
+        );
+        let both = stack(&[a.clone(), b.clone()]);
+        assert!(both.starts_with("<svg") && both.ends_with("</svg>\n"));
+        assert_eq!(both.matches("<svg").count(), 3);
+        // The second starts where the first ends; the whole is as tall as both.
+        let height = |s: &str| {
+            s.split("height=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        assert!(both.contains(&format!("<svg x=\"0\" y=\"{:.0}\" ", height(&a))));
+        assert_eq!(height(&both), height(&a) + height(&b));
     }
 }

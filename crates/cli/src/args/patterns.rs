@@ -191,6 +191,7 @@ Examples:
   dsys discovery
   dsys discovery --experiment tower --policy round-robin,p2c-peak-ewma --seed 7
   dsys discovery --format json
+  dsys discovery --format svg > discovery.svg
 
 tower: tower-balance's published demo (tower PR 76: round robin p999 988 ms, least
 loaded 857 ms, the power of two choices over peak EWMA 105 ms). Ten endpoints answer in
@@ -241,6 +242,6 @@ pub struct DiscoveryArgs {
     #[arg(long, default_value = "1", value_parser = seed)]
     pub seed: u64,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ChartFormat::Text)]
+    pub format: ChartFormat,
 }

@@ -61,12 +61,13 @@ pub fn discovery(a: DiscoveryArgs, out: Output) -> Result<(), Failure> {
         .any(|n| n == "registry")
         .then(|| staleness::run_all(a.seed));
     let rendered = match a.format {
-        Format::Text => {
+        ChartFormat::Svg => dsys_discovery::replay::svg(&replays, registry.as_deref(), a.seed),
+        ChartFormat::Text => {
             let mut tables: Vec<String> = replays.iter().map(|(e, rows)| table(e, rows)).collect();
             tables.extend(registry.iter().map(|rows| staleness::table(rows, a.seed)));
             tables.join("\n")
         }
-        Format::Json => {
+        ChartFormat::Json => {
             let doc: Vec<_> = replays
                 .iter()
                 .map(|(e, rows)| serde_json::json!({ "experiment": e, "rows": rows }))

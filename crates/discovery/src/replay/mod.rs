@@ -24,7 +24,10 @@
 //! A request's latency does not depend on the endpoint's load: what separates the
 //! policies is how much traffic each sends to the slow endpoints.
 
+mod chart;
 pub mod staleness;
+
+pub use chart::svg;
 mod world;
 
 use crate::balance::Policy;
@@ -212,7 +215,7 @@ pub fn table(experiment: &Experiment, rows: &[Row]) -> String {
     out
 }
 
-fn describe(e: &Experiment) -> String {
+pub(crate) fn describe(e: &Experiment) -> String {
     let traffic = match e.traffic {
         Traffic::Closed { callers, requests } => format!("{callers} callers, {requests} requests"),
         Traffic::Open { rate, seconds } => format!("{rate} requests/s for {seconds} s"),
