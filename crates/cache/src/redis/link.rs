@@ -138,7 +138,7 @@ impl Link {
 
     /// Invalidations heard.
     pub(crate) fn invalidations(&self) -> u64 {
-        self.invalidations.load(Ordering::Relaxed)
+        self.invalidations.load(Ordering::Acquire)
     }
 
     /// Go down now (a reader saw Redis fail, or a connection whose reads were tracked
@@ -352,15 +352,15 @@ impl Link {
             [kind, from, Reply::Bulk(key)]
                 if kind.as_bytes() == Some(b"message") && from.as_bytes() == Some(&channel) =>
             {
-                self.invalidations.fetch_add(1, Ordering::Relaxed);
                 if let Ok(key) = std::str::from_utf8(key) {
                     subscriber.invalidate(key);
                 }
+                // Counted once acted on: whoever sees the count sees its effect.
+                self.invalidations.fetch_add(1, Ordering::Release);
                 return;
             }
             _ => return,
         };
-        self.invalidations.fetch_add(1, Ordering::Relaxed);
         match keys {
             // Everything (FLUSHALL, FLUSHDB), or a message this reader cannot make out.
             Reply::Array(keys) => {
@@ -374,6 +374,8 @@ impl Link {
             }
             _ => subscriber.flush(),
         }
+        // Counted once acted on: whoever sees the count sees its effect.
+        self.invalidations.fetch_add(1, Ordering::Release);
     }
 }
 
