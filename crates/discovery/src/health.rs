@@ -2,7 +2,8 @@
 //! lost probe neither takes an endpoint out nor one lucky probe puts it back.
 //!
 //! A probe is a TCP connect, or an HTTP GET that must be answered 2xx, each within a
-//! timeout. Active checks catch a dead process or a dead port; what they say about real
+//! timeout; a [`Checker`] probes a changing set of endpoints on a schedule and says when
+//! one goes down or comes back. Active checks catch a dead process or a dead port; what they say about real
 //! calls is little (a health endpoint can answer while every real call fails), which is
 //! what passive health ([`crate::outlier`]) is for: use both.
 
@@ -98,6 +99,98 @@ impl Checked {
     }
 }
 
+/// How a [`Checker`] probes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckSettings {
+    /// What to probe.
+    pub probe: Probe,
+    /// Between rounds of probes.
+    pub interval: Duration,
+    /// Each probe's time limit.
+    pub timeout: Duration,
+    /// Failures in a row that take an endpoint down.
+    pub unhealthy: u32,
+    /// Successes in a row that bring it back.
+    pub healthy: u32,
+}
+
+impl CheckSettings {
+    /// `probe` every second, each within 500 ms; down after 2 failures in a row, up
+    /// after 2 successes.
+    pub fn new(probe: Probe) -> CheckSettings {
+        CheckSettings {
+            probe,
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_millis(500),
+            unhealthy: 2,
+            healthy: 2,
+        }
+    }
+}
+
+/// Probes a changing set of endpoints on a thread of its own, every interval, and says
+/// when one goes down or comes back. Stopped when dropped.
+#[derive(Debug)]
+pub struct Checker {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checker {
+    /// Probe the endpoints `targets` names (asked again each round, so endpoints that
+    /// come and go are followed) by `settings`; `changed(address, up)` hears each change.
+    pub fn spawn(
+        settings: CheckSettings,
+        targets: impl Fn() -> Vec<SocketAddr> + Send + 'static,
+        changed: impl Fn(SocketAddr, bool) + Send + 'static,
+    ) -> std::io::Result<Checker> {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::Builder::new()
+                .name("dsys-health".into())
+                .spawn(move || {
+                    let mut states: std::collections::BTreeMap<SocketAddr, Checked> =
+                        std::collections::BTreeMap::new();
+                    while !stop.load(Ordering::Acquire) {
+                        let now = targets();
+                        // Forget endpoints that left; a returning one starts up again.
+                        states.retain(|a, _| now.contains(a));
+                        for address in now {
+                            if stop.load(Ordering::Acquire) {
+                                return;
+                            }
+                            let ok = probe(address, &settings.probe, settings.timeout).is_ok();
+                            let state = states.entry(address).or_insert_with(|| {
+                                Checked::new(settings.unhealthy, settings.healthy)
+                            });
+                            let was = state.is_up();
+                            if state.record(ok) != was {
+                                changed(address, !was);
+                            }
+                        }
+                        std::thread::park_timeout(settings.interval);
+                    }
+                })?
+        };
+        Ok(Checker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +245,62 @@ mod tests {
             probe(closed, &Probe::Tcp, QUICK),
             Err(ProbeError::Unreachable(_))
         ));
+    }
+
+    #[test]
+    fn the_checker_says_when_an_endpoint_goes_down_and_comes_back() {
+        use std::sync::{Arc, Mutex};
+        // A listener that closes when dropped: up while it lives, refused after.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let up = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let heard: Arc<Mutex<Vec<(SocketAddr, bool)>>> = Arc::default();
+        let settings = CheckSettings {
+            interval: Duration::from_millis(20),
+            ..CheckSettings::new(Probe::Tcp)
+        };
+        let checker = {
+            let heard = Arc::clone(&heard);
+            Checker::spawn(
+                settings,
+                move || vec![up],
+                move |a, ok| {
+                    heard
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((a, ok));
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let wait_for = |n: usize| {
+            for _ in 0..250 {
+                if heard.lock().unwrap_or_else(|p| p.into_inner()).len() >= n {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            panic!(
+                "heard only {:?}",
+                heard.lock().unwrap_or_else(|p| p.into_inner())
+            );
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            heard.lock().unwrap_or_else(|p| p.into_inner()).is_empty(),
+            "up: no news"
+        );
+        drop(listener);
+        wait_for(1);
+        let back = TcpListener::bind(up);
+        if back.is_ok() {
+            wait_for(2);
+        }
+        drop(checker);
+        let heard = heard.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(heard[0], (up, false));
+        if back.is_ok() {
+            assert_eq!(heard[1], (up, true));
+        }
     }
 
     #[test]

@@ -40,6 +40,9 @@ The file (TOML):
   rate_limit = 1000                requests per second, optional (429 past it),
   burst = 100                      with this many at once
   breaker = false                  a circuit breaker (503 while open)
+  health_check = \"/health\"         optional: each endpoint probed (\"tcp\": a connect;
+                                   a path: GET answered 2xx) every health_interval_ms
+                                   (1000); down after 2 failures in a row, up after 2
 
 The sidecar (the mesh pattern: one per service instance, next to an app that speaks
 plain HTTP and knows nothing of dsys); no [[routes]] needed:

@@ -130,6 +130,8 @@ impl<Req, F: Fn(&Req) -> Option<Vec<u8>>> KeyOf<Req> for F {
 struct Picker<K> {
     balancer: Balancer<K>,
     outliers: Outliers<K>,
+    /// Endpoints active health checks found down.
+    down: std::collections::BTreeSet<K>,
     zones: Option<ZoneAware>,
     /// SplitMix64's state: seeded, so a run replays.
     random: u64,
@@ -141,15 +143,17 @@ impl<K: Clone + Ord + Display + Zoned> Picker<K> {
         let Picker {
             balancer,
             outliers,
+            down,
             zones,
             random,
         } = self;
+        let healthy = |id: &K| !outliers.is_ejected(id, now) && !down.contains(id);
         // Zone-aware: decide first whether this request stays in the local zone (`Some`)
         // or leaves it, then balance among the endpoints on that side.
         let stay: Option<(&str, bool)> = zones.as_ref().and_then(|z| {
             let local = z.local.as_str();
             let (mut all, mut here) = (0, 0);
-            for id in balancer.ids().filter(|id| !outliers.is_ejected(id, now)) {
+            for id in balancer.ids().filter(|id| healthy(id)) {
                 all += 1;
                 here += usize::from(id.zone() == Some(local));
             }
@@ -160,7 +164,7 @@ impl<K: Clone + Ord + Display + Zoned> Picker<K> {
             })
         });
         let eligible = |id: &K| {
-            !outliers.is_ejected(id, now)
+            healthy(id)
                 && match stay {
                     None => true,
                     Some((zone, true)) => id.zone() == Some(zone),
@@ -247,6 +251,7 @@ where
             picker: Arc::new(Mutex::new(Picker {
                 balancer: Balancer::new(settings)?,
                 outliers: Outliers::new(outliers)?,
+                down: std::collections::BTreeSet::new(),
                 zones: None,
                 random: seed,
             })),
@@ -295,14 +300,43 @@ where
         }
     }
 
-    /// The endpoints now, in key order.
-    pub fn endpoints(&self) -> Vec<D::Key> {
+    /// The endpoints now, in key order, after taking what the stream has ready (so a
+    /// health checker sees endpoints before any request has come).
+    pub fn endpoints(&self) -> Vec<D::Key>
+    where
+        D::Error: Into<BoxError>,
+    {
+        // No task waits on this: the next request drains again whatever the waker says.
+        let _ = self.drain(&mut Context::from_waker(std::task::Waker::noop()));
         lock(&self.shared).endpoints.keys().cloned().collect()
     }
 
     /// Requests in flight to `key` (`None` if it is not an endpoint).
     pub fn pending(&self, key: &D::Key) -> Option<u32> {
         lock(&self.picker).balancer.pending(key)
+    }
+
+    /// Mark the endpoints `which` picks up or down, as an active health check found them:
+    /// a down endpoint gets no requests until marked up (or removed and added again).
+    pub fn set_up(&self, which: impl Fn(&D::Key) -> bool, up: bool) {
+        let mut picker = lock(&self.picker);
+        let keys: Vec<D::Key> = picker
+            .balancer
+            .ids()
+            .filter(|k| which(k))
+            .cloned()
+            .collect();
+        for key in keys {
+            match up {
+                true => picker.down.remove(&key),
+                false => picker.down.insert(key),
+            };
+        }
+    }
+
+    /// Whether `key` is marked down by a health check.
+    pub fn is_down(&self, key: &D::Key) -> bool {
+        lock(&self.picker).down.contains(key)
     }
 
     /// Whether `key` is ejected now.
@@ -347,6 +381,7 @@ where
                         Change::Remove(key) => {
                             picker.balancer.remove(&key);
                             picker.outliers.remove(&key);
+                            picker.down.remove(&key);
                             shared.endpoints.remove(&key);
                         }
                     }

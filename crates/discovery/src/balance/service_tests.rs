@@ -369,3 +369,25 @@ fn retries_within_a_budget_go_round_a_failing_endpoint() {
     assert_eq!(ok, good_calls);
     assert_eq!(1_000 - ok, bad_calls - retries);
 }
+
+#[test]
+fn an_endpoint_a_health_check_marked_down_gets_nothing_until_it_is_up() {
+    let (feed, clock) = (Feed::default(), ManualClock::new());
+    let mut b = balance(Policy::RoundRobin, &feed, &clock);
+    let (x, y) = (backend("x", false), backend("y", false));
+    feed.insert("x", x.clone());
+    feed.insert("y", y.clone());
+    now(std::future::poll_fn(|cx| b.poll_ready(cx))).unwrap();
+    b.set_up(|k| k == "x", false);
+    assert!(b.is_down(&"x".into()));
+    for _ in 0..10 {
+        assert_eq!(call(&mut b).unwrap(), "y");
+    }
+    b.set_up(|k| k == "x", true);
+    let picks: Vec<&str> = (0..4).map(|_| call(&mut b).unwrap()).collect();
+    assert!(picks.contains(&"x"), "{picks:?}");
+    // Every endpoint down: none to call.
+    b.set_up(|_| true, false);
+    assert!(call(&mut b).unwrap_err().is::<NoEndpoint>());
+    assert_eq!(x.calls.load(Ordering::Relaxed), 2);
+}

@@ -27,9 +27,12 @@
 //! rate_limit = 1000             # requests per second (optional), with
 //! burst = 100                   # this many at once
 //! breaker = true                # open on half the last 100 failing (optional)
+//! health_check = "/health"      # or "tcp": probed every health_interval_ms (1000),
+//!                               # down after 2 failures in a row, up after 2 successes
 //! ```
 
 use crate::balance::Policy;
+use crate::health::Probe;
 use dsys_diagnostic::{Diagnostic, FileError};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -87,6 +90,8 @@ struct RouteFile {
     breaker: bool,
     #[serde(default)]
     strip_prefix: bool,
+    health_check: Option<Spanned<String>>,
+    health_interval_ms: Option<Spanned<u64>>,
 }
 
 /// Where the gateway finds services.
@@ -143,6 +148,8 @@ pub struct Route {
     pub rate_limit: Option<(u32, u32)>,
     /// Whether a circuit breaker guards the service.
     pub breaker: bool,
+    /// Active health checks of the endpoints, and how often (ms), if any.
+    pub health: Option<(Probe, u64)>,
 }
 
 /// A checked configuration.
@@ -355,8 +362,14 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
             }
             (None, None) => Some(None),
         };
-        if let (Some(policy), Some(timeout_ms), Some(retry_budget), Some(rate_limit)) =
-            (policy, timeout_ms, retry_budget, rate_limit)
+        let health = health(p, r, i);
+        if let (
+            Some(policy),
+            Some(timeout_ms),
+            Some(retry_budget),
+            Some(rate_limit),
+            Some(health),
+        ) = (policy, timeout_ms, retry_budget, rate_limit, health)
         {
             routes.push(Route {
                 host: r.host.as_ref().map(|h| h.to_ascii_lowercase()),
@@ -369,6 +382,7 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
                 retry_budget,
                 rate_limit,
                 breaker: r.breaker,
+                health,
             });
         }
     }
@@ -382,6 +396,54 @@ fn check(p: &mut Problems<'_>, file: File) -> Option<Config> {
             None => None,
         },
     })
+}
+
+/// Route `i`'s active health check: `"tcp"`, or an HTTP path answered 2xx.
+fn health(p: &mut Problems<'_>, r: &RouteFile, i: usize) -> Option<Option<(Probe, u64)>> {
+    let interval = match &r.health_interval_ms {
+        Some(ms) if *ms.get_ref() == 0 => {
+            p.at(
+                ms.span(),
+                format!("routes[{i}].health_interval_ms: must be more than 0"),
+                "a number of milliseconds, such as 1000",
+            );
+            return None;
+        }
+        Some(ms) => *ms.get_ref(),
+        None => 1_000,
+    };
+    match &r.health_check {
+        None => {
+            if let Some(ms) = &r.health_interval_ms {
+                p.at(
+                    ms.span(),
+                    format!("routes[{i}].health_interval_ms: without a health_check"),
+                    "add health_check = \"/health\" (or \"tcp\"), or remove it",
+                );
+                return None;
+            }
+            Some(None)
+        }
+        Some(check) => match check.get_ref().as_str() {
+            "tcp" => Some(Some((Probe::Tcp, interval))),
+            path if path.starts_with('/') && path.chars().all(|c| c.is_ascii_graphic()) => {
+                Some(Some((
+                    Probe::Http {
+                        path: path.to_string(),
+                    },
+                    interval,
+                )))
+            }
+            other => {
+                p.at(
+                    check.span(),
+                    format!("routes[{i}].health_check: {other:?} is neither \"tcp\" nor a path"),
+                    "\"tcp\" to connect, or a path such as \"/health\" answered 2xx",
+                );
+                None
+            }
+        },
+    }
 }
 
 fn listed(p: &mut Problems<'_>, file: &File) -> Vec<(String, Vec<SocketAddr>)> {

@@ -239,3 +239,45 @@ fn a_sidecar_needs_a_registry_to_register_in_and_an_address_to_be_reached_at() {
         ["gw.toml:11:10: sidecar.ttl_ms: must be more than 0"]
     );
 }
+
+#[test]
+fn health_checks_are_tcp_or_a_path_with_a_positive_interval() {
+    let with = |extra: &str| {
+        GOOD.replace(
+            "strip_prefix = true",
+            &format!("strip_prefix = true\n{extra}"),
+        )
+    };
+    let c = Config::parse(
+        "gw.toml",
+        &with("health_check = \"/healthz\"\nhealth_interval_ms = 250"),
+    )
+    .unwrap();
+    assert_eq!(
+        c.routes[0].health,
+        Some((
+            Probe::Http {
+                path: "/healthz".into()
+            },
+            250
+        ))
+    );
+    let c = Config::parse("gw.toml", &with("health_check = \"tcp\"")).unwrap();
+    assert_eq!(c.routes[0].health, Some((Probe::Tcp, 1_000)));
+    assert_eq!(c.routes[1].health, None);
+    let found = problems(&with("health_check = \"udp\""));
+    assert_eq!(
+        found,
+        ["gw.toml:20:16: routes[0].health_check: \"udp\" is neither \"tcp\" nor a path"]
+    );
+    let found = problems(&with("health_check = \"tcp\"\nhealth_interval_ms = 0"));
+    assert_eq!(
+        found,
+        ["gw.toml:21:22: routes[0].health_interval_ms: must be more than 0"]
+    );
+    let found = problems(&with("health_interval_ms = 100"));
+    assert_eq!(
+        found,
+        ["gw.toml:20:22: routes[0].health_interval_ms: without a health_check"]
+    );
+}

@@ -102,6 +102,8 @@ pub struct RouteGauges<'a> {
     pub endpoints: usize,
     /// Endpoints ejected now.
     pub ejected: usize,
+    /// Endpoints active health checks found down now.
+    pub down: usize,
     /// Whether the breaker is open.
     pub breaker_open: bool,
 }
@@ -215,6 +217,11 @@ pub fn render(routes: &[RouteGauges<'_>]) -> String {
             |r| r.ejected as u64,
         ),
         (
+            "dsys_gateway_endpoints_down",
+            "Endpoints active health checks found down now, by route.",
+            |r| r.down as u64,
+        ),
+        (
             "dsys_gateway_breaker_open",
             "1 while the route's circuit breaker is open.",
             |r| u64::from(r.breaker_open),
@@ -245,6 +252,7 @@ mod tests {
             metrics: &m,
             endpoints: 3,
             ejected: 1,
+            down: 2,
             breaker_open: false,
         }]);
         for line in [
@@ -258,6 +266,7 @@ mod tests {
             r#"dsys_gateway_request_duration_seconds_count{route="api \"v1\""} 2"#,
             r#"dsys_gateway_endpoints{route="api \"v1\""} 3"#,
             r#"dsys_gateway_endpoints_ejected{route="api \"v1\""} 1"#,
+            r#"dsys_gateway_endpoints_down{route="api \"v1\""} 2"#,
             "# TYPE dsys_gateway_request_duration_seconds histogram",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");

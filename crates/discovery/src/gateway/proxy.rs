@@ -6,6 +6,7 @@ use super::config::Route;
 use super::connect::Connector;
 use super::metrics::{Refusal, RouteMetrics};
 use crate::balance::{Balance, NoEndpoint, Settings};
+use crate::health::{CheckSettings, Checker};
 use crate::outlier::OutlierSettings;
 use crate::registry::{Endpoint, WatchStream};
 use bytes::Bytes;
@@ -179,6 +180,8 @@ pub struct RouteState {
     service: Retried,
     limiter: Option<Gcra<SystemClock>>,
     breaker: Option<CircuitBreaker<SystemClock>>,
+    /// Active health checks of the endpoints, if configured; stopped with the route.
+    _checker: Option<Checker>,
 }
 
 impl std::fmt::Debug for RouteState {
@@ -250,7 +253,21 @@ impl RouteState {
             ),
             false => None,
         };
+        let checker = match &route.health {
+            Some((probe, interval_ms)) => {
+                let settings = CheckSettings {
+                    interval: Duration::from_millis(*interval_ms),
+                    ..CheckSettings::new(probe.clone())
+                };
+                let (targets, marks) = (balance.clone(), balance.clone());
+                let addresses = move || targets.endpoints().iter().map(|e| e.address).collect();
+                let mark = move |address, up| marks.set_up(|e| e.address == address, up);
+                Some(Checker::spawn(settings, addresses, mark).map_err(|e| e.to_string())?)
+            }
+            None => None,
+        };
         Ok(RouteState {
+            _checker: checker,
             name: format!("{}{}", route.host.as_deref().unwrap_or(""), route.prefix),
             route,
             metrics,
@@ -261,11 +278,13 @@ impl RouteState {
         })
     }
 
-    /// Endpoints discovered, and how many are ejected.
-    pub fn endpoints(&self) -> (Vec<Endpoint>, usize) {
+    /// Endpoints discovered, how many are ejected, and how many health checks found
+    /// down.
+    pub fn endpoints(&self) -> (Vec<Endpoint>, usize, usize) {
         let all = self.balance.endpoints();
         let ejected = all.iter().filter(|e| self.balance.is_ejected(e)).count();
-        (all, ejected)
+        let down = all.iter().filter(|e| self.balance.is_down(e)).count();
+        (all, ejected, down)
     }
 
     /// Whether the breaker is open now.

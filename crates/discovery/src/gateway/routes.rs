@@ -92,6 +92,7 @@ impl Routes {
             retry_budget: 0.2,
             rate_limit: None,
             breaker: true,
+            health: None,
         };
         let state = Arc::new(route_over(route, &self.registry, &client).ok()?);
         let mut outbound = self.outbound.lock().unwrap_or_else(|p| p.into_inner());

@@ -323,21 +323,22 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/metrics") => {
             let routes = shared.routes().all();
-            let gauges: Vec<(Vec<_>, usize, bool)> = routes
+            let gauges: Vec<(Vec<_>, usize, usize, bool)> = routes
                 .iter()
                 .map(|r| {
-                    let (all, ejected) = r.endpoints();
-                    (all, ejected, r.breaker_open())
+                    let (all, ejected, down) = r.endpoints();
+                    (all, ejected, down, r.breaker_open())
                 })
                 .collect();
             let views: Vec<RouteGauges<'_>> = routes
                 .iter()
                 .zip(&gauges)
-                .map(|(r, (all, ejected, open))| RouteGauges {
+                .map(|(r, (all, ejected, down, open))| RouteGauges {
                     route: &r.name,
                     metrics: &r.metrics,
                     endpoints: all.len(),
                     ejected: *ejected,
+                    down: *down,
                     breaker_open: *open,
                 })
                 .collect();
@@ -349,7 +350,7 @@ async fn admin(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         (&Method::GET, "/routes") => {
             let mut out = String::new();
             for r in &shared.routes().all() {
-                let (all, _) = r.endpoints();
+                let (all, _, _) = r.endpoints();
                 let endpoints: Vec<String> = all
                     .iter()
                     .map(|e| format!("{}={}", e.id, e.address))

@@ -311,3 +311,39 @@ fn etcd_unreachable_at_start_is_a_clear_error_within_its_timeout() {
     assert!(matches!(e, GatewayError::Registry(_)), "{e}");
     assert!(e.to_string().contains("etcd at 127.0.0.1:"), "{e}");
 }
+
+#[test]
+fn an_endpoint_failing_its_health_check_gets_no_traffic_until_it_passes_again() {
+    let (a, b) = (backend("a"), backend("b"));
+    b.set_status(503);
+    let gw = start(&format!(
+        "listen = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[[services]]\nname = \"s\"\nendpoints = [\"{}\", \"{}\"]\n[[routes]]\nprefix = \"/\"\nservice = \"s\"\npolicy = \"round-robin\"\nretries = 0\nhealth_check = \"/health\"\nhealth_interval_ms = 20\n",
+        a.address(),
+        b.address()
+    ));
+    let down = |gw: &Gateway| {
+        admin_get(gw, "/metrics").contains("dsys_gateway_endpoints_down{route=\"/\"} 1")
+    };
+    let wait = |what: &str, ok: &dyn Fn() -> bool| {
+        for _ in 0..250 {
+            if ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{what}");
+    };
+    wait("b found down", &|| down(&gw));
+    let mut c = Conn::open(gw.listen_address());
+    let before = b.served();
+    for _ in 0..20 {
+        let r = c.get("/");
+        assert_eq!((r.status, r.echo()[0]), (200, "a"));
+    }
+    // b answered only its health checks meanwhile (each is a request it served).
+    assert!(b.served() - before < 20, "b took traffic while down");
+    b.set_status(200);
+    wait("b back up", &|| !down(&gw));
+    let names: Vec<String> = (0..4).map(|_| c.get("/").echo()[0].to_string()).collect();
+    assert!(names.iter().any(|n| n == "b"), "{names:?}");
+}
