@@ -60,6 +60,11 @@ impl Routes {
             .collect()
     }
 
+    /// Whether this is a sidecar's, making routes to the services its app calls.
+    pub(crate) fn serves_outbound(&self) -> bool {
+        self.sidecar.is_some()
+    }
+
     /// A sidecar's route to `service` (the Host of the app's request: `orders`, or
     /// `orders.dsys`), made on first use over mutual TLS; `None` if this is no sidecar,
     /// the name is no service name, or no instance of it is registered. Blocking (a first

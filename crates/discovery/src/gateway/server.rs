@@ -231,14 +231,16 @@ async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
         // A sidecar's app calling a service by name: its route, made on first use.
         None => {
             let found = match host {
-                Some(host) => {
+                // Only a sidecar makes routes on demand; anyone else's miss is a 404
+                // without a trip to the blocking pool.
+                Some(host) if routes.serves_outbound() => {
                     let routes = Arc::clone(&routes);
                     tokio::task::spawn_blocking(move || routes.outbound(&host))
                         .await
                         .ok()
                         .flatten()
                 }
-                None => None,
+                _ => None,
             };
             match found {
                 Some(route) => route,
