@@ -132,8 +132,7 @@ impl CheckSettings {
 /// when one goes down or comes back. Stopped when dropped.
 #[derive(Debug)]
 pub struct Checker {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _worker: crate::worker::Worker,
 }
 
 impl Checker {
@@ -144,50 +143,32 @@ impl Checker {
         targets: impl Fn() -> Vec<SocketAddr> + Send + 'static,
         changed: impl Fn(SocketAddr, bool) + Send + 'static,
     ) -> std::io::Result<Checker> {
-        use std::sync::atomic::Ordering;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let thread = {
-            let stop = std::sync::Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("dsys-health".into())
-                .spawn(move || {
-                    let mut states: std::collections::BTreeMap<SocketAddr, Checked> =
-                        std::collections::BTreeMap::new();
-                    while !stop.load(Ordering::Acquire) {
-                        let now = targets();
-                        // Forget endpoints that left; a returning one starts up again.
-                        states.retain(|a, _| now.contains(a));
-                        for address in now {
-                            if stop.load(Ordering::Acquire) {
-                                return;
-                            }
-                            let ok = probe(address, &settings.probe, settings.timeout).is_ok();
-                            let state = states.entry(address).or_insert_with(|| {
-                                Checked::new(settings.unhealthy, settings.healthy)
-                            });
-                            let was = state.is_up();
-                            if state.record(ok) != was {
-                                changed(address, !was);
-                            }
-                        }
-                        std::thread::park_timeout(settings.interval);
+        let worker = crate::worker::Worker::spawn("dsys-health".into(), move |stop| {
+            let mut states: std::collections::BTreeMap<SocketAddr, Checked> =
+                std::collections::BTreeMap::new();
+            loop {
+                let now = targets();
+                // Forget endpoints that left; a returning one starts up again.
+                states.retain(|a, _| now.contains(a));
+                for address in now {
+                    if stop.stopped() {
+                        return;
                     }
-                })?
-        };
-        Ok(Checker {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Checker {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+                    let ok = probe(address, &settings.probe, settings.timeout).is_ok();
+                    let state = states
+                        .entry(address)
+                        .or_insert_with(|| Checked::new(settings.unhealthy, settings.healthy));
+                    let was = state.is_up();
+                    if state.record(ok) != was {
+                        changed(address, !was);
+                    }
+                }
+                if stop.sleep(settings.interval) {
+                    return;
+                }
+            }
+        })?;
+        Ok(Checker { _worker: worker })
     }
 }
 

@@ -29,3 +29,4 @@ pub mod outlier;
 pub mod registry;
 #[cfg(feature = "demo")]
 pub mod replay;
+mod worker;

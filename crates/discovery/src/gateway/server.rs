@@ -214,11 +214,16 @@ pub(super) async fn forward_to(
         .request(out)
         .await
         .map_err(|_| StatusCode::BAD_GATEWAY)?;
+    Ok(passed_back(response))
+}
+
+/// A backend's response as the gateway sends it on: its own hop-by-hop headers removed.
+fn passed_back(response: Response<Incoming>) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     for name in &HOP_BY_HOP {
         parts.headers.remove(name);
     }
-    Ok(Response::from_parts(parts, body.boxed()))
+    Response::from_parts(parts, body.boxed())
 }
 
 async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
@@ -298,11 +303,7 @@ async fn proxy(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Res
     match answer {
         Ok(response) => {
             route.metrics.responded(response.status().as_u16(), took);
-            let (mut parts, body) = response.into_parts();
-            for name in &HOP_BY_HOP {
-                parts.headers.remove(name);
-            }
-            Response::from_parts(parts, body.boxed())
+            passed_back(response)
         }
         Err((status, why, wait)) => {
             route.metrics.refused(why);

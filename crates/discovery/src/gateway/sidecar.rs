@@ -20,12 +20,11 @@ use super::server::{Body, forward_to, text};
 use super::tls::LocalCa;
 use super::{GatewayError, Shared};
 use crate::registry::{Instance, RegistryError};
+use crate::worker::Worker;
 use hyper_util::rt::TokioIo;
 use rustls::{ClientConfig, ServerConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -114,8 +113,7 @@ async fn to_app(
 
 /// The instance's registration, kept alive by a thread; dropped, it deregisters.
 pub(crate) struct Registration {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    _worker: Worker,
 }
 
 impl Registration {
@@ -134,42 +132,19 @@ impl Registration {
         }
         let ttl = Duration::from_millis(sidecar.ttl_ms);
         let mut lease = registry.register(instance.clone(), ttl).map_err(failed)?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            std::thread::Builder::new()
-                .name("dsys-sidecar-lease".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Acquire) {
-                        std::thread::park_timeout(ttl / 3);
-                        if stop.load(Ordering::Acquire) {
-                            break;
-                        }
-                        lease = match registry.keep_alive(lease) {
-                            Err(RegistryError::LeaseGone(_)) => {
-                                registry.register(instance.clone(), ttl).unwrap_or(lease)
-                            }
-                            // Unreachable for now: the next beat tries again.
-                            _ => lease,
-                        };
+        let worker = Worker::spawn("dsys-sidecar-lease".into(), move |stop| {
+            while !stop.sleep(ttl / 3) {
+                lease = match registry.keep_alive(lease) {
+                    Err(RegistryError::LeaseGone(_)) => {
+                        registry.register(instance.clone(), ttl).unwrap_or(lease)
                     }
-                    let _ = registry.deregister(lease);
-                })
-                .map_err(|e| GatewayError::Runtime(e.to_string()))?
-        };
-        Ok(Registration {
-            stop,
-            thread: Some(thread),
+                    // Unreachable for now: the next beat tries again.
+                    _ => lease,
+                };
+            }
+            let _ = registry.deregister(lease);
         })
-    }
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        .map_err(|e| GatewayError::Runtime(e.to_string()))?;
+        Ok(Registration { _worker: worker })
     }
 }

@@ -12,14 +12,13 @@
 
 use super::{Change, Instance, Registry, RegistryError, Watcher};
 use crate::balance::Zoned;
+use crate::worker::Worker;
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::thread::JoinHandle;
 use std::time::Duration;
 use tower::discover::Change as Discovered;
 
@@ -102,8 +101,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// A registry watch as a stream of endpoint inserts and removes (a tower `Discover`).
 pub struct WatchStream<S> {
     inbox: Arc<Mutex<Inbox<S>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The thread polling the registry; stopped when the stream is dropped.
+    _worker: Worker,
 }
 
 impl<S> fmt::Debug for WatchStream<S> {
@@ -143,49 +142,41 @@ impl<S: Send + 'static> WatchStream<S> {
                 ..WatchHealth::default()
             },
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (inbox, stop) = (Arc::clone(&inbox), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name(format!("dsys-watch-{service}"))
-                .spawn(move || {
-                    let mut wait = settings.interval;
-                    while !stop.load(Ordering::Acquire) {
-                        std::thread::park_timeout(wait);
-                        if stop.load(Ordering::Acquire) {
-                            break;
-                        }
-                        let polled = watcher.poll(&registry);
-                        let mut inbox = lock(&inbox);
-                        match polled {
-                            Ok(changes) => {
-                                wait = settings.interval;
-                                inbox.health.failures = 0;
-                                inbox.health.revision = watcher.revision();
-                                inbox.health.relists = watcher.relists();
-                                for change in changes {
-                                    translate(change, &mut known, &make, &mut inbox.changes);
-                                }
-                            }
-                            Err(e) => {
-                                wait = (wait * 2).min(settings.max_backoff);
-                                inbox.health.failures = inbox.health.failures.saturating_add(1);
-                                inbox.health.last_error = Some(e.to_string());
+        let worker = {
+            let inbox = Arc::clone(&inbox);
+            Worker::spawn(format!("dsys-watch-{service}"), move |stop| {
+                let mut wait = settings.interval;
+                while !stop.sleep(wait) {
+                    let polled = watcher.poll(&registry);
+                    let mut inbox = lock(&inbox);
+                    match polled {
+                        Ok(changes) => {
+                            wait = settings.interval;
+                            inbox.health.failures = 0;
+                            inbox.health.revision = watcher.revision();
+                            inbox.health.relists = watcher.relists();
+                            for change in changes {
+                                translate(change, &mut known, &make, &mut inbox.changes);
                             }
                         }
-                        if !inbox.changes.is_empty() {
-                            if let Some(w) = inbox.waker.take() {
-                                w.wake();
-                            }
+                        Err(e) => {
+                            wait = (wait * 2).min(settings.max_backoff);
+                            inbox.health.failures = inbox.health.failures.saturating_add(1);
+                            inbox.health.last_error = Some(e.to_string());
                         }
                     }
-                })
-                .map_err(|e| RegistryError::Unavailable(format!("cannot start a watch: {e}")))?
+                    if !inbox.changes.is_empty() {
+                        if let Some(w) = inbox.waker.take() {
+                            w.wake();
+                        }
+                    }
+                }
+            })
+            .map_err(|e| RegistryError::Unavailable(format!("cannot start a watch: {e}")))?
         };
         Ok(WatchStream {
             inbox,
-            stop,
-            thread: Some(thread),
+            _worker: worker,
         })
     }
 
@@ -233,16 +224,6 @@ impl<S> futures_core::Stream for WatchStream<S> {
                 inbox.waker = Some(cx.waker().clone());
                 Poll::Pending
             }
-        }
-    }
-}
-
-impl<S> Drop for WatchStream<S> {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
         }
     }
 }

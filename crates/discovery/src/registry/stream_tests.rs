@@ -2,7 +2,7 @@ use super::*;
 use crate::registry::{LeaseId, Listing, MemoryRegistry};
 use dsys_resilience::ManualClock;
 use futures_core::Stream;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 

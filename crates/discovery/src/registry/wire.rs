@@ -20,9 +20,10 @@
 //!
 //! [`RemoteRegistry`]: super::RemoteRegistry
 
-use super::{Change, Instance, LeaseId, Listing, Registry, RegistryError};
+#[cfg(feature = "gateway")]
+use super::Registry;
+use super::{Change, Instance, LeaseId, RegistryError};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 /// An instance as JSON.
 pub(crate) fn instance_json(i: &Instance) -> Value {
@@ -39,6 +40,7 @@ fn text<'a>(v: &'a Value, field: &str) -> Result<&'a str, RegistryError> {
         .ok_or_else(|| RegistryError::BadName(format!("{field}: missing or not a string")))
 }
 
+#[cfg(feature = "gateway")] // the server side: the gateway serves the registry
 fn number(v: &Value, field: &str) -> Result<u64, RegistryError> {
     v[field]
         .as_u64()
@@ -61,6 +63,7 @@ pub(crate) fn instance_from(v: &Value) -> Result<Instance, RegistryError> {
     }
 }
 
+#[cfg(feature = "gateway")] // the server side: the gateway serves the registry
 fn change_json(c: &Change) -> Value {
     match c {
         Change::Put(i) => json!({ "put": instance_json(i) }),
@@ -78,6 +81,7 @@ pub(crate) fn change_from(v: &Value) -> Result<Change, RegistryError> {
     }
 }
 
+#[cfg(feature = "gateway")] // the server side: the gateway serves the registry
 /// A refusal as its status and JSON.
 pub(crate) fn error_json(e: &RegistryError) -> (u16, Value) {
     let (status, kind) = match e {
@@ -115,9 +119,12 @@ pub(crate) fn error_from(status: u16, v: &Value) -> RegistryError {
     }
 }
 
+#[cfg(feature = "gateway")] // the server side: the gateway serves the registry
 /// Answer one call on `registry`: the status and JSON reply for `POST /v1/<call>` with
 /// `body` (the server's whole job).
 pub(crate) fn answer(registry: &impl Registry, call: &str, body: &[u8]) -> (u16, Value) {
+    use super::Listing;
+    use std::time::Duration;
     let request: Value = match serde_json::from_slice(body) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -164,10 +171,10 @@ pub(crate) fn answer(registry: &impl Registry, call: &str, body: &[u8]) -> (u16,
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "gateway"))]
 mod tests {
     use super::*;
-    use crate::registry::MemoryRegistry;
+    use crate::registry::{MemoryRegistry, Registry};
     use dsys_resilience::ManualClock;
 
     fn call(r: &MemoryRegistry<ManualClock>, call: &str, body: Value) -> (u16, Value) {
