@@ -21,6 +21,9 @@ cargo test --workspace --locked --doc
 step "agent skill (the public validator)"
 scripts/validate-skill.sh
 
+step "spec schema (a public JSON Schema validator)"
+scripts/validate-spec-schema.sh
+
 step "model check (loom)"
 scripts/model-check.sh
 

@@ -3,9 +3,8 @@
 //! round trips, residency against region failures; and the error budget.
 
 use crate::design::{Check, CheckStatus};
-use crate::rules::consistency::{self, Model};
-use crate::rules::replication::{leader_region, replica_regions};
-use crate::spec::{DataClass, FailureDomain, OpKind, Service, Spec};
+use crate::rules::replication::{Topology, leader_region, replica_regions, topology};
+use crate::spec::{DataClass, FailureDomain, Freshness, Needs, OpKind, Service, Spec};
 use std::collections::BTreeSet;
 
 /// Availability assumed for one replica of a data store, percent (the spec does not say).
@@ -42,9 +41,10 @@ pub fn service_availability(s: &Service) -> f64 {
 /// replicas, other stores any one.
 pub fn store_availability(d: &DataClass) -> f64 {
     let p = REPLICA_AVAILABILITY / 100.0;
-    match consistency::model(d).0 {
-        Model::Linearizable => at_least_k_of_n(REPLICAS / 2 + 1, REPLICAS, p),
-        _ => at_least_k_of_n(1, REPLICAS, p),
+    if Needs::of(d).single_order() {
+        at_least_k_of_n(REPLICAS / 2 + 1, REPLICAS, p)
+    } else {
+        at_least_k_of_n(1, REPLICAS, p)
     }
 }
 
@@ -169,7 +169,7 @@ fn residency(spec: &Spec, d: &DataClass) -> Option<Check> {
 
 /// A consensus group's majority must survive the failures to tolerate.
 fn quorum(spec: &Spec, d: &DataClass) -> Option<Check> {
-    if consistency::model(d).0 != Model::Linearizable {
+    if !Needs::of(d).single_order() {
         return None;
     }
     let name = d.name.get_ref();
@@ -243,10 +243,17 @@ fn latency(spec: &Spec) -> Vec<Check> {
             op_name(slo.op),
             d.name.get_ref()
         );
-        let floor = if consistency::model(d).0 == Model::Linearizable {
-            consensus_floor(spec, d, region)
-        } else {
-            nearest_copy(spec, d, region, slo.op)
+        let single_order = Needs::of(d).single_order();
+        let freshness = slo
+            .freshness
+            .as_ref()
+            .map_or(Needs::of(d).freshness, |f| *f.get_ref());
+        let floor = match slo.op {
+            OpKind::Write if single_order => consensus_floor(spec, d, region),
+            OpKind::Read if freshness == Freshness::Linearizable => {
+                consensus_floor(spec, d, region)
+            }
+            op => nearest_copy(spec, d, region, op),
         };
         out.push(match floor {
             Err(missing) => Check {
@@ -332,7 +339,13 @@ fn nearest_copy(
     op: OpKind,
 ) -> Result<(f64, String), Missing> {
     let candidates: Vec<String> = match op {
-        OpKind::Read => spec.home_regions(d),
+        OpKind::Read => match topology(spec, d) {
+            // The voters and the learners; in one region, its zones.
+            Topology::Consensus { regions, learners } => {
+                regions.into_iter().chain(learners).collect()
+            }
+            _ => spec.home_regions(d),
+        },
         OpKind::Write => {
             let writers = crate::rules::replication::write_regions(spec, d);
             if writers.is_empty() {

@@ -206,7 +206,7 @@ fn bad_specs_point_at_the_line_and_column() {
     bad_spec(
         &format!("{MINIMAL}\n[[data]]\nname = \"d\"\nkind = \"blob\"\n"),
         "11:8",
-        "unknown variant `blob`",
+        "unknown value `blob` for `kind`",
     );
     // A name that refers to nothing, and a percentage out of range.
     bad_spec(
@@ -217,7 +217,7 @@ fn bad_specs_point_at_the_line_and_column() {
     bad_spec(
         &MINIMAL.replace("99.9", "120"),
         "3:16",
-        "availability target is a percentage",
+        "`availability` must be above 0 and below 100, not 120",
     );
 }
 
@@ -234,6 +234,80 @@ fn every_problem_in_a_spec_is_reported_at_once() {
         err.contains("services depend on each other in a cycle: a -> b -> a"),
         "{err}"
     );
+}
+
+/// Six fields wrong in six places, of five sorts (out of bounds, outside a closed set,
+/// wrong type, a name that refers to nothing, an unknown key): all six reported, in file
+/// order, each at its line and column, in one run.
+#[test]
+fn six_wrong_fields_are_six_diagnostics() {
+    let text = "[system]\nname = \"x\"\navailability = 120\ntolerate = [\"meteor\"]\n\n\
+                [[region]]\nname = \"eu\"\nzones = \"three\"\n\n\
+                [[data]]\nname = \"d\"\nkind = \"counter\"\nmerge = \"average\"\n\n\
+                [[slo]]\noperation = \"o\"\ndata = \"d\"\nop = \"read\"\nregion = \"mars\"\np99_ms = 5\ncolour = 1\n";
+    let file = temp("spec.toml");
+    std::fs::write(file.path(), text).unwrap();
+    let o = dsys(&["design", &file]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let located: Vec<&str> = err
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix(&format!("error: {}:", file.as_str()))
+                .or_else(|| l.strip_prefix(&format!("{}:", file.as_str())))
+        })
+        .collect();
+    let expected = [
+        "3:16: `availability` must be above 0 and below 100, not 120",
+        "4:13: unknown value `meteor` for `tolerate`",
+        "8:9: invalid type: `zones` is a whole number, not the string \"three\"",
+        "13:9: unknown value `average` for `merge`",
+        "19:10: unknown region `mars`",
+        "21:1: unknown field `colour` in [[slo]]",
+    ];
+    assert_eq!(located, expected, "{err}");
+}
+
+/// Each malformed spec in tests/specs/malformed names, in `# expect:` lines, the problems
+/// `dsys design` must report at their line and column. (scripts/validate-spec-schema.sh
+/// holds the JSON Schema to rejecting each of them too.)
+#[test]
+fn each_malformed_spec_reports_what_it_expects() {
+    let dir = format!("{FIXTURES}/malformed");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 8, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(!expected.is_empty(), "{}", file.display());
+        let path = file.display().to_string();
+        let o = dsys(&["design", &path]);
+        assert_eq!(o.status.code(), Some(2), "{path}");
+        let err = stderr(&o);
+        for line in expected {
+            assert!(
+                err.contains(&format!("{path}:{line}\n")),
+                "{line:?} not in {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_schema_is_printed_for_editors() {
+    let o = dsys(&["design", "--schema"]);
+    assert_eq!(o.status.code(), Some(0));
+    let published = std::fs::read_to_string(format!("{SPECS}/spec.schema.json")).unwrap();
+    assert_eq!(stdout(&o), published);
+    let o = dsys(&["design", "specs/checkout.toml", "--schema"]);
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]

@@ -45,10 +45,10 @@ pub const NONE: Rule = Rule {
 
 /// The staleness a cache entry may have, milliseconds: the stated bound, else the kind's.
 pub fn ttl_ms(d: &DataClass) -> u64 {
-    match (&d.max_staleness_ms, consistency::model(d).0) {
-        (Some(bound), _) => *bound.get_ref(),
-        (None, Model::Session) => 30_000,
-        (None, _) => match d.kind {
+    match consistency::model(d).0 {
+        Model::BoundedStaleness(bound) => bound,
+        Model::Session => 30_000,
+        _ => match d.kind {
             DataKind::Catalog => 60_000,
             DataKind::Feed => 10_000,
             _ => 5_000,
@@ -92,7 +92,9 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         )
         .evidence(evidence::TTL_SERVES_STALE);
     }
-    if d.kind == DataKind::Metrics && d.writes_per_sec >= d.reads_per_sec && d.writes_per_sec > 0.0
+    if matches!(d.kind, DataKind::Metrics | DataKind::Counter)
+        && d.writes_per_sec >= d.reads_per_sec
+        && d.writes_per_sec > 0.0
     {
         return Decision::new(
             Topic::Caching,
@@ -102,7 +104,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         )
         .set("flush every", "1 s")
         .because(rates)
-        .because("kind = metrics")
+        .because(format!("kind = {}", kind_name(d.kind)))
         .rejects(
             "write-through",
             "one store write per increment at the full write rate",

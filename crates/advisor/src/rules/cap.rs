@@ -1,9 +1,9 @@
 //! CAP stance and PACELC class per data class.
 
-use super::{evidence, kind_name, needs_single_order};
+use super::{evidence, kind_name};
 use crate::design::{Decision, Rule, Topic};
 use crate::knowledge::{Pacelc, examples};
-use crate::spec::{DataClass, Spec};
+use crate::spec::{DataClass, Freshness, Needs, Spec};
 
 const CITATION: &str = "S. Gilbert, N. Lynch, Brewer's conjecture and the feasibility of consistent, available, partition-tolerant web services, SIGACT News 33(2), 2002; D. Abadi, Consistency Tradeoffs in Modern Distributed Database System Design, IEEE Computer 45(2), 2012";
 
@@ -21,6 +21,13 @@ pub const NO_INVARIANT: Rule = Rule {
     citation: CITATION,
 };
 
+/// An invariant on writes, reads that may lag.
+pub const INVARIANT_LOCAL_READS: Rule = Rule {
+    id: "CAP-INVARIANT-LOCAL-READS",
+    statement: "Data whose invariant binds its writes but whose reads may lag refuses writes on the minority side of a partition (PC) and answers reads from the nearest replica otherwise (EL): only writes pay the round trip.",
+    citation: CITATION,
+};
+
 /// A staleness bound tighter than a round trip between its regions.
 pub const TIGHT_BOUND: Rule = Rule {
     id: "CAP-TIGHT-BOUND",
@@ -30,11 +37,16 @@ pub const TIGHT_BOUND: Rule = Rule {
 
 /// The PACELC class `decide` gives `d`, and the rule.
 pub fn class(spec: &Spec, d: &DataClass) -> (Pacelc, Rule) {
-    if needs_single_order(d).is_some() {
-        return (Pacelc::PcEc, INVARIANT);
+    let needs = Needs::of(d);
+    if needs.single_order() {
+        return if needs.freshness == Freshness::Linearizable {
+            (Pacelc::PcEc, INVARIANT)
+        } else {
+            (Pacelc::PcEl, INVARIANT_LOCAL_READS)
+        };
     }
-    if let (Some(bound), Some(rtt)) = (&d.max_staleness_ms, widest_rtt(spec, d))
-        && (*bound.get_ref() as f64) < rtt
+    if let (Freshness::Bounded(bound), Some(rtt)) = (needs.freshness, widest_rtt(spec, d))
+        && (bound as f64) < rtt
     {
         return (Pacelc::PaEc, TIGHT_BOUND);
     }
@@ -67,20 +79,29 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
     let mut decision = Decision::new(Topic::Cap, name, rule, format!("{cap}, {class}"))
         .set("like", examples(class).join("; "));
     decision = match rule.id {
-        "CAP-INVARIANT" => {
-            let why = needs_single_order(d).unwrap_or_default();
-            decision
+        "CAP-INVARIANT" | "CAP-INVARIANT-LOCAL-READS" => {
+            let needs = Needs::of(d);
+            let why = needs.merge_because;
+            let decision = decision
                 .because(why.clone())
                 .rejects(
                     "AP (PA/EL)",
                     format!("both sides of a partition would accept writes that each pass the check and together break it: {why}"),
                 )
-                .evidence(evidence::AP_STALE_UNDER_PARTITION)
+                .evidence(evidence::AP_STALE_UNDER_PARTITION);
+            if rule == INVARIANT_LOCAL_READS {
+                decision.because(needs.freshness_because).rejects(
+                    "PC/EC",
+                    "reads that may lag need not pay the quorum round trip",
+                )
+            } else {
+                decision
+            }
         }
         "CAP-TIGHT-BOUND" => decision
             .because(format!(
-                "max_staleness_ms = {} is below the {:.0} ms round trip between its regions",
-                d.max_staleness_ms.as_ref().map_or(0, |b| *b.get_ref()),
+                "{} is below the {:.0} ms round trip between its regions",
+                Needs::of(d).freshness_because,
                 widest_rtt(spec, d).unwrap_or(0.0)
             ))
             .rejects("PA/EL", "a local replica can lag by a round trip or more, past the bound")

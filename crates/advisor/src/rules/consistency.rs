@@ -1,8 +1,8 @@
 //! The consistency model and session guarantees per data class.
 
-use super::{evidence, kind_name, needs_single_order};
+use super::evidence;
 use crate::design::{Decision, Rule, Topic};
-use crate::spec::{DataClass, DataKind, Spec};
+use crate::spec::{DataClass, DataKind, Freshness, Needs, Spec};
 use std::fmt;
 
 const MODELS: &str = "M. Herlihy, J. Wing, Linearizability, TOPLAS 12(3), 1990; D. Terry et al., Session Guarantees for Weakly Consistent Replicated Data, PDIS 1994; W. Lloyd et al., Don't Settle for Eventual, SOSP 2011";
@@ -46,6 +46,13 @@ pub const LINEARIZABLE: Rule = Rule {
     citation: MODELS,
 };
 
+/// An invariant on writes, reads that may lag.
+pub const ORDERED_WRITES: Rule = Rule {
+    id: "CONS-ORDERED-WRITES",
+    statement: "Data whose invariant binds its writes but whose reads may lag gets linearizable writes and reads from the nearest replica: the invariant is checked where writes are ordered, so readers need not pay the quorum round trip.",
+    citation: "P. Hunt et al., ZooKeeper: Wait-free Coordination for Internet-scale Systems, USENIX ATC 2010 (linearizable writes, reads served by the local replica); D. Terry et al., Session Guarantees, PDIS 1994",
+};
+
 /// Conversations need replies after what they answer.
 pub const CAUSAL: Rule = Rule {
     id: "CONS-CAUSAL",
@@ -74,27 +81,58 @@ pub const EVENTUAL: Rule = Rule {
     citation: MODELS,
 };
 
-/// The model for `d` and the rule that chose it.
+/// The model reads get for `d` (writes in one order are linearizable whatever reads
+/// get), and the rule that chose it.
 pub fn model(d: &DataClass) -> (Model, Rule) {
-    if needs_single_order(d).is_some() {
-        return (Model::Linearizable, LINEARIZABLE);
+    let needs = Needs::of(d);
+    match needs.freshness {
+        Freshness::Linearizable => (Model::Linearizable, LINEARIZABLE),
+        _ if needs.single_order() => (read_model(d, needs.freshness), ORDERED_WRITES),
+        Freshness::Causal => (Model::Causal, CAUSAL),
+        Freshness::Bounded(ms) => (Model::BoundedStaleness(ms), BOUNDED),
+        Freshness::Session => (Model::Session, SESSION),
+        Freshness::Eventual => (read_model(d, needs.freshness), EVENTUAL),
     }
-    if d.kind == DataKind::Chat {
-        return (Model::Causal, CAUSAL);
-    }
-    if let Some(bound) = &d.max_staleness_ms {
-        return (Model::BoundedStaleness(*bound.get_ref()), BOUNDED);
-    }
-    match d.kind {
-        DataKind::Profile | DataKind::Catalog => (Model::Session, SESSION),
-        DataKind::Feed => (Model::EventualMonotonic, EVENTUAL),
-        _ => (Model::Eventual, EVENTUAL),
+}
+
+/// The model that keeps `freshness` for reads of `d`.
+pub fn read_model(d: &DataClass, freshness: Freshness) -> Model {
+    match freshness {
+        Freshness::Linearizable => Model::Linearizable,
+        Freshness::Causal => Model::Causal,
+        Freshness::Bounded(ms) => Model::BoundedStaleness(ms),
+        Freshness::Session => Model::Session,
+        // Feeds add monotonic reads so items do not vanish on refresh.
+        Freshness::Eventual if d.kind == DataKind::Feed => Model::EventualMonotonic,
+        Freshness::Eventual => Model::Eventual,
     }
 }
 
 /// The consistency decision for `d`.
 pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
     let (model, rule) = model(d);
+    let needs = Needs::of(d);
+    if rule == ORDERED_WRITES {
+        return Decision::new(
+            Topic::Consistency,
+            d.name.get_ref(),
+            rule,
+            format!("linearizable writes; reads {model}"),
+        )
+        .set("writes", "linearizable")
+        .set("reads", model.to_string())
+        .because(needs.merge_because)
+        .because(needs.freshness_because)
+        .rejects(
+            "linearizable reads",
+            "every read would pay the round trip to the leader and a quorum confirmation, for a freshness the spec does not ask for",
+        )
+        .rejects(
+            "merged writes (multi-leader, CRDTs)",
+            "two sides of a partition could each accept a write that keeps the invariant and together break it",
+        )
+        .evidence(evidence::RAFT_LINEARIZABLE);
+    }
     let decision = Decision::new(
         Topic::Consistency,
         d.name.get_ref(),
@@ -103,7 +141,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
     );
     match model {
         Model::Linearizable => decision
-            .because(needs_single_order(d).unwrap_or_default())
+            .because(needs.merge_because)
             .rejects(
                 "sequential",
                 "a read may return an old value: a balance check can pass on money already spent",
@@ -114,7 +152,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
             )
             .evidence(evidence::RAFT_LINEARIZABLE),
         Model::Causal => decision
-            .because("kind = chat")
+            .because(needs.freshness_because)
             .rejects(
                 "eventual",
                 "a reply can arrive at a reader before the message it answers",
@@ -124,14 +162,14 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
                 "a cross-region round trip per message buys an order conversations do not need",
             ),
         Model::BoundedStaleness(ms) => decision
-            .because(format!("max_staleness_ms = {ms}"))
+            .because(needs.freshness_because)
             .rejects("eventual", format!("replicas may lag past {ms} ms"))
             .rejects(
                 "linearizable",
                 "no invariant requires reading the latest write",
             ),
         Model::Session => decision
-            .because(format!("kind = {}", kind_name(d.kind)))
+            .because(needs.freshness_because)
             .rejects(
                 "eventual alone",
                 "a user can save a change and read the old value back",
@@ -141,15 +179,12 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
                 "no invariant requires every reader to see the latest write",
             )
             .evidence(evidence::ANY_REPLICA_BREAKS_RYW),
-        Model::EventualMonotonic | Model::Eventual => decision
-            .because(format!(
-                "kind = {} and no invariant or bound",
-                kind_name(d.kind)
-            ))
-            .rejects(
+        Model::EventualMonotonic | Model::Eventual => {
+            decision.because(needs.freshness_because).rejects(
                 "causal or stronger",
                 "coordination per write for data read in aggregate",
-            ),
+            )
+        }
     }
 }
 

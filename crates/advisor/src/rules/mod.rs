@@ -12,21 +12,7 @@ pub mod resilience;
 pub mod transactions;
 
 use crate::design::Decision;
-use crate::spec::{DataClass, DataKind, Spec};
-
-/// Why a data class needs one order of writes everywhere, if it does: an invariant
-/// that two sides of a partition could each keep while together breaking it.
-pub fn needs_single_order(d: &DataClass) -> Option<String> {
-    if let Some(invariant) = d.invariants.first() {
-        return Some(format!("invariant \"{invariant}\""));
-    }
-    match d.kind {
-        DataKind::Money => Some("kind = money (balances must not go below what was spent)".into()),
-        DataKind::Inventory => Some("kind = inventory (stock must not be sold twice)".into()),
-        DataKind::Booking => Some("kind = booking (a slot must not be booked twice)".into()),
-        _ => None,
-    }
-}
+use crate::spec::{DataKind, Spec};
 
 /// The kind, as written in the spec.
 pub fn kind_name(kind: DataKind) -> &'static str {
@@ -39,6 +25,7 @@ pub fn kind_name(kind: DataKind) -> &'static str {
         DataKind::Profile => "profile",
         DataKind::Catalog => "catalog",
         DataKind::Metrics => "metrics",
+        DataKind::Counter => "counter",
     }
 }
 

@@ -53,6 +53,7 @@ pub fn partition_key(kind: DataKind) -> &'static str {
         DataKind::Profile => "user id",
         DataKind::Catalog => "product id",
         DataKind::Metrics => "(series id, time bucket)",
+        DataKind::Counter => "counter id",
     }
 }
 

@@ -3,7 +3,7 @@
 use super::consistency::{self, Model};
 use super::{evidence, kind_name};
 use crate::design::{Decision, Rule, Topic};
-use crate::spec::{Access, DataClass, DataKind, FailureDomain, OpKind, Spec};
+use crate::spec::{DataClass, FailureDomain, Freshness, Merge, Needs, OpKind, Spec};
 use std::collections::BTreeSet;
 
 const DDIA: &str = "M. Kleppmann, Designing Data-Intensive Applications, ch. 5 (Replication) and 9 (Consistency and Consensus), 2017";
@@ -86,6 +86,64 @@ pub fn replica_regions(spec: &Spec, d: &DataClass) -> Vec<String> {
         .collect()
 }
 
+/// The regions `d` is read from: its readers' and writers' regions and those of its read
+/// objectives, where it may live, in the order of its home regions.
+pub fn read_regions(spec: &Spec, d: &DataClass) -> Vec<String> {
+    let name = d.name.get_ref();
+    let mut from: BTreeSet<&str> = spec
+        .services
+        .iter()
+        .filter(|s| s.reads.iter().chain(&s.writes).any(|r| r.get_ref() == name))
+        .flat_map(|s| s.regions.iter().map(|r| r.get_ref().as_str()))
+        .collect();
+    from.extend(
+        spec.slos
+            .iter()
+            .filter(|s| s.data.get_ref() == name && s.op == OpKind::Read)
+            .map(|s| s.region.get_ref().as_str()),
+    );
+    spec.home_regions(d)
+        .into_iter()
+        .filter(|r| from.contains(r.as_str()))
+        .collect()
+}
+
+/// Where a consensus group adds non-voting replicas (learners) so reads that may lag are
+/// answered locally: every region `d` is read from when its reads may lag, else only the
+/// regions of read objectives that say so; none where a voter already is.
+pub fn learner_regions(spec: &Spec, d: &DataClass, voters: &[String]) -> Vec<String> {
+    let lagging_reads_everywhere = Needs::of(d).freshness != Freshness::Linearizable;
+    let lagging_objectives: BTreeSet<&str> = spec
+        .slos
+        .iter()
+        .filter(|s| {
+            s.data.get_ref() == d.name.get_ref()
+                && s.op == OpKind::Read
+                && s.freshness
+                    .as_ref()
+                    .is_some_and(|f| *f.get_ref() != Freshness::Linearizable)
+        })
+        .map(|s| s.region.get_ref().as_str())
+        .collect();
+    read_regions(spec, d)
+        .into_iter()
+        .filter(|r| lagging_reads_everywhere || lagging_objectives.contains(r.as_str()))
+        .filter(|r| !voters.contains(r))
+        .collect()
+}
+
+/// The multi-leader conflict setting that merges as `merge` says.
+pub fn conflict_setting(merge: Merge) -> &'static str {
+    match merge {
+        // Reject never reaches multi-leader; last-writer is the fallback.
+        Merge::LastWriter | Merge::Reject => "lww",
+        Merge::Union => "crdt=or-set",
+        Merge::Sum => "crdt=pn-counter",
+        Merge::Max => "crdt=max-register",
+        Merge::App => "siblings",
+    }
+}
+
 /// How a data class is replicated, and where its copies are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Topology {
@@ -93,6 +151,8 @@ pub enum Topology {
     Consensus {
         /// Replica regions, the leader's first.
         regions: Vec<String>,
+        /// Regions with a non-voting replica that answers reads that may lag.
+        learners: Vec<String>,
     },
     /// One leader per partition, asynchronous followers.
     LeaderPerPartition {
@@ -123,7 +183,7 @@ impl Topology {
     /// The regions whose copy takes writes (and linearizable reads).
     pub fn leaders(&self) -> Vec<String> {
         match self {
-            Topology::Consensus { regions } => regions.iter().take(1).cloned().collect(),
+            Topology::Consensus { regions, .. } => regions.iter().take(1).cloned().collect(),
             Topology::LeaderPerPartition { leader, .. }
             | Topology::LeaderFollower { leader, .. } => {
                 vec![leader.clone()]
@@ -141,12 +201,23 @@ impl Topology {
                 .chain(rest.iter().map(|r| (r.clone(), other)))
                 .collect()
         };
+        let learning = |learners: &[String]| -> Vec<(String, &'static str)> {
+            learners
+                .iter()
+                .map(|r| (r.clone(), "raft learner"))
+                .collect()
+        };
         match self {
-            Topology::Consensus { regions } if regions.len() == 1 => {
-                vec![(regions[0].clone(), "raft group, 3 zones")]
+            Topology::Consensus { regions, learners } if regions.len() == 1 => {
+                std::iter::once((regions[0].clone(), "raft group, 3 zones"))
+                    .chain(learning(learners))
+                    .collect()
             }
-            Topology::Consensus { regions } => {
-                with(&regions[..1], "raft leader", &regions[1..], "raft follower")
+            Topology::Consensus { regions, learners } => {
+                let mut all: Vec<(String, &'static str)> =
+                    with(&regions[..1], "raft leader", &regions[1..], "raft follower");
+                all.extend(learning(learners));
+                all
             }
             Topology::LeaderPerPartition { leader, followers }
             | Topology::LeaderFollower { leader, followers } => with(
@@ -172,10 +243,15 @@ pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
             .collect()
     };
     let writes_from: Vec<String> = write_regions(spec, d).into_iter().collect();
+    let needs = Needs::of(d);
+    if needs.single_order() {
+        let regions = replica_regions(spec, d);
+        return Topology::Consensus {
+            learners: learner_regions(spec, d, &regions),
+            regions,
+        };
+    }
     match consistency::model(d).0 {
-        Model::Linearizable => Topology::Consensus {
-            regions: replica_regions(spec, d),
-        },
         Model::Causal => {
             let leader = leader_region(spec, d);
             Topology::LeaderPerPartition {
@@ -186,12 +262,8 @@ pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
         _ if writes_from.len() > 1 => Topology::MultiLeader {
             followers: others(&writes_from),
             // Time series are samples keyed by (series, time): writes never collide, so
-            // last-writer-wins drops nothing; other metrics are counters.
-            conflict: match d.kind {
-                DataKind::Metrics if !d.access.contains(&Access::TimeSeries) => "crdt=pn-counter",
-                DataKind::Feed => "crdt=or-set",
-                _ => "lww",
-            },
+            // last-writer-wins drops nothing (the merge their kind implies).
+            conflict: conflict_setting(needs.merge),
             leaders: writes_from,
         },
         _ => {
@@ -211,19 +283,35 @@ pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
 pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
     let name = d.name.get_ref();
     match topology(spec, d) {
-        Topology::Consensus { regions } => {
+        Topology::Consensus { regions, learners } => {
             let placement = if regions.len() > 1 {
                 format!("one replica in each of {}", regions.join(", "))
             } else {
                 format!("one replica in each of 3 zones of {}", regions[0])
             };
-            Decision::new(Topic::Replication, name, CONSENSUS, "consensus (Raft), 3 replicas")
+            let model = consistency::model(d).0;
+            let reads = if model == Model::Linearizable {
+                "read-index (lease only with clocks known to drift less than the lease margin)".to_string()
+            } else {
+                format!("{model}: the nearest replica answers (a follower, or a learner that votes in nothing); writes still go to the leader")
+            };
+            let decision = Decision::new(Topic::Replication, name, CONSENSUS, "consensus (Raft), 3 replicas")
                 .set("protocol", "raft")
                 .set("replicas", 3)
                 .set("placement", placement)
                 .set("leader", regions[0].clone())
-                .set("reads", "read-index (lease only with clocks known to drift less than the lease margin)")
-                .because("consistency: linearizable")
+                .set("reads", reads);
+            let decision = if learners.is_empty() {
+                decision
+            } else {
+                decision.set("learners", format!("one non-voting replica in each of {}, where reads may lag", learners.join(", ")))
+            };
+            decision
+                .because(if model == Model::Linearizable {
+                    "consistency: linearizable"
+                } else {
+                    "consistency: linearizable writes"
+                })
                 .because(if spec.tolerates(FailureDomain::Region) {
                     "tolerate: region"
                 } else {
@@ -257,6 +345,11 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 decision.rejects(
                     "siblings (version vectors)",
                     "every reader would merge concurrent versions of records that one owner edits at a time",
+                )
+            } else if conflict == "siblings" {
+                decision.rejects(
+                    "last-writer-wins",
+                    "one of two concurrent edits is dropped; merge = \"app\" asks the application to combine them (Dynamo's shopping cart)",
                 )
             } else {
                 decision

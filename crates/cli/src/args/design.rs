@@ -56,6 +56,7 @@ Examples:
   dsys design specs/checkout.toml --format json | jq '.checks'
   dsys design specs/checkout.toml --adr-dir docs/decisions
   dsys design specs/checkout.toml --verify --seeds 20
+  dsys design --schema > spec.schema.json
 
 specs/README.md documents the spec format with a commented example. Exit codes: 0 the
 design holds together, 1 a check found a contradiction (an objective below a round
@@ -80,7 +81,12 @@ pub enum DesignFormat {
 #[command(allow_negative_numbers = true)]
 pub struct DesignArgs {
     /// The requirement spec (TOML).
-    pub spec: PathBuf,
+    #[arg(required_unless_present = "schema")]
+    pub spec: Option<PathBuf>,
+    /// Print the spec format as a JSON Schema (for editors; specs/spec.schema.json) and
+    /// exit.
+    #[arg(long, conflicts_with_all = ["spec", "verify", "adr_dir"])]
+    pub schema: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DesignFormat::Text)]
     pub format: DesignFormat,

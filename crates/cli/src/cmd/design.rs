@@ -56,7 +56,11 @@ pub fn diagram(a: DiagramArgs, out: Output) -> Result<(), Failure> {
 }
 
 pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
-    let spec = read_spec(&a.spec)?;
+    let Some(path) = &a.spec else {
+        let schema = dsys_advisor::spec::json_schema::schema();
+        return out.print(&(serde_json::to_string_pretty(&schema)? + "\n"));
+    };
+    let spec = read_spec(path)?;
     let design = dsys_advisor::design(&spec);
     let outcomes = match a.verify {
         true => {

@@ -1,0 +1,340 @@
+//! The requirement spec: what the system must do, read from TOML.
+//!
+//! `specs/README.md` documents every field with a commented example; [`format`] holds the
+//! same description as data, and [`json_schema`] publishes it for editors. Parsing is
+//! strict and reports every problem in the file at once: an unknown key, a wrong type, a
+//! missing field, a value outside its set, a name that refers to nothing ([`walk`]), and
+//! then what only the whole spec shows, such as a cycle of dependencies ([`validate`]).
+//! Each problem points at the file, line and column, with a hint.
+
+pub mod format;
+pub mod json_schema;
+mod needs;
+mod validate;
+mod walk;
+
+pub use needs::{Freshness, Merge, Needs};
+
+use dsys_diagnostic::{Diagnostic, FileError};
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// A name, with where it was written (for diagnostics).
+pub type Name = Spanned<String>;
+
+/// A whole requirement spec.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// System-wide requirements.
+    pub system: System,
+    /// Where the system runs.
+    #[serde(rename = "region")]
+    pub regions: Vec<Region>,
+    /// Round trips between regions.
+    #[serde(rename = "link", default)]
+    pub links: Vec<Link>,
+    /// The services and what they depend on.
+    #[serde(rename = "service", default)]
+    pub services: Vec<Service>,
+    /// The data classes.
+    #[serde(rename = "data", default)]
+    pub data: Vec<DataClass>,
+    /// Latency objectives per operation and region.
+    #[serde(rename = "slo", default)]
+    pub slos: Vec<Slo>,
+}
+
+/// System-wide requirements.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct System {
+    /// The system's name.
+    pub name: String,
+    /// The availability target, in percent (for example 99.95).
+    pub availability: Spanned<f64>,
+    /// The failures the system must survive without losing availability.
+    #[serde(default)]
+    pub tolerate: Vec<FailureDomain>,
+}
+
+/// A failure the system must survive.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureDomain {
+    /// One availability zone (a data centre) goes down.
+    Zone,
+    /// A whole region goes down.
+    Region,
+    /// The network splits regions apart while they stay up.
+    Partition,
+}
+
+/// A region and its zones.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    /// Its name, used by the other sections.
+    pub name: Name,
+    /// How many availability zones it has.
+    pub zones: Spanned<u32>,
+}
+
+/// The round trip between two regions.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// The two regions.
+    pub between: [Name; 2],
+    /// Round-trip time, milliseconds.
+    pub rtt_ms: Spanned<f64>,
+}
+
+/// A service.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// Its name.
+    pub name: Name,
+    /// The regions it runs in.
+    pub regions: Vec<Name>,
+    /// Instances per region.
+    #[serde(default = "default_instances")]
+    pub instances: Spanned<u32>,
+    /// Availability of one instance, in percent.
+    #[serde(default = "default_instance_availability")]
+    pub instance_availability: Spanned<f64>,
+    /// Requests per second it serves at peak.
+    #[serde(default)]
+    pub requests_per_sec: f64,
+    /// The services it calls on its request path.
+    #[serde(default)]
+    pub depends_on: Vec<Name>,
+    /// The data classes it writes.
+    #[serde(default)]
+    pub writes: Vec<Name>,
+    /// The data classes it reads.
+    #[serde(default)]
+    pub reads: Vec<Name>,
+}
+
+fn default_instances() -> Spanned<u32> {
+    Spanned::new(0..0, 2)
+}
+
+fn default_instance_availability() -> Spanned<f64> {
+    Spanned::new(0..0, 99.9)
+}
+
+/// What a data class is, which says much about what it needs.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataKind {
+    /// Balances, payments, ledgers.
+    Money,
+    /// Stock levels.
+    Inventory,
+    /// Reservations of a scarce resource (seats, rooms, rides).
+    Booking,
+    /// Conversations.
+    Chat,
+    /// Timelines assembled from others' posts.
+    Feed,
+    /// A user's own settings and details.
+    Profile,
+    /// Product or content descriptions, read far more than written.
+    Catalog,
+    /// Time series and gauges (counters too, in specs written before `counter`).
+    Metrics,
+    /// Counts that go up and down (clicks, likes, stock reservations without a floor).
+    Counter,
+}
+
+/// How a data class is looked up.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// By key.
+    Point,
+    /// By key range (scans, pagination in key order).
+    Range,
+    /// By location (near a point, inside an area).
+    Geo,
+    /// By series and time window.
+    TimeSeries,
+}
+
+/// A data class: data with the same needs.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataClass {
+    /// Its name.
+    pub name: Name,
+    /// What it is.
+    pub kind: DataKind,
+    /// Rules concurrent writes must never break together, in words ("no double booking").
+    #[serde(default)]
+    pub invariants: Vec<String>,
+    /// How concurrent writes to one item combine (absent: by invariants and kind).
+    #[serde(default)]
+    pub merge: Option<Spanned<Merge>>,
+    /// How fresh reads must be (absent: by merge and kind).
+    #[serde(default)]
+    pub freshness: Option<Spanned<Freshness>>,
+    /// Peak reads per second.
+    #[serde(default)]
+    pub reads_per_sec: f64,
+    /// Peak writes per second.
+    #[serde(default)]
+    pub writes_per_sec: f64,
+    /// Size today, gigabytes.
+    #[serde(default)]
+    pub size_gb: f64,
+    /// Growth, gigabytes per month.
+    #[serde(default)]
+    pub growth_gb_per_month: f64,
+    /// How it is looked up (default: by key).
+    #[serde(default = "default_access")]
+    pub access: Vec<Access>,
+    /// The regions it must stay in (empty: anywhere).
+    #[serde(default)]
+    pub residency: Vec<Name>,
+    /// The stale reads it tolerates, milliseconds (absent: the kind decides).
+    #[serde(default)]
+    pub max_staleness_ms: Option<Spanned<u64>>,
+    /// Every change must be kept and attributable.
+    #[serde(default)]
+    pub audit: bool,
+    /// Queries ask what the data was at a past time.
+    #[serde(default)]
+    pub temporal_queries: bool,
+}
+
+fn default_access() -> Vec<Access> {
+    vec![Access::Point]
+}
+
+/// Read or write.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpKind {
+    /// A read.
+    Read,
+    /// A write.
+    Write,
+}
+
+/// A latency objective.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// What the user does ("place order").
+    pub operation: String,
+    /// The data class it touches.
+    pub data: Name,
+    /// Whether it reads or writes it.
+    pub op: OpKind,
+    /// Where the user is.
+    pub region: Name,
+    /// The 99th-percentile latency it must meet, milliseconds.
+    pub p99_ms: Spanned<f64>,
+    /// For a read: how fresh this operation's reads must be, if not as the data says.
+    #[serde(default)]
+    pub freshness: Option<Spanned<Freshness>>,
+}
+
+impl Spec {
+    /// Parse and validate a spec; `path` names the file in diagnostics.
+    pub fn parse(path: &str, text: &str) -> Result<Spec, FileError> {
+        let fail = |mut diagnostics: Vec<Diagnostic>| {
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            FileError {
+                path: path.to_string(),
+                diagnostics,
+            }
+        };
+        let (doc, syntax) = toml::de::DeTable::parse_recoverable(text);
+        if !syntax.is_empty() {
+            // A broken document's structure is a guess: report the syntax alone.
+            return Err(fail(
+                syntax
+                    .iter()
+                    .map(|e| Diagnostic::from_toml(text, e))
+                    .collect(),
+            ));
+        }
+        let mut diagnostics = walk::walk(text, doc.get_ref());
+        // References to nothing leave the types intact, so the whole-spec checks still
+        // run beside them; a wrong type stops serde, and the walk has said why.
+        match Spec::deserialize(toml::de::Deserializer::from(doc)) {
+            Ok(spec) => {
+                diagnostics.extend(validate::validate(&spec, text));
+                if diagnostics.is_empty() {
+                    Ok(spec)
+                } else {
+                    Err(fail(diagnostics))
+                }
+            }
+            Err(e) if diagnostics.is_empty() => Err(fail(vec![Diagnostic::from_toml(text, &e)])),
+            Err(_) => Err(fail(diagnostics)),
+        }
+    }
+
+    /// The round trip between two regions, milliseconds (0 within one region); `None`
+    /// when the spec gives none.
+    pub fn rtt_ms(&self, a: &str, b: &str) -> Option<f64> {
+        if a == b {
+            return Some(0.0);
+        }
+        self.links
+            .iter()
+            .find(|l| {
+                let (x, y) = (l.between[0].get_ref(), l.between[1].get_ref());
+                (x == a && y == b) || (x == b && y == a)
+            })
+            .map(|l| *l.rtt_ms.get_ref())
+    }
+
+    /// The region named `name`.
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name.get_ref() == name)
+    }
+
+    /// The service named `name`.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name.get_ref() == name)
+    }
+
+    /// The data class named `name`.
+    pub fn data_class(&self, name: &str) -> Option<&DataClass> {
+        self.data.iter().find(|d| d.name.get_ref() == name)
+    }
+
+    /// The regions a data class may live in: its residency, else every region.
+    pub fn home_regions(&self, data: &DataClass) -> Vec<String> {
+        if data.residency.is_empty() {
+            self.regions
+                .iter()
+                .map(|r| r.name.get_ref().clone())
+                .collect()
+        } else {
+            data.residency.iter().map(|r| r.get_ref().clone()).collect()
+        }
+    }
+
+    /// The services that write `data`.
+    pub fn writers(&self, data: &str) -> Vec<&Service> {
+        self.services
+            .iter()
+            .filter(|s| s.writes.iter().any(|w| w.get_ref() == data))
+            .collect()
+    }
+
+    /// Whether the system must survive `failure`.
+    pub fn tolerates(&self, failure: FailureDomain) -> bool {
+        self.system.tolerate.contains(&failure)
+    }
+}
+
+#[cfg(test)]
+mod tests;
