@@ -2,9 +2,9 @@
 //! the target, quorums against the failures to survive, latency objectives against
 //! round trips, residency against region failures; and the error budget.
 
-use crate::design::{Check, CheckStatus};
+use crate::design::{About, Check, CheckStatus};
 use crate::rules::replication::{Topology, leader_region, replica_regions, topology};
-use crate::spec::{DataClass, FailureDomain, Freshness, Needs, OpKind, Service, Spec};
+use crate::spec::{DataClass, FailureDomain, Freshness, Needs, OpKind, Service, Slo, Spec};
 use std::collections::BTreeSet;
 
 /// Availability assumed for one replica of a data store, percent (the spec does not say).
@@ -74,6 +74,7 @@ fn error_budget(spec: &Spec) -> Check {
             "{target}% allows {:.1} minutes of unavailability per 30-day month",
             error_budget_minutes(target)
         ),
+        about: About::System,
     }
 }
 
@@ -117,13 +118,30 @@ fn availability(spec: &Spec) -> Vec<Check> {
                     (1.0 - total) * MINUTES_PER_MONTH,
                     error_budget_minutes(target),
                 ),
+                about: About::Service(entry.name.get_ref().clone()),
             }
         })
         .collect()
 }
 
+/// The availability (fraction) of the request path from `entry`, with `instead` in place
+/// of the service of the same name (to try a change).
+pub(crate) fn path_availability(spec: &Spec, entry: &Service, instead: Option<&Service>) -> f64 {
+    let (services, data) = closure(spec, entry);
+    let services = services.iter().map(|s| match instead {
+        Some(other) if other.name.get_ref() == s.name.get_ref() => service_availability(other),
+        _ => service_availability(s),
+    });
+    services
+        .chain(data.iter().map(|d| store_availability(d)))
+        .product()
+}
+
 /// The services reachable from `entry` (itself first) and the data classes they touch.
-fn closure<'a>(spec: &'a Spec, entry: &'a Service) -> (Vec<&'a Service>, Vec<&'a DataClass>) {
+pub(crate) fn closure<'a>(
+    spec: &'a Spec,
+    entry: &'a Service,
+) -> (Vec<&'a Service>, Vec<&'a DataClass>) {
     let mut seen = BTreeSet::new();
     let mut order = Vec::new();
     let mut stack = vec![entry];
@@ -164,6 +182,7 @@ fn residency(spec: &Spec, d: &DataClass) -> Option<Check> {
             home[0],
             home[0]
         ),
+        about: About::Data(d.name.get_ref().clone()),
     })
 }
 
@@ -225,13 +244,14 @@ fn quorum(spec: &Spec, d: &DataClass) -> Option<Check> {
         subject: name.clone(),
         status,
         detail,
+        about: About::Data(name.clone()),
     })
 }
 
 /// Each objective against the round trips its operation cannot avoid.
 fn latency(spec: &Spec) -> Vec<Check> {
     let mut out = Vec::new();
-    for slo in &spec.slos {
+    for (index, slo) in spec.slos.iter().enumerate() {
         let Some(d) = spec.data_class(slo.data.get_ref()) else {
             continue;
         };
@@ -243,24 +263,13 @@ fn latency(spec: &Spec) -> Vec<Check> {
             op_name(slo.op),
             d.name.get_ref()
         );
-        let single_order = Needs::of(d).single_order();
-        let freshness = slo
-            .freshness
-            .as_ref()
-            .map_or(Needs::of(d).freshness, |f| *f.get_ref());
-        let floor = match slo.op {
-            OpKind::Write if single_order => consensus_floor(spec, d, region),
-            OpKind::Read if freshness == Freshness::Linearizable => {
-                consensus_floor(spec, d, region)
-            }
-            op => nearest_copy(spec, d, region, op),
-        };
-        out.push(match floor {
+        out.push(match floor(spec, slo, d) {
             Err(missing) => Check {
                 check: "latency",
                 subject,
                 status: CheckStatus::Unknown,
                 detail: format!("no rtt_ms given between {} and {}", missing.0, missing.1),
+                about: About::Slo(index),
             },
             Ok((ms, how)) => Check {
                 check: "latency",
@@ -278,10 +287,34 @@ fn latency(spec: &Spec) -> Vec<Check> {
                         ": no tuning can meet it with this placement"
                     }
                 ),
+                about: About::Slo(index),
             },
         });
     }
     out
+}
+
+/// The least latency objective `index` can have (its operation's unavoidable round
+/// trips), where the spec gives them.
+pub(crate) fn latency_floor(spec: &Spec, index: usize) -> Option<f64> {
+    let slo = spec.slos.get(index)?;
+    let d = spec.data_class(slo.data.get_ref())?;
+    floor(spec, slo, d).ok().map(|(ms, _)| ms)
+}
+
+/// The round trips `slo`'s operation on `d` cannot avoid, and how they add up.
+fn floor(spec: &Spec, slo: &Slo, d: &DataClass) -> Result<(f64, String), Missing> {
+    let region = slo.region.get_ref();
+    let needs = Needs::of(d);
+    let freshness = slo
+        .freshness
+        .as_ref()
+        .map_or(needs.freshness, |f| *f.get_ref());
+    match slo.op {
+        OpKind::Write if needs.single_order() => consensus_floor(spec, d, region),
+        OpKind::Read if freshness == Freshness::Linearizable => consensus_floor(spec, d, region),
+        op => nearest_copy(spec, d, region, op),
+    }
 }
 
 fn op_name(op: OpKind) -> &'static str {
@@ -341,9 +374,15 @@ fn nearest_copy(
     let candidates: Vec<String> = match op {
         OpKind::Read => match topology(spec, d) {
             // The voters and the learners; in one region, its zones.
-            Topology::Consensus { regions, learners } => {
-                regions.into_iter().chain(learners).collect()
-            }
+            Topology::Consensus {
+                regions,
+                learners,
+                witnesses,
+            } => regions
+                .into_iter()
+                .filter(|r| !witnesses.contains(r))
+                .chain(learners)
+                .collect(),
             _ => spec.home_regions(d),
         },
         OpKind::Write => {
@@ -436,7 +475,7 @@ p99_ms = 50
     #[test]
     fn surviving_a_region_needs_three_regions_and_residency_allows_them() {
         let mut s = spec(LEDGER);
-        s.system.tolerate = vec![FailureDomain::Region];
+        s.system.tolerate = toml::Spanned::new(0..0, vec![FailureDomain::Region]);
         let c = quorum(&s, &s.data[0]).unwrap();
         assert_eq!(c.status, CheckStatus::Contradiction);
         assert!(
@@ -449,7 +488,7 @@ p99_ms = 50
         let s2 =
             spec(&LEDGER.replace("kind = \"money\"", "kind = \"money\"\nresidency = [\"eu\"]"));
         let mut s2 = s2;
-        s2.system.tolerate = vec![FailureDomain::Region];
+        s2.system.tolerate = toml::Spanned::new(0..0, vec![FailureDomain::Region]);
         assert_eq!(
             residency(&s2, &s2.data[0]).unwrap().status,
             CheckStatus::Contradiction

@@ -172,6 +172,20 @@ pub enum CheckStatus {
     Unknown,
 }
 
+/// What a check is about, for the fixes that change it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum About {
+    /// The system as a whole.
+    #[default]
+    System,
+    /// The request path from this entry service.
+    Service(String),
+    /// This data class.
+    Data(String),
+    /// The objective at this index of the spec's `[[slo]]` list.
+    Slo(usize),
+}
+
 /// One arithmetic check.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Check {
@@ -183,6 +197,9 @@ pub struct Check {
     pub status: CheckStatus,
     /// The numbers, in words.
     pub detail: String,
+    /// What it is about.
+    #[serde(skip)]
+    pub about: About,
 }
 
 /// A whole design.
@@ -198,6 +215,8 @@ pub struct Design {
     pub decisions: Vec<Decision>,
     /// The arithmetic checks.
     pub checks: Vec<Check>,
+    /// Ways out of the contradictions, each re-checked on the spec it makes.
+    pub fixes: Vec<crate::fixes::Fix>,
 }
 
 impl Design {

@@ -30,6 +30,7 @@
 pub mod architecture;
 pub mod checks;
 pub mod design;
+pub mod fixes;
 pub mod knowledge;
 pub mod records;
 pub mod render;
@@ -44,11 +45,13 @@ pub use spec::Spec;
 /// The design for `spec`.
 pub fn design(spec: &Spec) -> Design {
     let target = *spec.system.availability.get_ref();
+    let checks = checks::run(spec);
     Design {
         system: spec.system.name.clone(),
         availability_target_percent: target,
         error_budget_minutes_per_month: checks::error_budget_minutes(target),
         decisions: rules::decide_all(spec),
-        checks: checks::run(spec),
+        fixes: fixes::fixes(spec, &checks),
+        checks,
     }
 }

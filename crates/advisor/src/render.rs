@@ -94,6 +94,19 @@ pub fn text(design: &Design) -> String {
             c.subject,
             c.detail
         );
+        for f in design.fixes.iter().filter(|f| f.resolves(c)) {
+            let _ = writeln!(
+                out,
+                "      fix {}: {}\n          cost: {}\n          {}",
+                f.number,
+                f.change,
+                f.cost,
+                f.rechecked()
+            );
+            for line in &f.diff {
+                let _ = writeln!(out, "          {line}");
+            }
+        }
     }
     let _ = writeln!(out, "\nRules");
     for r in rules_used(design) {
@@ -169,7 +182,15 @@ pub fn summary(design: &Design) -> String {
         true => "the design holds together".to_string(),
         false => format!("CONTRADICTION: {}", contradictions.join(", ")),
     };
-    let _ = writeln!(out, "  verdict: {verdict}\n\nDetails");
+    let _ = writeln!(out, "  verdict: {verdict}");
+    if !design.fixes.is_empty() {
+        let _ = writeln!(
+            out,
+            "  ways out: {} fixes, each re-checked, under Checks; --fix N prints the spec with one made",
+            design.fixes.len()
+        );
+    }
+    let _ = writeln!(out, "\nDetails");
     out
 }
 
@@ -219,6 +240,26 @@ pub fn markdown(design: &Design) -> String {
             c.subject,
             c.detail.replace('|', "\\|")
         );
+    }
+    if !design.fixes.is_empty() {
+        let _ = writeln!(out, "\n## Ways out\n");
+        for f in &design.fixes {
+            let _ = writeln!(
+                out,
+                "{}. **{}** ({} {}). Cost: {}. {}.\n\n   ```diff\n{}\n   ```\n",
+                f.number,
+                f.change,
+                f.check,
+                f.subject,
+                f.cost,
+                f.rechecked(),
+                f.diff
+                    .iter()
+                    .map(|l| format!("   {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
     }
     let _ = writeln!(out, "\n## Sources\n");
     for r in rules_used(design) {
@@ -307,7 +348,24 @@ pub fn html(design: &Design, diagram_svg: &str) -> String {
             e(&c.detail)
         );
     }
-    let _ = writeln!(out, "</table>\n<h2>Sources</h2>\n<ul>");
+    let _ = writeln!(out, "</table>");
+    if !design.fixes.is_empty() {
+        let _ = writeln!(out, "<h2>Ways out</h2>\n<ol>");
+        for f in &design.fixes {
+            let _ = writeln!(
+                out,
+                "<li><strong>{}</strong> ({} {}). Cost: {}. {}.<pre>{}</pre></li>",
+                e(&f.change),
+                e(f.check),
+                e(&f.subject),
+                e(&f.cost),
+                e(&f.rechecked()),
+                e(&f.diff.join("\n"))
+            );
+        }
+        let _ = writeln!(out, "</ol>");
+    }
+    let _ = writeln!(out, "<h2>Sources</h2>\n<ul>");
     for r in rules_used(design) {
         let _ = writeln!(out, "<li><code>{}</code>: {}</li>", e(r.id), e(r.citation));
     }

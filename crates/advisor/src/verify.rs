@@ -394,7 +394,8 @@ mod tests {
         );
         assert_eq!(t.nemesis, "crash-restart");
         let mut s = data("catalog", "");
-        s.system.tolerate = vec![FailureDomain::Partition, FailureDomain::Region];
+        s.system.tolerate =
+            toml::Spanned::new(0..0, vec![FailureDomain::Partition, FailureDomain::Region]);
         let t = &trials(&s)[0];
         // A catalog has session guarantees: reads at the leader, faster than Raft.
         assert_eq!(t.chosen.claims, [Claim::Faster, Claim::ReadsOwnWrites]);

@@ -159,6 +159,95 @@ fn a_quorum_that_cannot_survive_the_failures_is_a_contradiction() {
     );
 }
 
+/// Every fix of every contradiction fixture, made with `--fix N`, resolves its
+/// contradiction: the fixed spec's design no longer has it, and holds together when the
+/// fix says so.
+#[test]
+fn every_fix_made_resolves_its_contradiction() {
+    let mut fixtures: Vec<_> = std::fs::read_dir(FIXTURES)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 3);
+    let mut kinds = std::collections::BTreeSet::new();
+    for fixture in fixtures {
+        let path = fixture.display().to_string();
+        let o = dsys(&["design", &path, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(1), "{path}");
+        let design: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let fixes = design["fixes"].as_array().unwrap();
+        assert!(!fixes.is_empty(), "{path}: no fix");
+        for fix in fixes {
+            let number = fix["number"].to_string();
+            kinds.insert(fix["check"].as_str().unwrap().to_string());
+            let made = dsys(&["design", &path, "--fix", &number]);
+            let left = fix["contradictions_left"].as_u64().unwrap();
+            assert_eq!(
+                made.status.code(),
+                Some(if left == 0 { 0 } else { 1 }),
+                "{path} fix {number}"
+            );
+            let file = temp("fixed.toml");
+            std::fs::write(file.path(), stdout(&made)).unwrap();
+            let o = dsys(&["design", &file, "--format", "json"]);
+            assert_eq!(
+                o.status.code(),
+                Some(if left == 0 { 0 } else { 1 }),
+                "{path} fix {number}: {}",
+                stderr(&o)
+            );
+            let fixed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            let still = fixed["checks"].as_array().unwrap().iter().any(|c| {
+                c["status"] == "contradiction"
+                    && c["check"] == fix["check"]
+                    && c["subject"] == fix["subject"]
+            });
+            assert!(
+                !still,
+                "{path} fix {number} ({}) leaves its contradiction",
+                fix["change"]
+            );
+        }
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["availability", "latency", "quorum"],
+        "a fixture per kind of contradiction"
+    );
+}
+
+/// Two regions that must survive a region: a third region and a witness are offered.
+#[test]
+fn two_regions_surviving_a_region_are_offered_a_third_place() {
+    let spec = format!("{FIXTURES}/quorum-two-regions.toml");
+    let o = dsys(&["design", &spec]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("fix 1: add a third region (third-region) for the replicas of bookings"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "fix 2: add a witness in a third location (witness) for the group of bookings"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("re-checked: the design holds together"),
+        "{out}"
+    );
+    let o = dsys(&["design", &spec, "--fix", "9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no fix 9: the design has fixes 1 to 3"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A bad spec: exit 2, `path:line:column: message`, the line, a caret and a hint.
 fn bad_spec(text: &str, location: &str, message: &str) {
     let file = temp("spec.toml");

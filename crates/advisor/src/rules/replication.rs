@@ -48,13 +48,19 @@ pub fn write_regions(spec: &Spec, d: &DataClass) -> BTreeSet<String> {
         .collect()
 }
 
-/// Where a consensus group's leader goes: the region of the strictest write objective
-/// on the data, else the first region it is written from, else its first home region.
+/// Where a consensus group's leader goes: where the spec puts it, else the region of the
+/// strictest write objective on the data (where it may live), else the first region it
+/// is written from, else its first home region.
 pub fn leader_region(spec: &Spec, d: &DataClass) -> String {
+    if let Some(leader) = &d.leader {
+        return leader.get_ref().clone();
+    }
+    let home = spec.home_regions(d);
     let strictest = spec
         .slos
         .iter()
         .filter(|s| s.data.get_ref() == d.name.get_ref() && s.op == OpKind::Write)
+        .filter(|s| home.contains(s.region.get_ref()))
         .min_by(|a, b| a.p99_ms.get_ref().total_cmp(b.p99_ms.get_ref()));
     if let Some(slo) = strictest {
         return slo.region.get_ref().clone();
@@ -66,24 +72,29 @@ pub fn leader_region(spec: &Spec, d: &DataClass) -> String {
         .unwrap_or_default()
 }
 
-/// The regions a consensus group's replicas go in: the leader's, then the nearest others,
-/// three in all when a region failure must be survived, else the leader's alone (one
-/// replica per zone).
+/// The regions a consensus group's replicas go in: the leader's, then the nearest others
+/// (witness regions last), three in all when a region failure must be survived, else the
+/// leader's alone (one replica per zone).
 pub fn replica_regions(spec: &Spec, d: &DataClass) -> Vec<String> {
     let leader = leader_region(spec, d);
     if !spec.tolerates(FailureDomain::Region) {
         return vec![leader];
     }
-    let mut others: Vec<(f64, String)> = spec
-        .home_regions(d)
-        .into_iter()
-        .filter(|r| *r != leader)
-        .map(|r| (spec.rtt_ms(&leader, &r).unwrap_or(f64::INFINITY), r))
+    let nearest_first = |regions: Vec<String>| {
+        let mut by_rtt: Vec<(f64, String)> = regions
+            .into_iter()
+            .filter(|r| *r != leader)
+            .map(|r| (spec.rtt_ms(&leader, &r).unwrap_or(f64::INFINITY), r))
+            .collect();
+        by_rtt.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        by_rtt.into_iter().map(|(_, r)| r)
+    };
+    // Full replicas first; a witness only where the full regions run out.
+    let others: Vec<String> = nearest_first(spec.home_regions(d))
+        .chain(nearest_first(spec.witness_regions(d)))
+        .take(2)
         .collect();
-    others.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    std::iter::once(leader)
-        .chain(others.into_iter().map(|(_, r)| r).take(2))
-        .collect()
+    std::iter::once(leader.clone()).chain(others).collect()
 }
 
 /// The regions `d` is read from: its readers' and writers' regions and those of its read
@@ -153,6 +164,9 @@ pub enum Topology {
         regions: Vec<String>,
         /// Regions with a non-voting replica that answers reads that may lag.
         learners: Vec<String>,
+        /// Those of `regions` that hold a witness: it votes and keeps the log, serves
+        /// nothing.
+        witnesses: Vec<String>,
     },
     /// One leader per partition, asynchronous followers.
     LeaderPerPartition {
@@ -208,14 +222,23 @@ impl Topology {
                 .collect()
         };
         match self {
-            Topology::Consensus { regions, learners } if regions.len() == 1 => {
-                std::iter::once((regions[0].clone(), "raft group, 3 zones"))
-                    .chain(learning(learners))
-                    .collect()
-            }
-            Topology::Consensus { regions, learners } => {
+            Topology::Consensus {
+                regions, learners, ..
+            } if regions.len() == 1 => std::iter::once((regions[0].clone(), "raft group, 3 zones"))
+                .chain(learning(learners))
+                .collect(),
+            Topology::Consensus {
+                regions,
+                learners,
+                witnesses,
+            } => {
                 let mut all: Vec<(String, &'static str)> =
                     with(&regions[..1], "raft leader", &regions[1..], "raft follower");
+                for (region, role) in &mut all {
+                    if witnesses.contains(region) {
+                        *role = "raft witness";
+                    }
+                }
                 all.extend(learning(learners));
                 all
             }
@@ -246,8 +269,14 @@ pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
     let needs = Needs::of(d);
     if needs.single_order() {
         let regions = replica_regions(spec, d);
+        let witness_places = spec.witness_regions(d);
         return Topology::Consensus {
             learners: learner_regions(spec, d, &regions),
+            witnesses: regions
+                .iter()
+                .filter(|r| witness_places.contains(r))
+                .cloned()
+                .collect(),
             regions,
         };
     }
@@ -283,8 +312,18 @@ pub fn topology(spec: &Spec, d: &DataClass) -> Topology {
 pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
     let name = d.name.get_ref();
     match topology(spec, d) {
-        Topology::Consensus { regions, learners } => {
-            let placement = if regions.len() > 1 {
+        Topology::Consensus {
+            regions,
+            learners,
+            witnesses,
+        } => {
+            let placement = if !witnesses.is_empty() {
+                format!(
+                    "one replica in each of {}; the one in {} a witness (votes, keeps the log, serves no reads)",
+                    regions.join(", "),
+                    witnesses.join(", ")
+                )
+            } else if regions.len() > 1 {
                 format!("one replica in each of {}", regions.join(", "))
             } else {
                 format!("one replica in each of 3 zones of {}", regions[0])
@@ -426,7 +465,7 @@ region = "eu"
 p99_ms = 400
 "#,
         );
-        s.system.tolerate = vec![FailureDomain::Region];
+        s.system.tolerate = toml::Spanned::new(0..0, vec![FailureDomain::Region]);
         assert_eq!(replica_regions(&s, &s.data[0]), ["eu", "us", "ap"]);
         let d = decide(&s, &s.data[0]);
         assert_eq!(d.settings["placement"], "one replica in each of eu, us, ap");

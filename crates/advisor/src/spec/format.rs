@@ -208,6 +208,12 @@ pub const SECTIONS: &[Section] = &[
                 REQUIRED,
                 "availability zones in the region",
             ),
+            field(
+                "witness",
+                Type::Bool,
+                Absent::Value("false"),
+                "a place for consensus witnesses only: replicas that vote and keep the log but serve no reads and run no services",
+            ),
         ],
     },
     Section {
@@ -361,6 +367,12 @@ pub const SECTIONS: &[Section] = &[
                 NAMES_OF_REGIONS,
                 Absent::Decided("all regions"),
                 "where it may be stored",
+            ),
+            field(
+                "leader",
+                Type::Ref("region"),
+                Absent::Decided("where the strictest write objective is"),
+                "where a consensus group's leader goes",
             ),
             field(
                 "audit",

@@ -43,6 +43,9 @@ pub struct Spec {
     /// Latency objectives per operation and region.
     #[serde(rename = "slo", default)]
     pub slos: Vec<Slo>,
+    /// The text it was read from (fixes are edits of it).
+    #[serde(skip)]
+    pub source: String,
 }
 
 /// System-wide requirements.
@@ -54,8 +57,12 @@ pub struct System {
     /// The availability target, in percent (for example 99.95).
     pub availability: Spanned<f64>,
     /// The failures the system must survive without losing availability.
-    #[serde(default)]
-    pub tolerate: Vec<FailureDomain>,
+    #[serde(default = "nothing_to_tolerate")]
+    pub tolerate: Spanned<Vec<FailureDomain>>,
+}
+
+fn nothing_to_tolerate() -> Spanned<Vec<FailureDomain>> {
+    Spanned::new(0..0, Vec::new())
 }
 
 /// A failure the system must survive.
@@ -78,6 +85,10 @@ pub struct Region {
     pub name: Name,
     /// How many availability zones it has.
     pub zones: Spanned<u32>,
+    /// A place for consensus witnesses only: replicas that vote and keep the log but
+    /// serve no reads, and no services.
+    #[serde(default)]
+    pub witness: bool,
 }
 
 /// The round trip between two regions.
@@ -199,6 +210,10 @@ pub struct DataClass {
     /// The regions it must stay in (empty: anywhere).
     #[serde(default)]
     pub residency: Vec<Name>,
+    /// Where a consensus group's leader goes (absent: where the strictest write
+    /// objective is).
+    #[serde(default)]
+    pub leader: Option<Name>,
     /// The stale reads it tolerates, milliseconds (absent: the kind decides).
     #[serde(default)]
     pub max_staleness_ms: Option<Spanned<u64>>,
@@ -267,9 +282,10 @@ impl Spec {
         // References to nothing leave the types intact, so the whole-spec checks still
         // run beside them; a wrong type stops serde, and the walk has said why.
         match Spec::deserialize(toml::de::Deserializer::from(doc)) {
-            Ok(spec) => {
+            Ok(mut spec) => {
                 diagnostics.extend(validate::validate(&spec, text));
                 if diagnostics.is_empty() {
+                    spec.source = text.to_string();
                     Ok(spec)
                 } else {
                     Err(fail(diagnostics))
@@ -310,16 +326,31 @@ impl Spec {
         self.data.iter().find(|d| d.name.get_ref() == name)
     }
 
-    /// The regions a data class may live in: its residency, else every region.
+    /// The regions a data class may live in: its residency, else every region; witness
+    /// regions left out (they keep only consensus logs: see [`Spec::witness_regions`]).
     pub fn home_regions(&self, data: &DataClass) -> Vec<String> {
-        if data.residency.is_empty() {
-            self.regions
-                .iter()
-                .map(|r| r.name.get_ref().clone())
-                .collect()
-        } else {
-            data.residency.iter().map(|r| r.get_ref().clone()).collect()
-        }
+        self.allowed_regions(data)
+            .filter(|r| !r.witness)
+            .map(|r| r.name.get_ref().clone())
+            .collect()
+    }
+
+    /// The witness regions a data class's consensus group may use: within its residency.
+    pub fn witness_regions(&self, data: &DataClass) -> Vec<String> {
+        self.allowed_regions(data)
+            .filter(|r| r.witness)
+            .map(|r| r.name.get_ref().clone())
+            .collect()
+    }
+
+    fn allowed_regions<'a>(&'a self, data: &'a DataClass) -> impl Iterator<Item = &'a Region> {
+        self.regions.iter().filter(|r| {
+            data.residency.is_empty()
+                || data
+                    .residency
+                    .iter()
+                    .any(|x| x.get_ref() == r.name.get_ref())
+        })
     }
 
     /// The services that write `data`.
@@ -332,7 +363,7 @@ impl Spec {
 
     /// Whether the system must survive `failure`.
     pub fn tolerates(&self, failure: FailureDomain) -> bool {
-        self.system.tolerate.contains(&failure)
+        self.system.tolerate.get_ref().contains(&failure)
     }
 }
 

@@ -41,8 +41,36 @@ pub fn validate(spec: &Spec, text: &str) -> Vec<Diagnostic> {
             "a request path must end: remove one of the dependencies",
         );
     }
+    for s in &spec.services {
+        for r in &s.regions {
+            if spec.region(r.get_ref()).is_some_and(|r| r.witness) {
+                error(
+                    r.span(),
+                    format!(
+                        "service {} runs in {}, a witness region",
+                        s.name.get_ref(),
+                        r.get_ref()
+                    ),
+                    "a witness region holds consensus witnesses only: run services elsewhere",
+                );
+            }
+        }
+    }
     for d in &spec.data {
         let name = d.name.get_ref();
+        if let Some(leader) = &d.leader
+            && spec.region(leader.get_ref()).is_some()
+            && !spec.home_regions(d).contains(leader.get_ref())
+        {
+            error(
+                leader.span(),
+                format!(
+                    "{name} cannot have its leader in {}: it may not live there",
+                    leader.get_ref()
+                ),
+                "name one of its residency regions, not a witness region",
+            );
+        }
         if let (Some(f), Some(ms)) = (&d.freshness, &d.max_staleness_ms) {
             error(
                 ms.span(),

@@ -56,14 +56,16 @@ Examples:
   dsys design specs/checkout.toml --format json | jq '.checks'
   dsys design specs/checkout.toml --adr-dir docs/decisions
   dsys design specs/checkout.toml --verify --seeds 20
+  dsys design specs/bad.toml --fix 2 > fixed.toml
   dsys design --schema > spec.schema.json
 
 specs/README.md documents the spec format with a commented example. Exit codes: 0 the
 design holds together, 1 a check found a contradiction (an objective below a round
 trip, a target the topology cannot reach, a quorum that cannot survive the stated
-failures; each reported with its numbers) or, with --verify, the simulator contradicted
-a claim, 2 the spec is malformed, 5 the spec could
-not be read or --adr-dir not written (the design is still printed).";
+failures; each reported with its numbers and its ways out, each re-checked) or, with
+--verify, the simulator contradicted a claim, 2 the spec is malformed (every problem in
+it reported) or --fix names no fix, 5 the spec could not be read or --adr-dir not
+written (the design is still printed).";
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DesignFormat {
@@ -85,8 +87,12 @@ pub struct DesignArgs {
     pub spec: Option<PathBuf>,
     /// Print the spec format as a JSON Schema (for editors; specs/spec.schema.json) and
     /// exit.
-    #[arg(long, conflicts_with_all = ["spec", "verify", "adr_dir"])]
+    #[arg(long, conflicts_with_all = ["spec", "verify", "adr_dir", "fix"])]
     pub schema: bool,
+    /// Print the spec with fix N made (the fixes are numbered under Checks) and exit: 0
+    /// when the fixed spec holds together, 1 when contradictions remain.
+    #[arg(long, value_name = "N", conflicts_with_all = ["verify", "adr_dir"], value_parser = clap::value_parser!(u64).range(1..))]
+    pub fix: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DesignFormat::Text)]
     pub format: DesignFormat,

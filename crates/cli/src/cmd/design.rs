@@ -25,6 +25,35 @@ fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
     })
 }
 
+/// `--fix N`: the spec with fix N made, and whether it holds together.
+fn print_fixed(
+    spec: &dsys_advisor::Spec,
+    design: &dsys_advisor::Design,
+    number: u64,
+    out: Output,
+) -> Result<(), Failure> {
+    let Some(fix) = design.fixes.iter().find(|f| f.number as u64 == number) else {
+        return Err(Failure::new(
+            Exit::BadInput,
+            match design.fixes.len() {
+                0 => "the design has no fixes: it holds together, or nothing resolves its contradictions".to_string(),
+                n => format!("no fix {number}: the design has fixes 1 to {n}"),
+            },
+        ));
+    };
+    out.print(&dsys_advisor::fixes::apply(&spec.source, &fix.edits))?;
+    match fix.contradictions_left {
+        0 => Ok(()),
+        n => Err(Failure::new(
+            Exit::Violation,
+            format!(
+                "fix {number} leaves {n} contradiction{}",
+                if n == 1 { "" } else { "s" }
+            ),
+        )),
+    }
+}
+
 /// The model as JSON, with the connections the drawings draw for its edges.
 #[derive(serde::Serialize)]
 struct Drawn<'a> {
@@ -62,6 +91,9 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
     };
     let spec = read_spec(path)?;
     let design = dsys_advisor::design(&spec);
+    if let Some(number) = a.fix {
+        return print_fixed(&spec, &design, number, out);
+    }
     let outcomes = match a.verify {
         true => {
             let bar = progress::count_bar("verifying", progress::enabled(out.quiet));
