@@ -13,6 +13,11 @@ pub struct Rule {
     pub statement: &'static str,
     /// The source it rests on.
     pub citation: &'static str,
+    /// What in a spec makes it fire.
+    pub triggers: &'static str,
+    /// dsys commands that demonstrate it (a decision by the rule carries them).
+    #[serde(skip)]
+    pub evidence: &'static [Evidence],
 }
 
 /// A dsys command that demonstrates a rule, and what it shows.
@@ -108,7 +113,7 @@ impl Decision {
             rule,
             because: Vec::new(),
             rejected: Vec::new(),
-            evidence: Vec::new(),
+            evidence: rule.evidence.to_vec(),
         }
     }
 
@@ -140,9 +145,9 @@ impl Decision {
         self
     }
 
-    /// Add a command that demonstrates the rule.
-    pub fn evidence(mut self, evidence: Evidence) -> Self {
-        self.evidence.push(evidence);
+    /// Leave out the rule's demonstrations: they show a case this decision is not.
+    pub fn without_evidence(mut self) -> Self {
+        self.evidence.clear();
         self
     }
 }

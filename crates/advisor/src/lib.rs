@@ -29,6 +29,7 @@
 
 pub mod architecture;
 pub mod checks;
+pub mod compare;
 pub mod design;
 pub mod fixes;
 pub mod knowledge;

@@ -65,6 +65,7 @@ fn run(
         Command::Grid(a) => cmd::grid::grid(*a, out, interrupt),
         Command::Design(a) => cmd::design::design(a, out),
         Command::Diagram(a) => cmd::design::diagram(a, out),
+        Command::Explain(a) => cmd::design::explain(a, out),
         Command::Resilience(a) => cmd::patterns::resilience(a, out),
         Command::Discovery(a) => cmd::patterns::discovery(a, out),
         Command::Gateway(a) => cmd::gateway::gateway(a, out),

@@ -13,6 +13,8 @@ pub const NO_CACHE_FOR_INVARIANTS: Rule = Rule {
     id: "CACHE-NOT-ON-THE-CHECK",
     statement: "Reads that decide whether an invariant holds go to the source of truth: a cached value is a stale read by design.",
     citation: CACHING,
+    triggers: "reads of the data class must be linearizable (its freshness, or writes in one order with no freshness given)",
+    evidence: &[evidence::TTL_SERVES_STALE],
 };
 
 /// Read-mostly data that may be stale: cache-aside.
@@ -20,6 +22,8 @@ pub const ASIDE: Rule = Rule {
     id: "CACHE-ASIDE",
     statement: "Read-mostly data (10 or more reads per write) that may be briefly stale is cached aside: read the cache, fill it on a miss, delete the entry on write, and expire it after the staleness the data allows; concurrent misses are coalesced so an expiry does not stampede the store.",
     citation: CACHING,
+    triggers: "reads_per_sec at least 10 times writes_per_sec, reads that may lag, and no session guarantee",
+    evidence: &[evidence::CACHE_ASIDE_RACE],
 };
 
 /// A user's own read-mostly data: write-through.
@@ -27,6 +31,8 @@ pub const WRITE_THROUGH: Rule = Rule {
     id: "CACHE-WRITE-THROUGH",
     statement: "Read-mostly data with session guarantees is cached write-through: each write updates the store and then the cache, so the writer's next read hits its own write; a TTL bounds how long others' changes from elsewhere stay unseen.",
     citation: CACHING,
+    triggers: "reads_per_sec at least 10 times writes_per_sec and session freshness (kind profile or catalog, or freshness = \"session\")",
+    evidence: &[],
 };
 
 /// Write-heavy counters: write-behind.
@@ -34,6 +40,8 @@ pub const WRITE_BEHIND: Rule = Rule {
     id: "CACHE-WRITE-BEHIND",
     statement: "Write-heavy metrics are aggregated in memory and flushed in batches (write-behind): a crash loses at most one flush interval of increments, which metrics tolerate.",
     citation: CACHING,
+    triggers: "kind = metrics or counter with writes_per_sec at least reads_per_sec",
+    evidence: &[evidence::WRITE_BEHIND_LOSES_UNFLUSHED],
 };
 
 /// Otherwise no cache.
@@ -41,6 +49,8 @@ pub const NONE: Rule = Rule {
     id: "CACHE-NONE",
     statement: "Data read about as often as it is written gains little from a cache and pays for invalidation: no cache.",
     citation: CACHING,
+    triggers: "fewer than 10 reads per write, and no rule above applies",
+    evidence: &[],
 };
 
 /// The staleness a cache entry may have, milliseconds: the stated bound, else the kind's.
@@ -89,8 +99,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "write-behind",
             "acknowledged writes would live only in memory",
-        )
-        .evidence(evidence::TTL_SERVES_STALE);
+        );
     }
     if matches!(d.kind, DataKind::Metrics | DataKind::Counter)
         && d.writes_per_sec >= d.reads_per_sec
@@ -108,8 +117,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "write-through",
             "one store write per increment at the full write rate",
-        )
-        .evidence(evidence::WRITE_BEHIND_LOSES_UNFLUSHED);
+        );
     }
     if ratio >= 10.0 && d.reads_per_sec > 0.0 && model == Model::Session {
         let ttl = ttl_ms(d);
@@ -155,8 +163,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "no cache",
             format!("{ratio:.0} reads per write all reach the store"),
-        )
-        .evidence(evidence::CACHE_ASIDE_RACE);
+        );
     }
     Decision::new(Topic::Caching, name, NONE, "no cache")
         .because(rates)

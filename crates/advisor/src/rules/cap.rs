@@ -12,6 +12,8 @@ pub const INVARIANT: Rule = Rule {
     id: "CAP-INVARIANT",
     statement: "Data with an invariant that two sides of a partition could each keep while together breaking it refuses writes on the minority side (CP) and pays a round trip for consistency without partitions too (PC/EC).",
     citation: CITATION,
+    triggers: "writes in one order (an invariant, kind money, inventory or booking, or merge = \"reject\") with linearizable reads",
+    evidence: &[evidence::AP_STALE_UNDER_PARTITION],
 };
 
 /// No such invariant: stay available and fast, reconcile later.
@@ -19,6 +21,8 @@ pub const NO_INVARIANT: Rule = Rule {
     id: "CAP-NO-INVARIANT",
     statement: "Data without such an invariant keeps accepting writes on both sides of a partition and reconciles afterwards (AP), and answers from the nearest replica otherwise (PA/EL).",
     citation: CITATION,
+    triggers: "merged writes (merge other than reject) and no bound tighter than a round trip",
+    evidence: &[evidence::AP_AGAINST_CP],
 };
 
 /// An invariant on writes, reads that may lag.
@@ -26,6 +30,8 @@ pub const INVARIANT_LOCAL_READS: Rule = Rule {
     id: "CAP-INVARIANT-LOCAL-READS",
     statement: "Data whose invariant binds its writes but whose reads may lag refuses writes on the minority side of a partition (PC) and answers reads from the nearest replica otherwise (EL): only writes pay the round trip.",
     citation: CITATION,
+    triggers: "writes in one order, and reads that may lag (freshness other than linearizable)",
+    evidence: &[evidence::AP_STALE_UNDER_PARTITION],
 };
 
 /// A staleness bound tighter than a round trip between its regions.
@@ -33,6 +39,8 @@ pub const TIGHT_BOUND: Rule = Rule {
     id: "CAP-TIGHT-BOUND",
     statement: "Data that may stay available under partition but must never be staler than one round trip between its regions has to consult a replica that has the write: PA/EC.",
     citation: CITATION,
+    triggers: "merged writes and a staleness bound (bounded:<ms> or max_staleness_ms) below the widest round trip between the data class's regions",
+    evidence: &[],
 };
 
 /// The PACELC class `decide` gives `d`, and the rule.
@@ -87,8 +95,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 .rejects(
                     "AP (PA/EL)",
                     format!("both sides of a partition would accept writes that each pass the check and together break it: {why}"),
-                )
-                .evidence(evidence::AP_STALE_UNDER_PARTITION);
+                );
             if rule == INVARIANT_LOCAL_READS {
                 decision.because(needs.freshness_because).rejects(
                     "PC/EC",
@@ -111,8 +118,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
             .rejects(
                 "CP (PC/EC)",
                 "refusing writes on the minority side and paying a quorum round trip per write buys an order this data does not need",
-            )
-            .evidence(evidence::AP_AGAINST_CP),
+            ),
     };
     decision
 }

@@ -44,6 +44,8 @@ pub const LINEARIZABLE: Rule = Rule {
     id: "CONS-LINEARIZABLE",
     statement: "Data whose invariant is checked by reading it needs linearizable reads and writes: a stale read lets a check pass that the latest value would fail.",
     citation: MODELS,
+    triggers: "linearizable reads: freshness = \"linearizable\", or writes in one order and no freshness given",
+    evidence: &[evidence::RAFT_LINEARIZABLE],
 };
 
 /// An invariant on writes, reads that may lag.
@@ -51,6 +53,8 @@ pub const ORDERED_WRITES: Rule = Rule {
     id: "CONS-ORDERED-WRITES",
     statement: "Data whose invariant binds its writes but whose reads may lag gets linearizable writes and reads from the nearest replica: the invariant is checked where writes are ordered, so readers need not pay the quorum round trip.",
     citation: "P. Hunt et al., ZooKeeper: Wait-free Coordination for Internet-scale Systems, USENIX ATC 2010 (linearizable writes, reads served by the local replica); D. Terry et al., Session Guarantees, PDIS 1994",
+    triggers: "writes in one order (an invariant, kind money, inventory or booking, or merge = \"reject\") and a freshness weaker than linearizable",
+    evidence: &[evidence::LOCAL_READS_KEEP_WRITES],
 };
 
 /// Conversations need replies after what they answer.
@@ -58,6 +62,8 @@ pub const CAUSAL: Rule = Rule {
     id: "CONS-CAUSAL",
     statement: "Conversations need causal consistency: a reply must never be seen before the message it answers, which eventual consistency allows.",
     citation: MODELS,
+    triggers: "kind = chat, or freshness = \"causal\"",
+    evidence: &[],
 };
 
 /// A stated staleness bound.
@@ -65,6 +71,8 @@ pub const BOUNDED: Rule = Rule {
     id: "CONS-BOUNDED",
     statement: "Data with a stated staleness bound and no invariant gets bounded staleness: the cheapest model that keeps the promise.",
     citation: MODELS,
+    triggers: "freshness = \"bounded:<ms>\" or max_staleness_ms on data whose writes merge",
+    evidence: &[],
 };
 
 /// A user's own data.
@@ -72,6 +80,8 @@ pub const SESSION: Rule = Rule {
     id: "CONS-SESSION",
     statement: "A user's own data needs read-your-writes and monotonic reads (session guarantees) on top of eventual consistency: users notice their own edits vanishing, rarely others' lag.",
     citation: MODELS,
+    triggers: "kind = profile or catalog, or freshness = \"session\"",
+    evidence: &[evidence::ANY_REPLICA_BREAKS_RYW],
 };
 
 /// Feeds and metrics.
@@ -79,6 +89,8 @@ pub const EVENTUAL: Rule = Rule {
     id: "CONS-EVENTUAL",
     statement: "Data read in aggregate or as a stream, with no invariant and no bound, is eventually consistent; feeds add monotonic reads so items do not vanish on refresh.",
     citation: MODELS,
+    triggers: "merged writes and no freshness, bound or kind that asks for more (feeds, metrics, counters)",
+    evidence: &[],
 };
 
 /// The model reads get for `d` (writes in one order are linearizable whatever reads
@@ -130,8 +142,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
         .rejects(
             "merged writes (multi-leader, CRDTs)",
             "two sides of a partition could each accept a write that keeps the invariant and together break it",
-        )
-        .evidence(evidence::RAFT_LINEARIZABLE);
+        );
     }
     let decision = Decision::new(
         Topic::Consistency,
@@ -149,8 +160,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
             .rejects(
                 "causal or weaker",
                 "concurrent writes are not ordered, so both of two conflicting updates can succeed",
-            )
-            .evidence(evidence::RAFT_LINEARIZABLE),
+            ),
         Model::Causal => decision
             .because(needs.freshness_because)
             .rejects(
@@ -177,8 +187,7 @@ pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
             .rejects(
                 "linearizable",
                 "no invariant requires every reader to see the latest write",
-            )
-            .evidence(evidence::ANY_REPLICA_BREAKS_RYW),
+            ),
         Model::EventualMonotonic | Model::Eventual => {
             decision.because(needs.freshness_because).rejects(
                 "causal or stronger",

@@ -11,6 +11,8 @@ pub const DNS: Rule = Rule {
     id: "DISC-DNS",
     statement: "A couple of services in one region find each other by DNS name behind a load balancer: a registry would be one more thing to run.",
     citation: CITATION,
+    triggers: "at most 2 services, all in one region",
+    evidence: &[],
 };
 
 /// Up to ten services: a registry and client-side balancing.
@@ -18,6 +20,11 @@ pub const CLIENT_SIDE: Rule = Rule {
     id: "DISC-CLIENT-SIDE",
     statement: "Up to ten services register with health-checked leases in a registry (such as etcd) and callers balance client-side by the power of two choices over peak-EWMA latency; a gateway per region faces the outside.",
     citation: CITATION,
+    triggers: "3 to 10 services, or services in more than one region",
+    evidence: &[
+        evidence::PEAK_EWMA_PROTECTS_TAIL,
+        evidence::LEASE_FORGETS_THE_DEAD,
+    ],
 };
 
 /// More: a mesh.
@@ -25,6 +32,8 @@ pub const MESH: Rule = Rule {
     id: "DISC-MESH",
     statement: "Past ten services, discovery, balancing, retries and mutual TLS move into a service mesh's sidecars, so each service need not carry them in every language.",
     citation: CITATION,
+    triggers: "more than 10 services",
+    evidence: &[],
 };
 
 /// The discovery decision.
@@ -77,9 +86,7 @@ pub fn decide(spec: &Spec) -> Decision {
         .rejects(
             "DNS only",
             "TTLs keep dead instances in rotation for seconds to minutes",
-        )
-        .evidence(evidence::PEAK_EWMA_PROTECTS_TAIL)
-        .evidence(evidence::LEASE_FORGETS_THE_DEAD);
+        );
     }
     Decision::new(Topic::Discovery, "system", MESH, "service mesh")
         .set("edge", edge)

@@ -11,8 +11,49 @@ pub mod replication;
 pub mod resilience;
 pub mod transactions;
 
-use crate::design::Decision;
+use crate::design::{Decision, Rule};
 use crate::spec::{DataKind, Spec};
+
+/// Every rule, by topic in report order: what `dsys explain` lists.
+pub const ALL: &[Rule] = &[
+    cap::INVARIANT,
+    cap::INVARIANT_LOCAL_READS,
+    cap::TIGHT_BOUND,
+    cap::NO_INVARIANT,
+    consistency::LINEARIZABLE,
+    consistency::ORDERED_WRITES,
+    consistency::CAUSAL,
+    consistency::BOUNDED,
+    consistency::SESSION,
+    consistency::EVENTUAL,
+    replication::CONSENSUS,
+    replication::LEADER_PER_PARTITION,
+    replication::MULTI_LEADER,
+    replication::LEADER_FOLLOWER,
+    partitioning::NONE,
+    partitioning::GEO,
+    partitioning::RANGE,
+    partitioning::HASH,
+    transactions::LOCAL,
+    transactions::SAGA,
+    transactions::OUTBOX,
+    transactions::EVENT_SOURCING,
+    caching::NO_CACHE_FOR_INVARIANTS,
+    caching::ASIDE,
+    caching::WRITE_THROUGH,
+    caching::WRITE_BEHIND,
+    caching::NONE,
+    resilience::CALL_POLICY,
+    resilience::RATE_LIMIT,
+    discovery::DNS,
+    discovery::CLIENT_SIDE,
+    discovery::MESH,
+];
+
+/// The rule with id `id` (any case).
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+}
 
 /// The kind, as written in the spec.
 pub fn kind_name(kind: DataKind) -> &'static str {
@@ -44,6 +85,52 @@ pub fn decide_all(spec: &Spec) -> Vec<Decision> {
     out.extend(resilience::decide(spec));
     out.push(discovery::decide(spec));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_rule_is_listed_once_and_every_demonstration_belongs_to_one() {
+        let ids: BTreeSet<&str> = ALL.iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), ALL.len(), "an id listed twice");
+        for r in ALL {
+            assert!(
+                !r.triggers.is_empty() && !r.statement.is_empty(),
+                "{}",
+                r.id
+            );
+        }
+        for e in evidence::ALL {
+            assert!(
+                ALL.iter().any(|r| r.evidence.contains(e)),
+                "{} demonstrates no rule",
+                e.command
+            );
+        }
+        assert_eq!(
+            find("cons-ordered-writes"),
+            Some(&consistency::ORDERED_WRITES)
+        );
+    }
+
+    /// Every rule a design of an example spec uses is in the list.
+    #[test]
+    fn the_examples_use_only_listed_rules() {
+        for text in [
+            include_str!("../../../../specs/checkout.toml"),
+            include_str!("../../../../specs/chat.toml"),
+            include_str!("../../../../specs/feed.toml"),
+            include_str!("../../../../specs/url-shortener.toml"),
+        ] {
+            let spec = Spec::parse("example.toml", text).unwrap_or_else(|e| panic!("{e}"));
+            for d in decide_all(&spec) {
+                assert!(find(d.rule.id).is_some(), "{} is not in ALL", d.rule.id);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

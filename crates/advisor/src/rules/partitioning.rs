@@ -17,6 +17,8 @@ pub const NONE: Rule = Rule {
     id: "PART-NONE",
     statement: "Data that fits one replicated group for the next year (size and write rate) is not partitioned: partitions add routing, rebalancing and cross-partition queries for nothing.",
     citation: DDIA6,
+    triggers: "size in a year (size_gb + 12 x growth_gb_per_month) and writes_per_sec within one replicated group",
+    evidence: &[],
 };
 
 /// Looked up by location.
@@ -24,6 +26,8 @@ pub const GEO: Rule = Rule {
     id: "PART-GEO",
     statement: "Data looked up by location is partitioned by location (geohash cells), so a nearby-search reads a few neighbouring partitions instead of all of them.",
     citation: "G. Niemeyer, Geohash (2008); DDIA ch. 6",
+    triggers: "access includes geo",
+    evidence: &[],
 };
 
 /// Scanned by key range or time window.
@@ -31,6 +35,8 @@ pub const RANGE: Rule = Rule {
     id: "PART-RANGE",
     statement: "Data scanned by key range or time window is range-partitioned so a scan reads consecutive partitions; time series lead the key with the series so the newest bucket is not one hot partition.",
     citation: DDIA6,
+    triggers: "access includes range or time-series, and too big for one group",
+    evidence: &[],
 };
 
 /// Point lookups, too big for one group.
@@ -38,6 +44,8 @@ pub const HASH: Rule = Rule {
     id: "PART-HASH",
     statement: "Data looked up by key and too big for one group is hash-partitioned with consistent hashing (virtual nodes), so adding a node moves about 1/n of the keys rather than nearly all of them as modulo hashing would.",
     citation: "D. Karger et al., Consistent Hashing and Random Trees, STOC 1997; G. DeCandia et al., Dynamo, SOSP 2007",
+    triggers: "point access and too big for one group (size in a year or write rate)",
+    evidence: &[],
 };
 
 /// The partition key for a kind of data.

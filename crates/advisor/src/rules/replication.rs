@@ -15,6 +15,8 @@ pub const CONSENSUS: Rule = Rule {
     id: "REP-CONSENSUS",
     statement: "Linearizable data is replicated by consensus (a Raft group of 2f+1 replicas in f+1 failure domains' worth of places): a write commits once a majority has it, so any majority that survives holds every acknowledged write.",
     citation: RAFT,
+    triggers: "writes in one order (merge = \"reject\", an invariant, kind money, inventory or booking)",
+    evidence: &[evidence::ASYNC_LOSES_WRITES, evidence::RAFT_KEEPS_WRITES],
 };
 
 /// Causal data with one writer per conversation.
@@ -22,6 +24,8 @@ pub const LEADER_PER_PARTITION: Rule = Rule {
     id: "REP-LEADER-PER-PARTITION",
     statement: "Causally ordered data keeps one leader per partition (per conversation): the leader's log is the order, followers in other regions replay it asynchronously.",
     citation: DDIA,
+    triggers: "causal reads (kind = chat or freshness = \"causal\") and merged writes",
+    evidence: &[evidence::ONE_ACK_BREAKS_SESSIONS],
 };
 
 /// Written from several regions, no invariant.
@@ -29,6 +33,11 @@ pub const MULTI_LEADER: Rule = Rule {
     id: "REP-MULTI-LEADER",
     statement: "Data without an invariant that is written in several regions takes writes in each (multi-leader) and merges them with a conflict strategy fitted to its shape: CRDT counters and sets, last-writer-wins registers.",
     citation: "M. Shapiro et al., Conflict-free Replicated Data Types, SSS 2011; DDIA ch. 5",
+    triggers: "merged writes, written by services in more than one of its regions",
+    evidence: &[
+        evidence::LWW_LOSES_INCREMENTS,
+        evidence::CRDT_KEEPS_INCREMENTS,
+    ],
 };
 
 /// Written from one region, no invariant.
@@ -36,6 +45,8 @@ pub const LEADER_FOLLOWER: Rule = Rule {
     id: "REP-LEADER-FOLLOWER",
     statement: "Data without an invariant that is written in one region has one leader there and asynchronous followers where it is read.",
     citation: DDIA,
+    triggers: "merged writes, all written from one region",
+    evidence: &[],
 };
 
 /// The regions the data class is written from (writers' regions it may live in).
@@ -359,8 +370,6 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 .rejects("leader-follower, asynchronous", "a failover loses writes the old leader acknowledged but had not shipped")
                 .rejects("leaderless quorums (W + R > N)", "concurrent writes and sloppy quorums let reads see values out of order: not linearizable")
                 .rejects("multi-leader", "two leaders each accept a write that passes the invariant check")
-                .evidence(evidence::ASYNC_LOSES_WRITES)
-                .evidence(evidence::RAFT_KEEPS_WRITES)
         }
         Topology::LeaderPerPartition { .. } => Decision::new(Topic::Replication, name, LEADER_PER_PARTITION, "leader-follower per partition; asynchronous followers in the other regions")
             .set("protocol", "leader-follower")
@@ -369,8 +378,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
             .because("consistency: causal")
             .rejects("multi-leader", "messages to one conversation from two regions need a merged order; replies could precede what they answer")
             .rejects("consensus", "a cross-region quorum round trip per message")
-            .rejects("semi-sync with one acknowledgement and no fencing", "a failover loses acknowledged messages and a sender can miss its own")
-            .evidence(evidence::ONE_ACK_BREAKS_SESSIONS),
+            .rejects("semi-sync with one acknowledgement and no fencing", "a failover loses acknowledged messages and a sender can miss its own"),
         Topology::MultiLeader { leaders, conflict, .. } => {
             let regions = leaders.join(", ");
             let decision = Decision::new(Topic::Replication, name, MULTI_LEADER, format!("multi-leader, conflict strategy {conflict}"))
@@ -378,23 +386,28 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
                 .set("conflict", conflict)
                 .set("leaders", regions.clone())
                 .because(format!("written in {} regions: {regions}", leaders.len()))
-                .because(format!("kind = {} and no invariant", kind_name(d.kind)))
+                .because(Needs::of(d).merge_because)
                 .rejects("single leader", "writes from the other regions pay a round trip and stop when it is cut off");
+            // The demonstrations are about counters and sets: they show why those merge,
+            // not why a register's last writer wins.
             if conflict == "lww" {
-                decision.rejects(
+                decision.without_evidence().rejects(
                     "siblings (version vectors)",
                     "every reader would merge concurrent versions of records that one owner edits at a time",
                 )
             } else if conflict == "siblings" {
-                decision.rejects(
+                decision.without_evidence().rejects(
                     "last-writer-wins",
                     "one of two concurrent edits is dropped; merge = \"app\" asks the application to combine them (Dynamo's shopping cart)",
+                )
+            } else if conflict == "crdt=max-register" {
+                decision.without_evidence().rejects(
+                    "last-writer-wins",
+                    "a lower value written later on the other side would replace the maximum",
                 )
             } else {
                 decision
                     .rejects("last-writer-wins", "concurrent increments or inserts on two sides are lost")
-                    .evidence(evidence::LWW_LOSES_INCREMENTS)
-                    .evidence(evidence::CRDT_KEEPS_INCREMENTS)
             }
         }
         Topology::LeaderFollower { leader, .. } => {

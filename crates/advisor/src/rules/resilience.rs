@@ -12,6 +12,8 @@ pub const CALL_POLICY: Rule = Rule {
     id: "RES-CALL-POLICY",
     statement: "Each call gets a timeout that fits the caller's latency budget with one retry (budget split over its dependencies, halved for the retry); retries back off exponentially with full jitter and stay within 10% of calls; a breaker opens when half the calls of the last 10 s failed (at least 20), and a bulkhead caps concurrent calls at twice what Little's law predicts at peak.",
     citation: "B. Beyer et al., Site Reliability Engineering, ch. 21-22 (Handling Overload, Cascading Failures), 2016; M. Brooker, Exponential Backoff And Jitter, AWS Architecture Blog, 2015; M. Nygard, Release It!, 2nd ed., 2018; J. Little, A Proof for the Queuing Formula L = λW, 1961",
+    triggers: "a service that depends_on another",
+    evidence: &[],
 };
 
 /// A rate limit at a service's front door.
@@ -19,6 +21,8 @@ pub const RATE_LIMIT: Rule = Rule {
     id: "RES-RATE-LIMIT",
     statement: "A service with a known peak takes at most 20% above it (token bucket, one second of burst) and sheds the rest at once, instead of queueing into its own timeouts.",
     citation: "B. Beyer et al., Site Reliability Engineering, ch. 21, 2016",
+    triggers: "a service with requests_per_sec above 0",
+    evidence: &[],
 };
 
 /// The latency budget of `s`: the tightest objective on the data it touches.

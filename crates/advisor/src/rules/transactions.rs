@@ -9,6 +9,8 @@ pub const LOCAL: Rule = Rule {
     id: "TX-LOCAL",
     statement: "A service that writes one data class commits each change in one local transaction: no distributed protocol needed.",
     citation: "J. Gray, A. Reuter, Transaction Processing: Concepts and Techniques, 1992",
+    triggers: "a service that writes one data class",
+    evidence: &[],
 };
 
 /// Several data classes: a saga.
@@ -16,6 +18,8 @@ pub const SAGA: Rule = Rule {
     id: "TX-SAGA",
     statement: "A business operation that writes several data classes (each its own store) runs as a saga: a sequence of local transactions, each with a compensating action; orchestrated by one coordinator when there are three or more steps or money is involved, choreographed by events when there are two.",
     citation: "H. Garcia-Molina, K. Salem, Sagas, SIGMOD 1987; C. Richardson, Microservices Patterns, ch. 4, 2018",
+    triggers: "a service that writes several data classes",
+    evidence: &[],
 };
 
 /// Changes others consume: a transactional outbox.
@@ -23,6 +27,8 @@ pub const OUTBOX: Rule = Rule {
     id: "TX-OUTBOX",
     statement: "A service whose changes other services consume writes each change and its event in one local transaction (a transactional outbox) and relays the events afterwards: a dual write to a store and a broker loses or invents events when one of them fails.",
     citation: "C. Richardson, Microservices Patterns, ch. 3 (Transactional outbox), 2018",
+    triggers: "a service writes a data class that other services read",
+    evidence: &[],
 };
 
 /// Audit or time travel: event sourcing.
@@ -30,6 +36,8 @@ pub const EVENT_SOURCING: Rule = Rule {
     id: "TX-EVENT-SOURCING",
     statement: "Data that must be audited or queried as of a past time is stored as its events (event sourcing), with read models built from them (CQRS): the history is the data, not a log beside it.",
     citation: "M. Fowler, Event Sourcing (martinfowler.com/eaaDev/EventSourcing.html), 2005; G. Young, CQRS Documents, 2010",
+    triggers: "audit = true or temporal_queries = true",
+    evidence: &[],
 };
 
 /// The transaction decisions: per data class needing history, per writing service, and

@@ -57,6 +57,7 @@ Examples:
   dsys design specs/checkout.toml --adr-dir docs/decisions
   dsys design specs/checkout.toml --verify --seeds 20
   dsys design specs/bad.toml --fix 2 > fixed.toml
+  dsys design specs/checkout.toml --compare checkout-eu-only.toml
   dsys design --schema > spec.schema.json
 
 specs/README.md documents the spec format with a commented example. Exit codes: 0 the
@@ -87,8 +88,12 @@ pub struct DesignArgs {
     pub spec: Option<PathBuf>,
     /// Print the spec format as a JSON Schema (for editors; specs/spec.schema.json) and
     /// exit.
-    #[arg(long, conflicts_with_all = ["spec", "verify", "adr_dir", "fix"])]
+    #[arg(long, conflicts_with_all = ["spec", "verify", "adr_dir", "fix", "compare"])]
     pub schema: bool,
+    /// Compare with another spec's design: decisions added, removed and changed (choice,
+    /// rule, settings), and checks whose verdict moved. Exits as OTHER's design would.
+    #[arg(long, value_name = "OTHER", conflicts_with_all = ["verify", "adr_dir", "fix"])]
+    pub compare: Option<PathBuf>,
     /// Print the spec with fix N made (the fixes are numbered under Checks) and exit: 0
     /// when the fixed spec holds together, 1 when contradictions remain.
     #[arg(long, value_name = "N", conflicts_with_all = ["verify", "adr_dir"], value_parser = clap::value_parser!(u64).range(1..))]
@@ -107,4 +112,31 @@ pub struct DesignArgs {
     /// replaces dsys's own records there and removes those no longer decided.
     #[arg(long, value_name = "DIR")]
     pub adr_dir: Option<PathBuf>,
+}
+
+pub const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  dsys explain                        every rule, one line each
+  dsys explain CONS-ORDERED-WRITES    one rule: statement, what fires it, source, demonstrations
+  dsys explain rep-consensus --format json
+
+Each design decision names the rule that made it (`[REP-CONSENSUS]`). A demonstration is
+a dsys command with the exit code it ends with; CI runs every one. Exit codes: 0
+printed, 2 no rule has that id (the closest are named).";
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExplainFormat {
+    /// Text for the terminal.
+    Text,
+    /// JSON: the rule (or every rule) with its demonstrations.
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// A rule id, as a design names it (any case); absent: list every rule.
+    pub rule: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
 }

@@ -10,7 +10,9 @@ mod simulate;
 mod values;
 
 pub use check::CheckArgs;
-pub use design::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
+pub use design::{
+    DesignArgs, DesignFormat, DiagramArgs, DiagramFormat, ExplainArgs, ExplainFormat,
+};
 pub use gateway::GatewayArgs;
 pub use grid::{GridArgs, GridCommand, GridFormat, MergeArgs, ShardArg, split_configs};
 pub use patterns::{CacheArgs, ChartFormat, DiscoveryArgs, PartitionArgs, ResilienceArgs};
@@ -84,6 +86,10 @@ pub enum Command {
     /// requirements that fired it and the alternatives rejected; arithmetic checks.
     #[command(after_help = design::DESIGN_EXAMPLES)]
     Design(DesignArgs),
+    /// What a design rule says, what in a spec fires it, its source, and the dsys commands
+    /// that demonstrate it.
+    #[command(after_help = design::EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
     /// Draw the architecture a spec's design implies: regions as boxes holding services
     /// and data stores, with calls, reads, writes and replication as labelled edges.
     #[command(after_help = design::DIAGRAM_EXAMPLES)]

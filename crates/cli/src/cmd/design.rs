@@ -1,6 +1,9 @@
-//! `dsys design` (with `--verify` and decision records) and `dsys diagram`.
+//! `dsys design` (with `--verify`, `--fix` and decision records), `dsys diagram` and
+//! `dsys explain`.
 
-use crate::args::{DesignArgs, DesignFormat, DiagramArgs, DiagramFormat};
+use crate::args::{
+    DesignArgs, DesignFormat, DiagramArgs, DiagramFormat, ExplainArgs, ExplainFormat,
+};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::Output;
 use crate::progress;
@@ -94,6 +97,26 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
     if let Some(number) = a.fix {
         return print_fixed(&spec, &design, number, out);
     }
+    if let Some(other_path) = &a.compare {
+        let other = dsys_advisor::design(&read_spec(other_path)?);
+        let comparison = dsys_advisor::compare::compare(&design, &other);
+        let names = [path.display().to_string(), other_path.display().to_string()];
+        out.print(&match a.format {
+            DesignFormat::Json => serde_json::to_string_pretty(&comparison)? + "\n",
+            _ => dsys_advisor::compare::text(&comparison, [&names[0], &names[1]]),
+        })?;
+        return match comparison.contradictions[1] {
+            0 => Ok(()),
+            n => Err(Failure::new(
+                Exit::Violation,
+                format!(
+                    "{} has {n} contradiction{}",
+                    names[1],
+                    if n == 1 { "" } else { "s" }
+                ),
+            )),
+        };
+    }
     let outcomes = match a.verify {
         true => {
             let bar = progress::count_bar("verifying", progress::enabled(out.quiet));
@@ -147,4 +170,78 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
         )),
     };
     verdict_and_writes(verdict, writes)
+}
+
+/// A rule with its demonstrations, as `dsys explain --format json` prints it.
+#[derive(serde::Serialize)]
+struct Explained<'a> {
+    #[serde(flatten)]
+    rule: &'a dsys_advisor::Rule,
+    evidence: &'a [dsys_advisor::Evidence],
+}
+
+pub fn explain(a: ExplainArgs, out: Output) -> Result<(), Failure> {
+    use dsys_advisor::rules::{ALL, find};
+    let explained = |r: &'static dsys_advisor::Rule| Explained {
+        rule: r,
+        evidence: r.evidence,
+    };
+    let Some(id) = &a.rule else {
+        return match a.format {
+            ExplainFormat::Json => {
+                let all: Vec<Explained> = ALL.iter().map(explained).collect();
+                out.print(&(serde_json::to_string_pretty(&all)? + "\n"))
+            }
+            ExplainFormat::Text => {
+                let width = ALL.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                let lines: String = ALL
+                    .iter()
+                    .map(|r| format!("{:width$}  {}\n", r.id, r.triggers))
+                    .collect();
+                out.print(&format!(
+                    "{} rules; each fires when:\n{lines}\ndsys explain RULE prints one in full.\n",
+                    ALL.len()
+                ))
+            }
+        };
+    };
+    let Some(rule) = find(id) else {
+        let wanted = id.to_ascii_uppercase();
+        let prefix = wanted.split('-').next().unwrap_or("");
+        let near: Vec<&str> = ALL
+            .iter()
+            .map(|r| r.id)
+            .filter(|r| r.starts_with(prefix) || r.contains(&wanted))
+            .collect();
+        let known = if near.is_empty() {
+            "dsys explain lists every rule".to_string()
+        } else {
+            format!("did you mean {}?", near.join(", "))
+        };
+        return Err(Failure::new(
+            Exit::BadInput,
+            format!("no rule {}: {known}", id.escape_debug()),
+        ));
+    };
+    match a.format {
+        ExplainFormat::Json => out.print(&(serde_json::to_string_pretty(&explained(rule))? + "\n")),
+        ExplainFormat::Text => {
+            let mut text = format!(
+                "{}\n  {}\n\n  fires when: {}\n  source: {}\n",
+                rule.id, rule.statement, rule.triggers, rule.citation
+            );
+            if rule.evidence.is_empty() {
+                text.push_str(
+                    "  demonstrated by: no dsys command yet; the source above is the evidence\n",
+                );
+            }
+            for e in rule.evidence {
+                text.push_str(&format!(
+                    "  demonstrated by: {} (exit {}: {})\n",
+                    e.command, e.exit_code, e.shows
+                ));
+            }
+            out.print(&text)
+        }
+    }
 }
