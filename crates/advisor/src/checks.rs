@@ -310,6 +310,24 @@ fn floor(spec: &Spec, slo: &Slo, d: &DataClass) -> Result<(f64, String), Missing
         .freshness
         .as_ref()
         .map_or(needs.freshness, |f| *f.get_ref());
+    // One leader per partition, a majority acknowledging each write, reads at the
+    // leader (causal order and the writer's own writes).
+    if let Topology::LeaderPerPartition { leader, followers } = topology(spec, d) {
+        return match slo.op {
+            OpKind::Write => {
+                let replicas: Vec<String> =
+                    std::iter::once(leader.clone()).chain(followers).collect();
+                majority_floor(spec, region, &leader, &replicas)
+            }
+            OpKind::Read => {
+                let ms = rtt(spec, region, &leader)?;
+                Ok((
+                    ms,
+                    format!("read at the leader in {leader}, {ms:.0} ms away"),
+                ))
+            }
+        };
+    }
     match slo.op {
         OpKind::Write if needs.single_order() => consensus_floor(spec, d, region),
         OpKind::Read if freshness == Freshness::Linearizable => consensus_floor(spec, d, region),
@@ -334,13 +352,27 @@ fn rtt(spec: &Spec, a: &str, b: &str) -> Result<f64, Missing> {
 /// A linearizable operation from `region`: to the leader, then one round trip from the
 /// leader to the nearest other replica (a majority of three).
 fn consensus_floor(spec: &Spec, d: &DataClass, region: &str) -> Result<(f64, String), Missing> {
-    let leader = leader_region(spec, d);
-    let replicas = replica_regions(spec, d);
-    let to_leader = rtt(spec, region, &leader)?;
+    majority_floor(
+        spec,
+        region,
+        &leader_region(spec, d),
+        &replica_regions(spec, d),
+    )
+}
+
+/// An operation that waits for a majority of `replicas` (the leader's first): the trip
+/// to the leader, then the round trip from it to the nearest other replica.
+fn majority_floor(
+    spec: &Spec,
+    region: &str,
+    leader: &str,
+    replicas: &[String],
+) -> Result<(f64, String), Missing> {
+    let to_leader = rtt(spec, region, leader)?;
     let (quorum_ms, quorum_how) = if replicas.len() > 1 {
         let mut nearest: Option<(f64, &str)> = None;
-        for other in &replicas[1..] {
-            let ms = rtt(spec, &leader, other)?;
+        for other in replicas.iter().filter(|r| *r != leader) {
+            let ms = rtt(spec, leader, other)?;
             if nearest.is_none_or(|(best, _)| ms < best) {
                 nearest = Some((ms, other));
             }

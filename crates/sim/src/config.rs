@@ -127,6 +127,10 @@ impl SimConfig {
     /// The node client `index` sits beside: it sends there first and shares that node's
     /// side of any partition.
     pub fn client_home(&self, index: usize) -> NodeId {
+        let homes = &self.network.client_homes;
+        if let Some(place) = homes.get(index % homes.len().max(1)) {
+            return place.node;
+        }
         NodeId((index % self.nodes.max(1)) as u32)
     }
 
@@ -189,6 +193,17 @@ impl SimConfig {
         }
         let net = &self.network;
         check_link("link loss/duplicate", &net.default_link)?;
+        for (i, place) in net.client_homes.iter().enumerate() {
+            if place.node.index() >= self.nodes {
+                return Err(out_of_range(
+                    "network.client_homes",
+                    format!(
+                        "client home {i} names node {}, outside the {}-node cluster",
+                        place.node, self.nodes
+                    ),
+                ));
+            }
+        }
         if let Some(regions) = &net.regions {
             check_link("inter-region link", &regions.inter_region)?;
             if regions.region_of.len() != self.nodes {

@@ -66,6 +66,6 @@ pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, SimConfig};
 pub use dist::LatencyDist;
 pub use history::{RunHistory, SimEvent};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};
-pub use network::{LinkConfig, NetworkConfig, Regions};
+pub use network::{ClientHome, LinkConfig, LinkOverride, NetworkConfig, Regions};
 pub use outcome::{Availability, InvariantsOutcome, RunOutcome, RunStats};
 pub use world::{PROGRESS_EVERY_EVENTS, Progress, World};

@@ -66,6 +66,17 @@ impl Regions {
     }
 }
 
+/// Where a client sits: beside a node, at some latency from it (a client in a region
+/// that holds no replica is far from the nearest one).
+#[derive(Clone, Copy, PartialEq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientHome {
+    /// The node it sends to first and whose side of a partition it shares.
+    pub node: NodeId,
+    /// One-way latency between the client and that node.
+    pub latency: LatencyDist,
+}
+
 /// The network's static configuration.
 #[derive(Clone, PartialEq, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +91,11 @@ pub struct NetworkConfig {
     /// Individually configured links; later entries win.
     #[serde(default)]
     pub links: Vec<LinkOverride>,
+    /// Where clients sit (client `i` takes entry `i mod len`); empty: client `i` beside
+    /// node `i mod nodes` at `client_latency`. A client talking to a node other than its
+    /// home pays its own latency plus the link from its home.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_homes: Vec<ClientHome>,
 }
 
 impl Default for NetworkConfig {
@@ -89,6 +105,7 @@ impl Default for NetworkConfig {
             client_latency: LatencyDist::Constant { ms: 0.1 },
             regions: None,
             links: Vec::new(),
+            client_homes: Vec::new(),
         }
     }
 }
@@ -132,6 +149,7 @@ pub struct Network {
     blocked: Vec<bool>,
     fault: NetworkFault,
     client_latency: LatencyDist,
+    client_homes: Vec<ClientHome>,
 }
 
 impl Network {
@@ -158,6 +176,7 @@ impl Network {
             blocked: vec![false; nodes * nodes],
             fault: NetworkFault::default(),
             client_latency: config.client_latency,
+            client_homes: config.client_homes.clone(),
         }
     }
 
@@ -222,7 +241,24 @@ impl Network {
     /// nodes over its home node's links, and shares its home node's side of any
     /// partition (the world checks that). Random loss does not apply to client traffic:
     /// clients do not retry, so loss would only turn into timeouts.
-    pub fn client_latency(&self, home: NodeId, node: NodeId, rng: &mut DetRng) -> u64 {
+    pub fn client_latency(
+        &self,
+        client: usize,
+        home: NodeId,
+        node: NodeId,
+        rng: &mut DetRng,
+    ) -> u64 {
+        if let Some(place) = self
+            .client_homes
+            .get(client % self.client_homes.len().max(1))
+        {
+            let to_home = place.latency.sample_nanos(rng);
+            return if home == node {
+                to_home
+            } else {
+                to_home.saturating_add(self.link(home, node).latency.sample_nanos(rng))
+            };
+        }
         if home == node {
             self.client_latency.sample_nanos(rng)
         } else {
@@ -352,5 +388,34 @@ mod tests {
                 duplicate: None
             }
         );
+    }
+
+    #[test]
+    fn a_placed_client_pays_its_own_latency_and_the_link_from_its_home() {
+        let config = NetworkConfig {
+            default_link: LinkConfig {
+                latency: LatencyDist::Constant { ms: 30.0 },
+                ..LinkConfig::default()
+            },
+            client_homes: vec![
+                ClientHome {
+                    node: n(0),
+                    latency: LatencyDist::Constant { ms: 0.1 },
+                },
+                ClientHome {
+                    node: n(1),
+                    latency: LatencyDist::Constant { ms: 40.0 },
+                },
+            ],
+            ..NetworkConfig::default()
+        };
+        let net = Network::new(2, &config);
+        let mut rng = DetRng::from_seed(1);
+        assert_eq!(net.client_latency(0, n(0), n(0), &mut rng), 100_000);
+        assert_eq!(net.client_latency(1, n(1), n(1), &mut rng), 40_000_000);
+        // Sent on to the other node: its own 40 ms, then the 30 ms link.
+        assert_eq!(net.client_latency(1, n(1), n(0), &mut rng), 70_000_000);
+        // Client 2 takes entry 0.
+        assert_eq!(net.client_latency(2, n(0), n(0), &mut rng), 100_000);
     }
 }

@@ -166,6 +166,10 @@ pub fn conflict_setting(merge: Merge) -> &'static str {
     }
 }
 
+/// The role [`Topology::placement`] gives a consensus group inside one region: a
+/// replica in each of three of its zones.
+pub const GROUP_IN_ZONES: &str = "raft group, 3 zones";
+
 /// How a data class is replicated, and where its copies are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Topology {
@@ -235,7 +239,7 @@ impl Topology {
         match self {
             Topology::Consensus {
                 regions, learners, ..
-            } if regions.len() == 1 => std::iter::once((regions[0].clone(), "raft group, 3 zones"))
+            } if regions.len() == 1 => std::iter::once((regions[0].clone(), GROUP_IN_ZONES))
                 .chain(learning(learners))
                 .collect(),
             Topology::Consensus {
@@ -375,6 +379,7 @@ pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
             .set("protocol", "leader-follower")
             .set("replication", "semi-sync: a majority of the partition's replicas acknowledges each message; async to the other regions")
             .set("fencing", "on: a deposed leader learns the new epoch and stops acknowledging")
+            .set("reads", "at the partition's leader: causal order, and each sender sees its own messages")
             .because("consistency: causal")
             .rejects("multi-leader", "messages to one conversation from two regions need a merged order; replies could precede what they answer")
             .rejects("consensus", "a cross-region quorum round trip per message")

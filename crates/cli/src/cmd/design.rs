@@ -117,7 +117,7 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
             )),
         };
     }
-    let outcomes = match a.verify {
+    let verification = match a.verify {
         true => {
             let bar = progress::count_bar("verifying", progress::enabled(out.quiet));
             let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -125,11 +125,11 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
                 threads,
                 progress: &bar,
             };
-            let outcomes = verify(&spec, a.seeds, &lab)?;
+            let verification = verify(&spec, a.seeds, &lab)?;
             progress::clear();
-            outcomes
+            verification
         }
-        false => Vec::new(),
+        false => dsys_advisor::verify::Verification::default(),
     };
     let mut rendered = match a.format {
         DesignFormat::Text => dsys_advisor::render::text(&design),
@@ -141,14 +141,14 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
         DesignFormat::Json if a.verify => {
             let verified = dsys_advisor::verify::VerifiedDesign {
                 design: &design,
-                verification: &outcomes,
+                verification: &verification,
             };
             serde_json::to_string_pretty(&verified)? + "\n"
         }
         DesignFormat::Json => serde_json::to_string_pretty(&design)? + "\n",
     };
     if a.verify && a.format != DesignFormat::Json {
-        rendered.push_str(&dsys_advisor::verify::text(&outcomes));
+        rendered.push_str(&dsys_advisor::verify::text(&verification));
     }
     out.print(&rendered)?;
     let writes = match &a.adr_dir {
@@ -158,7 +158,7 @@ pub fn design(a: DesignArgs, out: Output) -> Result<(), Failure> {
         }),
         None => Ok(()),
     };
-    let contradictions = contradictions(&design, &outcomes);
+    let contradictions = contradictions(&design, &verification);
     let verdict = match contradictions.is_empty() {
         true => Ok(()),
         false => Err(Failure::new(

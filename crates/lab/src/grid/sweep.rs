@@ -46,6 +46,10 @@ pub struct RunRecord {
     pub converge_ms: Option<u64>,
     /// Per freshness bin of the grid's edges: `[reads, fresh reads]`.
     pub freshness: Vec<[u64; 2]>,
+    /// Where clients were placed (`network.client_homes`): per placed group, the latency
+    /// of each successful read and write, virtual ns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::verify::GroupLatencies>,
 }
 
 impl RunRecord {
@@ -58,17 +62,24 @@ impl RunRecord {
     }
 }
 
-fn record(
+pub(crate) fn record(
     job: usize,
     (config, nemesis, seed): (usize, usize, u64),
     run: &RunResult,
 ) -> Result<RunRecord, LabError> {
-    let checks = [
+    // What the workload's model can be judged by: counters and sets have no sessions
+    // to check and lose updates rather than writes.
+    let model = crate::checking::scenario_model(&run.scenario);
+    let checks: Vec<CheckName> = [
         CheckName::Linearizable,
         CheckName::ReadYourWrites,
         CheckName::NoStaleReads,
         CheckName::NoLostWrites,
-    ];
+        CheckName::NoLostUpdates,
+    ]
+    .into_iter()
+    .filter(|c| c.applies_to(model))
+    .collect();
     let history = simulated_history(run)?;
     let timeout = Some(std::time::Duration::from_secs(10));
     let report = check_history_of_run(run, &history, &checks, timeout)?;
@@ -93,7 +104,7 @@ fn record(
         non_linearizable: report.checks["linearizable"].result == Verdict::Fail,
         stale_reads: count("no-stale-reads", "stale reads"),
         read_your_writes_violations: count("read-your-writes", "violations"),
-        lost_writes: count("no-lost-writes", "lost"),
+        lost_writes: count("no-lost-writes", "lost") + count("no-lost-updates", "lost"),
         concurrent_writes_lost: metric("concurrent writes lost"),
         sibling_reads: metric("reads with siblings"),
         converge_ms: run
@@ -102,6 +113,7 @@ fn record(
             .filter(|_| run.outcome.converged)
             .map(|d| d.as_millis() as u64),
         freshness: bins.iter().map(|b| [b.reads, b.fresh]).collect(),
+        groups: crate::verify::group_latencies(run),
     })
 }
 

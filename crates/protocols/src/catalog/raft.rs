@@ -51,6 +51,13 @@ const SNAPSHOT_EVERY: SettingSpec = SettingSpec {
     help: "log entries applied between snapshots: each node then drops its log up to the snapshot, and a leader sends it to a follower that needs entries it dropped (0: never compact)",
 };
 
+const PREFER_FIRST: SettingSpec = SettingSpec {
+    key: "prefer-first",
+    kind: SettingKind::Choice(&["off", "on"]),
+    default: "off",
+    help: "node 0 leads whenever it can: another leader hands over to it (TimeoutNow) once it holds the whole log, as a leader preference does; a leader placed where a design puts it",
+};
+
 /// Membership changes track voters in a 64-bit set.
 const MAX_ROTATING_NODES: usize = 64;
 
@@ -64,6 +71,7 @@ impl Configurable for RaftConfig {
         VOTERS,
         ROTATE_EVERY,
         SNAPSHOT_EVERY,
+        PREFER_FIRST,
     ];
 
     fn set(&mut self, key: &'static str, value: SettingValue<'_>) -> Result<(), SettingError> {
@@ -81,6 +89,7 @@ impl Configurable for RaftConfig {
             "voters" => self.voters = value.count() as usize,
             "rotate-every" => self.rotate_every = Some(value.millis()).filter(|d| !d.is_zero()),
             "snapshot-every" => self.snapshot_every = value.count(),
+            "prefer-first" => self.prefer_first = value.word() == "on",
             _ => {}
         }
         Ok(())

@@ -107,6 +107,7 @@ impl RaftNode {
             waiting: BTreeMap::new(),
             reads: Vec::new(),
             heard: BTreeSet::new(),
+            handed_over: false,
         }));
         self.broadcast(ctx);
         ctx.set_timer(HEARTBEAT, self.config.heartbeat);

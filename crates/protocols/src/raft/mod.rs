@@ -110,6 +110,10 @@ pub struct RaftConfig {
     /// Take a snapshot and drop the log up to it once this many entries have been
     /// applied since the last one (0: never compact).
     pub snapshot_every: u64,
+    /// Node 0 leads whenever it can: another leader hands over to it (`TimeoutNow`, §3.10)
+    /// once it has the whole log, as a leader preference does (the leader where a design
+    /// places it).
+    pub prefer_first: bool,
 }
 
 impl Default for RaftConfig {
@@ -122,6 +126,7 @@ impl Default for RaftConfig {
             voters: 0,
             rotate_every: None,
             snapshot_every: 64,
+            prefer_first: false,
         }
     }
 }
@@ -150,6 +155,8 @@ struct Leadership {
     reads: Vec<PendingRead>,
     /// Nodes heard from since the last check-quorum tick.
     heard: BTreeSet<NodeId>,
+    /// Whether this leader has handed over to the preferred node (`prefer_first`).
+    handed_over: bool,
 }
 
 #[derive(Debug)]
@@ -197,6 +204,7 @@ struct Stats {
     snapshots_sent: u64,
     snapshots_installed: u64,
     unreadable_snapshots: u64,
+    handovers: u64,
 }
 
 fn log_key(index: u64) -> Vec<u8> {
@@ -499,6 +507,9 @@ impl Node for RaftNode {
             ("snapshots sent", s.snapshots_sent),
             ("snapshots installed", s.snapshots_installed),
         ];
+        if s.handovers > 0 {
+            metrics.push(("handovers to the preferred leader", s.handovers));
+        }
         if s.unreadable_snapshots > 0 {
             metrics.push(("unreadable snapshots at boot", s.unreadable_snapshots));
         }

@@ -337,6 +337,7 @@ mod tests {
                 waiting: BTreeMap::new(),
                 reads: Vec::new(),
                 heard: BTreeSet::new(),
+                handed_over: false,
             }));
         }
         n

@@ -52,6 +52,9 @@ impl RaftNode {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
+        if l.handed_over {
+            return;
+        }
         if let Some(&sent) = l.round_sent.get(&confirmed) {
             l.lease_until = l.lease_until.max(sent.saturating_add(lease));
         }

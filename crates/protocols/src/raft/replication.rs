@@ -6,7 +6,7 @@ use super::{
     AppendEntries, Command, Entry, MAX_BATCH, Msg, RaftNode, Role, encode, log_key,
     unpersist_entries,
 };
-use dsys_node::{Context, Durability, NodeId, Response};
+use dsys_node::{Context, Durability, Instant, NodeId, Response};
 use std::sync::Arc;
 
 impl RaftNode {
@@ -234,8 +234,25 @@ impl RaftNode {
             l.next[p] = index.clamp(1, last + 1);
             behind = true;
         }
+        // A leader preference: hand over to node 0 once it holds the whole log.
+        let preferred = NodeId(0);
+        let hand_over = self.config.prefer_first
+            && self.id != preferred
+            && from == preferred
+            && success
+            && !behind
+            && !std::mem::replace(&mut l.handed_over, true);
         if behind {
             self.send_entries(ctx, from);
+        }
+        if hand_over && self.is_voter(preferred) {
+            // The successor may win at once, votes granted despite this leader: a lease
+            // read here from now on could miss its writes, so the lease goes (§6.4.1).
+            if let Role::Leader(l) = &mut self.role {
+                l.lease_until = Instant::ZERO;
+            }
+            self.stats.handovers += 1;
+            ctx.send(preferred, Msg::TimeoutNow { term: self.term });
         }
         self.extend_lease();
         self.advance_commit(ctx);

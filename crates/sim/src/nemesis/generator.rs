@@ -82,6 +82,12 @@ enum Process {
     CrashLeader {
         down: bool,
     },
+    /// Crash a whole region, restart it, and again: `down` while it is out; `queue` holds
+    /// the rest of a crash or restart wave (all at one instant), last first.
+    RegionOutage {
+        down: Vec<NodeId>,
+        queue: Vec<FaultAction>,
+    },
     Pause {
         paused: Option<NodeId>,
     },
@@ -103,6 +109,8 @@ struct Planned {
 pub struct Generator {
     rng: DetRng,
     nodes: Vec<NodeId>,
+    /// `region_of[i]`: node i's region (empty: each node its own).
+    region_of: Vec<u32>,
     timing: NemesisTiming,
     planned: Vec<Planned>,
     effective: NemesisSpec,
@@ -111,7 +119,19 @@ pub struct Generator {
 impl Generator {
     /// A generator for `spec` on a cluster of `nodes`. A `swarm` in the spec is replaced
     /// by kinds and rates drawn from `rng`; [`Generator::effective_spec`] tells which.
-    pub fn new(spec: &NemesisSpec, nodes: usize, timing: NemesisTiming, mut rng: DetRng) -> Self {
+    pub fn new(spec: &NemesisSpec, nodes: usize, timing: NemesisTiming, rng: DetRng) -> Self {
+        Self::with_regions(spec, nodes, &[], timing, rng)
+    }
+
+    /// [`Generator::new`] on nodes grouped into regions (`region_of[i]` is node i's), which
+    /// `isolate-region` and `region-outage` cut off and crash whole.
+    pub fn with_regions(
+        spec: &NemesisSpec,
+        nodes: usize,
+        region_of: &[u32],
+        timing: NemesisTiming,
+        mut rng: DetRng,
+    ) -> Self {
         let mut faults: Vec<Fault> = Vec::new();
         let mut timing = timing;
         for fault in spec.faults() {
@@ -160,6 +180,10 @@ impl Generator {
                     down: Vec::new(),
                 }),
                 Fault::CrashLeader => processes.push(Process::CrashLeader { down: false }),
+                Fault::RegionOutage => processes.push(Process::RegionOutage {
+                    down: Vec::new(),
+                    queue: Vec::new(),
+                }),
                 Fault::Pause => processes.push(Process::Pause { paused: None }),
                 Fault::ClockSkew => processes.push(Process::ClockSkew { skewed: None }),
                 Fault::ClockStrobe => processes.push(Process::ClockStrobe),
@@ -175,6 +199,7 @@ impl Generator {
         let mut generator = Generator {
             rng,
             nodes: (0..nodes as u32).map(NodeId).collect(),
+            region_of: region_of.to_vec(),
             timing,
             planned: Vec::new(),
             effective,
@@ -225,6 +250,22 @@ impl Generator {
             .filter(|n| !excluding.contains(n))
             .collect();
         self.rng.choose(&candidates).copied()
+    }
+
+    /// The nodes of a region drawn at random (a node alone without a region grouping).
+    fn random_region(&mut self) -> Vec<NodeId> {
+        let region = |n: NodeId| self.region_of.get(n.0 as usize).copied().unwrap_or(n.0);
+        let mut regions: Vec<u32> = self.nodes.iter().map(|&n| region(n)).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        let Some(&chosen) = self.rng.choose(&regions) else {
+            return Vec::new();
+        };
+        self.nodes
+            .iter()
+            .copied()
+            .filter(|&n| region(n) == chosen)
+            .collect()
     }
 
     fn shuffled_nodes(&mut self) -> Vec<NodeId> {
@@ -294,6 +335,34 @@ impl Generator {
                         action: FaultAction::RestartLeader,
                     }
                 })
+            }
+            Process::RegionOutage { down, queue } => {
+                // A wave's later actions come at the instant of its first.
+                if let Some(action) = queue.pop() {
+                    Some(TimedFault { at: now, action })
+                } else if !down.is_empty() {
+                    *queue = down
+                        .drain(..)
+                        .rev()
+                        .map(|node| FaultAction::Restart { node })
+                        .collect();
+                    let at = after(timing.fault(&mut self.rng));
+                    queue.pop().map(|action| TimedFault { at, action })
+                } else {
+                    let at = after(timing.quiet(&mut self.rng));
+                    let region = self.random_region();
+                    if let Process::RegionOutage { down, queue } = &mut p.process {
+                        *queue = region
+                            .iter()
+                            .rev()
+                            .map(|&node| FaultAction::Crash { node })
+                            .collect();
+                        *down = region;
+                        queue.pop().map(|action| TimedFault { at, action })
+                    } else {
+                        None
+                    }
+                }
             }
             Process::Pause { paused } => match paused.take() {
                 Some(node) => Some(TimedFault {
@@ -370,6 +439,10 @@ impl Generator {
         let order = self.shuffled_nodes();
         let blocked = match kind {
             PartitionKind::IsolateLeader => return FaultAction::IsolateLeader,
+            PartitionKind::IsolateRegion => {
+                let region = self.random_region();
+                partition::isolate_group(&region, &self.nodes)
+            }
             PartitionKind::IsolateOne => partition::isolate(order[0], &self.nodes),
             PartitionKind::MajorityRing => partition::majority_ring(&order),
             PartitionKind::Bridge => partition::bridge(&order),

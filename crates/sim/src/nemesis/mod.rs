@@ -3,6 +3,8 @@
 mod action;
 mod generator;
 pub mod partition;
+#[cfg(test)]
+mod region_tests;
 mod spec;
 
 pub use action::{FaultAction, TimedFault};

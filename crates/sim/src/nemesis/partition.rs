@@ -21,6 +21,8 @@ pub enum PartitionKind {
     Bridge,
     /// One half cannot send to the other.
     OneWay,
+    /// One region's nodes cut off from the others'.
+    IsolateRegion,
 }
 
 fn cross(a: &[NodeId], b: &[NodeId], both_ways: bool) -> Vec<(NodeId, NodeId)> {
@@ -47,6 +49,16 @@ pub fn halves(order: &[NodeId]) -> Vec<(NodeId, NodeId)> {
 pub fn isolate(node: NodeId, all: &[NodeId]) -> Vec<(NodeId, NodeId)> {
     let others: Vec<NodeId> = all.iter().copied().filter(|&n| n != node).collect();
     cross(&[node], &others, true)
+}
+
+/// The nodes `in_region` against every other node of `all`, both directions.
+pub fn isolate_group(in_region: &[NodeId], all: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+    let others: Vec<NodeId> = all
+        .iter()
+        .copied()
+        .filter(|n| !in_region.contains(n))
+        .collect();
+    cross(in_region, &others, true)
 }
 
 /// The first half cannot send to the second; the second can still send to the first.

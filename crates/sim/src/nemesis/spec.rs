@@ -26,6 +26,10 @@ pub enum Fault {
     Dup(f64),
     /// Add this extra delay to every message.
     Delay(LatencyDist),
+    /// Crash every node of one region (the network's region grouping; each node its
+    /// own region without one) and restart them together later, again and again. Not
+    /// drawn by `swarm`.
+    RegionOutage,
     /// Offsets, bumps and drift on node clocks.
     ClockSkew,
     /// Node clocks flipping rapidly between two offsets.
@@ -68,6 +72,8 @@ impl Fault {
             Fault::Delay(_) => "delay",
             Fault::Swarm => "swarm",
             Fault::CrashLeader => "crash-leader",
+            Fault::RegionOutage => "region-outage",
+            Fault::Partition(PartitionKind::IsolateRegion) => "isolate-region",
             plain => Fault::PLAIN
                 .iter()
                 .find(|(_, f)| f == plain)
@@ -80,7 +86,7 @@ impl Fault {
         match self {
             Fault::Partition(PartitionKind::MajorityRing) => 4,
             Fault::Partition(PartitionKind::Bridge) => 3,
-            Fault::Partition(_) => 2,
+            Fault::Partition(_) | Fault::RegionOutage => 2,
             _ => 1,
         }
     }
@@ -202,6 +208,9 @@ fn parse_fault(part: &str) -> Result<Option<Fault>, NemesisSpecError> {
         "none" if param.is_none() => Ok(None),
         "swarm" => plain(Fault::Swarm),
         "crash-leader" => plain(Fault::CrashLeader),
+        // Region faults follow the network's region grouping; swarm does not draw them.
+        "region-outage" => plain(Fault::RegionOutage),
+        "isolate-region" => plain(Fault::Partition(PartitionKind::IsolateRegion)),
         "loss" => Ok(Some(Fault::Loss(parse_probability(part, param)?))),
         "dup" => Ok(Some(Fault::Dup(parse_probability(part, param)?))),
         "delay" => {

@@ -140,7 +140,9 @@ impl<N: Node> World<N> {
             self.stats.client_messages_partitioned += 1;
             return;
         }
-        let latency = self.network.client_latency(home, target, &mut self.net_rng);
+        let latency = self
+            .network
+            .client_latency(c, home, target, &mut self.net_rng);
         self.queue.push(
             self.now + Duration::from_nanos(latency),
             Event::RequestArrives {
@@ -160,7 +162,9 @@ impl<N: Node> World<N> {
             self.stats.client_messages_partitioned += 1;
             return;
         }
-        let latency = self.network.client_latency(home, node, &mut self.net_rng);
+        let latency = self
+            .network
+            .client_latency(c, home, node, &mut self.net_rng);
         self.queue.push(
             self.now + Duration::from_nanos(latency),
             Event::ReplyArrives {

@@ -196,7 +196,18 @@ impl<N: Node> World<N> {
     pub fn new(config: SimConfig, node_config: N::Config) -> Result<Self, ConfigError> {
         config.validate()?;
         let rng = DetRng::derive(config.seed, StreamId::Nemesis);
-        let generator = Generator::new(&config.nemesis, config.nodes, config.nemesis_timing, rng);
+        let region_of = config
+            .network
+            .regions
+            .as_ref()
+            .map_or(&[][..], |r| r.region_of.as_slice());
+        let generator = Generator::with_regions(
+            &config.nemesis,
+            config.nodes,
+            region_of,
+            config.nemesis_timing,
+            rng,
+        );
         let effective = generator.effective_spec().to_string();
         Ok(Self::build(
             config,
