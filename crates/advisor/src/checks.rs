@@ -2,13 +2,12 @@
 //! the target, quorums against the failures to survive, latency objectives against
 //! round trips, residency against region failures; and the error budget.
 
+use crate::availability::{self, FailureRates};
 use crate::design::{About, Check, CheckStatus};
 use crate::rules::replication::{Topology, leader_region, replica_regions, topology};
 use crate::spec::{DataClass, FailureDomain, Freshness, Needs, OpKind, Service, Slo, Spec};
 use std::collections::BTreeSet;
 
-/// Availability assumed for one replica of a data store, percent (the spec does not say).
-pub const REPLICA_AVAILABILITY: f64 = 99.9;
 /// Round trip between two zones of one region, milliseconds.
 pub const ZONE_RTT_MS: f64 = 2.0;
 /// Replicas per data store.
@@ -29,23 +28,6 @@ pub fn at_least_k_of_n(k: u32, n: u32, p: f64) -> f64 {
 
 fn binomial(n: u32, k: u32) -> f64 {
     (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
-}
-
-/// A service's availability (fraction): up while any of its instances is.
-pub fn service_availability(s: &Service) -> f64 {
-    let instances = f64::from(*s.instances.get_ref()) * s.regions.len() as f64;
-    1.0 - (1.0 - s.instance_availability.get_ref() / 100.0).powf(instances)
-}
-
-/// A data store's availability (fraction): a consensus group needs a majority of its
-/// replicas, other stores any one.
-pub fn store_availability(d: &DataClass) -> f64 {
-    let p = REPLICA_AVAILABILITY / 100.0;
-    if Needs::of(d).single_order() {
-        at_least_k_of_n(REPLICAS / 2 + 1, REPLICAS, p)
-    } else {
-        at_least_k_of_n(1, REPLICAS, p)
-    }
 }
 
 fn percent(fraction: f64) -> String {
@@ -78,9 +60,11 @@ fn error_budget(spec: &Spec) -> Check {
     }
 }
 
-/// Each entry service (one nothing depends on) with everything it needs, in series.
+/// Each entry service (one nothing depends on) with everything it needs: up when all
+/// of it is, with zone and region outages taking what they hold down together.
 fn availability(spec: &Spec) -> Vec<Check> {
     let target = *spec.system.availability.get_ref();
+    let rates = FailureRates::of(spec);
     let depended: BTreeSet<&str> = spec
         .services
         .iter()
@@ -92,31 +76,36 @@ fn availability(spec: &Spec) -> Vec<Check> {
         .map(|entry| {
             let (services, data) = closure(spec, entry);
             let mut parts = Vec::new();
-            let mut total = 1.0;
+            let mut shown = Vec::new();
+            let alone = |part: &availability::Part| {
+                percent(availability::all_up(spec, std::slice::from_ref(part), rates))
+            };
             for s in &services {
-                let a = service_availability(s);
-                total *= a;
-                parts.push(format!("{} {}", s.name.get_ref(), percent(a)));
+                let part = availability::service_part(spec, s, rates);
+                shown.push(format!("{} {}", s.name.get_ref(), alone(&part)));
+                parts.push(part);
             }
             for d in &data {
-                let a = store_availability(d);
-                total *= a;
-                parts.push(format!("{} store {}", d.name.get_ref(), percent(a)));
+                let part = availability::store_part(spec, d, rates);
+                shown.push(format!("{} store {}", d.name.get_ref(), alone(&part)));
+                parts.push(part);
             }
+            let total = availability::all_up(spec, &parts, rates);
             let ok = total * 100.0 >= target;
             Check {
                 check: "availability",
                 subject: entry.name.get_ref().clone(),
                 status: if ok { CheckStatus::Ok } else { CheckStatus::Contradiction },
                 detail: format!(
-                    "{} in series: {} = {}, {} the {target}% target ({:.1} min/month against {:.1} allowed; \
-                     store replicas assumed {REPLICA_AVAILABILITY}% each, failures independent)",
+                    "{} and what it needs ({}) together: {}, {} the {target}% target ({:.1} min/month against {:.1} allowed; \
+                     {}; a region's outage takes everything in it down at once)",
                     entry.name.get_ref(),
-                    parts.join(" x "),
+                    shown.join(", "),
                     percent(total),
                     if ok { "meets" } else { "below" },
                     (1.0 - total) * MINUTES_PER_MONTH,
                     error_budget_minutes(target),
+                    FailureRates::describe(spec),
                 ),
                 about: About::Service(entry.name.get_ref().clone()),
             }
@@ -127,14 +116,28 @@ fn availability(spec: &Spec) -> Vec<Check> {
 /// The availability (fraction) of the request path from `entry`, with `instead` in place
 /// of the service of the same name (to try a change).
 pub(crate) fn path_availability(spec: &Spec, entry: &Service, instead: Option<&Service>) -> f64 {
+    let rates = FailureRates::of(spec);
     let (services, data) = closure(spec, entry);
-    let services = services.iter().map(|s| match instead {
-        Some(other) if other.name.get_ref() == s.name.get_ref() => service_availability(other),
-        _ => service_availability(s),
-    });
-    services
-        .chain(data.iter().map(|d| store_availability(d)))
-        .product()
+    let mut parts: Vec<availability::Part> = services
+        .iter()
+        .map(|s| match instead {
+            Some(other) if other.name.get_ref() == s.name.get_ref() => {
+                availability::service_part(spec, other, rates)
+            }
+            _ => availability::service_part(spec, s, rates),
+        })
+        .collect();
+    parts.extend(
+        data.iter()
+            .map(|d| availability::store_part(spec, d, rates)),
+    );
+    availability::all_up(spec, &parts, rates)
+}
+
+/// A service's availability alone (fraction), under the spec's failures.
+pub(crate) fn service_availability(spec: &Spec, s: &Service) -> f64 {
+    let rates = FailureRates::of(spec);
+    availability::all_up(spec, &[availability::service_part(spec, s, rates)], rates)
 }
 
 /// The services reachable from `entry` (itself first) and the data classes they touch.
@@ -483,7 +486,11 @@ p99_ms = 50
         let s = spec(LEDGER);
         let c = &availability(&s)[0];
         assert_eq!(c.status, CheckStatus::Contradiction);
-        assert!(c.detail.starts_with("api in series: api 99.0000% x ledger store 99.9997% = 98.9997%, below the 99.9% target"), "{}", c.detail);
+        assert!(
+            c.detail.starts_with("api and what it needs (api 98.9096%, ledger store 99.9537%) together: 98.8638%, below the 99.9% target"),
+            "{}",
+            c.detail
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@
 //! contradiction with its numbers.
 
 pub mod architecture;
+pub mod availability;
 pub mod checks;
 pub mod compare;
 pub mod design;

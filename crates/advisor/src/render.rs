@@ -133,12 +133,17 @@ const SUMMARY_WIDTH: usize = 100;
 /// One screen before the details: per subject (data class, service, call) its decisions
 /// in report order, then the checks' tally and the verdict.
 pub fn summary(design: &Design) -> String {
+    // Subjects in order of first appearance, found by name through an index.
     let mut subjects: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, decisions) in by_topic(design) {
         for d in decisions {
-            match subjects.iter_mut().find(|(s, _)| *s == d.subject) {
-                Some((_, choices)) => choices.push(&d.choice),
-                None => subjects.push((&d.subject, vec![&d.choice])),
+            match at.get(d.subject.as_str()) {
+                Some(&i) => subjects[i].1.push(&d.choice),
+                None => {
+                    at.insert(&d.subject, subjects.len());
+                    subjects.push((&d.subject, vec![&d.choice]));
+                }
             }
         }
     }

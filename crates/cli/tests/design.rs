@@ -139,9 +139,10 @@ fn a_target_the_topology_cannot_reach_is_a_contradiction() {
         "unreachable-availability",
         "availability",
         &[
-            "api 99.5000% x billing 99.5000% = 99.0025%",
+            "(api 99.4092%, billing 99.4092%) together: 98.8669%",
             "below the 99.99% target",
-            "430.9 min/month against 4.3 allowed",
+            "489.5 min/month against 4.3 allowed",
+            "a region's outage takes everything in it down at once",
         ],
     );
 }

@@ -352,9 +352,9 @@ fn availability(spec: &Spec, entry: &str) -> Vec<Candidate> {
     let target = *spec.system.availability.get_ref();
     let mut out = Vec::new();
     let (services, _) = checks::closure(spec, service);
-    let weakest = services
-        .iter()
-        .min_by(|a, b| checks::service_availability(a).total_cmp(&checks::service_availability(b)));
+    let weakest = services.iter().min_by(|a, b| {
+        checks::service_availability(spec, a).total_cmp(&checks::service_availability(spec, b))
+    });
     if let Some(weakest) = weakest {
         let now = *weakest.instances.get_ref();
         // The fewest instances per region that bring the path to the target.
@@ -383,6 +383,41 @@ fn availability(spec: &Spec, entry: &str) -> Vec<Candidate> {
                     "instances",
                     n.to_string(),
                 )],
+            ));
+        }
+    }
+    // A region's outage takes every instance there: the weakest service in one more
+    // region (the nearest) survives it.
+    if let Some(weakest) = weakest {
+        let home: Vec<&str> = weakest
+            .regions
+            .iter()
+            .map(|r| r.get_ref().as_str())
+            .collect();
+        let first = home.first().copied().unwrap_or_default();
+        let mut others: Vec<&str> = spec
+            .regions
+            .iter()
+            .filter(|r| !r.witness && !home.contains(&r.name.get_ref().as_str()))
+            .map(|r| r.name.get_ref().as_str())
+            .collect();
+        others.sort_by(|a, b| {
+            let rtt = |r: &str| spec.rtt_ms(first, r).unwrap_or(f64::INFINITY);
+            rtt(a).total_cmp(&rtt(b)).then_with(|| a.cmp(b))
+        });
+        if let (Some(next), Some(last)) = (others.first(), weakest.regions.last()) {
+            out.push(candidate(
+                format!("run {} in {next} too", weakest.name.get_ref()),
+                format!(
+                    "{} instances more, in a region of their own: a region's outage no longer takes {} down",
+                    weakest.instances.get_ref(),
+                    weakest.name.get_ref()
+                ),
+                vec![Edit::Replace {
+                    start: last.span().end,
+                    end: last.span().end,
+                    text: format!(", \"{next}\""),
+                }],
             ));
         }
     }

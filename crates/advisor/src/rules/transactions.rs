@@ -3,6 +3,7 @@
 
 use crate::design::{Decision, Rule, Topic};
 use crate::spec::{DataKind, Spec};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One data class per service write.
 pub const LOCAL: Rule = Rule {
@@ -67,7 +68,18 @@ pub fn decide(spec: &Spec) -> Vec<Decision> {
         }
         out.push(decision);
     }
-    for s in &spec.services {
+    // Who consumes what, built once: callers of each service, readers of each data class.
+    let mut callers: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    let mut readers: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
+    for (i, s) in spec.services.iter().enumerate() {
+        for d in &s.depends_on {
+            callers.entry(d.get_ref()).or_default().insert(i);
+        }
+        for r in &s.reads {
+            readers.entry(r.get_ref()).or_default().insert(i);
+        }
+    }
+    for (i, s) in spec.services.iter().enumerate() {
         let name = s.name.get_ref();
         let writes: Vec<&str> = s.writes.iter().map(|w| w.get_ref().as_str()).collect();
         match writes.len() {
@@ -100,29 +112,36 @@ pub fn decide(spec: &Spec) -> Vec<Decision> {
                 out.push(decision);
             }
         }
-        let consumers: Vec<&str> = spec
-            .services
+        let mut consumer_at: BTreeSet<usize> =
+            callers.get(name.as_str()).cloned().unwrap_or_default();
+        for w in &writes {
+            consumer_at.extend(readers.get(w).into_iter().flatten());
+        }
+        consumer_at.remove(&i);
+        let consumers: Vec<&str> = consumer_at
             .iter()
-            .filter(|other| {
-                other.name.get_ref() != name
-                    && (other.depends_on.iter().any(|d| d.get_ref() == name)
-                        || other
-                            .reads
-                            .iter()
-                            .any(|r| writes.contains(&r.get_ref().as_str())))
-            })
-            .map(|other| other.name.get_ref().as_str())
+            .map(|&c| spec.services[c].name.get_ref().as_str())
             .collect();
         if !writes.is_empty() && !consumers.is_empty() {
             let decision = Decision::new(Topic::Transactions, &format!("{name} events"), OUTBOX, "transactional outbox, relayed at least once")
                 .set("consumers", "deduplicate by event id (inbox)")
-                .because(format!("{name} writes {} and {} consume it", writes.join(", "), consumers.join(", ")))
+                .because(format!("{name} writes {} and {} consume it", writes.join(", "), names(&consumers)))
                 .rejects("write, then publish", "a crash between the two loses the event; publishing first can announce a change that never commits")
                 .with_id(format!("{name}/outbox"));
             out.push(decision);
         }
     }
     out
+}
+
+/// Names for a reason: a few, then how many more (a long list is noise, and its length
+/// would grow with the square of the spec).
+fn names(all: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    if all.len() <= SHOWN {
+        return all.join(", ");
+    }
+    format!("{} and {} more", all[..SHOWN].join(", "), all.len() - SHOWN)
 }
 
 #[cfg(test)]

@@ -389,6 +389,44 @@ pub const SECTIONS: &[Section] = &[
         ],
     },
     Section {
+        name: "failures",
+        many: false,
+        min: 0,
+        doc: "How often zones and regions fail and for how long: planning figures for the availability arithmetic (the defaults are round assumptions, not measurements).",
+        fields: &[
+            field(
+                "zone_outages_per_year",
+                at_least(0.0),
+                Absent::Value("1"),
+                "outages of one zone per year",
+            ),
+            field(
+                "zone_repair_hours",
+                at_least(0.0),
+                Absent::Value("4"),
+                "hours each lasts",
+            ),
+            field(
+                "region_outages_per_year",
+                at_least(0.0),
+                Absent::Value("0.5"),
+                "outages of one region per year",
+            ),
+            field(
+                "region_repair_hours",
+                at_least(0.0),
+                Absent::Value("8"),
+                "hours each lasts",
+            ),
+            field(
+                "replica_availability",
+                PERCENT,
+                Absent::Value("99.9"),
+                "availability of one store replica, percent, its zone and region up",
+            ),
+        ],
+    },
+    Section {
         name: "slo",
         many: true,
         min: 0,

@@ -10,6 +10,7 @@
 pub mod format;
 pub mod json_schema;
 mod needs;
+pub mod synthetic;
 mod validate;
 mod walk;
 
@@ -17,6 +18,7 @@ pub use needs::{Freshness, Merge, Needs};
 
 use dsys_diagnostic::{Diagnostic, FileError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// A name, with where it was written (for diagnostics).
@@ -43,9 +45,23 @@ pub struct Spec {
     /// Latency objectives per operation and region.
     #[serde(rename = "slo", default)]
     pub slos: Vec<Slo>,
+    /// How often zones and regions fail, and for how long.
+    #[serde(default)]
+    pub failures: Failures,
     /// The text it was read from (fixes are edits of it).
     #[serde(skip)]
     pub source: String,
+    /// Where each service and data class is in its list, by name: look-ups stay
+    /// logarithmic on specs of thousands of services.
+    #[serde(skip)]
+    index: Index,
+}
+
+/// Positions by name, built when a spec is parsed.
+#[derive(Clone, Debug, Default)]
+struct Index {
+    services: BTreeMap<String, usize>,
+    data: BTreeMap<String, usize>,
 }
 
 /// System-wide requirements.
@@ -59,6 +75,28 @@ pub struct System {
     /// The failures the system must survive without losing availability.
     #[serde(default = "nothing_to_tolerate")]
     pub tolerate: Spanned<Vec<FailureDomain>>,
+}
+
+fn positions<'a>(names: impl Iterator<Item = &'a Name>) -> BTreeMap<String, usize> {
+    names
+        .enumerate()
+        .map(|(i, n)| (n.get_ref().clone(), i))
+        .collect()
+}
+
+/// `name` in `items` through `index`; a scan where the index does not hold it (a spec
+/// changed after parsing, as tests do).
+fn lookup<'a, T>(
+    items: &'a [T],
+    index: &BTreeMap<String, usize>,
+    name: &str,
+    name_of: impl Fn(&T) -> &Name,
+) -> Option<&'a T> {
+    index
+        .get(name)
+        .and_then(|&i| items.get(i))
+        .filter(|item| name_of(item).get_ref() == name)
+        .or_else(|| items.iter().find(|item| name_of(item).get_ref() == name))
 }
 
 fn nothing_to_tolerate() -> Spanned<Vec<FailureDomain>> {
@@ -75,6 +113,36 @@ pub enum FailureDomain {
     Region,
     /// The network splits regions apart while they stay up.
     Partition,
+}
+
+/// How often zones and regions fail and for how long, and how available one store
+/// replica is: planning figures to replace with a provider's record (the defaults are
+/// round assumptions, not measurements).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Failures {
+    /// Outages of one zone per year.
+    pub zone_outages_per_year: f64,
+    /// Hours each lasts.
+    pub zone_repair_hours: f64,
+    /// Outages of one region per year.
+    pub region_outages_per_year: f64,
+    /// Hours each lasts.
+    pub region_repair_hours: f64,
+    /// Availability of one store replica, percent, its zone and region up.
+    pub replica_availability: f64,
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Failures {
+            zone_outages_per_year: 1.0,
+            zone_repair_hours: 4.0,
+            region_outages_per_year: 0.5,
+            region_repair_hours: 8.0,
+            replica_availability: 99.9,
+        }
+    }
 }
 
 /// A region and its zones.
@@ -286,6 +354,10 @@ impl Spec {
                 diagnostics.extend(validate::validate(&spec, text));
                 if diagnostics.is_empty() {
                     spec.source = text.to_string();
+                    spec.index = Index {
+                        services: positions(spec.services.iter().map(|s| &s.name)),
+                        data: positions(spec.data.iter().map(|d| &d.name)),
+                    };
                     Ok(spec)
                 } else {
                     Err(fail(diagnostics))
@@ -318,12 +390,12 @@ impl Spec {
 
     /// The service named `name`.
     pub fn service(&self, name: &str) -> Option<&Service> {
-        self.services.iter().find(|s| s.name.get_ref() == name)
+        lookup(&self.services, &self.index.services, name, |s| &s.name)
     }
 
     /// The data class named `name`.
     pub fn data_class(&self, name: &str) -> Option<&DataClass> {
-        self.data.iter().find(|d| d.name.get_ref() == name)
+        lookup(&self.data, &self.index.data, name, |d| &d.name)
     }
 
     /// The regions a data class may live in: its residency, else every region; witness

@@ -149,25 +149,32 @@ fn dependency_cycle(spec: &Spec) -> Option<Vec<String>> {
             )
         })
         .collect();
-    // Depth-first search with an explicit path; colours: absent = unvisited.
+    // Depth-first search with an explicit path (and its nodes by position, so a step
+    // costs a look-up, not a scan of a path thousands of services long).
     let mut done = BTreeSet::new();
     for &start in edges.keys() {
+        if done.contains(start) {
+            continue;
+        }
         let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+        let mut on_path: BTreeMap<&str, usize> = BTreeMap::from([(start, 0)]);
         while let Some(&mut (node, ref mut next)) = path.last_mut() {
             let children = edges.get(node).map_or(&[][..], Vec::as_slice);
             if let Some(&child) = children.get(*next) {
                 *next += 1;
-                if let Some(i) = path.iter().position(|(n, _)| *n == child) {
+                if let Some(&i) = on_path.get(child) {
                     let mut cycle: Vec<String> =
                         path[i..].iter().map(|(n, _)| n.to_string()).collect();
                     cycle.push(child.to_string());
                     return Some(cycle);
                 }
                 if !done.contains(child) {
+                    on_path.insert(child, path.len());
                     path.push((child, 0));
                 }
             } else {
                 done.insert(node);
+                on_path.remove(node);
                 path.pop();
             }
         }

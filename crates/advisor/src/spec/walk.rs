@@ -266,7 +266,8 @@ impl Walker<'_> {
             (Type::Text | Type::Name, DeValue::String(_)) => {}
             (Type::Text | Type::Name, _) => self.wrong_type(field, value, "a string"),
             (Type::Ref(target), DeValue::String(name)) => {
-                let known = self.names.get(target).cloned().unwrap_or_default();
+                let empty = BTreeSet::new();
+                let known = self.names.get(target).unwrap_or(&empty);
                 if !known.contains(name.as_ref()) {
                     let hint = if known.is_empty() {
                         format!("the spec defines no {}", noun(target))
