@@ -72,13 +72,15 @@ fn holds(claim: Claim, m: &Measurement, other: &Measurement) -> bool {
 const FLOOR_TOLERANCE: f64 = 0.02;
 
 /// Judge a trial: the chosen side's claims must hold (else `Contradicted`), and each
-/// objective's p99 must be met; the alternative's flaw may fail to show on the seeds run
-/// (`NotShown`).
+/// objective's p99 (measured without faults on its configuration: `per_objective`, in
+/// the trial's order) must be met; the alternative's flaw may fail to show on the seeds
+/// run (`NotShown`).
 pub fn judge(
     trial: Trial,
     chosen: Measurement,
     alternative: Measurement,
     steady: Measurement,
+    per_objective: Vec<Measurement>,
 ) -> Outcome {
     let all = |side: &Side, m: &Measurement, other: &Measurement| {
         side.claims.iter().all(|&c| holds(c, m, other))
@@ -96,8 +98,9 @@ pub fn judge(
     let latency = trial
         .objectives
         .iter()
-        .map(|o| {
-            let measured = steady.groups.get(o.group).and_then(|g| g.p99(o.op));
+        .zip(per_objective.iter().chain(std::iter::repeat(&steady)))
+        .map(|(o, m)| {
+            let measured = m.groups.get(o.group).and_then(|g| g.p99(o.op));
             Latency {
                 verdict: match measured {
                     None => Confirmation::NotShown,

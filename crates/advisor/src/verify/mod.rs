@@ -69,6 +69,9 @@ pub struct Objective {
     pub p99_ms: f64,
     /// The arithmetic's lower bound, where the spec gives the round trips.
     pub floor_ms: Option<f64>,
+    /// The configuration that serves it (the chosen one; reads at the nearest replica
+    /// where the objective lets them lag), run without faults to measure it.
+    pub config: String,
 }
 
 /// What to run for one data class.
@@ -188,18 +191,27 @@ pub fn verify<M: Measure>(spec: &Spec, seeds: u64, measure: &M) -> Result<Verifi
             nemesis: nemesis.to_string(),
             placement: t.placement.clone(),
         };
-        planned.push([
+        let sides = [
             index(run(&t.chosen.config, &t.nemesis), &mut runs),
             index(run(&t.alternative.config, &t.nemesis), &mut runs),
             index(run(&t.chosen.config, "none"), &mut runs),
-        ]);
+        ];
+        let objectives: Vec<usize> = t
+            .objectives
+            .iter()
+            .map(|o| index(run(&o.config, "none"), &mut runs))
+            .collect();
+        planned.push((sides, objectives));
     }
     let measured = measure.measure(&runs, seeds)?;
     let of = |i: usize| measured.get(i).cloned().unwrap_or_default();
     let outcomes = trials
         .into_iter()
         .zip(planned)
-        .map(|(t, [chosen, alternative, steady])| judge(t, of(chosen), of(alternative), of(steady)))
+        .map(|(t, ([chosen, alternative, steady], objectives))| {
+            let per_objective = objectives.into_iter().map(of).collect();
+            judge(t, of(chosen), of(alternative), of(steady), per_objective)
+        })
         .collect();
     Ok(Verification { outcomes, skipped })
 }

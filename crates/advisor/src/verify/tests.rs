@@ -67,7 +67,13 @@ fn a_counter_runs_its_crdt_on_a_counter_workload() {
         concurrent_writes_lost: 19,
         ..m(1.0, 1.0, 0, 0)
     };
-    let o = judge(t.clone(), lost, m(1.0, 1.0, 0, 0), Measurement::default());
+    let o = judge(
+        t.clone(),
+        lost,
+        m(1.0, 1.0, 0, 0),
+        Measurement::default(),
+        Vec::new(),
+    );
     assert_eq!(o.chosen_verdict, Confirmation::Contradicted);
 }
 
@@ -119,6 +125,7 @@ fn a_broken_claim_is_contradicted_and_an_unshown_flaw_is_not() {
         m(0.9, 2.0, 0, 0),
         m(0.99, 1.0, 2, 5),
         Measurement::default(),
+        Vec::new(),
     );
     assert_eq!(
         (o.chosen_verdict, o.alternative_verdict),
@@ -129,6 +136,7 @@ fn a_broken_claim_is_contradicted_and_an_unshown_flaw_is_not() {
         m(0.9, 2.0, 1, 0),
         m(0.99, 1.0, 0, 0),
         Measurement::default(),
+        Vec::new(),
     );
     assert_eq!(
         (o.chosen_verdict, o.alternative_verdict),
@@ -164,7 +172,8 @@ fn objectives_are_met_missed_or_below_the_bound() {
             trial.clone(),
             m(1.0, 1.0, 0, 0),
             m(1.0, 1.0, 1, 0),
-            steady(ms),
+            Measurement::default(),
+            vec![steady(ms)],
         );
         (o.latency[0].verdict, o.latency[0].below_floor)
     };
@@ -272,4 +281,21 @@ fn every_example_runs_exactly_the_configuration_its_design_chose() {
             }
         }
     }
+}
+
+/// An objective whose reads may lag, on data read linearizably otherwise, is measured
+/// with the read path the design gives it: the nearest replica.
+#[test]
+fn a_lagging_objective_is_measured_on_its_own_read_path() {
+    let s = data(
+        "money",
+        "\n[[slo]]\noperation = \"statement\"\ndata = \"d\"\nop = \"read\"\nregion = \"eu\"\np99_ms = 5\nfreshness = \"bounded:10000\"\n\n[[slo]]\noperation = \"balance\"\ndata = \"d\"\nop = \"read\"\nregion = \"eu\"\np99_ms = 50",
+    );
+    let t = &trials(&s).0[0];
+    assert_eq!(t.chosen.config, "raft:prefer-first=on");
+    let configs: Vec<&str> = t.objectives.iter().map(|o| o.config.as_str()).collect();
+    assert_eq!(
+        configs,
+        ["raft:prefer-first=on,reads=local", "raft:prefer-first=on"]
+    );
 }

@@ -8,7 +8,7 @@ use super::{Claim, Objective, Side, Skipped, Trial};
 use crate::checks;
 use crate::rules::consistency::{self, Model};
 use crate::rules::replication::{Topology, topology};
-use crate::spec::{FailureDomain, Spec};
+use crate::spec::{FailureDomain, Freshness, OpKind, Spec};
 
 /// The nemesis for the spec's failure model, on the design's regions: a partition cuts
 /// one region off, a zone loss crashes and restarts a node (one zone's copy), a region
@@ -136,7 +136,12 @@ fn sides(spec: &Spec, d: &crate::spec::DataClass, nodes: usize) -> Result<(Side,
 }
 
 /// The objectives on `d`, each measured from the client group of its region.
-fn objectives(spec: &Spec, d: &crate::spec::DataClass, placement: &Placement) -> Vec<Objective> {
+fn objectives(
+    spec: &Spec,
+    d: &crate::spec::DataClass,
+    placement: &Placement,
+    chosen: &Side,
+) -> Vec<Objective> {
     spec.slos
         .iter()
         .enumerate()
@@ -146,12 +151,29 @@ fn objectives(spec: &Spec, d: &crate::spec::DataClass, placement: &Placement) ->
                 .clients
                 .iter()
                 .position(|g| g.region == *slo.region.get_ref())?;
+            // An objective whose reads may lag on a group that otherwise reads
+            // linearizably is measured with reads at the nearest replica, as the design
+            // serves it.
+            let lagging = slo
+                .freshness
+                .as_ref()
+                .is_some_and(|f| *f.get_ref() != Freshness::Linearizable);
+            let config = if slo.op == OpKind::Read
+                && lagging
+                && chosen.config.starts_with("raft")
+                && !chosen.config.contains("reads=")
+            {
+                format!("{},reads=local", chosen.config)
+            } else {
+                chosen.config.clone()
+            };
             Some(Objective {
                 operation: slo.operation.clone(),
                 op: slo.op,
                 group,
                 p99_ms: *slo.p99_ms.get_ref(),
                 floor_ms: checks::latency_floor(spec, index),
+                config,
             })
         })
         .collect()
@@ -167,10 +189,10 @@ pub fn trials(spec: &Spec) -> (Vec<Trial>, Vec<Skipped>) {
             let (chosen, alternative) = sides(spec, d, placement.nodes.len())?;
             Ok(Trial {
                 data: d.name.get_ref().clone(),
+                objectives: objectives(spec, d, &placement, &chosen),
                 chosen,
                 alternative,
                 nemesis: nemesis.clone(),
-                objectives: objectives(spec, d, &placement),
                 placement,
             })
         });
