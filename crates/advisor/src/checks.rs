@@ -43,6 +43,7 @@ pub fn run(spec: &Spec) -> Vec<Check> {
         out.extend(quorum(spec, d));
     }
     out.extend(latency(spec));
+    out.extend(crate::rules::budgets::checks(spec));
     out
 }
 

@@ -64,7 +64,7 @@ fn every_fix_made_resolves_its_contradiction() {
     }
     assert_eq!(
         kinds.into_iter().collect::<Vec<_>>(),
-        ["availability", "latency", "quorum"],
+        ["availability", "latency", "latency-budget", "quorum"],
         "a fixture per kind of contradiction"
     );
 }

@@ -19,6 +19,7 @@ pub(crate) fn for_check(spec: &Spec, check: &Check) -> Vec<Candidate> {
             .data_class(name)
             .map_or_else(Vec::new, |d| residency(spec, d)),
         (About::Slo(index), "latency") => latency(spec, *index),
+        (About::Slo(index), "latency-budget") => latency_budget(spec, *index, &check.subject),
         (About::Service(name), "availability") => availability(spec, name),
         _ => Vec::new(),
     }
@@ -343,6 +344,43 @@ fn latency(spec: &Spec, index: usize) -> Vec<Candidate> {
         ));
     }
     out
+}
+
+/// A call whose budget, bounded by objective `index`, is below the slowest operation
+/// behind it: relax that objective to what the operation takes.
+fn latency_budget(spec: &Spec, index: usize, call: &str) -> Vec<Candidate> {
+    let Some((caller, callee)) = call.split_once(" -> ") else {
+        return Vec::new();
+    };
+    let budgets = crate::rules::budgets::call_budgets(spec);
+    let Some(b) = budgets.get(&(caller.to_string(), callee.to_string())) else {
+        return Vec::new();
+    };
+    let (Some(bound), Some((floor, operation, _)), Some(slo)) =
+        (b.bounded_by, &b.slowest, spec.slos.get(index))
+    else {
+        return Vec::new();
+    };
+    if bound != index {
+        return Vec::new();
+    }
+    let relaxed = floor.ceil().max(1.0);
+    vec![candidate(
+        format!(
+            "relax \"{}\" to p99 {relaxed:.0} ms, so {caller} can wait for \"{operation}\"",
+            slo.operation
+        ),
+        format!(
+            "\"{}\" loosens by {:.0} ms; {callee} gets one attempt and no retry",
+            slo.operation,
+            relaxed - slo.p99_ms.get_ref()
+        ),
+        vec![Edit::Replace {
+            start: slo.p99_ms.span().start,
+            end: slo.p99_ms.span().end,
+            text: format!("{relaxed:.0}"),
+        }],
+    )]
 }
 
 fn availability(spec: &Spec, entry: &str) -> Vec<Candidate> {

@@ -195,3 +195,28 @@ fn edits_apply_from_the_end_so_offsets_hold() {
         "a = 10\nb = 2\nc = 3\n\n[t]\nd = 4\n"
     );
 }
+
+/// A call bounded by a tight objective in front of a slower operation: relaxing that
+/// objective to what the operation takes resolves it.
+#[test]
+fn a_call_that_cannot_wait_for_what_is_behind_it_gets_a_relaxed_objective() {
+    let text = format!(
+        "{}\n[[data]]\nname = \"fast\"\nkind = \"catalog\"\n\n[[data]]\nname = \"slow\"\nkind = \"money\"\n\n\
+         [[service]]\nname = \"api\"\nregions = [\"b\"]\ndepends_on = [\"mid\"]\n\n\
+         [[service]]\nname = \"mid\"\nregions = [\"b\"]\ndepends_on = [\"store\"]\nreads = [\"fast\"]\n\n\
+         [[service]]\nname = \"store\"\nregions = [\"b\"]\nwrites = [\"slow\"]\n\n\
+         [[slo]]\noperation = \"look\"\ndata = \"fast\"\nop = \"read\"\nregion = \"b\"\np99_ms = 10\n\n\
+         [[slo]]\noperation = \"pay\"\ndata = \"slow\"\nop = \"write\"\nregion = \"b\"\np99_ms = 200\n\n\
+         [[slo]]\noperation = \"pay here\"\ndata = \"slow\"\nop = \"write\"\nregion = \"a\"\np99_ms = 100\n",
+        TWO_REGIONS
+            .replace("tolerate = [\"region\"]", "tolerate = [\"zone\"]")
+            .split("\n[[data]]")
+            .next()
+            .unwrap_or_default()
+    );
+    let found = fixes_of(&text);
+    assert!(
+        changes(&found).contains(&"relax \"look\" to p99 22 ms, so api can wait for \"pay\""),
+        "{found:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The decision frameworks, one module per question. Each rule is a named constant
 //! ([`Rule`]) and each module a function from the spec to decisions, tested alone.
 
+pub mod budgets;
 pub mod caching;
 pub mod cap;
 pub mod consistency;

@@ -1,16 +1,14 @@
 //! Resilience settings per dependency: timeouts from the latency budget, retries with a
 //! budget, circuit breakers, bulkheads; rate limits per service.
 
+use super::budgets::call_budgets;
 use crate::design::{Decision, Rule, Topic};
-use crate::spec::{Service, Spec};
-
-/// The latency budget of a service no objective covers, milliseconds.
-pub const DEFAULT_BUDGET_MS: f64 = 1_000.0;
+use crate::spec::Spec;
 
 /// Timeouts, retries, breaker and bulkhead for one call path.
 pub const CALL_POLICY: Rule = Rule {
     id: "RES-CALL-POLICY",
-    statement: "Each call gets a timeout that fits the caller's latency budget with one retry (budget split over its dependencies, halved for the retry); retries back off exponentially with full jitter and stay within 10% of calls; a breaker opens when half the calls of the last 10 s failed (at least 20), and a bulkhead caps concurrent calls at twice what Little's law predicts at peak.",
+    statement: "Each call gets the budget of the tightest objective behind it (never more than its caller was given) and a timeout of half of it with one retry, or all of it without a retry where the slowest operation behind it would not finish in half; retries back off exponentially with full jitter and stay within 10% of calls; a breaker opens when half the calls of the last 10 s failed (at least 20), and a bulkhead caps concurrent calls at what Little's law predicts at peak for every attempt.",
     citation: "B. Beyer et al., Site Reliability Engineering, ch. 21-22 (Handling Overload, Cascading Failures), 2016; M. Brooker, Exponential Backoff And Jitter, AWS Architecture Blog, 2015; M. Nygard, Release It!, 2nd ed., 2018; J. Little, A Proof for the Queuing Formula L = λW, 1961",
     triggers: "a service that depends_on another",
     evidence: &[],
@@ -25,45 +23,66 @@ pub const RATE_LIMIT: Rule = Rule {
     evidence: &[],
 };
 
-/// The latency budget of `s`: the tightest objective on the data it touches.
-pub fn budget_ms(spec: &Spec, s: &Service) -> f64 {
-    spec.slos
-        .iter()
-        .filter(|slo| {
-            let data = slo.data.get_ref();
-            s.writes.iter().chain(&s.reads).any(|d| d.get_ref() == data)
-        })
-        .map(|slo| *slo.p99_ms.get_ref())
-        .fold(f64::INFINITY, f64::min)
-        .min(DEFAULT_BUDGET_MS)
-}
-
 /// The resilience decisions: one per dependency, one rate limit per service with a peak.
 pub fn decide(spec: &Spec) -> Vec<Decision> {
     let mut out = Vec::new();
+    let budgets = call_budgets(spec);
     for s in &spec.services {
         let name = s.name.get_ref();
-        let budget = budget_ms(spec, s);
-        let calls = s.depends_on.len().max(1) as f64;
-        let attempt_ms = (budget / calls / 2.0).floor().max(1.0);
         for dep in &s.depends_on {
-            let in_flight = (s.requests_per_sec * attempt_ms / 1000.0 * 2.0)
+            let Some(b) = budgets.get(&(name.clone(), dep.get_ref().clone())) else {
+                continue;
+            };
+            let attempt_ms = b.timeout_ms;
+            let in_flight = (s.requests_per_sec * attempt_ms / 1000.0 * (1 + b.retries) as f64)
                 .ceil()
                 .max(10.0);
+            let retries = match b.retries {
+                0 => "none: the slowest operation behind it takes over half its budget".to_string(),
+                n => format!(
+                    "{n}, exponential backoff from 25 ms with full jitter, within a 10% retry budget; only idempotent calls"
+                ),
+            };
+            let decision = Decision::new(
+                Topic::Resilience,
+                &format!("{name} -> {}", dep.get_ref()),
+                CALL_POLICY,
+                format!(
+                    "timeout {attempt_ms:.0} ms, {} retr{}, breaker, bulkhead of {in_flight:.0}",
+                    b.retries,
+                    if b.retries == 1 { "y" } else { "ies" }
+                ),
+            )
+            .set("timeout", format!("{attempt_ms:.0} ms per attempt"))
+            .set("retries", retries)
+            .set(
+                "breaker",
+                "open at 50% failures over at least 20 calls in 10 s; probe after 5 s",
+            )
+            .set("bulkhead", format!("{in_flight:.0} concurrent calls"))
+            .because(format!(
+                "{} may take {:.0} ms ({})",
+                dep.get_ref(),
+                b.budget_ms,
+                b.from
+            ))
+            .because(format!("{:.0} requests/s at peak", s.requests_per_sec));
+            let decision = match &b.slowest {
+                Some((floor, op, _)) => decision.because(format!(
+                    "the slowest operation behind it, \"{op}\", takes at least {floor:.0} ms"
+                )),
+                None => decision,
+            };
             out.push(
-                Decision::new(Topic::Resilience, &format!("{name} -> {}", dep.get_ref()), CALL_POLICY, format!("timeout {attempt_ms:.0} ms, 1 retry, breaker, bulkhead of {in_flight:.0}"))
-                    .set("timeout", format!("{attempt_ms:.0} ms per attempt"))
-                    .set("retries", "1, exponential backoff from 25 ms with full jitter, within a 10% retry budget; only idempotent calls")
-                    .set("breaker", "open at 50% failures over at least 20 calls in 10 s; probe after 5 s")
-                    .set("bulkhead", format!("{in_flight:.0} concurrent calls"))
-                    .because(format!(
-                        "{name}'s latency budget: {budget:.0} ms over {} dependenc{}",
-                        s.depends_on.len(),
-                        if s.depends_on.len() == 1 { "y" } else { "ies" }
-                    ))
-                    .because(format!("{:.0} requests/s at peak", s.requests_per_sec))
-                    .rejects("no timeout", "a slow dependency holds the caller's threads until it too is slow")
-                    .rejects("retries without a budget", "under overload every retry multiplies the load on a struggling dependency"),
+                decision
+                    .rejects(
+                        "no timeout",
+                        "a slow dependency holds the caller's threads until it too is slow",
+                    )
+                    .rejects(
+                        "retries without a budget",
+                        "under overload every retry multiplies the load on a struggling dependency",
+                    ),
             );
         }
         if s.requests_per_sec > 0.0 {
@@ -109,6 +128,7 @@ reads = ["orders"]
 name = "orders-svc"
 regions = ["eu"]
 writes = ["orders"]
+reads = ["orders"]
 
 [[service]]
 name = "search"
@@ -123,19 +143,23 @@ p99_ms = 200
 "#;
 
     #[test]
-    fn timeouts_split_the_budget_and_bulkheads_follow_littles_law() {
+    fn timeouts_fit_the_objectives_behind_each_call_and_bulkheads_follow_littles_law() {
         let s = spec(TWO);
-        assert_eq!(budget_ms(&s, &s.services[0]), 200.0);
-        assert_eq!(budget_ms(&s, &s.services[2]), DEFAULT_BUDGET_MS);
         let all = decide(&s);
         let call = all
             .iter()
             .find(|d| d.id == "api -> orders-svc/resilience")
             .unwrap();
-        // 200 ms over two dependencies, halved for one retry.
-        assert_eq!(call.settings["timeout"], "50 ms per attempt");
-        // 500/s x 0.05 s x 2 = 50.
-        assert_eq!(call.settings["bulkhead"], "50 concurrent calls");
+        // "view order" (200 ms) is behind orders-svc: half of it per attempt, one retry.
+        assert_eq!(call.settings["timeout"], "100 ms per attempt");
+        // 500/s x 0.1 s x 2 attempts = 100.
+        assert_eq!(call.settings["bulkhead"], "100 concurrent calls");
+        // search serves no objective: half the default.
+        let search = all
+            .iter()
+            .find(|d| d.id == "api -> search/resilience")
+            .unwrap();
+        assert_eq!(search.settings["timeout"], "500 ms per attempt");
         let limit = all.iter().find(|d| d.id == "api/rate-limit").unwrap();
         assert_eq!(limit.settings["rate"], "600/s");
         assert_eq!(all.len(), 3);
