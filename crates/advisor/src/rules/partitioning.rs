@@ -77,8 +77,44 @@ pub fn groups_needed(d: &DataClass) -> u64 {
     by_size.max(by_writes).max(1.0) as u64
 }
 
+/// Copies of each partition the design keeps: voters and learners of a consensus group,
+/// a copy per region otherwise (three zones' worth where it lives in one region).
+fn copies_per_group(spec: &Spec, d: &DataClass) -> u64 {
+    let placed = crate::rules::replication::topology(spec, d).placement();
+    let copies: u64 = placed
+        .iter()
+        .map(|(_, role)| {
+            if *role == crate::rules::replication::GROUP_IN_ZONES {
+                3
+            } else {
+                1
+            }
+        })
+        .sum();
+    copies.max(3)
+}
+
+/// Nodes for `groups` partitions of `d`, and the sizing behind them, as settings.
+fn with_capacity(decision: Decision, spec: &Spec, d: &DataClass, groups: u64) -> Decision {
+    let copies = copies_per_group(spec, d);
+    let nodes = groups * copies;
+    let reads = d.reads_per_sec / (nodes.max(1) as f64);
+    decision
+        .set("nodes", format!("{nodes} ({groups} group{} x {copies} copies)", if groups == 1 { "" } else { "s" }))
+        .set(
+            "capacity",
+            format!(
+                "planning figures per group, at most {NODE_GB:.0} GB and {NODE_WRITES_PER_SEC:.0} writes/s, so each node keeps room for a failed neighbour's share and for growth; about {reads:.0} reads/s per copy"
+            ),
+        )
+}
+
 /// The partitioning decision for `d`.
-pub fn decide(_spec: &Spec, d: &DataClass) -> Decision {
+pub fn decide(spec: &Spec, d: &DataClass) -> Decision {
+    with_capacity(decide_scheme(spec, d), spec, d, groups_needed(d))
+}
+
+fn decide_scheme(_spec: &Spec, d: &DataClass) -> Decision {
     let name = d.name.get_ref();
     let year = size_in_a_year(d);
     let sizing = format!(
@@ -163,6 +199,24 @@ mod tests {
     fn rule_for(kind: &str, extra: &str) -> Rule {
         let s = data(kind, extra);
         decide(&s, &s.data[0]).rule
+    }
+
+    #[test]
+    fn every_scheme_says_how_many_nodes_it_takes() {
+        let s = data("money", "size_gb = 2500\nreads_per_sec = 9000");
+        let d = decide(&s, &s.data[0]);
+        // 2,500 GB: three groups of a three-replica Raft group each.
+        assert_eq!(d.settings["nodes"], "9 (3 groups x 3 copies)");
+        assert!(
+            d.settings["capacity"].ends_with("about 1000 reads/s per copy"),
+            "{}",
+            d.settings["capacity"]
+        );
+        let s = data("catalog", "access = [\"geo\"]");
+        assert_eq!(
+            decide(&s, &s.data[0]).settings["nodes"],
+            "3 (1 group x 3 copies)"
+        );
     }
 
     #[test]
