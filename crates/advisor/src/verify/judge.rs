@@ -184,11 +184,13 @@ pub fn text(verification: &Verification) -> String {
         let t = &o.trial;
         let _ = writeln!(
             out,
-            "  {} under {}, {} workload\n    cluster: {}",
+            "  {} under {}, {} workload\n    cluster: {}\n    availability: the chosen side answered {:.1}% of operations under these faults; the arithmetic puts the store at {:.4}% of a year, outages included",
             t.data,
             t.nemesis,
             t.placement.workload.word(),
-            cluster(t)
+            cluster(t),
+            o.chosen.availability * 100.0,
+            t.arithmetic_availability * 100.0
         );
         for (side, m, v) in [
             (&t.chosen, &o.chosen, o.chosen_verdict),

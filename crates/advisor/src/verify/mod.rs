@@ -89,6 +89,9 @@ pub struct Trial {
     pub placement: Placement,
     /// The latency objectives on the data.
     pub objectives: Vec<Objective>,
+    /// The store's availability by the arithmetic (fraction of a year, zone and region
+    /// outages included), to set beside what the runs answered.
+    pub arithmetic_availability: f64,
 }
 
 /// A data class the simulator cannot run, and why.

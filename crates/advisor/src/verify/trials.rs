@@ -190,6 +190,11 @@ pub fn trials(spec: &Spec) -> (Vec<Trial>, Vec<Skipped>) {
             Ok(Trial {
                 data: d.name.get_ref().clone(),
                 objectives: objectives(spec, d, &placement, &chosen),
+                arithmetic_availability: {
+                    let rates = crate::availability::FailureRates::of(spec);
+                    let part = crate::availability::store_part(spec, d, rates);
+                    crate::availability::all_up(spec, &[part], rates)
+                },
                 chosen,
                 alternative,
                 nemesis: nemesis.clone(),
