@@ -305,3 +305,24 @@ fn a_lagging_objective_is_measured_on_its_own_read_path() {
         ["raft:prefer-first=on,reads=local", "raft:prefer-first=on"]
     );
 }
+
+/// A set's merge is judged by what it keeps; read-your-writes has no check on sets, so it
+/// is not claimed there (a claim nothing can contradict is no claim).
+#[test]
+fn session_claims_are_made_only_where_a_check_can_judge_them() {
+    let s = spec(
+        "[[data]]\nname = \"carts\"\nkind = \"profile\"\nmerge = \"union\"\n\n\
+         [[service]]\nname = \"a\"\nregions = [\"eu\"]\nwrites = [\"carts\"]\n\n\
+         [[service]]\nname = \"b\"\nregions = [\"us\"]\nwrites = [\"carts\"]\n",
+    );
+    let t = &trials(&s).0[0];
+    assert_eq!(t.placement.workload, Workload::Set);
+    assert_eq!(t.chosen.claims, [Claim::KeepsConcurrentWrites]);
+    let s = data("profile", "");
+    assert!(
+        trials(&s).0[0]
+            .chosen
+            .claims
+            .contains(&Claim::ReadsOwnWrites)
+    );
+}

@@ -54,9 +54,11 @@ fn multi_leader(conflict: &str) -> Option<String> {
 /// The chosen side and the alternative for `d`'s topology.
 fn sides(spec: &Spec, d: &crate::spec::DataClass, nodes: usize) -> Result<(Side, Side), String> {
     let model = consistency::model(d).0;
-    // A session model promises read-your-writes: the chosen side must keep it.
+    // A session model promises read-your-writes: the chosen side must keep it, where the
+    // checker can judge it (registers; counters and sets have no session check).
     let session = matches!(model, Model::Session | Model::Causal);
-    let own: &[Claim] = if session {
+    let checkable = placement::workload(d) == placement::Workload::Register;
+    let own: &[Claim] = if session && checkable {
         &[Claim::ReadsOwnWrites]
     } else {
         &[]
