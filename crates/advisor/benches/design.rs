@@ -38,3 +38,12 @@ fn design_services(bencher: divan::Bencher, services: usize) {
     let text = synthetic(services, 40, 5);
     bencher.bench(|| design_and_render(&text));
 }
+
+/// The arithmetic checks alone (availability under correlated outages, quorums, latency,
+/// budgets along depends_on) at 1,000 to 8,000 services: they should grow linearly.
+#[divan::bench(args = [1_000, 2_000, 4_000, 8_000], sample_count = 10)]
+fn checks_services(bencher: divan::Bencher, services: usize) {
+    let text = synthetic(services, 40, 5);
+    let spec = Spec::parse("large.toml", &text).expect("the spec parses");
+    bencher.bench(|| dsys_advisor::checks::run(divan::black_box(&spec)).len());
+}
