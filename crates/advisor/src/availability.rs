@@ -179,8 +179,16 @@ mod tests {
             ],
             needed: 2,
         };
+        // Two of three at 99.9%: 1 - 3p^2(1-p)... = 0.999997002.
         assert!((part_up(&part, &[]) - 0.999_997_002).abs() < 1e-12);
         assert!((part_up(&part, &["a"]) - 0.998_001).abs() < 1e-12);
+        // One of two at 99%, and none needed.
+        let pair = Part {
+            copies: vec![("a".into(), 0.99), ("b".into(), 0.99)],
+            needed: 1,
+        };
+        assert!((part_up(&pair, &[]) - 0.9999).abs() < 1e-12);
+        assert_eq!(part_up(&Part { needed: 0, ..pair }, &["a", "b"]), 1.0);
     }
 
     #[test]

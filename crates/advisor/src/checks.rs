@@ -19,17 +19,6 @@ pub fn error_budget_minutes(target: f64) -> f64 {
     (1.0 - target / 100.0) * MINUTES_PER_MONTH
 }
 
-/// The probability that at least `k` of `n` independent parts are up, each with `p`.
-pub fn at_least_k_of_n(k: u32, n: u32, p: f64) -> f64 {
-    (k..=n)
-        .map(|up| binomial(n, up) * p.powi(up as i32) * (1.0 - p).powi((n - up) as i32))
-        .sum()
-}
-
-fn binomial(n: u32, k: u32) -> f64 {
-    (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
-}
-
 fn percent(fraction: f64) -> String {
     format!("{:.4}%", fraction * 100.0)
 }
@@ -456,10 +445,6 @@ mod tests {
     #[test]
     fn the_formulas() {
         assert!((error_budget_minutes(99.9) - 43.2).abs() < 1e-9);
-        // Two of three at 99.9%: 1 - 3p^2(1-p)... = 0.999997002.
-        assert!((at_least_k_of_n(2, 3, 0.999) - 0.999_997_002).abs() < 1e-9);
-        assert!((at_least_k_of_n(1, 2, 0.99) - 0.9999).abs() < 1e-12);
-        assert_eq!(at_least_k_of_n(0, 3, 0.5), 1.0);
     }
 
     const LEDGER: &str = r#"
