@@ -9,7 +9,7 @@
 //! figures' precision); given the regions, each part's zones and instances fail on their
 //! own (zone outages shared between parts are not modelled).
 
-use crate::rules::replication::{GROUP_IN_ZONES, topology};
+use crate::rules::replication::{GROUP_IN_ZONES, LEARNER, topology};
 use crate::spec::{DataClass, Needs, Service, Spec};
 
 /// Hours in a year.
@@ -91,7 +91,7 @@ pub fn store_part(spec: &Spec, d: &DataClass, rates: FailureRates) -> Part {
     let replica = (1.0 - rates.zone_down) * rates.replica;
     let mut copies = Vec::new();
     for (region, role) in topology(spec, d).placement() {
-        if role == "raft learner" {
+        if role == LEARNER {
             continue;
         }
         let n = if role == GROUP_IN_ZONES { 3 } else { 1 };

@@ -176,8 +176,7 @@ fn p99_ms(mut latencies: Vec<u64>) -> Option<f64> {
         return None;
     }
     latencies.sort_unstable();
-    let rank = ((latencies.len() as f64) * 0.99).ceil() as usize;
-    Some(latencies[rank.clamp(1, latencies.len()) - 1] as f64 / 1e6)
+    Some(dsys_check::stats::percentile(&latencies, 99.0) as f64 / 1e6)
 }
 
 impl Measure for GridMeasure<'_> {

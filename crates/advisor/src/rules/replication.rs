@@ -170,6 +170,9 @@ pub fn conflict_setting(merge: Merge) -> &'static str {
 /// replica in each of three of its zones.
 pub const GROUP_IN_ZONES: &str = "raft group, 3 zones";
 
+/// The role [`Topology::placement`] gives a consensus group's non-voting replica.
+pub const LEARNER: &str = "raft learner";
+
 /// How a data class is replicated, and where its copies are.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Topology {
@@ -231,10 +234,7 @@ impl Topology {
                 .collect()
         };
         let learning = |learners: &[String]| -> Vec<(String, &'static str)> {
-            learners
-                .iter()
-                .map(|r| (r.clone(), "raft learner"))
-                .collect()
+            learners.iter().map(|r| (r.clone(), LEARNER)).collect()
         };
         match self {
             Topology::Consensus {
