@@ -65,8 +65,13 @@ pub fn judge(run: &RunResult, judging: &Judging) -> Result<Judged, LabError> {
         }
     }
     let report = check_run_citing(run, &checks, judging.timeout, judging.positions)?;
-    let failure =
-        invariants_failure(&report).or_else(|| expectation_failure(&report, &judging.expect));
+    // A failed expectation answers the question asked, so it is what the run says (the
+    // table still shows a broken invariant); otherwise a broken invariant comes first.
+    let expected = expectation_failure(&report, &judging.expect);
+    let failure = match expected {
+        Some(RunFailure::Violation(_)) => expected,
+        _ => invariants_failure(&report).or(expected),
+    };
     Ok(Judged {
         checks: report,
         failure,
@@ -107,6 +112,46 @@ mod tests {
     use super::*;
     use crate::protocol::Protocol;
     use crate::scenario::Scenario;
+
+    #[test]
+    fn a_failed_expectation_is_named_before_a_broken_invariant() {
+        use dsys_node::{Instant, NodeId};
+        use dsys_sim::{FaultAction, TimedFault};
+        // Every node loses power at once; raft that acknowledges before fsync forgets.
+        let at = |ms, action| TimedFault {
+            at: Instant::from_millis(ms),
+            action,
+        };
+        let mut schedule: Vec<TimedFault> = (0..5)
+            .map(|n| at(2_000, FaultAction::Crash { node: NodeId(n) }))
+            .collect();
+        schedule.extend((0..5).map(|n| at(2_500, FaultAction::Restart { node: NodeId(n) })));
+        let run = Scenario::builder(Protocol::Raft)
+            .set(&["durability=buffered"])
+            .seed(1)
+            .workload(|w| w.keys = 1_000)
+            .sim(|sim| sim.keep_going = true)
+            .schedule(schedule)
+            .run()
+            .unwrap();
+        let expecting = |expect| Judging {
+            expect,
+            ..Judging::default()
+        };
+        let j = judge(&run, &expecting(vec![CheckName::NoLostWrites])).unwrap();
+        match j.failure {
+            Some(RunFailure::Violation(said)) => {
+                assert!(said.starts_with("expected no-lost-writes"), "{said}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match judge(&run, &expecting(vec![])).unwrap().failure {
+            Some(RunFailure::Violation(said)) => {
+                assert!(said.starts_with("a protocol invariant broke"), "{said}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn expectations_fail_runs_by_their_kind() {

@@ -77,6 +77,70 @@ pub struct SimSpeed {
     pub time_compression: f64,
 }
 
+/// What the storage faults of a run did, summed over disks.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StorageReport {
+    /// Writes a disk refused (`fsync-fail`, `disk-full`).
+    pub failed_writes: u64,
+    /// Nodes crashed because a write of theirs failed.
+    pub crashes_on_failed_writes: u64,
+    /// Synced writes a disk reported durable that were not (`fsync-lie`).
+    pub lied_syncs: u64,
+    /// Writes that reached a disk cut short (`torn-write`).
+    pub torn_writes: u64,
+    /// Entries read back corrupted at boot (`corrupt-read`).
+    pub corrupted_reads: u64,
+    /// Boots refused because an entry failed its checksum.
+    pub refused_boots: u64,
+    /// Synced writes that took time (`slow-disk`).
+    pub slow_writes: u64,
+}
+
+impl StorageReport {
+    /// The storage part of a run's stats; `None` if no storage fault did anything.
+    pub fn of(s: &dsys_sim::RunStats) -> Option<Self> {
+        let d = &s.disk;
+        let report = StorageReport {
+            failed_writes: d.failed_writes,
+            crashes_on_failed_writes: s.crashes_on_failed_writes,
+            lied_syncs: d.lied_syncs,
+            torn_writes: d.torn_writes,
+            corrupted_reads: d.corrupted_reads,
+            refused_boots: s.refused_boots,
+            slow_writes: d.slow_writes,
+        };
+        let counts = [
+            report.failed_writes,
+            report.lied_syncs,
+            report.torn_writes,
+            report.corrupted_reads,
+            report.refused_boots,
+            report.slow_writes,
+        ];
+        counts.iter().any(|&c| c > 0).then_some(report)
+    }
+}
+
+impl std::fmt::Display for StorageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts = [
+            (self.failed_writes, "failed writes"),
+            (self.crashes_on_failed_writes, "crashes on a failed write"),
+            (self.lied_syncs, "fsyncs that lied"),
+            (self.torn_writes, "torn writes"),
+            (self.corrupted_reads, "corrupted reads"),
+            (self.refused_boots, "boots refused on a bad checksum"),
+            (self.slow_writes, "slow synced writes"),
+        ];
+        let said: Vec<String> = parts
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+        f.write_str(&said.join(", "))
+    }
+}
+
 /// The summary of one run. Everything but `sim` is a function of the scenario.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
@@ -120,6 +184,9 @@ pub struct Report {
     pub crashes: u64,
     /// Buffered writes lost to crashes.
     pub lost_buffered_writes: u64,
+    /// What storage faults did, if any did anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageReport>,
     /// Whether replicas converged after the final heal.
     pub converged: bool,
     /// Time from the final heal to convergence.
@@ -217,6 +284,7 @@ impl Report {
             faults: o.realised_schedule.len(),
             crashes: s.crashes,
             lost_buffered_writes: s.lost_buffered_writes,
+            storage: StorageReport::of(s),
             converged: o.converged,
             time_to_converge_ms: o
                 .time_to_converge
@@ -335,6 +403,9 @@ impl Report {
                 "",
                 "(acknowledged writes a node held unsynced when it crashed; no-lost-writes sees a lost write only if no later write to its key hid it: --keys 1000 shows them)".to_string(),
             );
+        }
+        if let Some(storage) = &self.storage {
+            row("storage", storage.to_string());
         }
         self.partition_rows(&mut row);
         row(

@@ -15,6 +15,13 @@
 //!    [`Durability::Synced`] write must be durable before any later effect is carried out
 //!    (write-ahead), a [`Durability::Buffered`] write may be lost if the process crashes
 //!    before the next synced write.
+//!
+//! Storage can fail. A write the disk refuses (an fsync error, a full disk) stops the
+//! node by default ([`Node::on_failed_write`]): the driver crashes it before carrying
+//! out any later effect of the step, because after a failed fsync the data may be gone
+//! while the page cache claims otherwise (PostgreSQL's "fsyncgate", 2018). Entries that
+//! fail their checksums at boot are reported, not handed over: torn ones are dropped,
+//! and corrupt ones make the node refuse to start ([`Node::check_storage`]).
 
 mod client;
 mod context;
@@ -27,7 +34,7 @@ pub use client::{Key, Op, OpKind, Request, RequestId, Response, Value};
 pub use context::{Context, Durability, Effect, TimerId};
 pub use monitor::Monitor;
 pub use rng::{DetRng, StreamId};
-pub use storage::{Storage, decode_u64};
+pub use storage::{Damage, Storage, decode_u64};
 pub use time::{Duration, Instant, duration_nanos};
 
 use std::fmt;
@@ -66,6 +73,26 @@ pub trait Node: Sized {
 
     /// Build the node from what survived in stable storage (empty on first boot).
     fn boot(config: &Self::Config, id: NodeId, cluster_size: usize, storage: &Storage) -> Self;
+
+    /// Whether the node can start from `storage`, checked before [`Node::boot`]. `Err`
+    /// says why not, and the driver keeps the node down (it tries again at its next
+    /// restart). The default ([`refuse_corruption`]) starts over torn entries — a write
+    /// cut short never completed, so it was never acknowledged, and the node boots as if
+    /// it had never been made, as etcd drops a torn WAL tail — and refuses corrupt ones,
+    /// which may have been acknowledged: a node must not guess what they held
+    /// (Alagappan et al., "Protocol-Aware Recovery for Consensus-Based Storage", FAST
+    /// 2018, show how truncating at a corruption loses committed data).
+    fn check_storage(_config: &Self::Config, storage: &Storage) -> Result<(), String> {
+        refuse_corruption(storage)
+    }
+
+    /// What the driver does when a write this node asked for fails (an fsync error, a
+    /// full disk). The default, and the only safe answer, is to crash the node before
+    /// any later effect is carried out; `Continue` carries on as if the write had
+    /// succeeded, which loses what the node then acknowledges.
+    fn on_failed_write(&self) -> AfterFailedWrite {
+        AfterFailedWrite::Crash
+    }
 
     /// Called once after every boot, before any other input: arm timers here.
     fn on_start(&mut self, ctx: &mut Context<'_, Self::Message>);
@@ -123,6 +150,29 @@ pub trait Node: Sized {
     fn is_replica_of(&self, _key: Key) -> bool {
         true
     }
+}
+
+/// `Err` naming the corrupt entries of `storage`, if there are any: the default of
+/// [`Node::check_storage`]. Torn entries pass: they were never acknowledged.
+pub fn refuse_corruption(storage: &Storage) -> Result<(), String> {
+    let corrupt = storage
+        .damaged()
+        .filter(|(_, damage)| *damage == Damage::Corrupt)
+        .count();
+    match corrupt {
+        0 => Ok(()),
+        1 => Err("1 stored entry failed its checksum".to_string()),
+        n => Err(format!("{n} stored entries failed their checksums")),
+    }
+}
+
+/// What a driver does after a write failed: see [`Node::on_failed_write`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum AfterFailedWrite {
+    /// Crash the node; it restarts from what its storage holds.
+    Crash,
+    /// Carry on with the step's later effects as if the write had succeeded.
+    Continue,
 }
 
 /// What [`Node::key_digests`] reports.

@@ -19,6 +19,12 @@ pub trait Monitor<N>: fmt::Debug {
     /// `node` crashed: its volatile state is gone.
     fn on_crash(&mut self, _now: Instant, _node: NodeId) {}
 
+    /// Every write `node` asked for up to its last step has been carried out, with the
+    /// durability it asked for: its storage now holds what its last-seen state says. (A
+    /// slow disk lets a node's state run ahead of its storage; what it loses in a crash
+    /// while behind was never acknowledged.)
+    fn on_caught_up(&mut self, _now: Instant, _node: NodeId) {}
+
     /// What the monitor measured, at the end of a run that ended at `end`.
     fn metrics(&self, end: Instant) -> Vec<(&'static str, u64)>;
 

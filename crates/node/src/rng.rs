@@ -20,6 +20,8 @@ pub enum StreamId {
     Workload,
     /// The generator handed to one node.
     Node(u32),
+    /// What simulated disks do: torn lengths, corrupted reads, slow writes.
+    Disk,
     /// Anything else a harness needs; the number keeps streams apart.
     Other(u64),
 }
@@ -31,6 +33,7 @@ impl StreamId {
             StreamId::Nemesis => 0x6e65_6d65_7369_7300,
             StreamId::Workload => 0x776f_726b_6c6f_6164,
             StreamId::Node(i) => 0x6e6f_6465_0000_0000 ^ u64::from(i),
+            StreamId::Disk => 0x6469_736b_0000_0000,
             StreamId::Other(x) => 0x6f74_6865_7200_0000 ^ x.rotate_left(17),
         }
     }

@@ -8,9 +8,27 @@ use std::ops::Bound;
 /// Nodes write storage only through [`crate::Effect::Persist`]; they read it only at
 /// [`crate::Node::boot`]. (This is raft-rs's split: storage is read by the node, written
 /// by the driver as the node instructs.)
+///
+/// Drivers store a checksum beside every entry, as a storage engine frames its records,
+/// and check it on reading: an entry that fails (torn by a crash mid-write, or read back
+/// corrupted) is not handed to the node as data; its key is listed in
+/// [`Storage::damaged`] so the node can decide whether it can start at all
+/// ([`crate::Node::check_storage`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Storage {
     entries: BTreeMap<Vec<u8>, Vec<u8>>,
+    damaged: BTreeMap<Vec<u8>, Damage>,
+}
+
+/// How a stored entry failed its checksum.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Damage {
+    /// Shorter than its record says: a write cut short by a crash. A synced write
+    /// completes before anything after it happens, so a torn one was never acknowledged.
+    Torn,
+    /// Whole, but its bytes do not match their checksum: corrupted after it was written
+    /// (or while being read), so it may have been acknowledged.
+    Corrupt,
 }
 
 impl Storage {
@@ -50,6 +68,23 @@ impl Storage {
         self.entries.is_empty()
     }
 
+    /// Entries whose stored checksum did not match what was read, in key order.
+    pub fn damaged(&self) -> impl Iterator<Item = (&[u8], Damage)> + '_ {
+        self.damaged.iter().map(|(k, d)| (k.as_slice(), *d))
+    }
+
+    /// How many entries failed their checksums.
+    pub fn damaged_len(&self) -> usize {
+        self.damaged.len()
+    }
+
+    /// Record that the entry under `key` failed its checksum: it is dropped from the
+    /// data and listed in [`Storage::damaged`]. Drivers call this; nodes do not.
+    pub fn mark_damaged(&mut self, key: Vec<u8>, damage: Damage) {
+        self.entries.remove(&key);
+        self.damaged.insert(key, damage);
+    }
+
     /// Set or (with `None`) delete one entry. Drivers call this; nodes do not.
     pub fn apply(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
         match value {
@@ -86,6 +121,35 @@ mod tests {
         assert_eq!(got, vec![(b"kv/a".to_vec(), 1), (b"kv/b".to_vec(), 2)]);
         s.apply(b"kv/a".to_vec(), None);
         assert_eq!(s.scan_prefix(b"kv/").count(), 1);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_listed_once_and_is_not_data() {
+        let mut s = Storage::new();
+        s.apply(b"b".to_vec(), Some(vec![1]));
+        s.mark_damaged(b"b".to_vec(), Damage::Corrupt);
+        s.mark_damaged(b"a".to_vec(), Damage::Torn);
+        s.mark_damaged(b"b".to_vec(), Damage::Corrupt);
+        assert_eq!(s.get(b"b"), None);
+        let damaged: Vec<_> = s.damaged().collect();
+        assert_eq!(
+            damaged,
+            vec![(&b"a"[..], Damage::Torn), (&b"b"[..], Damage::Corrupt)]
+        );
+        assert_eq!(s.damaged_len(), 2);
+    }
+
+    #[test]
+    fn nodes_start_over_torn_entries_and_refuse_corrupt_ones() {
+        let mut s = Storage::new();
+        s.mark_damaged(b"t".to_vec(), Damage::Torn);
+        assert_eq!(crate::refuse_corruption(&s), Ok(()));
+        s.mark_damaged(b"c".to_vec(), Damage::Corrupt);
+        s.mark_damaged(b"d".to_vec(), Damage::Corrupt);
+        assert_eq!(
+            crate::refuse_corruption(&s),
+            Err("2 stored entries failed their checksums".to_string())
+        );
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub struct SimConfig {
     /// A run that processes more events than this stops and says so (a guard against a
     /// protocol that re-arms a zero-delay timer forever).
     pub max_events: u64,
+    /// Run on after the protocol's monitor finds a broken invariant (it still reports the
+    /// first), so the clients' checks see what the break led to. Off: the run stops there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_going: bool,
 }
 
 impl Default for SimConfig {
@@ -59,6 +63,7 @@ impl Default for SimConfig {
             workload: WorkloadConfig::default(),
             convergence: ConvergenceConfig::default(),
             max_events: 500_000_000,
+            keep_going: false,
         }
     }
 }

@@ -92,6 +92,21 @@ impl RunHistory {
         });
     }
 
+    /// `node` would not start from what its disk held, and said why.
+    pub fn refused_boot(&mut self, at: Instant, node: NodeId, reason: String) {
+        self.push(HistoryEvent {
+            index: 0,
+            time: at.as_nanos(),
+            process: Process::Nemesis,
+            kind: EventType::Info,
+            f: Cow::Borrowed("refused-boot"),
+            key: None,
+            value: None,
+            node: Some(node),
+            error: Some(Cow::Owned(reason)),
+        });
+    }
+
     /// The nemesis did something. `action` is `None` for the final heal.
     pub fn nemesis(&mut self, at: Instant, f: &'static str, action: Option<FaultAction>) {
         self.push(HistoryEvent {

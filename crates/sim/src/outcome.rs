@@ -2,6 +2,7 @@
 
 use crate::history::RunHistory;
 use crate::nemesis::TimedFault;
+use crate::store::DiskStats;
 use dsys_node::{Duration, Instant};
 
 /// Counters gathered while the world ran.
@@ -50,6 +51,13 @@ pub struct RunStats {
     pub crashes: u64,
     /// Buffered writes lost to crashes.
     pub lost_buffered_writes: u64,
+    /// What the storage faults did, summed over disks.
+    pub disk: DiskStats,
+    /// Nodes crashed because a write of theirs failed (the default answer to a failed
+    /// fsync or a full disk).
+    pub crashes_on_failed_writes: u64,
+    /// Boots a node refused because what it read failed its checksums.
+    pub refused_boots: u64,
 }
 
 impl RunStats {

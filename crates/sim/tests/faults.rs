@@ -6,58 +6,11 @@ mod probe;
 
 use dsys_node::{Instant, NodeId};
 use dsys_sim::nemesis::{PartitionKind, partition};
-use dsys_sim::network::{LinkConfig, NetworkConfig, NetworkFault};
-use dsys_sim::workload::WorkloadConfig;
-use dsys_sim::{FaultAction, LatencyDist, RunOutcome, SimConfig, TimedFault, World};
-use probe::{Log, Probe, ProbeConfig, Seen};
+use dsys_sim::network::NetworkFault;
+use dsys_sim::{FaultAction, LatencyDist, SimConfig, TimedFault, World};
+use probe::{Log, Probe, ProbeConfig, Seen, at, config, ids, ms, run_script};
 
 const MS: u64 = 1_000_000;
-
-fn ms(t: u64) -> Instant {
-    Instant::from_millis(t)
-}
-
-fn ids(n: u32) -> Vec<NodeId> {
-    (0..n).map(NodeId).collect()
-}
-
-/// Five (or `nodes`) probes on 1 ms links; one client keeps the run going for ~500 ms.
-fn config(nodes: usize, seed: u64) -> SimConfig {
-    SimConfig {
-        seed,
-        nodes,
-        network: NetworkConfig {
-            default_link: LinkConfig {
-                latency: LatencyDist::Constant { ms: 1.0 },
-                ..LinkConfig::default()
-            },
-            ..NetworkConfig::default()
-        },
-        workload: WorkloadConfig {
-            clients: 1,
-            ops: 100,
-            think: LatencyDist::Constant { ms: 5.0 },
-            ..WorkloadConfig::default()
-        },
-        ..SimConfig::default()
-    }
-}
-
-fn at(t: u64, action: FaultAction) -> TimedFault {
-    TimedFault { at: ms(t), action }
-}
-
-fn run_script(nodes: usize, script: Vec<TimedFault>) -> (RunOutcome, Vec<Seen>) {
-    let log = Log::default();
-    let probe = ProbeConfig {
-        log: log.clone(),
-        leader: None,
-    };
-    let outcome = World::<Probe>::with_script(config(nodes, 1), probe, script)
-        .unwrap()
-        .run();
-    (outcome, log.take())
-}
 
 /// Pings as (from, to, handled-at) — local time is true time when no clock faults run.
 fn pings(seen: &[Seen]) -> impl Iterator<Item = (NodeId, NodeId, u64)> + '_ {

@@ -106,6 +106,19 @@ fn a_broken_invariant_stops_the_run_and_says_where() {
 }
 
 #[test]
+fn a_run_that_keeps_going_reports_the_first_broken_invariant_and_finishes() {
+    let mut keep_going = config();
+    keep_going.keep_going = true;
+    let outcome = World::<Counter>::new(keep_going, BreakAfter(20))
+        .unwrap()
+        .run();
+    let violation = outcome.invariants.unwrap().violation.unwrap();
+    assert!(violation.contains("served 21 requests"), "{violation}");
+    assert_eq!(outcome.aborted, None);
+    assert!(outcome.stats.ops_ok > 250, "{}", outcome.stats.ops_ok);
+}
+
+#[test]
 fn protocols_without_a_monitor_report_none() {
     #[derive(Debug)]
     struct Plain;

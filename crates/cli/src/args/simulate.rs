@@ -162,6 +162,10 @@ pub struct SimulateArgs {
     /// Skip the final reads (one read of every key after the final heal).
     #[arg(long)]
     pub no_final_reads: bool,
+    /// Run on after the protocol's monitor finds a broken invariant (it still reports the
+    /// first), so the clients' checks see what the break led to.
+    #[arg(long)]
+    pub keep_going: bool,
     /// How long after the final heal to wait for replicas to converge.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub converge_deadline: Duration,
@@ -231,6 +235,7 @@ impl SimulateArgs {
                     deadline_ms: millis(self.converge_deadline),
                     ..ConvergenceConfig::default()
                 };
+                sim.keep_going = self.keep_going;
             })
             .workload(|w| {
                 *w = WorkloadConfig {

@@ -2,9 +2,10 @@
 
 use super::{
     Configurable, ELECTION_TIMEOUT, SettingError, SettingKind, SettingSpec, SettingValue,
-    heartbeat, refuse,
+    durability, heartbeat, refuse,
 };
 use crate::{RaftConfig, ReadPath};
+use dsys_node::AfterFailedWrite;
 
 const RAFT_READS: SettingSpec = SettingSpec {
     key: "reads",
@@ -58,6 +59,20 @@ const PREFER_FIRST: SettingSpec = SettingSpec {
     help: "node 0 leads whenever it can: another leader hands over to it (TimeoutNow) once it holds the whole log, as a leader preference does; a leader placed where a design puts it",
 };
 
+const RAFT_DURABILITY: SettingSpec = SettingSpec {
+    key: "durability",
+    kind: SettingKind::Choice(&["synced", "buffered"]),
+    default: "synced",
+    help: "log entries fsynced before the node acknowledges them (synced, as Raft requires) or acknowledged first and written to the OS buffer (buffered: a power loss forgets what a majority acknowledged)",
+};
+
+const FSYNC_ERROR: SettingSpec = SettingSpec {
+    key: "fsync-error",
+    kind: SettingKind::Choice(&["crash", "continue"]),
+    default: "crash",
+    help: "what a failed fsync or a full disk does: stop the node, which recovers from its log (crash), or carry on as if the write had succeeded (continue: PostgreSQL's behaviour before 2018)",
+};
+
 /// Membership changes track voters in a 64-bit set.
 const MAX_ROTATING_NODES: usize = 64;
 
@@ -72,6 +87,8 @@ impl Configurable for RaftConfig {
         ROTATE_EVERY,
         SNAPSHOT_EVERY,
         PREFER_FIRST,
+        RAFT_DURABILITY,
+        FSYNC_ERROR,
     ];
 
     fn set(&mut self, key: &'static str, value: SettingValue<'_>) -> Result<(), SettingError> {
@@ -90,6 +107,13 @@ impl Configurable for RaftConfig {
             "rotate-every" => self.rotate_every = Some(value.millis()).filter(|d| !d.is_zero()),
             "snapshot-every" => self.snapshot_every = value.count(),
             "prefer-first" => self.prefer_first = value.word() == "on",
+            "durability" => self.durability = durability(value),
+            "fsync-error" => {
+                self.on_failed_write = match value.word() {
+                    "continue" => AfterFailedWrite::Continue,
+                    _ => AfterFailedWrite::Crash,
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -62,8 +62,8 @@ use snapshot::StateMachine;
 
 use crate::cluster;
 use dsys_node::{
-    Context, Durability, Duration, Instant, Node, NodeId, Op, Request, RequestId, Response,
-    Storage, TimerId,
+    AfterFailedWrite, Context, Durability, Duration, Instant, Node, NodeId, Op, Request, RequestId,
+    Response, Storage, TimerId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -114,6 +114,13 @@ pub struct RaftConfig {
     /// once it has the whole log, as a leader preference does (the leader where a design
     /// places it).
     pub prefer_first: bool,
+    /// How log entries are written: `Synced` (fsynced before the node acknowledges
+    /// them, as Raft requires) or `Buffered` (acknowledged before they are fsynced; they
+    /// reach the disk with the next synced write — a vote or a term — or die in a crash).
+    pub durability: Durability,
+    /// What a failed write does to the node: `Crash` (stop, and recover from the log,
+    /// as PostgreSQL has since 2018) or `Continue` (carry on as if it had succeeded).
+    pub on_failed_write: AfterFailedWrite,
 }
 
 impl Default for RaftConfig {
@@ -127,6 +134,8 @@ impl Default for RaftConfig {
             rotate_every: None,
             snapshot_every: 64,
             prefer_first: false,
+            durability: Durability::Synced,
+            on_failed_write: AfterFailedWrite::Crash,
         }
     }
 }
@@ -487,6 +496,10 @@ impl Node for RaftNode {
 
     fn replica_digest(&self) -> Option<u64> {
         Some(self.state.data.digest())
+    }
+
+    fn on_failed_write(&self) -> AfterFailedWrite {
+        self.config.on_failed_write
     }
 
     fn monitor(_: &RaftConfig, n: usize) -> Option<Box<dyn dsys_node::Monitor<Self>>> {

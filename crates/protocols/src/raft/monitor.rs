@@ -25,6 +25,9 @@ struct NodeView {
     leader: bool,
     /// The highest committed index its log matched.
     holds: u64,
+    /// `holds` when its storage last caught up with its state: what a crash must not
+    /// take from it.
+    holds_durably: u64,
     /// The index its state machine had applied.
     applied: u64,
 }
@@ -237,7 +240,7 @@ impl Monitor<RaftNode> for RaftMonitor {
         self.check_log_matching(now, node, &state.log)?;
         self.check_commit(now, node, state)?;
         let holds = self.held_prefix(&state.log);
-        let before = self.views[node.index()].holds;
+        let before = self.views[node.index()].holds_durably;
         if holds < before {
             return Err(format!(
                 "committed entry lost: {node}'s log held the committed prefix up to index \
@@ -259,17 +262,22 @@ impl Monitor<RaftNode> for RaftMonitor {
             }
         }
         self.check_applied(node, state)?;
-        self.views[node.index()] = NodeView {
-            leader,
-            holds,
-            applied: state.applied,
-        };
+        let view = &mut self.views[node.index()];
+        view.leader = leader;
+        view.holds = holds;
+        view.applied = state.applied;
         self.note_leadership(now);
         Ok(())
     }
 
+    fn on_caught_up(&mut self, _now: Instant, node: NodeId) {
+        let view = &mut self.views[node.index()];
+        view.holds_durably = view.holds;
+    }
+
     fn on_crash(&mut self, now: Instant, node: NodeId) {
-        // The log survives (it is synced); leadership and the applied state do not.
+        // What the node held once its storage had caught up survives; leadership and
+        // the applied state do not.
         let view = &mut self.views[node.index()];
         view.leader = false;
         view.applied = 0;
@@ -383,9 +391,32 @@ mod tests {
         let (last, before) = states.split_last().unwrap();
         for (i, state) in before.iter().enumerate() {
             m.after_step(at(i as u64 + 1), state.id, state).unwrap();
+            m.on_caught_up(at(i as u64 + 1), state.id);
         }
         m.after_step(at(states.len() as u64), last.id, last)
             .unwrap_err()
+    }
+
+    #[test]
+    fn entries_a_node_never_made_durable_may_be_lost_in_a_crash() {
+        let full = vec![write(1, 1, 1), write(1, 2, 2)];
+        let mut m = RaftMonitor::new(3);
+        m.after_step(at(1), NodeId(0), &node(0, 1, full.clone(), 2, true))
+            .unwrap();
+        m.on_caught_up(at(1), NodeId(0));
+        // Node 2 takes both entries, but its disk is still writing the second ...
+        m.after_step(at(2), NodeId(2), &node(2, 1, full, 2, false))
+            .unwrap();
+        m.on_crash(at(3), NodeId(2));
+        // ... so it may come back holding only the first ...
+        let shorter = node(2, 1, vec![write(1, 1, 1)], 0, false);
+        m.after_step(at(4), NodeId(2), &shorter).unwrap();
+        m.on_caught_up(at(4), NodeId(2));
+        // ... but not less than that, once its storage had caught up.
+        let err = m
+            .after_step(at(5), NodeId(2), &node(2, 1, vec![], 0, false))
+            .unwrap_err();
+        assert!(err.starts_with("committed entry lost"), "{err}");
     }
 
     #[test]

@@ -6,13 +6,13 @@ use super::{
     AppendEntries, Command, Entry, MAX_BATCH, Msg, RaftNode, Role, encode, log_key,
     unpersist_entries,
 };
-use dsys_node::{Context, Durability, Instant, NodeId, Response};
+use dsys_node::{Context, Instant, NodeId, Response};
 use std::sync::Arc;
 
 impl RaftNode {
     pub(super) fn append_local(&mut self, ctx: &mut Context<'_, Msg>, entry: Entry) -> u64 {
         let index = self.log.push(entry);
-        ctx.persist(log_key(index), encode(&entry), Durability::Synced);
+        ctx.persist(log_key(index), encode(&entry), self.config.durability);
         if let Command::Config { voters } = entry.command {
             self.voters = Some(voters);
             self.config_index = index;

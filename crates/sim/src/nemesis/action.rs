@@ -1,5 +1,6 @@
 //! Concrete fault actions: what the nemesis does at one instant.
 
+use super::disk::DiskFault;
 use super::partition::PartitionKind;
 use crate::network::NetworkFault;
 use dsys_node::{Instant, NodeId};
@@ -87,6 +88,22 @@ pub enum FaultAction {
     },
     /// Switch network-wide loss, duplication and delay on (or, all zero, off).
     NetworkFault(NetworkFault),
+    /// A node's disk starts to fail this way (`corrupt-read`: the node reboots and its
+    /// reads come back damaged).
+    DiskFault {
+        /// The node.
+        node: NodeId,
+        /// How its disk fails.
+        fault: DiskFault,
+    },
+    /// A node's disk stops failing this way; for faults whose harm shows only at a
+    /// crash, the node loses power first and boots again.
+    DiskHeal {
+        /// The node.
+        node: NodeId,
+        /// The fault that ends.
+        fault: DiskFault,
+    },
 }
 
 impl FaultAction {
@@ -108,6 +125,8 @@ impl FaultAction {
             FaultAction::ClockStrobe { .. } => "clock-strobe",
             FaultAction::ClockReset { .. } => "clock-reset",
             FaultAction::NetworkFault(_) => "network-fault",
+            FaultAction::DiskFault { .. } => "disk-fault",
+            FaultAction::DiskHeal { .. } => "disk-heal",
         }
     }
 
@@ -122,7 +141,9 @@ impl FaultAction {
             | FaultAction::ClockBump { node, .. }
             | FaultAction::ClockDrift { node, .. }
             | FaultAction::ClockStrobe { node, .. }
-            | FaultAction::ClockReset { node } => Some(node),
+            | FaultAction::ClockReset { node }
+            | FaultAction::DiskFault { node, .. }
+            | FaultAction::DiskHeal { node, .. } => Some(node),
             _ => None,
         }
     }

@@ -6,6 +6,7 @@
 //! schedule replayed from a script feed the event queue in the same order.
 
 use super::action::{FaultAction, TimedFault};
+use super::disk::DiskProcess;
 use super::partition::{self, PartitionKind};
 use super::spec::{Fault, NemesisSpec};
 use crate::dist::{LatencyDist, millis_to_nanos};
@@ -39,10 +40,10 @@ impl Default for NemesisTiming {
 }
 
 impl NemesisTiming {
-    fn quiet(&self, rng: &mut DetRng) -> u64 {
+    pub(super) fn quiet(&self, rng: &mut DetRng) -> u64 {
         uniform_ms(rng, self.quiet_min_ms, self.quiet_max_ms)
     }
-    fn fault(&self, rng: &mut DetRng) -> u64 {
+    pub(super) fn fault(&self, rng: &mut DetRng) -> u64 {
         uniform_ms(rng, self.fault_min_ms, self.fault_max_ms)
     }
 }
@@ -95,6 +96,7 @@ enum Process {
         skewed: Option<NodeId>,
     },
     ClockStrobe,
+    Disk(DiskProcess),
     Once(Option<FaultAction>),
 }
 
@@ -190,6 +192,10 @@ impl Generator {
                 Fault::Loss(p) => network.loss = p,
                 Fault::Dup(p) => network.duplicate = p,
                 Fault::Delay(d) => network.delay = Some(d),
+                Fault::Disk(fault) => processes.push(Process::Disk(DiskProcess {
+                    fault,
+                    struck: None,
+                })),
                 _ => {}
             }
         }
@@ -431,6 +437,7 @@ impl Generator {
                     },
                 })
             }
+            Process::Disk(disk) => disk.plan(now, &timing, &self.nodes, &mut self.rng),
             Process::Once(action) => action.take().map(|action| TimedFault { at: now, action }),
         };
     }

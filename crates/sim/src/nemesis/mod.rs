@@ -1,6 +1,7 @@
 //! The nemesis: which faults happen, when, and to whom.
 
 mod action;
+mod disk;
 mod generator;
 pub mod partition;
 #[cfg(test)]
@@ -8,6 +9,7 @@ mod region_tests;
 mod spec;
 
 pub use action::{FaultAction, TimedFault};
+pub use disk::DiskFault;
 pub use generator::{Generator, NemesisTiming};
 pub use partition::PartitionKind;
 pub use spec::{Fault, NemesisSpec, NemesisSpecError};

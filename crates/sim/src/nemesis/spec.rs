@@ -1,5 +1,6 @@
 //! The nemesis spec: fault kinds joined with `+`, e.g. `halves+loss:0.05`.
 
+use super::disk::DiskFault;
 use super::partition::PartitionKind;
 use crate::dist::{DistError, LatencyDist};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ pub enum Fault {
     ClockSkew,
     /// Node clocks flipping rapidly between two offsets.
     ClockStrobe,
+    /// A disk failing this way, on one node at a time. Not drawn by `swarm`.
+    Disk(DiskFault),
     /// Fault kinds and rates drawn from the seed.
     Swarm,
 }
@@ -74,6 +77,7 @@ impl Fault {
             Fault::CrashLeader => "crash-leader",
             Fault::RegionOutage => "region-outage",
             Fault::Partition(PartitionKind::IsolateRegion) => "isolate-region",
+            Fault::Disk(disk) => disk.name(),
             plain => Fault::PLAIN
                 .iter()
                 .find(|(_, f)| f == plain)
@@ -97,6 +101,7 @@ impl fmt::Display for Fault {
         match self {
             Fault::Loss(p) | Fault::Dup(p) => write!(f, "{}:{p}", self.name()),
             Fault::Delay(d) => write!(f, "delay:{d}"),
+            Fault::Disk(d) => write!(f, "{d}"),
             other => f.write_str(other.name()),
         }
     }
@@ -114,7 +119,7 @@ pub struct NemesisSpec {
 pub enum NemesisSpecError {
     /// A `+`-separated part names no fault.
     #[error(
-        "unknown fault `{0}` in nemesis spec (expected none, halves, isolate-one, isolate-leader, majority-ring, bridge, one-way, crash, crash-restart, crash-leader, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe or swarm)"
+        "unknown fault `{0}` in nemesis spec (expected none, halves, isolate-one, isolate-leader, majority-ring, bridge, one-way, isolate-region, crash, crash-restart, crash-leader, region-outage, pause, loss:P, dup:P, delay:DIST, clock-skew, clock-strobe, fsync-fail, fsync-lie, torn-write, lose-unsynced, corrupt-read, disk-full, slow-disk:DIST or swarm)"
     )]
     Unknown(String),
     /// An empty part, such as in `halves++crash`.
@@ -227,7 +232,7 @@ fn parse_fault(part: &str) -> Result<Option<Fault>, NemesisSpecError> {
         }
         _ => match Fault::PLAIN.iter().find(|(n, _)| *n == name) {
             Some((_, fault)) => plain(*fault),
-            None => Err(NemesisSpecError::Unknown(part.to_string())),
+            None => part.parse::<DiskFault>().map(|d| Some(Fault::Disk(d))),
         },
     }
 }
@@ -305,6 +310,13 @@ mod tests {
             "delay:pareto:1:1.5",
             "clock-skew",
             "clock-strobe",
+            "fsync-fail",
+            "fsync-lie",
+            "torn-write",
+            "lose-unsynced",
+            "corrupt-read",
+            "disk-full",
+            "slow-disk:exponential:20",
             "swarm",
             "halves+loss:0.05",
             "crash-restart+pause+clock-skew",

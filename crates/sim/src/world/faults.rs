@@ -3,7 +3,7 @@
 use super::{Event, Phase, World};
 use crate::clock::Strobe;
 use crate::dist::millis_to_nanos;
-use crate::nemesis::{FaultAction, PartitionKind, TimedFault, partition};
+use crate::nemesis::{DiskFault, FaultAction, PartitionKind, TimedFault, partition};
 use crate::network::NetworkFault;
 use dsys_node::{Duration, Key, KeyDigests, Node, NodeId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,6 +108,8 @@ impl<N: Node> World<N> {
             }
             FaultAction::ClockReset { node } => self.nodes[node.index()].clock.reset(),
             FaultAction::NetworkFault(fault) => self.network.set_fault(*fault),
+            FaultAction::DiskFault { node, fault } => self.disk_fault(*node, *fault),
+            FaultAction::DiskHeal { node, fault } => self.disk_heal(*node, *fault),
         }
         self.trace.write_u8(TAG_FAULT);
         self.trace.write_u64(self.now.as_nanos());
@@ -120,6 +122,25 @@ impl<N: Node> World<N> {
             at: self.now,
             action,
         });
+    }
+
+    /// `node`'s disk starts failing; `corrupt-read` shows at once, in a reboot.
+    fn disk_fault(&mut self, node: NodeId, fault: DiskFault) {
+        self.nodes[node.index()].store.set_fault(fault);
+        if fault == DiskFault::CorruptRead {
+            self.crash(node);
+            self.restart(node);
+        }
+    }
+
+    /// `node`'s disk stops failing. A fault whose harm shows only at a crash ends with a
+    /// power loss under it, then a clean reboot; a node the fault kept down boots again.
+    fn disk_heal(&mut self, node: NodeId, fault: DiskFault) {
+        if fault.ends_with_power_loss() {
+            self.crash(node);
+        }
+        self.nodes[node.index()].store.clear_fault(fault);
+        self.restart(node);
     }
 
     /// The workload is done: stop injecting faults, heal everything, and start waiting
@@ -136,6 +157,10 @@ impl<N: Node> World<N> {
         for i in 0..self.nodes.len() {
             let node = NodeId(i as u32);
             self.nodes[i].clock.reset();
+            // Each storage fault still on ends as its own heal would have ended it.
+            for fault in self.nodes[i].store.faults().to_vec() {
+                self.disk_heal(node, fault);
+            }
             self.resume(node);
             self.restart(node);
         }

@@ -23,7 +23,7 @@ use dsys_node::{
     DetRng, Duration, Effect, Instant, Monitor, Node, NodeId, Request, RequestId, Response,
     StreamId, TimerId,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Something that will happen at a point in virtual time.
 #[derive(Debug)]
@@ -55,6 +55,9 @@ enum Event<M> {
     ClientReady { client: usize },
     /// The nemesis acts (ignored once faults have stopped: `token` differs).
     Nemesis { token: u64, action: FaultAction },
+    /// A node's disk finished its in-flight synced write (ignored if the node crashed
+    /// since: `epoch` differs).
+    DiskDone { node: NodeId, epoch: u64 },
     /// Compare replica digests during the final heal phase.
     ConvergenceProbe,
 }
@@ -76,6 +79,10 @@ struct NodeSlot<N: Node> {
     backlog: Vec<NodeInput<N::Message>>,
     clock: NodeClock,
     store: SimStore,
+    /// Effects waiting for the disk's in-flight synced write, in order.
+    disk_queue: VecDeque<Effect<N::Message>>,
+    /// Bumped at each crash, so a completion of a write the crash cut off is ignored.
+    disk_epoch: u64,
     rng: DetRng,
     timers: BTreeMap<TimerId, u64>,
     next_timer_token: u64,
@@ -120,6 +127,8 @@ pub struct World<N: Node> {
     workload: KvWorkload,
     network: Network,
     net_rng: DetRng,
+    /// Torn lengths, corrupted bits and slow-write latencies of every disk.
+    disk_rng: DetRng,
     nemesis: NemesisSource,
     effective_nemesis: String,
     /// Tags pending nemesis events; bumped when faults stop so pending ones are ignored.
@@ -249,6 +258,8 @@ impl<N: Node> World<N> {
                 backlog: Vec::new(),
                 clock: NodeClock::default(),
                 store: SimStore::default(),
+                disk_queue: VecDeque::new(),
+                disk_epoch: 0,
                 rng: DetRng::derive(seed, StreamId::Node(i)),
                 timers: BTreeMap::new(),
                 next_timer_token: 0,
@@ -262,6 +273,7 @@ impl<N: Node> World<N> {
             network: Network::new(config.nodes, &config.network),
             workload: KvWorkload::new(&config.workload),
             net_rng: DetRng::derive(seed, StreamId::Network),
+            disk_rng: DetRng::derive(seed, StreamId::Disk),
             node_config,
             now: Instant::ZERO,
             queue: EventQueue::default(),
@@ -384,6 +396,7 @@ impl<N: Node> World<N> {
                     self.schedule_next_fault();
                 }
             }
+            Event::DiskDone { node, epoch } => self.disk_done(node, epoch),
             Event::ConvergenceProbe => self.probe_convergence(),
         }
     }
@@ -405,10 +418,14 @@ impl<N: Node> World<N> {
         let aborted = aborted.or_else(|| {
             self.violation
                 .as_ref()
+                .filter(|_| !self.config.keep_going)
                 .map(|v| format!("stopped at a broken invariant: {v}"))
         });
         let mut stats = self.stats;
-        stats.lost_buffered_writes = self.nodes.iter().map(|n| n.store.lost_on_crash()).sum();
+        for slot in &self.nodes {
+            stats.disk.add(&slot.store.stats());
+        }
+        stats.lost_buffered_writes = stats.disk.lost_on_crash;
         RunOutcome {
             trace_hash: self.trace.digest(),
             history: self.history,

@@ -1,8 +1,10 @@
 //! Driving nodes: inputs in, effects out; crash, restart, pause and resume.
 
 use super::{Event, NodeInput, Phase, World};
+use crate::nemesis::DiskFault;
 use crate::network::Route;
-use dsys_node::{Context, Duration, Effect, Node, NodeId};
+use crate::store::WriteFailed;
+use dsys_node::{AfterFailedWrite, Context, Durability, Duration, Effect, Node, NodeId};
 use std::hash::{Hash, Hasher};
 
 /// Tags folded into the trace hash before each kind of input.
@@ -11,6 +13,7 @@ mod tag {
     pub const MESSAGE: u8 = 2;
     pub const TIMER: u8 = 3;
     pub const REQUEST: u8 = 4;
+    pub const REFUSED_BOOT: u8 = 5;
 }
 
 impl<N: Node> World<N> {
@@ -76,6 +79,18 @@ impl<N: Node> World<N> {
         self.apply_effects(node, &mut effects);
         self.effects = effects;
         self.monitor_step(node);
+        if !self.nodes[node.index()].store.busy() {
+            self.monitor_caught_up(node);
+        }
+    }
+
+    /// Tell the monitor `node`'s storage has caught up with its state.
+    fn monitor_caught_up(&mut self, node: NodeId) {
+        if let Some(monitor) = self.monitor.as_mut()
+            && self.nodes[node.index()].state.is_some()
+        {
+            monitor.on_caught_up(self.now, node);
+        }
     }
 
     /// Let the protocol's monitor look at `node` after its step; a broken invariant ends
@@ -91,34 +106,102 @@ impl<N: Node> World<N> {
             && self.violation.is_none()
         {
             self.violation = Some(format!("at {}, after a step of {node}: {broken}", self.now));
-            self.phase = Phase::Done;
+            if !self.config.keep_going {
+                self.phase = Phase::Done;
+            }
         }
     }
 
+    /// Carry out a step's effects in order. Behind a synced write the disk is still busy
+    /// with (a slow disk), later effects wait in the node's disk queue: write-ahead means
+    /// nothing after a synced write happens before it is durable.
     fn apply_effects(&mut self, node: NodeId, effects: &mut Vec<Effect<N::Message>>) {
-        for effect in effects.drain(..) {
-            match effect {
-                Effect::Send { to, msg } => self.send(node, to, msg),
-                Effect::SetTimer { timer, after } => {
-                    let slot = &mut self.nodes[node.index()];
-                    slot.next_timer_token += 1;
-                    let token = slot.next_timer_token;
-                    slot.timers.insert(timer, token);
-                    let at = self.now + Duration::from_nanos(slot.clock.true_delay(after));
-                    self.queue.push(at, Event::Timer { node, timer, token });
-                }
-                Effect::CancelTimer { timer } => {
-                    self.nodes[node.index()].timers.remove(&timer);
-                }
-                Effect::Reply { request, response } => self.send_reply(node, request, response),
-                Effect::Persist {
-                    key,
-                    value,
-                    durability,
-                } => {
-                    self.nodes[node.index()].store.write(key, value, durability);
-                }
+        let mut effects = effects.drain(..);
+        for effect in effects.by_ref() {
+            let slot = &mut self.nodes[node.index()];
+            if slot.state.is_none() {
+                break; // crashed by a failed write: the rest never happens
             }
+            if slot.store.busy() {
+                slot.disk_queue.push_back(effect);
+                continue;
+            }
+            self.apply_effect(node, effect);
+        }
+    }
+
+    fn apply_effect(&mut self, node: NodeId, effect: Effect<N::Message>) {
+        match effect {
+            Effect::Send { to, msg } => self.send(node, to, msg),
+            Effect::SetTimer { timer, after } => {
+                let slot = &mut self.nodes[node.index()];
+                slot.next_timer_token += 1;
+                let token = slot.next_timer_token;
+                slot.timers.insert(timer, token);
+                let at = self.now + Duration::from_nanos(slot.clock.true_delay(after));
+                self.queue.push(at, Event::Timer { node, timer, token });
+            }
+            Effect::CancelTimer { timer } => {
+                self.nodes[node.index()].timers.remove(&timer);
+            }
+            Effect::Reply { request, response } => self.send_reply(node, request, response),
+            Effect::Persist {
+                key,
+                value,
+                durability,
+            } => {
+                let slot = &mut self.nodes[node.index()];
+                if let (Durability::Synced, Some(DiskFault::SlowDisk(dist))) =
+                    (durability, slot.store.slow())
+                {
+                    let took = dist.sample_nanos(&mut self.disk_rng);
+                    slot.store.begin_in_flight(key, value);
+                    let epoch = slot.disk_epoch;
+                    self.queue.push(
+                        self.now + Duration::from_nanos(took),
+                        Event::DiskDone { node, epoch },
+                    );
+                    return;
+                }
+                let written = slot.store.write(key, value, durability);
+                self.after_write(node, written);
+            }
+        }
+    }
+
+    /// A write failed or succeeded; a failure crashes the node unless it says otherwise.
+    fn after_write(&mut self, node: NodeId, written: Result<(), WriteFailed>) {
+        if written.is_err() {
+            let carry_on = self.nodes[node.index()]
+                .state
+                .as_ref()
+                .is_some_and(|n| n.on_failed_write() == AfterFailedWrite::Continue);
+            if !carry_on {
+                self.stats.crashes_on_failed_writes += 1;
+                self.crash(node);
+            }
+        }
+    }
+
+    /// The disk finished `node`'s in-flight synced write (unless the node crashed since,
+    /// which `epoch` tells): carry out what waited behind it, up to the next one.
+    pub(super) fn disk_done(&mut self, node: NodeId, epoch: u64) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.disk_epoch != epoch || !slot.store.busy() {
+            return;
+        }
+        let written = slot.store.finish_in_flight();
+        self.after_write(node, written);
+        loop {
+            let slot = &mut self.nodes[node.index()];
+            if slot.state.is_none() || slot.store.busy() {
+                return;
+            }
+            let Some(effect) = slot.disk_queue.pop_front() else {
+                self.monitor_caught_up(node);
+                return;
+            };
+            self.apply_effect(node, effect);
         }
     }
 
@@ -152,13 +235,23 @@ impl<N: Node> World<N> {
         }
     }
 
-    /// Build the node from its durable storage and start it.
-    pub(super) fn boot(&mut self, node: NodeId) {
+    /// Build the node from its durable storage and start it — unless what it reads is
+    /// damaged and the node refuses it: then it stays down until its next restart.
+    pub(super) fn boot(&mut self, node: NodeId) -> bool {
         let n = self.nodes.len();
         let slot = &mut self.nodes[node.index()];
-        slot.state = Some(N::boot(&self.node_config, node, n, slot.store.durable()));
+        let storage = slot.store.read_at_boot(&mut self.disk_rng);
+        if let Err(reason) = N::check_storage(&self.node_config, &storage) {
+            self.stats.refused_boots += 1;
+            self.trace.write_u8(tag::REFUSED_BOOT);
+            self.trace.write_u32(node.0);
+            self.history.refused_boot(self.now, node, reason);
+            return false;
+        }
+        slot.state = Some(N::boot(&self.node_config, node, n, &storage));
         slot.paused = false;
         self.run_input(node, NodeInput::Start);
+        true
     }
 
     /// Crash `node`: memory, timers, queued inputs and buffered writes are lost.
@@ -173,7 +266,9 @@ impl<N: Node> World<N> {
         slot.paused = false;
         slot.backlog.clear();
         slot.timers.clear();
-        slot.store.crash();
+        slot.disk_queue.clear();
+        slot.disk_epoch += 1;
+        slot.store.crash(&mut self.disk_rng);
         self.stats.crashes += 1;
         if let Some(monitor) = self.monitor.as_mut() {
             monitor.on_crash(self.now, node);
@@ -186,8 +281,7 @@ impl<N: Node> World<N> {
         if self.nodes[node.index()].state.is_some() {
             return false;
         }
-        self.boot(node);
-        true
+        self.boot(node)
     }
 
     /// Stop `node` processing inputs; they queue until [`World::resume`].

@@ -1,9 +1,14 @@
 //! A probe protocol for testing the world: every node pings every other node each
 //! millisecond and logs what it observes into a shared [`Log`].
 
+#![allow(dead_code)] // each test file uses its own part of the probe
+
 use dsys_node::{
     Context, Durability, Duration, Instant, Node, NodeId, Request, Response, Storage, TimerId,
 };
+use dsys_sim::network::{LinkConfig, NetworkConfig};
+use dsys_sim::workload::WorkloadConfig;
+use dsys_sim::{FaultAction, LatencyDist, RunOutcome, SimConfig, TimedFault, World};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -141,4 +146,55 @@ impl Node for Probe {
     fn leader(&self) -> Option<NodeId> {
         self.config.leader
     }
+}
+
+pub fn ms(t: u64) -> Instant {
+    Instant::from_millis(t)
+}
+
+pub fn ids(n: u32) -> Vec<NodeId> {
+    (0..n).map(NodeId).collect()
+}
+
+/// Five (or `nodes`) probes on 1 ms links; one client keeps the run going for ~500 ms.
+pub fn config(nodes: usize, seed: u64) -> SimConfig {
+    SimConfig {
+        seed,
+        nodes,
+        network: NetworkConfig {
+            default_link: LinkConfig {
+                latency: LatencyDist::Constant { ms: 1.0 },
+                ..LinkConfig::default()
+            },
+            ..NetworkConfig::default()
+        },
+        workload: WorkloadConfig {
+            clients: 1,
+            ops: 100,
+            think: LatencyDist::Constant { ms: 5.0 },
+            ..WorkloadConfig::default()
+        },
+        ..SimConfig::default()
+    }
+}
+
+pub fn at(t: u64, action: FaultAction) -> TimedFault {
+    TimedFault { at: ms(t), action }
+}
+
+/// Run the probes on [`config`] with `seed`, following `script`.
+pub fn run_seeded(nodes: usize, seed: u64, script: Vec<TimedFault>) -> (RunOutcome, Vec<Seen>) {
+    let log = Log::default();
+    let probe = ProbeConfig {
+        log: log.clone(),
+        leader: None,
+    };
+    let outcome = World::<Probe>::with_script(config(nodes, seed), probe, script)
+        .unwrap()
+        .run();
+    (outcome, log.take())
+}
+
+pub fn run_script(nodes: usize, script: Vec<TimedFault>) -> (RunOutcome, Vec<Seen>) {
+    run_seeded(nodes, 1, script)
 }
