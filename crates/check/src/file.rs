@@ -1,7 +1,8 @@
 //! `dsys check FILE`: read a history file in any supported format and judge it.
 
+use crate::read::{InputLimits, ReadError, read_history_from};
 use crate::report::{CheckName, CheckReport, run};
-use crate::{Budget, History, InputFormat, ModelKind, read_history};
+use crate::{Budget, History, InputFormat, ModelKind};
 use std::path::Path;
 use std::time::Duration;
 
@@ -19,6 +20,8 @@ pub struct CheckRequest {
     pub checks: Vec<CheckName>,
     /// Wall-time budget.
     pub timeout: Option<Duration>,
+    /// How much of the file to read before refusing it.
+    pub limits: InputLimits,
 }
 
 /// Why a history file could not be judged.
@@ -52,17 +55,19 @@ pub fn check_file(
         path: origin.clone(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(|e| CheckFileError::Io {
+    let file = std::fs::File::open(path).map_err(|e| CheckFileError::Io {
         path: origin.clone(),
         reason: e.to_string(),
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        bad(format!(
-            "not UTF-8 text (byte {})",
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
-    let history = read_history(&text, request.format).map_err(|e| bad(e.to_string()))?;
+    let reader = std::io::BufReader::new(file);
+    let history =
+        read_history_from(reader, request.format, request.limits).map_err(|e| match e {
+            ReadError::Io(reason) => CheckFileError::Io {
+                path: origin.clone(),
+                reason,
+            },
+            other => bad(other.to_string()),
+        })?;
     let model = request.model.unwrap_or_else(|| ModelKind::infer(&history));
     let mut budget = Budget::new(request.timeout, CHECK_MEMORY_BYTES);
     let report =

@@ -156,8 +156,10 @@ impl Model for Counter {
 
     fn step(&self, state: &mut i64, action: &Action) -> Option<i64> {
         match *action {
+            // A sum outside 64 bits is no state a counter can be in: the increment cannot
+            // take effect there (no silent wrap to a value a read might then match).
             Action::Add(d) => {
-                *state = state.wrapping_add(d);
+                *state = state.checked_add(d)?;
                 Some(d)
             }
             Action::Read(Value::Int(v)) => (*state == v).then_some(0),
@@ -166,7 +168,8 @@ impl Model for Counter {
     }
 
     fn undo(&self, state: &mut i64, undo: i64) {
-        *state = state.wrapping_sub(undo);
+        // Exact: `step` only applied `undo` where the sum fitted.
+        *state -= undo;
     }
 }
 
@@ -389,6 +392,23 @@ mod tests {
                 Action::Read(Value::Int(2)),
             ],
         );
+    }
+
+    #[test]
+    fn a_counter_never_wraps() {
+        let mut s = Counter.init();
+        Counter.step(&mut s, &Action::Add(i64::MAX)).unwrap();
+        assert!(Counter.step(&mut s, &Action::Add(1)).is_none(), "no wrap");
+        assert_eq!(s, i64::MAX, "a refused step leaves the state alone");
+        assert!(
+            Counter
+                .step(&mut s, &Action::Read(Value::Int(i64::MIN)))
+                .is_none()
+        );
+        let mut s = Counter.init();
+        Counter.step(&mut s, &Action::Add(i64::MIN)).unwrap();
+        assert!(Counter.step(&mut s, &Action::Add(-1)).is_none());
+        round_trip(&Counter, &mut s, &[Action::Add(1), Action::Add(-1)]);
     }
 
     #[test]

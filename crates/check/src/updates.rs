@@ -75,9 +75,11 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
                 let Value::Int(value) = read.output else {
                     continue;
                 };
-                let (mut low, mut high) = (0i64, 0i64);
+                // Summed in 128 bits: no run of 64-bit increments can overflow it.
+                let (mut low, mut high) = (0i128, 0i128);
                 for u in &key.updates {
                     let Value::Int(delta) = u.input else { continue };
+                    let delta = i128::from(delta);
                     if u.status == Status::Ok {
                         low += delta;
                         high += delta;
@@ -86,8 +88,10 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
                         high += delta.max(0);
                     }
                 }
+                let value = i128::from(value);
+                let count = |gap: i128| u64::try_from(gap).unwrap_or(u64::MAX);
                 if value < low {
-                    lost += (low - value) as u64;
+                    lost = lost.saturating_add(count(low - value));
                     first.get_or_insert_with(|| {
                         witness(
                             name,
@@ -101,7 +105,7 @@ pub fn check(history: &History, model: ModelKind) -> CheckResult {
                 } else if value > high {
                     // Above what every update could reach: an acknowledged decrement was
                     // lost (or an update applied twice).
-                    lost += (value - high) as u64;
+                    lost = lost.saturating_add(count(value - high));
                     first.get_or_insert_with(|| {
                         witness(
                             name,

@@ -66,6 +66,29 @@ fn counter_final_read_must_count_every_acknowledged_update() {
 }
 
 #[test]
+fn increments_beyond_64_bits_are_counted_not_wrapped() {
+    // Two acknowledged increments of i64::MAX: no 64-bit counter holds their sum, and a
+    // read of i64::MIN (what a wrapping sum would give, -2) is no such counter's value.
+    let max = i64::MAX;
+    let adds = format!("0 invoke add {max}\n0 ok add {max}\n1 invoke add {max}\n1 ok add {max}\n");
+    let wrapped = check(
+        ModelKind::Counter,
+        &format!("{adds}2 invoke read nil\n2 ok read -2"),
+    );
+    assert_eq!(wrapped.result, Verdict::Fail);
+    assert_eq!(wrapped.counts["lost"], u64::MAX, "saturated, not wrapped");
+    let history = common::history_of(&format!("{adds}2 invoke read nil\n2 ok read -2"));
+    let report = run(
+        &history,
+        ModelKind::Counter,
+        &[CheckName::Linearizable],
+        &mut Budget::unlimited(),
+    )
+    .unwrap();
+    assert_eq!(report.checks["linearizable"].result, Verdict::Fail);
+}
+
+#[test]
 fn set_final_read_must_hold_every_acknowledged_insert_and_nothing_else() {
     let adds =
         "0 invoke add 1\n0 ok add 1\n1 invoke add 2\n1 ok add 2\n3 invoke add 7\n3 info add 7\n";

@@ -59,7 +59,10 @@ impl Failure {
 
     /// Print the error (one line, with its causes) and return the exit code.
     pub fn report(self) -> ExitCode {
-        eprintln!("error: {:#}", self.error);
+        eprintln!(
+            "error: {}",
+            dsys_diagnostic::terminal_safe(&format!("{:#}", self.error))
+        );
         ExitCode::from(self.exit.code())
     }
 }
@@ -97,7 +100,10 @@ pub fn verdict_and_writes(
 ) -> Result<(), Failure> {
     match (verdict, writes) {
         (Err(verdict), Err(io)) => {
-            eprintln!("error: {:#}", verdict.error);
+            eprintln!(
+                "error: {}",
+                dsys_diagnostic::terminal_safe(&format!("{:#}", verdict.error))
+            );
             Err(io)
         }
         (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),

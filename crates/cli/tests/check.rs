@@ -202,6 +202,36 @@ fn bad_history_files() {
     assert!(stderr(&o).contains("expected a duration"), "{}", stderr(&o));
 }
 
+#[test]
+fn hostile_history_files_are_refused_within_bounds() {
+    // No line end, ever: refused at the line limit, not read to the end of memory.
+    let o = dsys(&["check", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("line 1: longer than 1048576 bytes"),
+        "{}",
+        stderr(&o)
+    );
+    // Too large for the limit given.
+    assert_bad(
+        "large.edn",
+        &STALE.repeat(100),
+        &["--max-input", "1KiB"],
+        "larger than 1024 bytes, the input limit (raise it with --max-input)",
+    );
+    let o = dsys(&["check", &file("z.edn", STALE), "--max-input", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected a size"), "{}", stderr(&o));
+    // Escape sequences in a file come back escaped, never raw, on the terminal.
+    let hostile = r#"{"index":0,"time":1,"process":0,"type":"invoke","f":"\u001b]0;owned\u0007","key":1,"value":1}"#;
+    let path = file("hostile.jsonl", hostile);
+    let o = dsys(&["check", path.as_str()]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+    assert!(err.contains("\\u{1b}]0;owned\\u{7}"), "{err}");
+}
+
 /// Two overlapping writes kept as siblings, then a final read of both.
 const SIBLINGS: &str = "{:process 0, :type :invoke, :f :write, :value 1}
 {:process 1, :type :invoke, :f :write, :value 2}

@@ -320,6 +320,14 @@ fn a_missing_spec_is_an_io_error() {
         "{}",
         stderr(&o)
     );
+    // A file that never ends is refused at the size limit, not read into memory.
+    let o = dsys(&["design", "/dev/zero"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("larger than 67108864 bytes"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Every command a rule cites as its demonstration ends with the exit code it claims.

@@ -92,15 +92,13 @@ pub(crate) fn read_text(
     path: &std::path::Path,
     bad: impl FnOnce(String, String) -> LabError,
 ) -> Result<String, LabError> {
-    let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| LabError::Io {
-        path: origin.clone(),
-        reason: e.to_string(),
-    })?;
-    String::from_utf8(bytes).map_err(|e| {
-        bad(
-            origin,
-            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        )
+    use dsys_diagnostic::{MAX_FILE_BYTES, ReadFileError, read_text_file};
+    read_text_file(path, MAX_FILE_BYTES).map_err(|e| match e {
+        ReadFileError::Io { path, reason } => LabError::Io { path, reason },
+        ReadFileError::TooLarge { path, limit } => bad(
+            path,
+            format!("larger than {limit} bytes, the most dsys reads from such a file"),
+        ),
+        ReadFileError::NotUtf8 { path, at } => bad(path, format!("not UTF-8 text (byte {at})")),
     })
 }

@@ -71,6 +71,10 @@ impl Default for SimConfig {
 /// The largest cluster the simulator accepts.
 pub const MAX_NODES: usize = 1_000;
 
+/// The most client operations one run takes: its history (two events an operation) stays
+/// within a few GiB of memory (1,000,000 operations make a 209 MB history file).
+pub const MAX_OPS: u64 = 10_000_000;
+
 /// A configuration that cannot be run.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -160,6 +164,12 @@ impl SimConfig {
             return Err(out_of_range(
                 "clients",
                 format!("must be between 1 and 100000, got {}", w.clients),
+            ));
+        }
+        if w.ops > MAX_OPS {
+            return Err(out_of_range(
+                "ops",
+                format!("must be at most {MAX_OPS}, got {}", w.ops),
             ));
         }
         if w.keys == 0 {
@@ -285,5 +295,10 @@ mod tests {
                 .to_string()
                 .starts_with("nemesis_timing:")
         );
+        c.nemesis_timing = NemesisTiming::default();
+        c.workload.ops = MAX_OPS + 1;
+        assert!(c.validate().unwrap_err().to_string().starts_with("ops:"));
+        c.workload.ops = MAX_OPS;
+        c.validate().unwrap();
     }
 }

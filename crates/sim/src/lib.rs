@@ -62,7 +62,7 @@ pub mod workload;
 mod world;
 pub mod zipf;
 
-pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, SimConfig};
+pub use config::{ConfigError, ConvergenceConfig, MAX_NODES, MAX_OPS, SimConfig};
 pub use dist::LatencyDist;
 pub use history::{RunHistory, SimEvent};
 pub use nemesis::{FaultAction, NemesisSpec, TimedFault};

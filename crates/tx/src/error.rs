@@ -50,6 +50,10 @@ pub enum StoreError {
     /// The backend failed (I/O, the database).
     #[error("storage: {0}")]
     Storage(String),
+    /// The append may or may not have been written (the writer committing it died in the
+    /// middle): read the stream to find out before appending again.
+    #[error("outcome unknown: {0}; read the stream to see whether the append was written")]
+    Indeterminate(String),
 }
 
 /// Where a stream is, as an error reports it.

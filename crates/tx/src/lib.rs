@@ -37,6 +37,7 @@
 pub mod conformance;
 mod error;
 mod event;
+mod group_commit;
 mod memory;
 #[cfg(feature = "nats")]
 mod nats;

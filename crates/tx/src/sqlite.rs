@@ -15,6 +15,7 @@
 //! gapless and follow commit order: a reader can never see position `p + 1` while `p` is
 //! still uncommitted.
 
+use crate::group_commit::{GroupCommit, Outcome};
 use crate::snapshot::{LOAD_SNAPSHOT, SAVE_SNAPSHOT, check_snapshot};
 use crate::sql::{Cell, Database, Dialect, Row, Sql, Value, pattern_schema};
 use crate::store::{
@@ -25,7 +26,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -53,27 +54,13 @@ CREATE TABLE IF NOT EXISTS snapshots (
 pub struct SqliteStore {
     /// The writing connection, held by the writer committing a group.
     conn: Mutex<Connection>,
-    /// Appends waiting for the next group, and whether a writer is committing one.
-    group: Mutex<Group>,
-    /// Signalled when a group has committed.
-    committed: Condvar,
+    /// Appends waiting for the next group, one writer committing.
+    group: GroupCommit<Vec<OwnedAppend>, AppendResult>,
     /// The reading connection.
     reader: Mutex<Connection>,
 }
 
-/// The group-commit queue.
-#[derive(Debug, Default)]
-struct Group {
-    queue: Vec<Arc<Queued>>,
-    committing: bool,
-}
-
-/// One append waiting in the group-commit queue, and where its result goes.
-#[derive(Debug)]
-struct Queued {
-    appends: Vec<OwnedAppend>,
-    result: Mutex<Option<Result<Vec<Appended>, StoreError>>>,
-}
+type AppendResult = Result<Vec<Appended>, StoreError>;
 
 /// A [`StreamAppend`] the committing writer can hold for another thread.
 #[derive(Debug)]
@@ -108,8 +95,7 @@ impl SqliteStore {
     fn with(conn: Connection, reader: Connection) -> SqliteStore {
         SqliteStore {
             conn: Mutex::new(conn),
-            group: Mutex::new(Group::default()),
-            committed: Condvar::new(),
+            group: GroupCommit::new(),
             reader: Mutex::new(reader),
         }
     }
@@ -120,17 +106,14 @@ impl SqliteStore {
         lock(&self.conn)
     }
 
-    /// Commit every queued append, each in its own savepoint, in one transaction; hand
-    /// each its result.
-    fn commit_group(conn: &mut Connection, group: Vec<Arc<Queued>>) {
-        let results = match write_group(conn, &group) {
+    /// Commit every queued append, each in its own savepoint, in one transaction; one
+    /// result per append.
+    fn commit_group(conn: &mut Connection, group: &[&Vec<OwnedAppend>]) -> Vec<AppendResult> {
+        match write_group(conn, group) {
             Ok(results) => results,
             // The transaction failed as a whole (say, the disk is full): every append in
             // it failed, and nothing of any of them was written.
             Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
-        };
-        for (q, r) in group.iter().zip(results) {
-            *lock(&q.result) = Some(r);
         }
     }
 }
@@ -152,8 +135,8 @@ fn configure(conn: Connection) -> Result<Connection, StoreError> {
 #[allow(clippy::type_complexity)]
 fn write_group(
     conn: &mut Connection,
-    group: &[Arc<Queued>],
-) -> Result<Vec<Result<Vec<Appended>, StoreError>>, StoreError> {
+    group: &[&Vec<OwnedAppend>],
+) -> Result<Vec<AppendResult>, StoreError> {
     // IMMEDIATE: take the write lock now, so the checks below see what the writes will be
     // made against.
     let mut tx = conn
@@ -162,7 +145,6 @@ fn write_group(
     let mut results = Vec::with_capacity(group.len());
     for q in group {
         let appends: Vec<StreamAppend<'_>> = q
-            .appends
             .iter()
             .map(|a| StreamAppend::new(&a.stream, a.expected, &a.events))
             .collect();
@@ -264,39 +246,22 @@ fn write_one(tx: &Connection, appends: &[StreamAppend<'_>]) -> Result<Vec<Append
 impl EventStore for SqliteStore {
     fn append_all(&self, appends: &[StreamAppend<'_>]) -> Result<Vec<Appended>, StoreError> {
         check_append(appends)?;
-        let mine = Arc::new(Queued {
-            appends: appends
-                .iter()
-                .map(|a| OwnedAppend {
-                    stream: a.stream.to_string(),
-                    expected: a.expected,
-                    events: a.events.to_vec(),
-                })
-                .collect(),
-            result: Mutex::new(None),
+        let mine: Vec<OwnedAppend> = appends
+            .iter()
+            .map(|a| OwnedAppend {
+                stream: a.stream.to_string(),
+                expected: a.expected,
+                events: a.events.to_vec(),
+            })
+            .collect();
+        let outcome = self.group.submit(mine, |group| {
+            SqliteStore::commit_group(&mut lock(&self.conn), group)
         });
-        let mut group = lock(&self.group);
-        group.queue.push(Arc::clone(&mine));
-        loop {
-            if let Some(done) = lock(&mine.result).take() {
-                return done;
-            }
-            if group.committing {
-                group = self
-                    .committed
-                    .wait(group)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            // No one is committing: this writer commits everything queued, its own
-            // append included, while new appends queue for the next group.
-            group.committing = true;
-            let queued = std::mem::take(&mut group.queue);
-            drop(group);
-            SqliteStore::commit_group(&mut lock(&self.conn), queued);
-            group = lock(&self.group);
-            group.committing = false;
-            self.committed.notify_all();
+        match outcome {
+            Outcome::Done(result) => result,
+            Outcome::Unknown => Err(StoreError::Indeterminate(
+                "the writer committing this append's group panicked".to_string(),
+            )),
         }
     }
 

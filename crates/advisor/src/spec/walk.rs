@@ -73,16 +73,7 @@ fn example(section: &Section) -> String {
 
 /// User text in a message: control characters escaped, long text cut.
 fn shown(text: &str) -> String {
-    const MAX: usize = 60;
-    let mut out: String = text
-        .chars()
-        .take(MAX)
-        .flat_map(char::escape_debug)
-        .collect();
-    if text.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+    dsys_diagnostic::shown(text, 60)
 }
 
 /// What a value is, for "not ..." in a message.

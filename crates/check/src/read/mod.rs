@@ -4,12 +4,17 @@
 mod dsys;
 pub mod edn;
 mod jepsen;
+mod lines;
 mod recorded;
+
+pub use lines::{DEFAULT_MAX_INPUT_BYTES, InputLimits, MAX_LINE_BYTES};
 
 pub use recorded::{RecordedError, Unfit, from_recorded};
 
 use crate::history::{Event, EventKind, History, HistoryBuilder, OpFn, PairingError, Value};
+use lines::BoundedLines;
 use std::fmt;
+use std::io::BufRead;
 use std::str::FromStr;
 
 /// The formats a history can be read from.
@@ -36,30 +41,51 @@ impl InputFormat {
     /// Guess the format from the first meaningful line.
     pub fn detect(text: &str) -> Option<InputFormat> {
         for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with(';') {
-                continue;
+            match Looks::at(line) {
+                Looks::Like(format) => return Some(format),
+                Looks::Unknown => return None,
+                Looks::Skip => {}
             }
-            if line.contains("jepsen.util") {
-                return Some(InputFormat::JepsenLog);
-            }
-            if line.starts_with("{\"") {
-                return Some(InputFormat::Dsys);
-            }
-            if line.starts_with("{:") || line.starts_with('#') || line.starts_with('[') {
-                return Some(InputFormat::JepsenEdn);
-            }
-            // Log files may start with unrelated log lines; keep looking a little.
-            if !line.starts_with('{')
-                && (line.contains(" INFO ") || line.starts_with("INFO") || line.contains("WARN"))
-            {
-                continue;
-            }
-            return None;
         }
         None
     }
 }
+
+/// What one line says about the format of the file it starts.
+enum Looks {
+    Like(InputFormat),
+    /// Blank, a comment, or log noise before the history: look further.
+    Skip,
+    Unknown,
+}
+
+impl Looks {
+    fn at(line: &str) -> Looks {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with(';') {
+            return Looks::Skip;
+        }
+        if line.contains("jepsen.util") {
+            return Looks::Like(InputFormat::JepsenLog);
+        }
+        if line.starts_with("{\"") {
+            return Looks::Like(InputFormat::Dsys);
+        }
+        if line.starts_with("{:") || line.starts_with('#') || line.starts_with('[') {
+            return Looks::Like(InputFormat::JepsenEdn);
+        }
+        // Log files may start with unrelated log lines; keep looking a little.
+        if !line.starts_with('{')
+            && (line.contains(" INFO ") || line.starts_with("INFO") || line.contains("WARN"))
+        {
+            return Looks::Skip;
+        }
+        Looks::Unknown
+    }
+}
+
+/// Lines of log noise a reader looks through for the first event before it gives up.
+const MAX_LINES_BEFORE_THE_FIRST_EVENT: usize = 10_000;
 
 impl fmt::Display for InputFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -103,6 +129,23 @@ pub enum ReadError {
     /// Nothing to check.
     #[error("the history has no events")]
     Empty,
+    /// One line is longer than the reader takes.
+    #[error("line {line}: longer than {limit} bytes, the longest line a history may have")]
+    LineTooLong {
+        /// 1-based line.
+        line: usize,
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// The input is larger than the reader takes.
+    #[error("larger than {limit} bytes, the input limit (raise it with --max-input)")]
+    TooLarge {
+        /// The limit, bytes.
+        limit: u64,
+    },
+    /// Reading failed.
+    #[error("read failed: {0}")]
+    Io(String),
 }
 
 pub(crate) fn syntax(line: usize, message: impl Into<String>) -> ReadError {
@@ -149,17 +192,44 @@ pub(crate) fn event(
 
 /// Read a history from text, detecting the format unless one is given.
 pub fn read_history(text: &str, format: Option<InputFormat>) -> Result<History, ReadError> {
+    read_history_from(text.as_bytes(), format, InputLimits::default())
+}
+
+/// Read a history line by line from `reader` within `limits`, detecting the format
+/// unless one is given. Memory stays within the limits whatever the input.
+pub fn read_history_from(
+    reader: impl BufRead,
+    format: Option<InputFormat>,
+    limits: InputLimits,
+) -> Result<History, ReadError> {
+    let mut lines = BoundedLines::new(reader, limits);
+    let mut looked_at: Vec<(usize, String)> = Vec::new();
     let format = match format {
         Some(f) => f,
-        None => InputFormat::detect(text).ok_or(ReadError::UnknownFormat)?,
+        None => loop {
+            let Some(next) = lines.next() else {
+                return Err(ReadError::UnknownFormat);
+            };
+            let (no, line) = next?;
+            let looks = Looks::at(&line);
+            looked_at.push((no, line));
+            match looks {
+                Looks::Like(format) => break format,
+                Looks::Unknown => return Err(ReadError::UnknownFormat),
+                Looks::Skip if looked_at.len() >= MAX_LINES_BEFORE_THE_FIRST_EVENT => {
+                    return Err(ReadError::UnknownFormat);
+                }
+                Looks::Skip => {}
+            }
+        },
     };
     let mut builder = HistoryBuilder::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
+    for next in looked_at.into_iter().map(Ok).chain(lines) {
+        let (line_no, line) = next?;
         let event = match format {
-            InputFormat::Dsys => dsys::parse_line(line, line_no)?,
-            InputFormat::JepsenEdn => jepsen::parse_edn_line(line, line_no)?,
-            InputFormat::JepsenLog => jepsen::parse_log_line(line, line_no)?,
+            InputFormat::Dsys => dsys::parse_line(&line, line_no)?,
+            InputFormat::JepsenEdn => jepsen::parse_edn_line(&line, line_no)?,
+            InputFormat::JepsenLog => jepsen::parse_log_line(&line, line_no)?,
         };
         if let Some(event) = event {
             builder.push(event)?;

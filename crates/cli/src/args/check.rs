@@ -1,6 +1,6 @@
 //! `dsys check`.
 
-use super::values::{CheckList, Format, parse_checks, parse_duration};
+use super::values::{CheckList, Format, parse_checks, parse_duration, size};
 use clap::Args;
 use dsys_check::{InputFormat, ModelKind};
 use std::path::PathBuf;
@@ -53,4 +53,8 @@ pub struct CheckArgs {
     /// Also write a self-contained HTML timeline (swimlanes, witness, faults) here.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Refuse history files larger than this (a size such as 512MiB or 4GiB); lines are
+    /// read one at a time and may be at most 1 MiB.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = size)]
+    pub max_input: u64,
 }

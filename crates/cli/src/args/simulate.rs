@@ -92,7 +92,7 @@ fn clients(s: &str) -> Result<u64, String> {
 }
 
 fn ops(s: &str) -> Result<u64, String> {
-    whole(s, 0, 100_000_000)
+    whole(s, 0, dsys_sim::MAX_OPS)
 }
 
 fn keys(s: &str) -> Result<u64, String> {

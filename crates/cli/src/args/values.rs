@@ -87,6 +87,29 @@ pub fn whole(s: &str, min: u64, max: u64) -> Result<u64, String> {
     }
 }
 
+/// A size in bytes: a whole number with an optional unit (`KiB`, `MiB`, `GiB`, `TiB`, or
+/// `B`), e.g. `512MiB`; at least one byte, at most 1 TiB.
+pub fn size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let units: [(&str, u64); 5] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("B", 1),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|(unit, scale)| t.strip_suffix(unit).map(|n| (n.trim(), *scale)))
+        .unwrap_or((t, 1));
+    let bad = || format!("`{s}`: expected a size such as 512MiB or 2GiB (at most 1TiB)");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    match n.checked_mul(scale) {
+        Some(bytes) if (1..=1 << 40).contains(&bytes) => Ok(bytes),
+        _ => Err(bad()),
+    }
+}
+
 /// Seeds: any whole number from 0.
 pub fn seed(s: &str) -> Result<u64, String> {
     whole(s, 0, u64::MAX)
@@ -100,6 +123,17 @@ pub fn positive(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_take_binary_units_and_refuse_nonsense() {
+        assert_eq!(size("512MiB"), Ok(512 << 20));
+        assert_eq!(size("2 GiB"), Ok(2 << 30));
+        assert_eq!(size("1000"), Ok(1000));
+        assert_eq!(size("7B"), Ok(7));
+        for bad in ["0", "-1MiB", "2GB", "1.5GiB", "99999999999TiB", "2TiB", ""] {
+            assert!(size(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_need_a_unit() {

@@ -4,6 +4,7 @@ use crate::args::{CheckArgs, CheckList, Format};
 use crate::exit::{Exit, Failure, verdict_and_writes};
 use crate::output::{Output, write_file};
 use crate::progress;
+use dsys_check::read::InputLimits;
 use dsys_check::{CheckFileError, CheckRequest, check_file};
 use dsys_check::{CheckName, CheckReport, Verdict};
 
@@ -14,6 +15,10 @@ pub fn check(a: CheckArgs, out: Output) -> Result<(), Failure> {
         model: a.model,
         checks,
         timeout: Some(a.timeout),
+        limits: InputLimits {
+            max_bytes: a.max_input,
+            ..InputLimits::default()
+        },
     };
     let (history, report) = {
         let _spinner = progress::Spinner::start("checking", progress::enabled(out.quiet));

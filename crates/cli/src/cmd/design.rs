@@ -15,13 +15,14 @@ use std::path::Path;
 /// input (2).
 fn read_spec(path: &Path) -> Result<dsys_advisor::Spec, Failure> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let exit = match e.kind() {
-            std::io::ErrorKind::InvalidData => Exit::BadInput,
-            _ => Exit::Io,
-        };
-        Failure::new(exit, format!("cannot read the spec {name}: {e}"))
-    })?;
+    let text = dsys_diagnostic::read_text_file(path, dsys_diagnostic::MAX_FILE_BYTES).map_err(
+        |e| match e {
+            dsys_diagnostic::ReadFileError::Io { path, reason } => {
+                Failure::new(Exit::Io, format!("cannot read the spec {path}: {reason}"))
+            }
+            bad => Failure::new(Exit::BadInput, format!("the spec {bad}")),
+        },
+    )?;
     dsys_advisor::Spec::parse(&name, &text).map_err(|e| Failure {
         exit: Exit::BadInput,
         error: e.into(),

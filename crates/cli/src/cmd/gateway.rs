@@ -6,11 +6,10 @@ use crate::output::Output;
 use dsys_discovery::gateway::{Config, Gateway, GatewayError, RegistryConfig, load};
 
 fn failure(e: GatewayError) -> Failure {
-    let exit = match e {
+    let exit = match &e {
         GatewayError::Config(_) | GatewayError::Reload(_) => Exit::BadInput,
-        GatewayError::Read { .. } | GatewayError::Listen { .. } | GatewayError::Registry(_) => {
-            Exit::Io
-        }
+        GatewayError::Read(read) if read.is_bad_input() => Exit::BadInput,
+        GatewayError::Read(_) | GatewayError::Listen { .. } | GatewayError::Registry(_) => Exit::Io,
         GatewayError::Runtime(_) => Exit::Internal,
     };
     Failure::new(exit, e)

@@ -6,7 +6,6 @@ use crate::exit::{Exit, Failure};
 use crate::interrupt::Interrupt;
 use crate::output::Output;
 use crate::progress;
-use dsys_lab::LabError;
 use dsys_lab::grid::{self, Cell, Config, GridSpec, MAX_SHARDS, Part, Shard};
 use dsys_sim::SimConfig;
 
@@ -121,12 +120,16 @@ fn merge(m: MergeArgs, out: Output) -> Result<(), Failure> {
     let mut parts = Vec::with_capacity(m.parts.len());
     for path in &m.parts {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Failure::from(LabError::Io {
-                path: origin.clone(),
-                reason: e.to_string(),
-            })
-        })?;
+        let text = dsys_diagnostic::read_text_file(path, dsys_diagnostic::MAX_FILE_BYTES).map_err(
+            |e| {
+                let exit = if e.is_bad_input() {
+                    Exit::BadInput
+                } else {
+                    Exit::Io
+                };
+                Failure::new(exit, e.to_string())
+            },
+        )?;
         parts.push(Part::parse(&text, &origin)?);
     }
     let (spec, records) = Part::merge(parts)?;

@@ -51,14 +51,9 @@ pub enum GatewayError {
     /// The configuration has problems (each with file, line and field).
     #[error("{0}")]
     Config(#[from] FileError),
-    /// The file could not be read.
-    #[error("cannot read {path}: {error}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        error: String,
-    },
+    /// The file could not be read (or is too large, or not text).
+    #[error(transparent)]
+    Read(#[from] dsys_diagnostic::ReadFileError),
     /// A listener could not be opened.
     #[error("cannot listen on {address}: {error}")]
     Listen {
@@ -80,10 +75,7 @@ pub enum GatewayError {
 
 /// Read and check the configuration at `path`.
 pub fn load(path: &Path) -> Result<Config, GatewayError> {
-    let text = std::fs::read_to_string(path).map_err(|e| GatewayError::Read {
-        path: path.display().to_string(),
-        error: e.to_string(),
-    })?;
+    let text = dsys_diagnostic::read_text_file(path, dsys_diagnostic::MAX_FILE_BYTES)?;
     Ok(Config::parse(&path.display().to_string(), &text)?)
 }
 
