@@ -22,14 +22,32 @@
 # commit is durable), trusts local connections as user `dsys`, database `postgres`:
 #   host=127.0.0.1 port=PORT user=dsys dbname=postgres
 #
-# Each server keeps its files under ${DSYS_SERVICES_DIR:-/tmp/dsys-services}/NAME-PORT and
-# persists nothing: tests start the servers they need and stop them, even mid-test, and a
-# stop removes the directory (a PostgreSQL one is ~40 MB; thousands of test runs add up).
+# Each server keeps its files under ${DSYS_SERVICES_DIR:-/tmp/dsys-services-UID}/NAME-PORT
+# and persists nothing: tests start the servers they need and stop them, even mid-test, and
+# a stop removes the directory (a PostgreSQL one is ~40 MB; thousands of test runs add up).
+# That root is private: a real directory (not a symlink) owned by the caller, which no one
+# else may write into (mode 0711: the postgres user may pass through to its own server's
+# directory); anything else there, planted or stale, is refused, never followed. A pid
+# file is trusted only if the process it names is the server it should be.
 set -euo pipefail
 
-dir_root="${DSYS_SERVICES_DIR:-/tmp/dsys-services}"
-
 die() { echo "services.sh: $*" >&2; exit 1; }
+
+# The private root for the servers' files, made if missing, refused if not ours.
+private_root() {
+    local root="$1"
+    if [ ! -e "$root" ] && [ ! -L "$root" ]; then
+        mkdir -m 711 "$root" 2>/dev/null || true
+    fi
+    [ -d "$root" ] && [ ! -L "$root" ] \
+        || die "$root is not a directory (a symlink or a file?): refusing to use it; remove it or set DSYS_SERVICES_DIR"
+    [ "$(stat -c %u "$root")" = "$(id -u)" ] \
+        || die "$root belongs to another user: refusing to use it; remove it or set DSYS_SERVICES_DIR"
+    chmod 711 "$root"
+    echo "$root"
+}
+
+dir_root="$(private_root "${DSYS_SERVICES_DIR:-/tmp/dsys-services-$(id -u)}")"
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"
@@ -102,12 +120,25 @@ start_redis() {
     die "redis on port $port did not answer; see $dir/log"
 }
 
-# Stop the server whose pid file is DIR/pid: politely, then after 5 s not.
+# The pid in DIR/pid if it names a running PROGRAM; nothing (and the stale file gone) if
+# not: a pid file left by a crash may name a pid the system has since given to another
+# process, which must not be signalled.
+server_pid() {
+    local dir="$1" program="$2" pid
+    [ -f "$dir/pid" ] && [ ! -L "$dir/pid" ] || return 0
+    pid="$(head -c 32 "$dir/pid")"
+    case "$pid" in ''|*[!0-9]*) rm -f "$dir/pid"; return 0 ;; esac
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+        "$program"*) echo "$pid" ;;
+        *) rm -f "$dir/pid" ;;
+    esac
+}
+
+# Stop the PROGRAM whose pid file is DIR/pid: politely, then after 5 s not.
 stop_by_pidfile() {
-    local dir="$1"
-    [ -f "$dir/pid" ] || return 0
-    local pid
-    pid="$(cat "$dir/pid")"
+    local dir="$1" program="$2" pid
+    pid="$(server_pid "$dir" "$program")"
+    [ -n "$pid" ] || return 0
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || { rm -f "$dir/pid"; return 0; }
@@ -117,7 +148,7 @@ stop_by_pidfile() {
     rm -f "$dir/pid"
 }
 
-stop_redis() { stop_by_pidfile "$dir_root/redis-$1"; rm -rf "$dir_root/redis-$1"; }
+stop_redis() { stop_by_pidfile "$dir_root/redis-$1" redis-server; rm -rf "$dir_root/redis-$1"; }
 
 start_etcd() {
     local port="$1" dir="$dir_root/etcd-$1"
@@ -141,18 +172,15 @@ start_etcd() {
     die "etcd on port $port did not answer; see $dir/log"
 }
 
-stop_etcd() { stop_by_pidfile "$dir_root/etcd-$1"; rm -rf "$dir_root/etcd-$1"; }
+stop_etcd() { stop_by_pidfile "$dir_root/etcd-$1" etcd; rm -rf "$dir_root/etcd-$1"; }
 
 # SIGKILL the server whose pid file is DIR/pid if it is PROGRAM, and wait until it is
 # gone; its files stay.
 kill_by_pidfile() {
     local dir="$1" program="$2" pid
-    [ -f "$dir/pid" ] || return 0
-    pid="$(cat "$dir/pid")"
-    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
-        "$program"*) kill -9 "$pid" 2>/dev/null || true ;;
-        *) rm -f "$dir/pid"; return 0 ;;
-    esac
+    pid="$(server_pid "$dir" "$program")"
+    [ -n "$pid" ] || return 0
+    kill -9 "$pid" 2>/dev/null || true
     # Gone, or a zombie (a daemon's parent may be slow to reap it): either way dead.
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
@@ -181,7 +209,7 @@ start_nats() {
     die "nats on port $port did not answer; see $dir/log"
 }
 
-stop_nats() { stop_by_pidfile "$dir_root/nats-$1"; rm -rf "$dir_root/nats-$1"; }
+stop_nats() { stop_by_pidfile "$dir_root/nats-$1" nats-server; rm -rf "$dir_root/nats-$1"; }
 
 # PostgreSQL refuses to run as root: as root, run it as the `postgres` user the package
 # made, in a directory that user owns.

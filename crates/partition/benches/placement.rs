@@ -103,3 +103,19 @@ fn anchor_tenth_removed_dsys(bencher: Bencher, nodes: usize) {
     }
     lookups(bencher, |k| anchor.bucket(k) as usize);
 }
+
+/// Planning node 100's join into 100 nodes (rendezvous, 3 replicas, 2 transfers per node
+/// at once): the planner's cost grows with the copies it schedules, not their square.
+#[divan::bench(args = [10_000, 100_000, 1_000_000], sample_count = 3, sample_size = 1)]
+fn plan_join_dsys(bencher: Bencher, shards: u64) {
+    use dsys_partition::planner::{Throttle, hash_changes, plan};
+    let before = Rendezvous::new(Nodes::uniform(100, 1).expect("nodes")).expect("before");
+    let after = Rendezvous::new(Nodes::uniform(101, 1).expect("nodes")).expect("after");
+    let sizes: Vec<(u64, u64)> = (0..shards).map(|i| (mix(i), 1 << 26)).collect();
+    let changes = hash_changes(&before, &after, &sizes, 3).expect("changes");
+    let throttle = Throttle {
+        per_node: 2,
+        wave_bytes: None,
+    };
+    bencher.bench_local(|| plan(divan::black_box(&changes), throttle).expect("plan"));
+}

@@ -13,7 +13,7 @@
 //! a wave's drops happen once all its copies have landed.
 
 use crate::{PartitionError, Placement};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// One shard: its size, and who holds it before and after the change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,43 +118,63 @@ pub fn plan(changes: &[ShardChange], throttle: Throttle) -> Result<Plan, Partiti
             .extend(lost.into_iter().map(|node| (c.shard, node.clone())));
         holders.push(before);
     }
-    while !pending.is_empty() {
+    // Pending copies by target node: a wave fills each target up to the throttle from the
+    // front of its own queue, so one wave costs what it schedules plus what it passes
+    // over for a busy source — not a scan of every copy still pending (which made a
+    // million-shard plan quadratic).
+    let mut by_target: BTreeMap<String, VecDeque<Pending>> = BTreeMap::new();
+    for p in pending {
+        by_target.entry(p.to.clone()).or_default().push_back(p);
+    }
+    while !by_target.is_empty() {
         let mut busy: BTreeMap<String, usize> = BTreeMap::new();
         let mut wave = Vec::new();
         let mut wave_bytes = 0u64;
-        let mut later = Vec::new();
-        for p in pending {
-            let c = &changes[p.shard];
-            let fits_budget = throttle
-                .wave_bytes
-                .is_none_or(|max| wave.is_empty() || wave_bytes + c.bytes <= max);
-            let free = |node: &String, busy: &BTreeMap<String, usize>| {
-                busy.get(node).copied().unwrap_or(0) < throttle.per_node
-            };
-            // The least busy holder as the source; ties to the first by id.
-            let source = holders[p.shard]
-                .iter()
-                .filter(|h| free(h, &busy))
-                .min_by_key(|h| busy.get(*h).copied().unwrap_or(0))
-                .cloned();
-            match source {
-                Some(from) if fits_budget && free(&p.to, &busy) => {
-                    *busy.entry(from.clone()).or_default() += 1;
-                    *busy.entry(p.to.clone()).or_default() += 1;
-                    wave_bytes += c.bytes;
-                    wave.push((
-                        p.shard,
-                        Transfer {
-                            shard: c.shard,
-                            bytes: c.bytes,
-                            from,
-                            to: p.to,
-                            drop: p.drop,
-                        },
-                    ));
+        let free = |node: &String, busy: &BTreeMap<String, usize>| {
+            busy.get(node).copied().unwrap_or(0) < throttle.per_node
+        };
+        for (to, queue) in by_target.iter_mut() {
+            let mut passed = VecDeque::new();
+            while free(to, &busy) {
+                let Some(p) = queue.pop_front() else { break };
+                let c = &changes[p.shard];
+                let fits_budget = throttle
+                    .wave_bytes
+                    .is_none_or(|max| wave.is_empty() || wave_bytes + c.bytes <= max);
+                // The least busy holder as the source; ties to the first by id.
+                let source = holders[p.shard]
+                    .iter()
+                    .filter(|h| free(h, &busy))
+                    .min_by_key(|h| busy.get(*h).copied().unwrap_or(0))
+                    .cloned();
+                match source {
+                    Some(from) if fits_budget => {
+                        *busy.entry(from.clone()).or_default() += 1;
+                        *busy.entry(p.to.clone()).or_default() += 1;
+                        wave_bytes += c.bytes;
+                        wave.push((
+                            p.shard,
+                            Transfer {
+                                shard: c.shard,
+                                bytes: c.bytes,
+                                from,
+                                to: p.to,
+                                drop: p.drop,
+                            },
+                        ));
+                    }
+                    _ => passed.push_back(p),
                 }
-                _ => later.push(p),
             }
+            // What was passed over keeps its place at the front.
+            while let Some(p) = passed.pop_back() {
+                queue.push_front(p);
+            }
+        }
+        by_target.retain(|_, queue| !queue.is_empty());
+        if wave.is_empty() {
+            // Cannot happen (a wave's first copy always fits); never loop for ever.
+            break;
         }
         // The wave's copies land, then its drops happen.
         for (i, t) in &wave {
@@ -167,7 +187,6 @@ pub fn plan(changes: &[ShardChange], throttle: Throttle) -> Result<Plan, Partiti
         }
         plan.bytes_moved += wave_bytes;
         plan.waves.push(wave.into_iter().map(|(_, t)| t).collect());
-        pending = later;
     }
     Ok(plan)
 }

@@ -142,6 +142,9 @@ struct Inner {
     /// Whether counting a call needs the time (slow calls, or a time window): if not,
     /// a closed breaker never reads the clock.
     needs_time: bool,
+    /// A call slower than this (ns) counts as slow; `None` without a slow-call rate.
+    /// Kept apart from the configuration so the fast path reads one word, not the trip.
+    slow_after_ns: Option<u64>,
     word: AtomicU64,
     mode: AtomicU8,
     /// Openings since the breaker last closed (how far the open time has grown).
@@ -191,6 +194,7 @@ pub struct Permit<'a, C: Clock> {
 
 impl<C: Clock> Permit<'_, C> {
     /// The call succeeded.
+    #[inline]
     pub fn success(self) {
         self.record(false);
     }
@@ -201,16 +205,15 @@ impl<C: Clock> Permit<'_, C> {
     }
 
     /// The call failed or not (by whatever the caller's classification says).
+    #[inline]
     pub fn record(mut self, failed: bool) {
         self.reported = true;
         let b = self.breaker;
         let now_ns = if b.inner.needs_time { b.now_ns() } else { 0 };
-        let slow = match b.inner.config.trip {
-            Trip::Rates { slow: Some(s), .. } => {
-                now_ns.saturating_sub(self.started_ns) > nanos(s.after)
-            }
-            _ => false,
-        };
+        let slow = b
+            .inner
+            .slow_after_ns
+            .is_some_and(|after| now_ns.saturating_sub(self.started_ns) > after);
         b.report(self.generation, self.kind, Call { failed, slow }, now_ns);
     }
 }
@@ -290,6 +293,10 @@ impl<C: Clock> CircuitBreaker<C> {
                             ..
                         }
                 ),
+                slow_after_ns: match config.trip {
+                    Trip::Rates { slow: Some(s), .. } => Some(nanos(s.after)),
+                    _ => None,
+                },
                 config,
                 word: AtomicU64::new(0),
                 mode: AtomicU8::new(0),
@@ -345,11 +352,11 @@ impl<C: Clock> CircuitBreaker<C> {
         }
     }
 
+    #[inline]
     fn permit(&self, generation: u64, kind: PermitKind) -> Permit<'_, C> {
-        let started_ns = match (kind, self.inner.config.trip) {
-            (PermitKind::Untracked, _) => 0,
-            (_, Trip::Rates { slow: Some(_), .. }) => self.now_ns(),
-            _ => 0,
+        let started_ns = match (kind, self.inner.slow_after_ns) {
+            (PermitKind::Untracked, _) | (_, None) => 0,
+            (_, Some(_)) => self.now_ns(),
         };
         Permit {
             breaker: self,
@@ -368,7 +375,20 @@ impl<C: Clock> CircuitBreaker<C> {
     }
 
     /// Leave to make a call, or a rejection with a hint of when to try again.
+    #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
+        // The fast path — no override, closed — inlined into the caller: the permit is
+        // built in place rather than returned through memory from a call (which cost a
+        // stalled load of the returned struct, about a third of the call).
+        let w = self.inner.word.load(Ordering::Acquire);
+        if w & 3 == CLOSED && self.inner.mode.load(Ordering::Acquire) == 0 {
+            return Ok(self.permit(Word::unpack(w).generation, PermitKind::Closed));
+        }
+        self.try_acquire_slow()
+    }
+
+    #[inline(never)]
+    fn try_acquire_slow(&self) -> Result<Permit<'_, C>, Rejected> {
         match self.mode() {
             Mode::Disabled => return Ok(self.permit(0, PermitKind::Untracked)),
             Mode::ForcedOpen => return Err(Rejected { retry_after: None }),
@@ -473,6 +493,7 @@ impl<C: Clock> CircuitBreaker<C> {
         random::draw(&self.inner.rng)
     }
 
+    #[inline]
     fn report(&self, generation: u64, kind: PermitKind, call: Call, now_ns: u64) {
         let i = &self.inner;
         let w = i.word.load(Ordering::Acquire);

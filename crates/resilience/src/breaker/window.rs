@@ -69,7 +69,8 @@ impl Buckets {
 enum Kind {
     Count(Mutex<Ring>),
     Time(Mutex<Buckets>),
-    Consecutive(AtomicU32),
+    /// The current run of failures, and the run that trips.
+    Consecutive(AtomicU32, u32),
 }
 
 /// The rule that trips and the record it reads.
@@ -83,7 +84,7 @@ impl Record {
     /// An empty record for `trip` (validated).
     pub(super) fn new(trip: Trip) -> Self {
         let kind = match trip {
-            Trip::Consecutive(_) => Kind::Consecutive(AtomicU32::new(0)),
+            Trip::Consecutive(limit) => Kind::Consecutive(AtomicU32::new(0), limit),
             Trip::Rates {
                 window: Window::Count(n),
                 ..
@@ -106,14 +107,12 @@ impl Record {
     }
 
     /// Count `call`, made at `now_ns`; whether the breaker should open.
+    #[inline]
     pub(super) fn add(&self, call: Call, now_ns: u64) -> bool {
         let totals = match &self.kind {
-            Kind::Consecutive(run) => {
-                let Trip::Consecutive(limit) = self.trip else {
-                    return false;
-                };
+            Kind::Consecutive(run, limit) => {
                 if call.failed {
-                    return run.fetch_add(1, Ordering::AcqRel) + 1 >= limit;
+                    return run.fetch_add(1, Ordering::AcqRel) + 1 >= *limit;
                 }
                 // Reset only if set: a success in a healthy run writes nothing.
                 if run.load(Ordering::Relaxed) != 0 {
@@ -162,7 +161,7 @@ impl Record {
     /// Forget every call (the breaker closed again).
     pub(super) fn clear(&self) {
         match &self.kind {
-            Kind::Consecutive(run) => run.store(0, Ordering::Release),
+            Kind::Consecutive(run, _) => run.store(0, Ordering::Release),
             Kind::Count(ring) => {
                 let mut r = lock(ring);
                 r.slots.iter_mut().for_each(|s| *s = None);
