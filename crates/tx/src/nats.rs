@@ -10,14 +10,32 @@
 //! published again within the stream's duplicate window, so a relay that publishes
 //! twice (it died before recording the first) stores the message once. The key,
 //! correlation and causation ids travel as headers (`Dsys-Key`, `Dsys-Correlation`,
-//! `Dsys-Causation`). `publish` returns only once JetStream has stored the message (with
-//! file storage: on disk), or says why not.
+//! `Dsys-Causation`). `publish` returns only once JetStream has stored the message, or
+//! says why not.
+//!
+//! What "stored" means is the server's to say, not this client's. With file storage a
+//! single NATS server acknowledges once the message is written to its file, and fsyncs
+//! that file on a timer (`sync_interval`, two minutes by default; `always`, to fsync
+//! before acknowledging, came with nats-server 2.10): a power loss of that machine within
+//! the interval loses acknowledged messages. An acknowledgement means durable only from a
+//! replicated stream (a majority of its replicas hold the message) or from a server run
+//! with `sync_interval: always`. The servers the tests start (Debian's 2.9) are neither,
+//! so the relay's tests show ordering and no loss across a process restart, not across a
+//! power loss.
 
 use crate::outbox::{Message, PublishError, Publisher};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// The longest protocol line read from a server (an `INFO` with a cluster's URLs is the
+/// longest a real one sends; NATS's own `max_control_line` is 4 KiB).
+const MAX_LINE_BYTES: u64 = 64 << 10;
+/// `max_payload` when the server's `INFO` does not say (NATS's default, 1 MiB).
+const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+/// The most any server may claim as `max_payload` (NATS refuses to start above 64 MiB).
+const MAX_PAYLOAD_CEILING: usize = 64 << 20;
 
 /// What went wrong talking to NATS.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +49,9 @@ pub enum NatsError {
     /// The server or JetStream refused the request.
     #[error("nats refused: {0}")]
     Refused(String),
+    /// No one answered: no stream takes this subject (yet). Not the message's fault.
+    #[error("nats: {0}")]
+    Unanswered(String),
 }
 
 fn io(e: std::io::Error) -> NatsError {
@@ -65,9 +86,13 @@ impl Stored {
 pub struct JetStream {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
-    /// The prefix of this connection's reply subjects.
+    /// The prefix of this connection's reply subjects: random, so no other client on
+    /// the bus can guess it and forge an acknowledgement.
     inbox: String,
     next_reply: u64,
+    /// The largest message the server takes (its `INFO`): what it sends back is held to
+    /// a small multiple of it (a stored message returns base64-encoded in JSON).
+    max_payload: usize,
 }
 
 /// A reply to a request: its headers' status line (if it had headers) and its body.
@@ -87,25 +112,26 @@ impl JetStream {
         writer.set_read_timeout(Some(timeout)).map_err(io)?;
         writer.set_write_timeout(Some(timeout)).map_err(io)?;
         writer.set_nodelay(true).map_err(io)?;
-        let mut reader = BufReader::new(writer.try_clone().map_err(io)?);
-        let mut info = String::new();
-        reader.read_line(&mut info).map_err(io)?;
-        if !info.starts_with("INFO ") {
-            return Err(NatsError::Protocol(format!("expected INFO, got {info:?}")));
-        }
-        // Reply subjects unique to this connection: the process and a counter.
-        static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
-        let inbox = format!(
-            "_INBOX.dsys{}x{}",
-            std::process::id(),
-            CONNECTIONS.fetch_add(1, Ordering::Relaxed)
-        );
+        let reader = BufReader::new(writer.try_clone().map_err(io)?);
         let mut js = JetStream {
             reader,
             writer,
-            inbox,
+            inbox: format!("_INBOX.dsys.{}", random_token()),
             next_reply: 0,
+            max_payload: DEFAULT_MAX_PAYLOAD,
         };
+        let info = js.line()?;
+        let Some(info) = info.strip_prefix("INFO ") else {
+            return Err(NatsError::Protocol(format!("expected INFO, got {info:?}")));
+        };
+        js.max_payload = serde_json::from_str::<serde_json::Value>(info)
+            .ok()
+            .and_then(|v| v["max_payload"].as_u64())
+            .map_or(DEFAULT_MAX_PAYLOAD, |m| {
+                usize::try_from(m)
+                    .unwrap_or(usize::MAX)
+                    .min(MAX_PAYLOAD_CEILING)
+            });
         let hello = format!(
             "CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"name\":\"dsys-tx\"}}\r\nSUB {}.* 1\r\nPING\r\n",
             js.inbox
@@ -123,12 +149,23 @@ impl JetStream {
         }
     }
 
-    /// One protocol line, without its CRLF.
+    /// One protocol line, without its CRLF; a line longer than [`MAX_LINE_BYTES`] is a
+    /// protocol error, read no further.
     fn line(&mut self) -> Result<String, NatsError> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line).map_err(io)? == 0 {
+        let mut line = Vec::new();
+        let read = (&mut self.reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(io)?;
+        if read == 0 {
             return Err(NatsError::Io("the server closed the connection".into()));
         }
+        if line.last() != Some(&b'\n') {
+            return Err(NatsError::Protocol(format!(
+                "a line longer than {MAX_LINE_BYTES} bytes"
+            )));
+        }
+        let line = String::from_utf8_lossy(&line);
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 
@@ -139,8 +176,15 @@ impl JetStream {
         headers: &[(&str, String)],
         body: &[u8],
     ) -> Result<Reply, NatsError> {
-        if subject.is_empty() || subject.contains([' ', '\r', '\n', '\t']) {
+        if subject.is_empty() || subject.contains(|c: char| c.is_whitespace() || c.is_control()) {
             return Err(NatsError::Refused(format!("subject {subject:?}")));
+        }
+        if body.len() > self.max_payload {
+            return Err(NatsError::Refused(format!(
+                "a message of {} bytes, beyond the server's max_payload of {}",
+                body.len(),
+                self.max_payload
+            )));
         }
         self.next_reply += 1;
         let reply_to = format!("{}.{}", self.inbox, self.next_reply);
@@ -211,6 +255,13 @@ impl JetStream {
     }
 
     fn payload(&mut self, len: usize) -> Result<Vec<u8>, NatsError> {
+        let limit = self.max_payload.saturating_mul(2).saturating_add(64 << 10);
+        if len > limit {
+            // Refused before anything is allocated: a length is the server's word only.
+            return Err(NatsError::Protocol(format!(
+                "a message of {len} bytes, beyond the {limit} this connection takes"
+            )));
+        }
         let mut body = vec![0; len + 2];
         self.reader.read_exact(&mut body).map_err(io)?;
         if !body.ends_with(b"\r\n") {
@@ -277,6 +328,42 @@ impl JetStream {
     }
 }
 
+/// 128 unpredictable bits as hex: std's hasher keys come from the operating system's
+/// randomness, fresh for each `RandomState`.
+fn random_token() -> String {
+    let draw = || {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0x6e61_7473);
+        h.finish()
+    };
+    format!("{:016x}{:016x}", draw(), draw())
+}
+
+/// A subject an application may publish to: dot-separated tokens, none empty, none a
+/// wildcard (`*`, `>`), no whitespace or control characters, and not under `$` (the
+/// server's own APIs, such as `$JS.API`, which a message's topic must never reach).
+pub fn check_subject(subject: &str) -> Result<(), NatsError> {
+    let bad = |why: &str| Err(NatsError::Refused(format!("subject {subject:?}: {why}")));
+    if subject.starts_with('$') {
+        return bad("subjects under `$` are the server's own");
+    }
+    if subject.len() > 1024 {
+        return bad("longer than 1,024 bytes");
+    }
+    for token in subject.split('.') {
+        if token.is_empty() {
+            return bad("an empty token");
+        }
+        if token == "*" || token == ">" {
+            return bad("a wildcard");
+        }
+        if token.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return bad("whitespace or a control character");
+        }
+    }
+    Ok(())
+}
+
 fn number(word: &str) -> Result<usize, NatsError> {
     word.parse()
         .map_err(|_| NatsError::Protocol(format!("a length {word:?}")))
@@ -287,7 +374,7 @@ fn number(word: &str) -> Result<usize, NatsError> {
 fn json_reply(reply: Reply) -> Result<serde_json::Value, NatsError> {
     if let Some(status) = &reply.status {
         if status.contains("503") {
-            return Err(NatsError::Refused(
+            return Err(NatsError::Unanswered(
                 "no JetStream stream for this subject".into(),
             ));
         }
@@ -330,10 +417,22 @@ fn base64(text: &str) -> Result<Vec<u8>, NatsError> {
     Ok(out)
 }
 
+/// A refusal (by this client's checks or by JetStream) is permanent; a lost connection, a
+/// timeout, a garbled reply or a subject no stream takes yet may pass.
+fn publish_error(e: NatsError) -> PublishError {
+    match e {
+        NatsError::Refused(_) => PublishError::refused(e.to_string()),
+        NatsError::Io(_) | NatsError::Protocol(_) | NatsError::Unanswered(_) => {
+            PublishError::transient(e.to_string())
+        }
+    }
+}
+
 impl Publisher for JetStream {
     /// Publish to the subject named by the message's topic; `Ok` once JetStream stored
     /// it, or had it already (a copy within the duplicate window).
     fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
+        check_subject(&message.topic).map_err(|e| PublishError::refused(e.to_string()))?;
         let headers = [
             ("Nats-Msg-Id", format!("{:032x}", message.id)),
             ("Dsys-Key", message.key.clone()),
@@ -342,16 +441,20 @@ impl Publisher for JetStream {
         ];
         let reply = self
             .request(&message.topic, &headers, &message.payload)
-            .map_err(|e| PublishError(e.to_string()))?;
-        let ack = json_reply(reply).map_err(|e| PublishError(e.to_string()))?;
+            .map_err(publish_error)?;
+        let ack = json_reply(reply).map_err(publish_error)?;
         if ack.get("seq").and_then(serde_json::Value::as_u64).is_none() {
-            return Err(PublishError(format!(
+            return Err(PublishError::transient(format!(
                 "not a JetStream acknowledgement: {ack}"
             )));
         }
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "nats_hostile_tests.rs"]
+mod hostile_tests;
 
 #[cfg(test)]
 mod tests {
@@ -377,7 +480,7 @@ mod tests {
         ));
         assert!(matches!(
             json_reply(reply(Some("NATS/1.0 503"), "")),
-            Err(NatsError::Refused(_))
+            Err(NatsError::Unanswered(_))
         ));
         assert!(matches!(
             json_reply(reply(None, "not json")),

@@ -9,9 +9,10 @@
 //!   a relay that dies mid-batch holds its messages only until the lease runs out;
 //! - it claims only the oldest undelivered message of each key, so the messages of one
 //!   key are published in the order they were committed, retries included;
-//! - a message that fails waits before its next try ([`RetryPolicy`]); one that fails every
-//!   try becomes a dead letter, which releases its key (an operator can
-//!   [`Relay::redrive`] it);
+//! - a message that fails waits before its next try ([`RetryPolicy`]), and is tried for as
+//!   long as the bus is away; one the bus refuses ([`PublishError::refused`]) becomes a
+//!   dead letter, which keeps its key blocked — no later message of the key overtakes
+//!   it — until an operator [`Relay::redrive`]s it (or deletes it);
 //! - [`Relay::lag`] says how much is waiting, and for how long.
 //!
 //! Delivery is at least once: a relay that dies between publishing and recording it
@@ -151,8 +152,34 @@ impl Outbox {
 
 /// Why a message could not be published.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("publishing failed: {0}")]
-pub struct PublishError(pub String);
+#[error("publishing {}: {reason}", if *.permanent { "refused" } else { "failed" })]
+pub struct PublishError {
+    /// What went wrong.
+    pub reason: String,
+    /// Whether trying again cannot help (the bus refused this message: a subject it will
+    /// not take, a message too large): the relay makes it a dead letter. Otherwise (a
+    /// connection lost, a timeout, a server restarting) the relay tries again, for as long
+    /// as it takes.
+    pub permanent: bool,
+}
+
+impl PublishError {
+    /// A failure that may pass: the relay tries again.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        PublishError {
+            reason: reason.into(),
+            permanent: false,
+        }
+    }
+
+    /// A refusal of this message: the relay makes it a dead letter.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        PublishError {
+            reason: reason.into(),
+            permanent: true,
+        }
+    }
+}
 
 /// Where a relay publishes: a message bus.
 pub trait Publisher {
@@ -263,7 +290,8 @@ impl Relay {
              WHERE state = 'pending' AND next_attempt_ms <= $1
                AND (lease_until_ms IS NULL OR lease_until_ms <= $1)
                AND NOT EXISTS (SELECT 1 FROM outbox e
-                               WHERE e.state = 'pending' AND e.key = o.key AND e.seq < o.seq)
+                               WHERE e.state IN ('pending', 'dead') AND e.key = o.key
+                                 AND e.seq < o.seq)
              ORDER BY seq LIMIT $2 {lock}"
         );
         let until = int(after(now_ms, self.lease));
@@ -307,12 +335,11 @@ impl Relay {
                         )?;
                         report.delivered += 1;
                     }
-                    Err(e)
-                        if self
-                            .backoff
-                            .may_retry(u32::try_from(tries).unwrap_or(u32::MAX)) =>
-                    {
-                        let wait = self.backoff.delay(tries as u32);
+                    Err(e) if !e.permanent => {
+                        // The policy's delays (growing to its longest): a bus that is away
+                        // is waited for, never given up on — that would let the key's later
+                        // messages overtake this one. Its count of tries is not used here.
+                        let wait = self.backoff.delay(u32::try_from(tries).unwrap_or(u32::MAX));
                         sql.execute(
                             "UPDATE outbox SET attempts = $2, next_attempt_ms = $3, last_error = $4,
                                     lease_owner = NULL, lease_until_ms = NULL
@@ -321,7 +348,7 @@ impl Relay {
                                 seq,
                                 int(tries),
                                 int(after(now_ms, wait)),
-                                Value::Text(&e.0),
+                                Value::Text(&e.reason),
                             ],
                         )?;
                         report.retried += 1;
@@ -331,7 +358,7 @@ impl Relay {
                             "UPDATE outbox SET state = 'dead', attempts = $2, done_ms = $3,
                                     last_error = $4, lease_owner = NULL, lease_until_ms = NULL
                              WHERE seq = $1 AND state = 'pending'",
-                            &[seq, int(tries), int(now_ms), Value::Text(&e.0)],
+                            &[seq, int(tries), int(now_ms), Value::Text(&e.reason)],
                         )?;
                         report.dead += 1;
                     }

@@ -318,7 +318,7 @@ impl<D: Database> Publisher for Consumer<'_, D> {
                 }
                 Ok::<_, StoreError>(())
             })
-            .map_err(|e| PublishError(e.to_string()))
+            .map_err(|e| PublishError::transient(e.to_string()))
     }
 }
 

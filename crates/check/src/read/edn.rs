@@ -101,7 +101,19 @@ impl Parser<'_> {
         }
     }
 
+    /// One form. Every form nested in another — an element, a discarded `#_` form, a
+    /// tagged one — counts towards the depth limit, so no input can run the stack out.
     fn value(&mut self) -> Result<Edn, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return self.err("nesting too deep");
+        }
+        let form = self.form();
+        self.depth -= 1;
+        form
+    }
+
+    fn form(&mut self) -> Result<Edn, String> {
         self.skip_ws();
         let Some(&b) = self.s.get(self.i) else {
             return self.err("expected a value");
@@ -141,10 +153,6 @@ impl Parser<'_> {
     }
 
     fn collection(&mut self, close: u8) -> Result<Vec<Edn>, String> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return self.err("nesting too deep");
-        }
         let open = self.i;
         self.i += 1;
         let mut items = Vec::new();
@@ -165,7 +173,6 @@ impl Parser<'_> {
                 Some(_) => items.push(self.value()?),
             }
         }
-        self.depth -= 1;
         Ok(items)
     }
 
@@ -304,6 +311,21 @@ mod tests {
         assert!(parse("").unwrap_err().contains("ends early"));
         assert!(parse(")").unwrap_err().contains("unexpected `)`"));
         assert!(parse(&"[".repeat(100)).unwrap_err().contains("too deep"));
+        assert!(
+            parse(&format!("{}]", "[".repeat(60))).is_err(),
+            "unbalanced"
+        );
+        assert!(parse(&format!("{}{}", "[".repeat(60), "]".repeat(60))).is_ok());
+    }
+
+    #[test]
+    fn no_chain_of_forms_runs_the_stack_out() {
+        // 25,000 discards overflowed the stack before: every nested form counts now.
+        for chain in ["#_ ", "#tag ", "#{", "{:a "] {
+            let text = format!("{}1", chain.repeat(25_000));
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains("nesting too deep"), "{chain}: {err}");
+        }
         assert!(parse("12abc").unwrap_err().contains("not a number"));
     }
 }

@@ -30,7 +30,8 @@ where
     an_outbox_row_commits_with_the_change_or_not_at_all(&fresh());
     a_refused_append_leaves_its_transaction_usable(&fresh());
     the_relay_keeps_each_keys_order_through_retries(&fresh());
-    a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(&fresh());
+    a_refused_message_is_a_dead_letter_that_holds_its_key(&fresh());
+    a_bus_that_is_away_is_waited_for_without_limit(&fresh());
     a_lease_keeps_a_claim_from_other_relays_until_it_runs_out(&fresh());
     the_inbox_takes_each_message_once(&fresh());
     a_saga_completes_calling_each_step_once(&fresh());
@@ -310,14 +311,27 @@ pub fn a_refused_append_leaves_its_transaction_usable(db: &impl Database) {
 struct Flaky {
     bus: MemoryBus,
     failing: BTreeSet<u128>,
+    /// Whether the failures are refusals of the message (else the bus is away).
+    refuse: bool,
     tries: BTreeMap<u128, u32>,
+}
+
+impl Flaky {
+    /// The ids on topic `t`, in the order the bus took them.
+    fn published(&self) -> Vec<u128> {
+        self.bus.read("t", 0, 100).iter().map(|m| m.id).collect()
+    }
 }
 
 impl Publisher for Flaky {
     fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
         *self.tries.entry(message.id).or_default() += 1;
         if self.failing.contains(&message.id) {
-            return Err(PublishError(format!("bus refused {}", message.id)));
+            return Err(if self.refuse {
+                PublishError::refused(format!("bus refused {}", message.id))
+            } else {
+                PublishError::transient(format!("bus away for {}", message.id))
+            });
         }
         self.bus.publish(message)
     }
@@ -389,47 +403,90 @@ pub fn the_relay_keeps_each_keys_order_through_retries(db: &impl Database) {
     assert_eq!((lag.pending, lag.dead), (0, 0));
 }
 
-/// A message that fails every try is a dead letter and releases its key; redriven, it
-/// is delivered.
-pub fn a_message_failing_every_try_is_a_dead_letter_and_can_be_redriven(db: &impl Database) {
+/// A message the bus refuses is a dead letter, and its key stays blocked behind it (no
+/// later message of the key overtakes it); redriven, it is delivered, then the rest.
+pub fn a_refused_message_is_a_dead_letter_that_holds_its_key(db: &impl Database) {
     enqueue_all(
         db,
         &[
             Message::new(1, "t", "k", "bad"),
             Message::new(2, "t", "k", "next"),
+            Message::new(3, "t", "other", "free"),
+        ],
+        0,
+    );
+    let relay = Relay::new("r", Duration::from_secs(5), RetryPolicy::immediate(3));
+    let mut publisher = Flaky {
+        refuse: true,
+        ..Flaky::default()
+    };
+    publisher.failing.insert(1);
+    let first = relay.relay(db, &mut publisher, 0).expect("relay");
+    assert_eq!(
+        (first.dead, first.delivered),
+        (1, 1),
+        "refused at once; key `other` goes"
+    );
+    assert_eq!(publisher.tries[&1], 1);
+    let letters = Relay::dead_letters(db).expect("dead letters");
+    assert_eq!(letters.len(), 1);
+    assert_eq!((letters[0].message.id, letters[0].attempts), (1, 1));
+    assert!(letters[0].error.contains("refused"));
+    assert_eq!(Relay::lag(db, 1).expect("lag").dead, 1);
+    // The key stays blocked: message 2 waits behind the dead letter.
+    for now in 1..5 {
+        let pass = relay.relay(db, &mut publisher, now).expect("relay");
+        assert_eq!(pass.delivered, 0, "nothing overtakes the dead letter");
+    }
+    assert!(!publisher.tries.contains_key(&2));
+    publisher.failing.clear();
+    assert!(Relay::redrive(db, letters[0].seq, 5).expect("redrive"));
+    assert!(
+        !Relay::redrive(db, letters[0].seq, 5).expect("redrive"),
+        "only a dead letter"
+    );
+    assert_eq!(
+        relay.relay(db, &mut publisher, 5).expect("relay").delivered,
+        1
+    );
+    assert_eq!(
+        relay.relay(db, &mut publisher, 6).expect("relay").delivered,
+        1
+    );
+    assert_eq!(
+        publisher.published(),
+        vec![3, 1, 2],
+        "1 before 2, as committed"
+    );
+    assert_eq!(Relay::lag(db, 6).expect("lag"), crate::Lag::default());
+}
+
+/// A bus that is away is waited for, however long: a transient failure never makes a
+/// dead letter, and the key's later messages wait.
+pub fn a_bus_that_is_away_is_waited_for_without_limit(db: &impl Database) {
+    enqueue_all(
+        db,
+        &[
+            Message::new(1, "t", "k", "a"),
+            Message::new(2, "t", "k", "b"),
         ],
         0,
     );
     let relay = Relay::new("r", Duration::from_secs(5), RetryPolicy::immediate(3));
     let mut publisher = Flaky::default();
     publisher.failing.insert(1);
-    let mut dead = 0;
-    for now in 0..3 {
-        dead += relay.relay(db, &mut publisher, now).expect("relay").dead;
+    for now in 0..20 {
+        let pass = relay.relay(db, &mut publisher, now).expect("relay");
+        assert_eq!((pass.dead, pass.delivered), (0, 0), "try {now}");
     }
-    assert_eq!(dead, 1);
-    assert_eq!(publisher.tries[&1], 3);
-    let letters = Relay::dead_letters(db).expect("dead letters");
-    assert_eq!(letters.len(), 1);
-    assert_eq!((letters[0].message.id, letters[0].attempts), (1, 3));
-    assert!(letters[0].error.contains("refused"));
-    assert_eq!(Relay::lag(db, 3).expect("lag").dead, 1);
-    // The key is released: the next message goes.
     assert_eq!(
-        relay.relay(db, &mut publisher, 3).expect("relay").delivered,
-        1
+        publisher.tries[&1], 20,
+        "tried at every pass, past the policy's 3"
     );
     publisher.failing.clear();
-    assert!(Relay::redrive(db, letters[0].seq, 4).expect("redrive"));
-    assert!(
-        !Relay::redrive(db, letters[0].seq, 4).expect("redrive"),
-        "only a dead letter"
-    );
-    assert_eq!(
-        relay.relay(db, &mut publisher, 4).expect("relay").delivered,
-        1
-    );
-    assert_eq!(Relay::lag(db, 4).expect("lag"), crate::Lag::default());
+    relay.relay(db, &mut publisher, 20).expect("relay");
+    relay.relay(db, &mut publisher, 21).expect("relay");
+    assert_eq!(publisher.published(), vec![1, 2]);
 }
 
 /// Claimed messages are another relay's only after the claim's lease runs out.
