@@ -180,9 +180,15 @@ impl<C: Clock> RedisGcra<C> {
         if link.conn.is_none() && now < link.retry_at {
             return self.unreachable();
         }
-        match self.ask(&mut link.conn, key, interval_us, quota.burst(), n) {
-            Ok(reply) => decode(&reply, interval_us),
-            Err(_) => {
+        // A reply that is not the script's (a proxy's error page, a server in a strange
+        // state) is a store that cannot be used: the fail mode answers, it is counted, and
+        // the connection, out of step now, is dropped.
+        match self
+            .ask(&mut link.conn, key, interval_us, quota.burst(), n)
+            .map(|reply| decode(&reply, interval_us))
+        {
+            Ok(Some(decision)) => decision,
+            Ok(None) | Err(_) => {
                 link.conn = None;
                 link.retry_at = now.saturating_add(self.inner.reconnect_after);
                 self.unreachable()
@@ -239,26 +245,26 @@ fn check_micros(quota: Quota) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// The script's reply as a decision.
-fn decode(reply: &Reply, interval_us: u64) -> Result<Snapshot, Denied> {
+/// The script's reply as a decision; `None` if it is not one the script gives.
+fn decode(reply: &Reply, interval_us: u64) -> Option<Result<Snapshot, Denied>> {
     let us = |v: i64| u64::try_from(v).unwrap_or(0).saturating_mul(1_000);
-    match reply {
-        Reply::Array(items) => match items.as_slice() {
-            [
-                Reply::Integer(1),
-                Reply::Integer(headroom),
-                Reply::Integer(reset),
-            ] => Ok(Snapshot::new(
-                us(*headroom),
-                interval_us * 1_000,
-                us(*reset),
-            )),
-            [Reply::Integer(0), Reply::Integer(retry)] => Err(Denied::NotUntil {
-                retry_after: Duration::from_nanos(us(*retry)),
-            }),
-            _ => Err(Denied::Unavailable),
-        },
-        _ => Err(Denied::Unavailable),
+    let Reply::Array(items) = reply else {
+        return None;
+    };
+    match items.as_slice() {
+        [
+            Reply::Integer(1),
+            Reply::Integer(headroom),
+            Reply::Integer(reset),
+        ] => Some(Ok(Snapshot::new(
+            us(*headroom),
+            interval_us.saturating_mul(1_000),
+            us(*reset),
+        ))),
+        [Reply::Integer(0), Reply::Integer(retry)] => Some(Err(Denied::NotUntil {
+            retry_after: Duration::from_nanos(us(*retry)),
+        })),
+        _ => None,
     }
 }
 
@@ -286,7 +292,7 @@ mod tests {
             Reply::Integer(2_000),
             Reply::Integer(3_000),
         ]);
-        let s = decode(&ok, 1_000).unwrap();
+        let s = decode(&ok, 1_000).unwrap().unwrap();
         assert_eq!(
             (s.remaining(), s.reset_after()),
             (2, Duration::from_millis(3))
@@ -294,9 +300,9 @@ mod tests {
         let no = Reply::Array(vec![Reply::Integer(0), Reply::Integer(500)]);
         assert_eq!(
             decode(&no, 1_000),
-            Err(Denied::NotUntil {
+            Some(Err(Denied::NotUntil {
                 retry_after: Duration::from_micros(500)
-            })
+            }))
         );
         for odd in [
             Reply::Integer(1),
@@ -304,7 +310,43 @@ mod tests {
             Reply::Array(vec![Reply::Integer(7)]),
             Reply::Array(vec![Reply::Simple("1".into()), Reply::Integer(1)]),
         ] {
-            assert_eq!(decode(&odd, 1_000), Err(Denied::Unavailable), "{odd:?}");
+            assert_eq!(decode(&odd, 1_000), None, "{odd:?}");
+        }
+    }
+
+    /// A fake Redis on loopback that answers every command with `reply`.
+    fn nonsense_server(reply: &'static [u8]) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for socket in listener.incoming().take(8) {
+                let Ok(mut socket) = socket else { return };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while socket.read(&mut buf).is_ok_and(|n| n > 0) {
+                        if socket.write_all(reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_nonsense_reply_is_answered_by_the_fail_mode_and_counted() {
+        // Well-framed RESP, but not the script's answer: an integer, an error, a short array.
+        for reply in [&b":5\r\n"[..], b"-ERR no\r\n", b"*1\r\n:1\r\n"] {
+            let addr = nonsense_server(reply);
+            let quota = Quota::new(Duration::from_millis(1), 1).unwrap();
+            let clock = crate::ManualClock::new();
+            let open = RedisGcra::new(addr, "k:", quota, FailMode::Open, clock.clone()).unwrap();
+            let closed = RedisGcra::new(addr, "k:", quota, FailMode::Closed, clock).unwrap();
+            assert!(open.check_key_n("a", 1).is_ok(), "{reply:?}: open admits");
+            assert_eq!(closed.check_key_n("a", 1), Err(Denied::Unavailable));
+            assert_eq!((open.unavailable(), closed.unavailable()), (1, 1));
         }
     }
 
