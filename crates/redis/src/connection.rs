@@ -1,11 +1,12 @@
 //! One connection to Redis: blocking, every wait bounded by the timeout, RESP2 or RESP3.
 
+use crate::deadline::TimedReader;
 use crate::resp::{Limits, Reply, encode_command, read_reply};
 use crate::{RedisError, protocol};
 use std::collections::VecDeque;
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The protocol a connection speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ impl Default for Options {
 /// One connection.
 #[derive(Debug)]
 pub struct Connection {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<TimedReader>,
     writer: TcpStream,
     limits: Limits,
     protocol: Protocol,
@@ -64,7 +65,7 @@ impl Connection {
         stream.set_write_timeout(Some(options.timeout))?;
         stream.set_nodelay(true)?;
         let mut conn = Connection {
-            reader: BufReader::new(stream.try_clone()?),
+            reader: BufReader::new(TimedReader::new(stream.try_clone()?, Some(options.timeout))),
             writer: stream,
             limits: options.limits,
             protocol: options.protocol,
@@ -147,7 +148,15 @@ impl Connection {
         if timeout.is_some_and(|t| t.is_zero()) {
             return Err(protocol("a zero timeout would wait for ever"));
         }
-        self.writer.set_read_timeout(timeout)?;
+        self.reader.get_mut().set_per_read(timeout)?;
+        Ok(())
+    }
+
+    /// Read nothing past `deadline`, however the server paces its bytes (`None`: each
+    /// read waits at most the timeout again). One deadline bounds a whole exchange — a
+    /// script, its reload and the retry — where the timeout bounds each read.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) -> Result<(), RedisError> {
+        self.reader.get_mut().set_deadline(deadline)?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 //! - [`Script`]: a Lua script run by digest, loaded again when the server forgot it.
 
 mod connection;
+mod deadline;
 mod pool;
 pub mod resp;
 mod script;

@@ -16,6 +16,7 @@ pub struct Pool {
     idle: Mutex<Vec<(Connection, u64)>>,
     max_idle: usize,
     generation: AtomicU64,
+    connections_made: AtomicU64,
     setup: Option<Box<Setup>>,
     on_discard: Option<Box<OnDiscard>>,
 }
@@ -38,6 +39,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             max_idle: 16,
             generation: AtomicU64::new(0),
+            connections_made: AtomicU64::new(0),
             setup: None,
             on_discard: None,
         }
@@ -83,6 +85,11 @@ impl Pool {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// Connections opened so far (not counting those that failed to connect).
+    pub fn connections_made(&self) -> u64 {
+        self.connections_made.load(Ordering::Relaxed)
+    }
+
     /// Drop every idle connection (the server restarted, or went away).
     pub fn clear(&self) {
         self.idle
@@ -101,7 +108,10 @@ impl Pool {
             .pop();
         let (mut conn, set_up_at) = match idle {
             Some(idle) => idle,
-            None => (Connection::connect(self.addr, &self.options)?, u64::MAX),
+            None => {
+                self.connections_made.fetch_add(1, Ordering::Relaxed);
+                (Connection::connect(self.addr, &self.options)?, u64::MAX)
+            }
         };
         if set_up_at != generation {
             if let Some(setup) = &self.setup {

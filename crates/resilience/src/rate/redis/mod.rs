@@ -7,19 +7,24 @@
 //! does what it was told: [`FailMode::Open`] admits (availability first: a limiter that
 //! is down should not take the service down with it), [`FailMode::Closed`] refuses
 //! (protection first: an expensive or abusable endpoint). Either way it stops trying for
-//! a while (`reconnect_after`), so an outage costs a lock and a clock read per check, not
-//! a connection attempt, and it counts every check it answered without Redis.
+//! a while (`reconnect_after`), so an outage costs a clock read per check, not a
+//! connection attempt, and it counts every check it answered without Redis.
+//!
+//! A check waits at most the timeout for a connection and then at most the timeout, as
+//! one deadline, for everything after it — however slowly a server drips its reply. No
+//! lock is held while it waits: each check takes a connection of its own from a pool
+//! (clones share the pool), so one slow Redis exchange stalls only its own caller.
 
 pub use dsys_redis::RedisError;
 
 use super::gcra::Quota;
 use super::{Denied, Limiter, Snapshot};
-use crate::sync::{AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicU64, Ordering};
 use crate::{Clock, ConfigError};
-use dsys_redis::{Connection, Options, Reply, Script};
+use dsys_redis::{Connection, Options, Pool, Reply, Script};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The check, run atomically by Redis. Times in microseconds (Redis's `TIME`).
 /// KEYS[1]: the key. ARGV: interval, burst, cells.
@@ -52,13 +57,6 @@ pub enum FailMode {
     Closed,
 }
 
-/// The connection, if up; if down, when to try again.
-struct Link {
-    conn: Option<Connection>,
-    /// Clock nanoseconds before which a down link is not retried.
-    retry_at: u64,
-}
-
 struct Inner {
     addr: SocketAddr,
     prefix: String,
@@ -66,11 +64,32 @@ struct Inner {
     fail: FailMode,
     timeout: Duration,
     reconnect_after: u64,
-    link: Mutex<Link>,
+    /// Connections, one per check in flight.
+    pool: Pool,
+    /// Clock nanoseconds before which Redis, found down, is not tried again.
+    retry_at: AtomicU64,
     unavailable: AtomicU64,
 }
 
-/// A GCRA limiter kept in Redis, keyed. Clones share one connection.
+#[cfg(test)]
+impl Inner {
+    /// Connections the pool has opened so far (tests watch a check start).
+    fn pool_connections_made(&self) -> u64 {
+        self.pool.connections_made()
+    }
+}
+
+fn pool(addr: SocketAddr, timeout: Duration) -> Pool {
+    Pool::new(
+        addr,
+        Options {
+            timeout,
+            ..Options::default()
+        },
+    )
+}
+
+/// A GCRA limiter kept in Redis, keyed. Clones share one pool of connections.
 #[derive(Clone)]
 pub struct RedisGcra<C> {
     inner: Arc<Inner>,
@@ -108,18 +127,17 @@ impl<C: Clock> RedisGcra<C> {
                 fail,
                 timeout: Duration::from_millis(50),
                 reconnect_after: 100_000_000,
-                link: Mutex::new(Link {
-                    conn: None,
-                    retry_at: 0,
-                }),
+                pool: pool(addr, Duration::from_millis(50)),
+                retry_at: AtomicU64::new(0),
                 unavailable: AtomicU64::new(0),
             }),
             clock,
         })
     }
 
-    /// Wait at most `timeout` for Redis on any one connect, read or write (not zero), and
-    /// after a failure, answer by the fail mode for `reconnect_after` before trying again.
+    /// Wait at most `timeout` for a connection and at most `timeout` more for the rest of
+    /// a check (not zero), and after a failure, answer by the fail mode for
+    /// `reconnect_after` before trying again.
     /// Only before the first clone.
     pub fn with_timeout(
         mut self,
@@ -133,6 +151,7 @@ impl<C: Clock> RedisGcra<C> {
             "set the timeout before cloning the limiter",
         ))?;
         inner.timeout = timeout;
+        inner.pool = pool(inner.addr, timeout);
         inner.reconnect_after = u64::try_from(reconnect_after.as_nanos()).unwrap_or(u64::MAX);
         Ok(self)
     }
@@ -175,22 +194,33 @@ impl<C: Clock> RedisGcra<C> {
             });
         }
         let interval_us = quota.interval_ns().div_ceil(1_000);
-        let mut link = lock(&self.inner.link);
         let now = self.clock.now_nanos();
-        if link.conn.is_none() && now < link.retry_at {
+        if now < self.inner.retry_at.load(Ordering::Acquire) {
             return self.unreachable();
         }
-        // A reply that is not the script's (a proxy's error page, a server in a strange
-        // state) is a store that cannot be used: the fail mode answers, it is counted, and
-        // the connection, out of step now, is dropped.
-        match self
-            .ask(&mut link.conn, key, interval_us, quota.burst(), n)
-            .map(|reply| decode(&reply, interval_us))
-        {
+        let decided = self.inner.pool.get().and_then(|mut pooled| {
+            let decision = pooled.using(|conn| {
+                let answer = self.ask(conn, key, interval_us, quota.burst(), n);
+                conn.set_deadline(None)?;
+                answer
+            });
+            // A reply that is not the script's (a proxy's error page, a server in a
+            // strange state) is a store that cannot be used: the fail mode answers, it is
+            // counted, and the connection, out of step now, is dropped.
+            let decision = decision.map(|reply| decode(&reply, interval_us));
+            if matches!(decision, Ok(None)) {
+                pooled.discard();
+            }
+            decision
+        });
+        match decided {
             Ok(Some(decision)) => decision,
             Ok(None) | Err(_) => {
-                link.conn = None;
-                link.retry_at = now.saturating_add(self.inner.reconnect_after);
+                self.inner.pool.clear();
+                self.inner.retry_at.store(
+                    now.saturating_add(self.inner.reconnect_after),
+                    Ordering::Release,
+                );
                 self.unreachable()
             }
         }
@@ -204,26 +234,20 @@ impl<C: Clock> RedisGcra<C> {
         }
     }
 
-    /// Run the script, connecting if need be (the script is loaded again if the server
-    /// has forgotten it: a restart, `SCRIPT FLUSH`).
+    /// Run the script on `conn` within one deadline (the script is loaded again if the
+    /// server has forgotten it: a restart, `SCRIPT FLUSH`).
     fn ask(
         &self,
-        conn: &mut Option<Connection>,
+        conn: &mut Connection,
         key: &str,
         interval_us: u64,
         burst: u32,
         n: u32,
     ) -> Result<Reply, RedisError> {
-        let conn = match conn {
-            Some(up) => up,
-            None => conn.insert(Connection::connect(
-                self.inner.addr,
-                &Options {
-                    timeout: self.inner.timeout,
-                    ..Options::default()
-                },
-            )?),
-        };
+        // The limiter's own clock may be virtual; a socket's deadline is on the real one.
+        #[allow(clippy::disallowed_methods)]
+        let deadline = Instant::now() + self.inner.timeout;
+        conn.set_deadline(Some(deadline))?;
         let full_key = format!("{}{}", self.inner.prefix, key);
         let (interval, burst, n) = (interval_us.to_string(), burst.to_string(), n.to_string());
         SCRIPT.run(
@@ -314,32 +338,11 @@ mod tests {
         }
     }
 
-    /// A fake Redis on loopback that answers every command with `reply`.
-    fn nonsense_server(reply: &'static [u8]) -> SocketAddr {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for socket in listener.incoming().take(8) {
-                let Ok(mut socket) = socket else { return };
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 4096];
-                    while socket.read(&mut buf).is_ok_and(|n| n > 0) {
-                        if socket.write_all(reply).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        addr
-    }
-
     #[test]
     fn a_nonsense_reply_is_answered_by_the_fail_mode_and_counted() {
         // Well-framed RESP, but not the script's answer: an integer, an error, a short array.
         for reply in [&b":5\r\n"[..], b"-ERR no\r\n", b"*1\r\n:1\r\n"] {
-            let addr = nonsense_server(reply);
+            let addr = fake_redis(reply, Duration::ZERO, b"k:nobody");
             let quota = Quota::new(Duration::from_millis(1), 1).unwrap();
             let clock = crate::ManualClock::new();
             let open = RedisGcra::new(addr, "k:", quota, FailMode::Open, clock.clone()).unwrap();
@@ -348,6 +351,89 @@ mod tests {
             assert_eq!(closed.check_key_n("a", 1), Err(Denied::Unavailable));
             assert_eq!((open.unavailable(), closed.unavailable()), (1, 1));
         }
+    }
+
+    /// A fake Redis: `SCRIPT LOAD` gets a digest, any other command `reply`, each byte
+    /// `pace` after the last — except that a command naming `black_hole` gets nothing.
+    fn fake_redis(reply: &'static [u8], pace: Duration, black_hole: &'static [u8]) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for socket in listener.incoming().take(16) {
+                let Ok(mut socket) = socket else { return };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = socket.read(&mut buf) {
+                        let command = &buf[..n];
+                        let has = |word: &[u8]| command.windows(word.len()).any(|w| w == word);
+                        let answer: &[u8] = if has(b"LOAD") {
+                            b"$40\r\n0000000000000000000000000000000000000000\r\n"
+                        } else if has(black_hole) {
+                            continue;
+                        } else {
+                            reply
+                        };
+                        for byte in answer {
+                            std::thread::sleep(pace);
+                            if socket.write_all(&[*byte]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    const ADMITTED: &[u8] = b"*3\r\n:1\r\n:2000\r\n:3000\r\n";
+
+    #[test]
+    fn a_black_holed_check_does_not_hold_up_the_others() {
+        let addr = fake_redis(ADMITTED, Duration::ZERO, b"k:stuck");
+        let quota = Quota::new(Duration::from_millis(1), 5).unwrap();
+        let limiter = RedisGcra::new(
+            addr,
+            "k:",
+            quota,
+            FailMode::Closed,
+            crate::ManualClock::new(),
+        )
+        .unwrap()
+        .with_timeout(Duration::from_secs(2), Duration::from_millis(1))
+        .unwrap();
+        // One check is black-holed: it waits out its deadline, on its own connection.
+        let stuck = {
+            let limiter = limiter.clone();
+            std::thread::spawn(move || limiter.check_key_n("stuck", 1))
+        };
+        while limiter.inner.pool_connections_made() == 0 {
+            std::thread::yield_now();
+        }
+        // Another check meanwhile gets its own connection and its answer.
+        assert!(limiter.check_key_n("b", 1).is_ok());
+        assert!(!stuck.is_finished(), "answered while the first still waits");
+        assert_eq!(stuck.join().unwrap(), Err(Denied::Unavailable));
+    }
+
+    #[test]
+    fn a_reply_dripped_a_byte_at_a_time_meets_one_deadline() {
+        // Each byte comes 30 ms after the last, inside a 50 ms read timeout: without one
+        // deadline for the whole reply, the check would wait its 25 bytes out (750 ms)
+        // and then admit.
+        let addr = fake_redis(ADMITTED, Duration::from_millis(30), b"k:nobody");
+        let quota = Quota::new(Duration::from_millis(1), 5).unwrap();
+        let closed = RedisGcra::new(
+            addr,
+            "k:",
+            quota,
+            FailMode::Closed,
+            crate::ManualClock::new(),
+        )
+        .unwrap();
+        assert_eq!(closed.check_key_n("a", 1), Err(Denied::Unavailable));
+        assert_eq!(closed.unavailable(), 1);
     }
 
     #[test]
