@@ -27,7 +27,7 @@ use crate::outbox::{Message, PublishError, Publisher};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest protocol line read from a server (an `INFO` with a cluster's URLs is the
 /// longest a real one sends; NATS's own `max_control_line` is 4 KiB).
@@ -36,6 +36,10 @@ const MAX_LINE_BYTES: u64 = 64 << 10;
 const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 /// The most any server may claim as `max_payload` (NATS refuses to start above 64 MiB).
 const MAX_PAYLOAD_CEILING: usize = 64 << 20;
+/// Idle longer than this, a connection is checked with a PING before use: the server
+/// drops a client that leaves its pings unanswered (two minutes apart by default), and a
+/// blocking client answers them only while it waits for something.
+const IDLE_CHECK: Duration = Duration::from_secs(30);
 
 /// What went wrong talking to NATS.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +97,13 @@ pub struct JetStream {
     /// The largest message the server takes (its `INFO`): what it sends back is held to
     /// a small multiple of it (a stored message returns base64-encoded in JSON).
     max_payload: usize,
+    /// Where to connect again, and how long any wait may be.
+    addr: std::net::SocketAddr,
+    timeout: Duration,
+    /// An exchange failed and left the connection out of step: connect again before use.
+    broken: bool,
+    /// When the connection was last used.
+    last_used: Instant,
 }
 
 /// A reply to a request: its headers' status line (if it had headers) and its body.
@@ -119,6 +130,10 @@ impl JetStream {
             inbox: format!("_INBOX.dsys.{}", random_token()),
             next_reply: 0,
             max_payload: DEFAULT_MAX_PAYLOAD,
+            addr: socket,
+            timeout,
+            broken: false,
+            last_used: now(),
         };
         let info = js.line()?;
         let Some(info) = info.strip_prefix("INFO ") else {
@@ -169,8 +184,56 @@ impl JetStream {
         Ok(line.trim_end_matches(['\r', '\n']).to_string())
     }
 
-    /// Send `body` to `subject` with `headers`, and wait for the reply.
+    /// Make the connection fit for use: after a failed exchange, connect again (with a new
+    /// inbox: late replies to the old one cannot be mistaken for new ones); after a long
+    /// idle spell, check it with a PING first.
+    fn usable(&mut self) -> Result<(), NatsError> {
+        if !self.broken && now().saturating_duration_since(self.last_used) > IDLE_CHECK {
+            self.broken = self.ping().is_err();
+        }
+        if self.broken {
+            *self = JetStream::connect(&self.addr.to_string(), self.timeout)?;
+        }
+        Ok(())
+    }
+
+    /// A PING answered by a PONG (server PINGs answered, stray messages skipped).
+    fn ping(&mut self) -> Result<(), NatsError> {
+        self.writer.write_all(b"PING\r\n").map_err(io)?;
+        loop {
+            let line = self.line()?;
+            let words: Vec<&str> = line.split_ascii_whitespace().collect();
+            match words.first().copied() {
+                Some("PONG") => return Ok(()),
+                Some("PING") => self.writer.write_all(b"PONG\r\n").map_err(io)?,
+                Some("MSG" | "HMSG") => {
+                    let total = number(words.last().copied().unwrap_or_default())?;
+                    self.payload(total)?;
+                }
+                Some("+OK" | "INFO") => {}
+                _ => return Err(NatsError::Protocol(format!("unexpected {line:?}"))),
+            }
+        }
+    }
+
+    /// Send `body` to `subject` with `headers`, and wait for the reply; a connection left
+    /// out of step by a failure is replaced before the next request.
     fn request(
+        &mut self,
+        subject: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> Result<Reply, NatsError> {
+        self.usable()?;
+        let result = self.exchange(subject, headers, body);
+        if matches!(result, Err(NatsError::Io(_) | NatsError::Protocol(_))) {
+            self.broken = true;
+        }
+        self.last_used = now();
+        result
+    }
+
+    fn exchange(
         &mut self,
         subject: &str,
         headers: &[(&str, String)],
@@ -326,6 +389,12 @@ impl JetStream {
             data: base64(&text("data"))?,
         })
     }
+}
+
+/// The real clock: a connection's idleness is real time.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
 }
 
 /// 128 unpredictable bits as hex: std's hasher keys come from the operating system's
