@@ -141,3 +141,24 @@ fn a_corrupted_read_keeps_the_node_down_until_a_clean_one() {
             .any(|e| e.f == "refused-boot")
     );
 }
+
+#[test]
+fn a_disk_heal_boots_only_a_node_its_disk_kept_down() {
+    // Node 1 is crashed by the nemesis (to stay down) while its disk lies; the lie's
+    // end, a power loss, must not bring it back: only the final heal does.
+    let (_, seen) = run_script(
+        5,
+        vec![
+            fault(95, DiskFault::FsyncLie),
+            at(100, FaultAction::Crash { node: NODE }),
+            heal(125, DiskFault::FsyncLie),
+            fault(130, DiskFault::CorruptRead),
+            heal(135, DiskFault::CorruptRead),
+        ],
+    );
+    let boots = boots(&seen);
+    assert!(
+        boots.iter().all(|&(t, _, _)| !(100..=135).contains(&t)),
+        "{boots:?}"
+    );
+}

@@ -124,23 +124,24 @@ impl<N: Node> World<N> {
         });
     }
 
-    /// `node`'s disk starts failing; `corrupt-read` shows at once, in a reboot.
+    /// `node`'s disk starts failing; `corrupt-read` shows at once, in a reboot (of a node
+    /// that is up: one another fault keeps down stays down).
     fn disk_fault(&mut self, node: NodeId, fault: DiskFault) {
         self.nodes[node.index()].store.set_fault(fault);
-        if fault == DiskFault::CorruptRead {
-            self.crash(node);
+        if fault == DiskFault::CorruptRead && self.crash(node) {
             self.restart(node);
         }
     }
 
     /// `node`'s disk stops failing. A fault whose harm shows only at a crash ends with a
-    /// power loss under it, then a clean reboot; a node the fault kept down boots again.
+    /// power loss under it and a clean reboot; a node its disk kept down boots again. A
+    /// node down for another reason (a `crash` nemesis) stays down.
     fn disk_heal(&mut self, node: NodeId, fault: DiskFault) {
-        if fault.ends_with_power_loss() {
-            self.crash(node);
-        }
+        let power_cycled = fault.ends_with_power_loss() && self.crash(node);
         self.nodes[node.index()].store.clear_fault(fault);
-        self.restart(node);
+        if power_cycled || self.nodes[node.index()].down_by_disk {
+            self.restart(node);
+        }
     }
 
     /// The workload is done: stop injecting faults, heal everything, and start waiting

@@ -83,6 +83,9 @@ struct NodeSlot<N: Node> {
     disk_queue: VecDeque<Effect<N::Message>>,
     /// Bumped at each crash, so a completion of a write the crash cut off is ignored.
     disk_epoch: u64,
+    /// Down because of its disk (a failed write, a refused boot): the disk's heal boots it
+    /// again; a node some other fault keeps down it leaves alone.
+    down_by_disk: bool,
     rng: DetRng,
     timers: BTreeMap<TimerId, u64>,
     next_timer_token: u64,
@@ -260,6 +263,7 @@ impl<N: Node> World<N> {
                 store: SimStore::default(),
                 disk_queue: VecDeque::new(),
                 disk_epoch: 0,
+                down_by_disk: false,
                 rng: DetRng::derive(seed, StreamId::Node(i)),
                 timers: BTreeMap::new(),
                 next_timer_token: 0,

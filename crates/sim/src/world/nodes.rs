@@ -179,6 +179,7 @@ impl<N: Node> World<N> {
             if !carry_on {
                 self.stats.crashes_on_failed_writes += 1;
                 self.crash(node);
+                self.nodes[node.index()].down_by_disk = true;
             }
         }
     }
@@ -243,11 +244,13 @@ impl<N: Node> World<N> {
         let storage = slot.store.read_at_boot(&mut self.disk_rng);
         if let Err(reason) = N::check_storage(&self.node_config, &storage) {
             self.stats.refused_boots += 1;
+            slot.down_by_disk = true;
             self.trace.write_u8(tag::REFUSED_BOOT);
             self.trace.write_u32(node.0);
             self.history.refused_boot(self.now, node, reason);
             return false;
         }
+        slot.down_by_disk = false;
         slot.state = Some(N::boot(&self.node_config, node, n, &storage));
         slot.paused = false;
         self.run_input(node, NodeInput::Start);
