@@ -221,13 +221,21 @@ pub const ELECTION_TIMEOUT: SettingSpec = SettingSpec {
     help: "ms without a leader before a follower stands for election (randomised up to 2x)",
 };
 
-/// `durability`, the same in single and primary-async.
-pub const DURABILITY: SettingSpec = SettingSpec {
-    key: "durability",
-    kind: SettingKind::Choice(&["synced", "buffered"]),
-    default: "synced",
-    help: "fsync each write before acknowledging it (synced) or not (buffered: a crash loses it)",
-};
+/// `durability` (`synced` or `buffered`), the same key, choices and default wherever a
+/// protocol has it; `help` says what it makes durable there.
+pub const fn durability_setting(help: &'static str) -> SettingSpec {
+    SettingSpec {
+        key: "durability",
+        kind: SettingKind::Choice(&["synced", "buffered"]),
+        default: "synced",
+        help,
+    }
+}
+
+/// `durability` in single and primary-async.
+pub const DURABILITY: SettingSpec = durability_setting(
+    "fsync each write before acknowledging it (synced) or not (buffered: a crash loses it)",
+);
 
 /// `synced` or `buffered`.
 pub fn durability(value: SettingValue<'_>) -> dsys_node::Durability {

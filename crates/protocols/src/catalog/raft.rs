@@ -2,7 +2,7 @@
 
 use super::{
     Configurable, ELECTION_TIMEOUT, SettingError, SettingKind, SettingSpec, SettingValue,
-    durability, heartbeat, refuse,
+    durability, durability_setting, heartbeat, refuse,
 };
 use crate::{RaftConfig, ReadPath};
 use dsys_node::AfterFailedWrite;
@@ -59,12 +59,9 @@ const PREFER_FIRST: SettingSpec = SettingSpec {
     help: "node 0 leads whenever it can: another leader hands over to it (TimeoutNow) once it holds the whole log, as a leader preference does; a leader placed where a design puts it",
 };
 
-const RAFT_DURABILITY: SettingSpec = SettingSpec {
-    key: "durability",
-    kind: SettingKind::Choice(&["synced", "buffered"]),
-    default: "synced",
-    help: "log entries fsynced before the node acknowledges them (synced, as Raft requires) or acknowledged first and written to the OS buffer (buffered: a power loss forgets what a majority acknowledged)",
-};
+const RAFT_DURABILITY: SettingSpec = durability_setting(
+    "log entries fsynced before the node acknowledges them (synced, as Raft requires) or acknowledged first and written to the OS buffer (buffered: a power loss forgets what a majority acknowledged)",
+);
 
 const FSYNC_ERROR: SettingSpec = SettingSpec {
     key: "fsync-error",

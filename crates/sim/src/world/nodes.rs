@@ -116,8 +116,7 @@ impl<N: Node> World<N> {
     /// with (a slow disk), later effects wait in the node's disk queue: write-ahead means
     /// nothing after a synced write happens before it is durable.
     fn apply_effects(&mut self, node: NodeId, effects: &mut Vec<Effect<N::Message>>) {
-        let mut effects = effects.drain(..);
-        for effect in effects.by_ref() {
+        for effect in effects.drain(..) {
             let slot = &mut self.nodes[node.index()];
             if slot.state.is_none() {
                 break; // crashed by a failed write: the rest never happens

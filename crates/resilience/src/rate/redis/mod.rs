@@ -71,14 +71,6 @@ struct Inner {
     unavailable: AtomicU64,
 }
 
-#[cfg(test)]
-impl Inner {
-    /// Connections the pool has opened so far (tests watch a check start).
-    fn pool_connections_made(&self) -> u64 {
-        self.pool.connections_made()
-    }
-}
-
 fn pool(addr: SocketAddr, timeout: Duration) -> Pool {
     Pool::new(
         addr,
@@ -408,7 +400,7 @@ mod tests {
             let limiter = limiter.clone();
             std::thread::spawn(move || limiter.check_key_n("stuck", 1))
         };
-        while limiter.inner.pool_connections_made() == 0 {
+        while limiter.inner.pool.connections_made() == 0 {
             std::thread::yield_now();
         }
         // Another check meanwhile gets its own connection and its answer.
